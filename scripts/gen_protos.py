@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def generate(out: Path) -> None:
         f"--mypy_grpc_out={out}",
         *protos,
     ]
+    # protoc finds the mypy-protobuf plugins on PATH: those of the running interpreter's environment.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
 

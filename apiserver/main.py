@@ -1,0 +1,99 @@
+"""`kubemu-apiserver`: the gRPC API in front of Redis, with health checking and server reflection."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from apiserver.registry import Registry
+from apiserver.service import ApiService
+from apiserver.storage import Store
+from apiserver.watch import WatchHub
+from kubemu import config as cfg
+from kubemu import logs
+from kubemu.api import kinds
+from kubemu.pb import api_pb2, api_pb2_grpc
+
+log = structlog.get_logger()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="kubemu-apiserver",
+        description="The kubemu API server: Kubernetes-shaped gRPC API backed by Redis, with watch.",
+    )
+    p.add_argument("--listen", default="127.0.0.1:6443", help="host:port to serve gRPC on (port 0 picks one)")
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL of the store")
+    p.add_argument("--config", help="cluster config YAML (timings); see kubemu/config.py")
+    p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
+    p.add_argument("--bookmark-interval", type=float, default=5.0, help="seconds between watch bookmarks")
+    p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    config = cfg.load(args.config, args.profile)
+    store = Store(args.redis, watch_history=config.store.watch_history)
+    registry = Registry(store, config)
+    backoff = 0.2
+    while True:  # the store may come up after us (compose, chaos): wait for it rather than exit
+        try:
+            await registry.ensure_system_namespaces()
+            break
+        except Exception as e:
+            log.warning("store.unavailable", error=str(e), retry_in=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+    hub = WatchHub(store, [k.kind for k in kinds.all_kinds()])
+    await hub.start()
+
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                                      ("grpc.max_send_message_length", 64 * 1024 * 1024)])
+    api_pb2_grpc.add_APIServicer_to_server(ApiService(registry, hub, args.bookmark_interval), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (
+        api_pb2.DESCRIPTOR.services_by_name["API"].full_name,
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        reflection.SERVICE_NAME,
+    )
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(args.listen)
+    if port == 0:
+        sys.exit(f"kubemu-apiserver: cannot listen on {args.listen}")
+    await server.start()
+    for service in ("", api_pb2.DESCRIPTOR.services_by_name["API"].full_name):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    host = args.listen.rsplit(":", 1)[0]
+    log.info("apiserver.listening", address=f"{host}:{port}", redis=args.redis, profile=config.profile)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("apiserver.stopping")
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=1.0)
+    await hub.stop()
+    await store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logs.configure("apiserver", json=None if args.log_format is None else args.log_format == "json")
+    try:
+        asyncio.run(serve(args))
+    except cfg.ConfigError as e:
+        sys.exit(f"kubemu-apiserver: {e}")
+
+
+if __name__ == "__main__":
+    main()

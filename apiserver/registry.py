@@ -1,0 +1,368 @@
+"""The REST semantics of each verb over the store: defaulting, admission, validation, generation, status
+subresource, graceful deletion, finalizers and binding, as kube-apiserver's registries and strategies do.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from apiserver import defaulting, errors, validation
+from apiserver import storage as st
+from apiserver.watch import Attrs, Filter, attrs_of
+from kubemu.api import kinds, names
+from kubemu.api.serialization import set_time
+from kubemu.config import ClusterConfig
+
+log = structlog.get_logger()
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_WORKLOADS = {"ReplicationController", "ReplicaSet", "Deployment", "DaemonSet", "Job"}
+_CAS_RETRIES = 16
+
+
+def _encode_attrs(obj: Any) -> bytes:
+    labels, fields = attrs_of(obj)
+    return Attrs.encode(labels, fields)
+
+
+def _bytes_without_rv(obj: Any) -> bytes:
+    """The stored form: resourceVersion lives beside the bytes, set by the store's revision."""
+    rv = obj.metadata.resource_version
+    obj.metadata.resource_version = ""
+    data: bytes = obj.SerializeToString()
+    obj.metadata.resource_version = rv
+    return data
+
+
+def _invalid(info: kinds.KindInfo, name: str, errs: list[validation.FieldError]) -> errors.Invalid:
+    text = str(errs[0]) if len(errs) == 1 else "[" + ", ".join(str(e) for e in errs) + "]"
+    exc = errors.Invalid(f'{info.kind} "{name}" is invalid: {text}')
+    exc.causes = [(e.field, str(e)) for e in errs]  # type: ignore[attr-defined]
+    return exc
+
+
+class Registry:
+    def __init__(self, store: st.Store, config: ClusterConfig, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.log = log.bind(component="apiserver")
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def decode(self, info: kinds.KindInfo, data: bytes, rv: int) -> Any:
+        obj = info.message.FromString(data)
+        obj.metadata.resource_version = str(rv)
+        return obj
+
+    async def _current(self, info: kinds.KindInfo, namespace: str, name: str) -> Any:
+        found = await self.store.get(info.kind, st.Store.member(namespace, name))
+        if found is None:
+            raise errors.NotFound(errors.not_found_message(info.resource, name))
+        return self.decode(info, *found)
+
+    @staticmethod
+    def _namespace_of(info: kinds.KindInfo, obj: Any) -> str:
+        if info.namespaced:
+            if not obj.metadata.namespace:
+                obj.metadata.namespace = "default"
+            return str(obj.metadata.namespace)
+        return ""
+
+    # -- verbs ------------------------------------------------------------------------------------
+
+    async def create(self, obj: Any, *, dry_run: bool = False) -> Any:
+        info = kinds.of_message(obj)
+        namespace = self._namespace_of(info, obj)
+        meta = obj.metadata
+        if not meta.name and meta.generate_name:
+            meta.name = names.generate_name(meta.generate_name)
+        meta.uid = str(uuid.uuid4())
+        meta.resource_version = ""
+        meta.generation = 1
+        meta.ClearField("deletion_timestamp")
+        meta.ClearField("deletion_grace_period_seconds")
+        set_time(meta.creation_timestamp, float(int(self.clock())))
+        self._prepare_for_create(info, obj)
+        errs = validation.validate(obj)
+        if errs:
+            raise _invalid(info, meta.name or meta.generate_name, errs)
+        if dry_run:
+            return obj
+        member = st.Store.member(namespace, meta.name)
+        ns_member = st.Store.member("", namespace) if info.namespaced else None
+        try:
+            rev = await self.store.create(
+                info.kind, member, _bytes_without_rv(obj), meta.uid, _encode_attrs(obj), ns_member
+            )
+        except st.Exists:
+            raise errors.AlreadyExists(f'{info.resource} "{meta.name}" already exists') from None
+        except st.NamespaceMissing:
+            raise errors.NotFound(f'namespaces "{namespace}" not found') from None
+        meta.resource_version = str(rev)
+        self.log.info("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
+        return obj
+
+    def _prepare_for_create(self, info: kinds.KindInfo, obj: Any) -> None:
+        defaulting.default(obj, default_toleration_seconds=self.config.pod.default_toleration_seconds)
+        if info.kind == "Pod":
+            qos = obj.status.qos_class
+            obj.ClearField("status")
+            obj.status.phase = "Pending"
+            obj.status.qos_class = qos
+        elif info.kind in _WORKLOADS:
+            obj.ClearField("status")
+            if info.kind == "Job":
+                defaulting.default_job_selector(obj, obj.metadata.uid)
+        elif info.kind == "Namespace":
+            obj.status.phase = "Active"
+
+    async def get(self, kind: str, namespace: str, name: str) -> Any:
+        info = kinds.by_kind(kind)
+        return await self._current(info, namespace if info.namespaced else "", name)
+
+    async def list(self, kind: str, namespace: str, flt: Filter) -> tuple[list[Any], int]:
+        info = kinds.by_kind(kind)
+        raw, rev = await self.store.list(info.kind, namespace if (namespace and info.namespaced) else None)
+        out = []
+        for data, rv in raw:
+            obj = self.decode(info, data, rv)
+            labels, fields = attrs_of(obj)
+            if flt.matches(Attrs(obj.metadata.namespace, labels, fields)):
+                out.append(obj)
+        return out, rev
+
+    async def update(self, obj: Any, *, status: bool, dry_run: bool = False) -> Any:
+        info = kinds.of_message(obj)
+        namespace = self._namespace_of(info, obj)
+        name = obj.metadata.name
+        requested_rv = obj.metadata.resource_version
+        if requested_rv and not requested_rv.isdigit():
+            raise errors.BadRequest(f'invalid resource version "{requested_rv}"')
+        for _ in range(_CAS_RETRIES):
+            old = await self._current(info, namespace, name)
+            if requested_rv and requested_rv != old.metadata.resource_version:
+                raise errors.Conflict(errors.conflict_message(info.resource, name))
+            new = self._merge_update(info, old, obj, status=status)
+            if not status:
+                errs = validation.validate_update(new, old) or validation.validate(new)
+                if errs:
+                    raise _invalid(info, name, errs)
+            if dry_run:
+                new.metadata.resource_version = old.metadata.resource_version
+                return new
+            try:
+                return await self._write_update(info, old, new)
+            except st.Stale:
+                if requested_rv:
+                    raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
+        raise errors.Conflict(errors.conflict_message(info.resource, name))
+
+    def _merge_update(self, info: kinds.KindInfo, old: Any, incoming: Any, *, status: bool) -> Any:
+        if status:
+            # The status subresource changes status only (ResetObjectMetaForStatus upstream).
+            new = type(old)()
+            new.CopyFrom(old)
+            if "status" in {f.name for f in info.message.DESCRIPTOR.fields}:
+                new.ClearField("status")
+                if incoming.HasField("status"):
+                    new.status.CopyFrom(incoming.status)
+            return new
+        new = type(incoming)()
+        new.CopyFrom(incoming)
+        meta, old_meta = new.metadata, old.metadata
+        meta.uid = old_meta.uid
+        meta.creation_timestamp.CopyFrom(old_meta.creation_timestamp)
+        meta.generation = old_meta.generation
+        meta.ClearField("deletion_timestamp")
+        if old_meta.HasField("deletion_timestamp"):
+            meta.deletion_timestamp.CopyFrom(old_meta.deletion_timestamp)
+        meta.ClearField("deletion_grace_period_seconds")
+        if old_meta.HasField("deletion_grace_period_seconds"):
+            meta.deletion_grace_period_seconds = old_meta.deletion_grace_period_seconds
+        if not meta.generate_name:
+            meta.generate_name = old_meta.generate_name
+        if "status" in {f.name for f in info.message.DESCRIPTOR.fields}:
+            new.ClearField("status")
+            if old.HasField("status"):
+                new.status.CopyFrom(old.status)
+        if info.kind == "Pod":
+            defaulting.default(new, default_toleration_seconds=self.config.pod.default_toleration_seconds)
+            new.status.qos_class = old.status.qos_class
+        elif info.kind != "Event":
+            defaulting.default(new, default_toleration_seconds=self.config.pod.default_toleration_seconds)
+        if "spec" in {f.name for f in info.message.DESCRIPTOR.fields} and (
+            new.spec.SerializeToString(deterministic=True) != old.spec.SerializeToString(deterministic=True)
+        ):
+            meta.generation = old_meta.generation + 1
+        return new
+
+    async def _write_update(self, info: kinds.KindInfo, old: Any, new: Any) -> Any:
+        member = st.Store.member(new.metadata.namespace, new.metadata.name)
+        old_rv = int(old.metadata.resource_version)
+        meta = new.metadata
+        if meta.HasField("deletion_timestamp") and not meta.finalizers and (
+            info.kind != "Pod" or meta.deletion_grace_period_seconds == 0
+        ):
+            # The last finalizer is gone from an object being deleted: it goes now.
+            rev = await self.store.delete(info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(new))
+            meta.resource_version = str(rev)
+            self.log.info("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
+            return new
+        if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
+            return old  # a no-op write does not bump the revision, as upstream
+        rev = await self.store.update(
+            info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(new), _encode_attrs(old)
+        )
+        meta.resource_version = str(rev)
+        self.log.info("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
+        return new
+
+    async def delete(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+        propagation_policy: str = "",
+    ) -> Any:
+        info = kinds.by_kind(kind)
+        namespace = namespace if info.namespaced else ""
+        if info.kind == "Namespace" and name in SYSTEM_NAMESPACES:
+            raise errors.Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+        if propagation_policy not in ("", "Background", "Foreground", "Orphan"):
+            raise errors.BadRequest(
+                f'Unsupported value: "{propagation_policy}": supported values: "Foreground", "Background", "Orphan"'
+            )
+        if grace_period_seconds is not None and grace_period_seconds < 0:
+            grace_period_seconds = 0
+        for _ in range(_CAS_RETRIES):
+            obj = await self._current(info, namespace, name)
+            meta = obj.metadata
+            if uid is not None and uid != meta.uid:
+                raise errors.Conflict(
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.uid}"
+                )
+            if resource_version is not None and resource_version != meta.resource_version:
+                raise errors.Conflict(
+                    f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
+                    f"ResourceVersion in object meta: {meta.resource_version}"
+                )
+            try:
+                return await self._delete_once(info, obj, grace_period_seconds, propagation_policy)
+            except st.Stale:
+                if resource_version is not None:
+                    raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
+            except st.Missing:
+                raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
+        raise errors.Conflict(errors.conflict_message(info.resource, name))
+
+    def _grace(self, info: kinds.KindInfo, obj: Any, requested: int | None) -> int:
+        """CheckGracefulDelete of the pod strategy: graceful only for pods on a node that are not done."""
+        if info.kind != "Pod":
+            return 0
+        if requested is not None:
+            grace = requested
+        elif obj.spec.HasField("termination_grace_period_seconds"):
+            grace = obj.spec.termination_grace_period_seconds
+        else:
+            grace = self.config.pod.termination_grace_period_seconds
+        if not obj.spec.node_name or obj.status.phase in ("Succeeded", "Failed"):
+            grace = 0
+        return max(grace, 0)
+
+    async def _delete_once(self, info: kinds.KindInfo, obj: Any, requested: int | None, policy: str) -> Any:
+        meta = obj.metadata
+        member = st.Store.member(meta.namespace, meta.name)
+        old_rv = int(meta.resource_version)
+        old_attrs = _encode_attrs(obj)
+        grace = self._grace(info, obj, requested)
+        changed = False
+        if meta.HasField("deletion_timestamp"):
+            # A second delete can only shorten the grace period.
+            if meta.deletion_grace_period_seconds > grace:
+                meta.deletion_grace_period_seconds = grace
+                set_time(meta.deletion_timestamp, float(int(self.clock())) + grace)
+                changed = True
+        else:
+            finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy)
+            if finalizer and finalizer not in meta.finalizers:
+                meta.finalizers.append(finalizer)
+            if grace > 0 or meta.finalizers:
+                meta.deletion_grace_period_seconds = grace
+                set_time(meta.deletion_timestamp, float(int(self.clock())) + grace)
+                changed = True
+        if meta.finalizers or (info.kind == "Pod" and meta.HasField("deletion_timestamp") and grace > 0):
+            if not changed:
+                return obj
+            rev = await self.store.update(
+                info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(obj), old_attrs
+            )
+            meta.resource_version = str(rev)
+            self.log.info("object.deleting", kind=info.kind, object=member.lstrip("/"), rv=rev, grace=grace)
+            return obj
+        if not meta.HasField("deletion_timestamp"):
+            set_time(meta.deletion_timestamp, float(int(self.clock())))
+            meta.deletion_grace_period_seconds = 0
+        rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(obj))
+        meta.resource_version = str(rev)
+        self.log.info("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
+        return obj
+
+    async def bind(self, namespace: str, name: str, node_name: str, uid: str | None) -> Any:
+        info = kinds.by_kind("Pod")
+        namespace = namespace or "default"
+        if not node_name:
+            raise _invalid(info, name, [validation.FieldError("FieldValueRequired", "target.name")])
+        for _ in range(_CAS_RETRIES):
+            pod = await self._current(info, namespace, name)
+            if uid is not None and uid != pod.metadata.uid:
+                raise errors.Conflict(
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.metadata.uid}"
+                )
+            if pod.metadata.HasField("deletion_timestamp"):
+                raise errors.Conflict(f"pod {name} is being deleted, cannot be assigned to a host")
+            if pod.spec.node_name:
+                raise errors.Conflict(f'pod {name} is already assigned to node "{pod.spec.node_name}"')
+            old = type(pod)()
+            old.CopyFrom(pod)
+            pod.spec.node_name = node_name
+            cond = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
+            if cond is None:
+                cond = pod.status.conditions.add(type="PodScheduled")
+            if cond.status != "True":
+                set_time(cond.last_transition_time, float(int(self.clock())))
+            cond.status = "True"
+            cond.reason = ""
+            cond.message = ""
+            try:
+                member = st.Store.member(namespace, name)
+                rev = await self.store.update(
+                    info.kind, member, _bytes_without_rv(pod), int(old.metadata.resource_version),
+                    _encode_attrs(pod), _encode_attrs(old),
+                )
+            except st.Stale:
+                continue
+            except st.Missing:
+                raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
+            pod.metadata.resource_version = str(rev)
+            self.log.info("pod.bound", kind="Pod", object=f"{namespace}/{name}", node=node_name, rv=rev)
+            return pod
+        raise errors.Conflict(errors.conflict_message(info.resource, name))
+
+    async def ensure_system_namespaces(self) -> None:
+        for name in SYSTEM_NAMESPACES:
+            ns = kinds.by_kind("Namespace").message()
+            ns.metadata.name = name
+            try:
+                await self.create(ns)
+            except errors.AlreadyExists:
+                pass

@@ -1,0 +1,200 @@
+"""The gRPC face of the apiserver: decodes requests, calls the registry, maps errors to status codes, and
+streams watches (initial list or store backlog first, then the hub's live events, batched)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import structlog
+
+from apiserver import errors
+from apiserver.registry import Registry
+from apiserver.storage import StreamEvent
+from apiserver.watch import WatchHub, make_filter
+from kubemu.api import kinds
+from kubemu.pb import api_pb2, api_pb2_grpc
+
+log = structlog.get_logger()
+
+MAX_EVENTS_PER_MESSAGE = 500
+
+
+def _kind(name: str) -> kinds.KindInfo:
+    try:
+        return kinds.by_kind(name)
+    except kinds.UnknownKind as e:
+        raise errors.NotFound(str(e)) from None
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], e: errors.ApiError) -> None:
+    metadata: list[tuple[str, str]] = [("kubemu-reason", e.reason)]
+    causes = getattr(e, "causes", None)
+    if causes:
+        metadata.append(("kubemu-causes", json.dumps([{"field": f, "message": m} for f, m in causes])))
+    context.set_trailing_metadata(tuple(metadata))
+    await context.abort(e.code, e.message)
+
+
+class ApiService(api_pb2_grpc.APIServicer):
+    def __init__(self, registry: Registry, hub: WatchHub, bookmark_interval: float = 5.0) -> None:
+        self.registry = registry
+        self.hub = hub
+        self.bookmark_interval = bookmark_interval
+        self.log = log.bind(component="apiserver")
+
+    async def _run(self, context: grpc.aio.ServicerContext[Any, Any], coro: Any) -> Any:
+        try:
+            return await coro
+        except errors.ApiError as e:
+            await _abort(context, e)
+        except kinds.UnknownKind as e:
+            await _abort(context, errors.NotFound(str(e)))
+
+    @staticmethod
+    def _object(request_object: api_pb2.Object) -> Any:
+        if request_object.WhichOneof("kind") is None:
+            raise errors.BadRequest("object: Required value: the request carries no object")
+        return kinds.unwrap(request_object)
+
+    async def Create(self, request: api_pb2.CreateRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            return kinds.wrap(await self.registry.create(self._object(request.object), dry_run=request.dry_run))
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def Get(self, request: api_pb2.GetRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            info = _kind(request.kind)
+            return kinds.wrap(await self.registry.get(info.kind, request.namespace, request.name))
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def List(self, request: api_pb2.ListRequest, context: Any) -> api_pb2.ListResponse:
+        async def go() -> api_pb2.ListResponse:
+            info = _kind(request.kind)
+            flt = make_filter(info.kind, request.namespace, request.label_selector, request.field_selector)
+            items, rev = await self.registry.list(info.kind, request.namespace, flt)
+            return api_pb2.ListResponse(items=[kinds.wrap(o) for o in items], resource_version=str(rev))
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def Update(self, request: api_pb2.UpdateRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            return kinds.wrap(
+                await self.registry.update(self._object(request.object), status=False, dry_run=request.dry_run)
+            )
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def UpdateStatus(self, request: api_pb2.UpdateRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            return kinds.wrap(
+                await self.registry.update(self._object(request.object), status=True, dry_run=request.dry_run)
+            )
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def Delete(self, request: api_pb2.DeleteRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            info = _kind(request.kind)
+            pre = request.preconditions
+            obj = await self.registry.delete(
+                info.kind,
+                request.namespace,
+                request.name,
+                grace_period_seconds=(
+                    request.grace_period_seconds if request.HasField("grace_period_seconds") else None
+                ),
+                uid=pre.uid if pre.HasField("uid") else None,
+                resource_version=pre.resource_version if pre.HasField("resource_version") else None,
+                propagation_policy=request.propagation_policy,
+            )
+            return kinds.wrap(obj)
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def Bind(self, request: api_pb2.BindRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            pod = await self.registry.bind(
+                request.namespace, request.name, request.node_name,
+                request.uid if request.HasField("uid") else None,
+            )
+            return kinds.wrap(pod)
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    # -- watch ------------------------------------------------------------------------------------
+
+    def _event(self, info: kinds.KindInfo, etype: str, ev: StreamEvent) -> api_pb2.WatchEvent:
+        obj = self.registry.decode(info, ev.data, ev.revision)
+        return api_pb2.WatchEvent(type=etype, object=kinds.wrap(obj))
+
+    async def Watch(
+        self, request: api_pb2.WatchRequest, context: Any
+    ) -> AsyncIterator[api_pb2.WatchResponse]:
+        try:
+            info = _kind(request.kind)
+            flt = make_filter(info.kind, request.namespace, request.label_selector, request.field_selector)
+            rv = request.resource_version
+            if rv not in ("", "0") and not rv.isdigit():
+                raise errors.BadRequest(f'invalid resource version "{rv}"')
+        except errors.ApiError as e:
+            await _abort(context, e)
+            return
+        sub, position = self.hub.subscribe(info.kind, flt)
+        try:
+            try:
+                if rv in ("", "0"):
+                    items, start = await self.registry.list(info.kind, request.namespace, flt)
+                    for i in range(0, len(items), MAX_EVENTS_PER_MESSAGE):
+                        chunk = items[i : i + MAX_EVENTS_PER_MESSAGE]
+                        yield api_pb2.WatchResponse(
+                            events=[api_pb2.WatchEvent(type="ADDED", object=kinds.wrap(o)) for o in chunk]
+                        )
+                else:
+                    start = int(rv)
+                    if start < position:
+                        backlog = await self.hub.store.events_between(info.kind, start, position)
+                        events = [
+                            self._event(info, t, ev) for ev in backlog if (t := flt.translate(ev)) is not None
+                        ]
+                        for i in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
+                            yield api_pb2.WatchResponse(events=events[i : i + MAX_EVENTS_PER_MESSAGE])
+            except errors.ApiError as e:
+                await _abort(context, e)
+                return
+            last = max(start, position)
+            bookmarked = last
+            while True:
+                try:
+                    batch = await asyncio.wait_for(sub.queue.get(), timeout=self.bookmark_interval)
+                except TimeoutError:
+                    pos = self.hub.position(info.kind)
+                    if request.allow_watch_bookmarks and pos > bookmarked:
+                        bookmarked = pos
+                        yield api_pb2.WatchResponse(
+                            events=[api_pb2.WatchEvent(type="BOOKMARK", resource_version=str(pos))]
+                        )
+                    continue
+                if batch is None:
+                    return  # this watcher fell too far behind: the client re-watches from its last revision
+                out: list[api_pb2.WatchEvent] = []
+                while batch is not None:
+                    for t, ev in batch:
+                        if ev.revision > last:
+                            out.append(self._event(info, t, ev))
+                            last = ev.revision
+                    if len(out) >= MAX_EVENTS_PER_MESSAGE or sub.queue.empty():
+                        break
+                    batch = sub.queue.get_nowait()
+                if out:
+                    yield api_pb2.WatchResponse(events=out)
+                if batch is None:
+                    return
+        finally:
+            self.hub.unsubscribe(sub)
+

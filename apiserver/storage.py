@@ -1,0 +1,275 @@
+"""Redis as a watchable store, in etcd's model: one global revision, every write one atomic Lua script.
+
+Keys: `rev` (the revision counter); `o:<Kind>:<ns>/<name>` a hash {d: object bytes without resourceVersion,
+rv, uid}; `i:<Kind>` a sorted set of `<ns>/<name>` for listing; `e:<Kind>` a stream of watch events whose
+entry id is `<revision>-0`; `c:<Kind>` the highest revision trimmed from that stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from apiserver import errors
+
+# Shared by every write script: append the event, then trim the stream in batches, recording
+# the highest trimmed revision so a watch from before it is refused rather than silently gapped.
+_APPEND = """
+local function append(stream, compacted, rev, etype, member, data, attrs, prev, maxlen)
+  redis.call('XADD', stream, rev .. '-0', 't', etype, 'k', member, 'd', data, 'a', attrs, 'p', prev)
+  local len = redis.call('XLEN', stream)
+  if len > maxlen + math.max(16, math.floor(maxlen / 10)) then
+    local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', len - maxlen)
+    local last = old[#old][1]
+    redis.call('SET', compacted, string.match(last, '^(%d+)'))
+    redis.call('XTRIM', stream, 'MAXLEN', maxlen)
+  end
+end
+"""
+
+# KEYS: rev, object, index, stream, compacted, namespace-object-or-empty
+# ARGV: data, uid, member, attrs, maxlen
+_CREATE = _APPEND + """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
+if KEYS[6] ~= '' and redis.call('EXISTS', KEYS[6]) == 0 then return {-2} end
+local rev = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], 'd', ARGV[1], 'rv', rev, 'uid', ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+append(KEYS[4], KEYS[5], rev, 'ADDED', ARGV[3], ARGV[1], ARGV[4], '', tonumber(ARGV[5]))
+return {rev}
+"""
+
+# KEYS: rev, object, stream, compacted
+# ARGV: data, expected rv, member, attrs, prev attrs, maxlen
+_UPDATE = _APPEND + """
+local cur = redis.call('HGET', KEYS[2], 'rv')
+if not cur then return {-1} end
+if cur ~= ARGV[2] then return {-3, tonumber(cur)} end
+local rev = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], 'd', ARGV[1], 'rv', rev)
+append(KEYS[3], KEYS[4], rev, 'MODIFIED', ARGV[3], ARGV[1], ARGV[4], ARGV[5], tonumber(ARGV[6]))
+return {rev}
+"""
+
+# KEYS: rev, object, index, stream, compacted
+# ARGV: final data, expected rv, member, attrs, maxlen
+_DELETE = _APPEND + """
+local cur = redis.call('HGET', KEYS[2], 'rv')
+if not cur then return {-1} end
+if cur ~= ARGV[2] then return {-3, tonumber(cur)} end
+local rev = redis.call('INCR', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[3])
+append(KEYS[4], KEYS[5], rev, 'DELETED', ARGV[3], ARGV[1], ARGV[4], '', tonumber(ARGV[5]))
+return {rev}
+"""
+
+# KEYS: rev, index.  ARGV: object key prefix, lex min, lex max.
+# One script, so the items and the revision are one consistent snapshot.
+_LIST = """
+local members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[2], ARGV[3])
+local out = {}
+for i, m in ipairs(members) do
+  local v = redis.call('HMGET', ARGV[1] .. m, 'rv', 'd')
+  out[#out + 1] = v[1]
+  out[#out + 1] = v[2]
+end
+return {redis.call('GET', KEYS[1]) or '0', out}
+"""
+
+# KEYS: stream, compacted.  ARGV: after revision (exclusive), up to revision (inclusive).
+_RANGE = """
+local compacted = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) < compacted then return {-1, compacted} end
+return {0, redis.call('XRANGE', KEYS[1], (tonumber(ARGV[1]) + 1) .. '-0', ARGV[2] .. '-0')}
+"""
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    revision: int
+    type: str
+    member: str
+    """`<namespace>/<name>`"""
+    data: bytes
+    attrs: bytes
+    """The object's selectable attributes as JSON (labels and fields), so filters need no decoding."""
+    prev_attrs: bytes
+    """On MODIFIED, the attributes before the change: a watch sees ADDED/DELETED when a change moves
+    the object into or out of its filter."""
+
+
+class Store:
+    def __init__(self, url: str, watch_history: int = 10_000) -> None:
+        self.url = url
+        self.watch_history = watch_history
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
+            url, decode_responses=False, socket_connect_timeout=2, health_check_interval=10
+        )
+        self._create = self.redis.register_script(_CREATE)
+        self._update = self.redis.register_script(_UPDATE)
+        self._delete = self.redis.register_script(_DELETE)
+        self._list = self.redis.register_script(_LIST)
+        self._range = self.redis.register_script(_RANGE)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def ping(self) -> None:
+        await self._call(self.redis.ping())
+
+    # -- keys -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def member(namespace: str, name: str) -> str:
+        return f"{namespace}/{name}"
+
+    @staticmethod
+    def object_key(kind: str, member: str) -> str:
+        return f"o:{kind}:{member}"
+
+    @staticmethod
+    def stream_key(kind: str) -> str:
+        return f"e:{kind}"
+
+    # -- calls ------------------------------------------------------------------------------------
+
+    async def _call(self, awaitable):  # type: ignore[no-untyped-def]
+        try:
+            return await awaitable
+        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+            raise errors.Unavailable(f"storage is unavailable: {e}") from e
+        except ResponseError as e:
+            raise errors.ApiError(f"storage error: {e}") from e
+        except RedisError as e:
+            raise errors.Unavailable(f"storage is unavailable: {e}") from e
+
+    async def revision(self) -> int:
+        value = await self._call(self.redis.get("rev"))
+        return int(value or 0)
+
+    async def get(self, kind: str, member: str) -> tuple[bytes, int] | None:
+        rv, data = await self._call(self.redis.hmget(self.object_key(kind, member), ["rv", "d"]))
+        if rv is None:
+            return None
+        return data, int(rv)
+
+    async def create(
+        self, kind: str, member: str, data: bytes, uid: str, attrs: bytes, namespace_member: str | None
+    ) -> int:
+        """Store a new object; returns its revision. `namespace_member` must exist (objects in a missing
+        namespace are refused inside the same atomic step)."""
+        keys = [
+            "rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}",
+            self.object_key("Namespace", namespace_member) if namespace_member is not None else "",
+        ]
+        result = await self._call(
+            self._create(keys=keys, args=[data, uid, member, attrs, self.watch_history])
+        )
+        if result[0] == -1:
+            raise Exists()
+        if result[0] == -2:
+            raise NamespaceMissing()
+        return int(result[0])
+
+    async def update(
+        self, kind: str, member: str, data: bytes, expected_rv: int, attrs: bytes, prev_attrs: bytes
+    ) -> int:
+        keys = ["rev", self.object_key(kind, member), self.stream_key(kind), f"c:{kind}"]
+        result = await self._call(
+            self._update(keys=keys, args=[data, str(expected_rv), member, attrs, prev_attrs, self.watch_history])
+        )
+        if result[0] == -1:
+            raise Missing()
+        if result[0] == -3:
+            raise Stale(int(result[1]))
+        return int(result[0])
+
+    async def delete(self, kind: str, member: str, final_data: bytes, expected_rv: int, attrs: bytes) -> int:
+        keys = ["rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}"]
+        result = await self._call(
+            self._delete(keys=keys, args=[final_data, str(expected_rv), member, attrs, self.watch_history])
+        )
+        if result[0] == -1:
+            raise Missing()
+        if result[0] == -3:
+            raise Stale(int(result[1]))
+        return int(result[0])
+
+    async def list(self, kind: str, namespace: str | None) -> tuple[list[tuple[bytes, int]], int]:
+        """Every object of a kind (in one namespace, or all), sorted by namespace/name, and the revision of
+        that snapshot."""
+        if namespace is None:
+            lo, hi = b"-", b"+"
+        else:
+            # '0' is the byte after '/': every member of the namespace sorts between the two.
+            lo, hi = f"[{namespace}/".encode(), f"({namespace}0".encode()
+        rev, flat = await self._call(
+            self._list(keys=["rev", f"i:{kind}"], args=[f"o:{kind}:", lo, hi])
+        )
+        items = [(flat[i + 1], int(flat[i])) for i in range(0, len(flat), 2) if flat[i] is not None]
+        return items, int(rev)
+
+    async def events_between(self, kind: str, after: int, upto: int) -> list[StreamEvent]:
+        """The events of a kind with after < revision <= upto, or Expired when some were trimmed."""
+        result = await self._call(
+            self._range(keys=[self.stream_key(kind), f"c:{kind}"], args=[after, upto])
+        )
+        if result[0] == -1:
+            raise errors.Expired(f"too old resource version: {after} ({int(result[1])})")
+        return [parse_entry(eid, fields) for eid, fields in result[1]]
+
+    async def compacted(self, kind: str) -> int:
+        value = await self._call(self.redis.get(f"c:{kind}"))
+        return int(value or 0)
+
+    async def read_streams(
+        self, positions: dict[str, int], block_ms: int, count: int = 1000
+    ) -> list[tuple[str, list[StreamEvent]]]:
+        """Block until any kind's stream has events after its position (one XREAD for all kinds)."""
+        streams = {self.stream_key(kind): f"{pos}-0" for kind, pos in positions.items()}
+        reply = await self.redis.xread(streams, count=count, block=block_ms)
+        out: list[tuple[str, list[StreamEvent]]] = []
+        for stream, entries in reply or []:
+            name = stream.decode() if isinstance(stream, bytes) else stream
+            out.append((name[2:], [parse_entry(eid, fields) for eid, fields in entries]))
+        return out
+
+
+def parse_entry(eid: bytes | str, fields: dict[bytes, bytes] | Sequence[bytes]) -> StreamEvent:
+    if not isinstance(fields, dict):
+        it = iter(fields)
+        fields = dict(zip(it, it, strict=True))
+    raw = eid.decode() if isinstance(eid, bytes) else eid
+    return StreamEvent(
+        revision=int(raw.split("-", 1)[0]),
+        type=fields[b"t"].decode(),
+        member=fields[b"k"].decode(),
+        data=fields[b"d"],
+        attrs=fields.get(b"a", b""),
+        prev_attrs=fields.get(b"p", b""),
+    )
+
+
+class Exists(Exception):
+    """The object is already stored."""
+
+
+class NamespaceMissing(Exception):
+    pass
+
+
+class Missing(Exception):
+    pass
+
+
+class Stale(Exception):
+    def __init__(self, current: int) -> None:
+        super().__init__(current)
+        self.current = current
+

@@ -1,0 +1,182 @@
+"""Watch fan-out: each apiserver reads every kind's event stream once and hands each event to the client
+watches whose namespace, label and field filters it passes, batching what has piled up per stream message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from apiserver import errors
+from apiserver.storage import Store, StreamEvent
+from kubemu.api import fields as fieldsel
+from kubemu.api import labels as labelsel
+
+log = structlog.get_logger()
+
+QUEUE_LIMIT = 10_000
+"""Batches a watcher may fall behind before its stream is closed; its client re-watches from the last
+revision it saw, as a kube-apiserver watcher whose channel fills up does."""
+
+
+@dataclass(frozen=True)
+class Attrs:
+    namespace: str
+    labels: dict[str, str]
+    fields: dict[str, str]
+
+    @staticmethod
+    def decode(raw: bytes) -> Attrs:
+        d = json.loads(raw)
+        return Attrs(d["f"].get("metadata.namespace", ""), d["l"], d["f"])
+
+    @staticmethod
+    def encode(labels: dict[str, str], fields: dict[str, str]) -> bytes:
+        return json.dumps({"l": labels, "f": fields}, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Filter:
+    namespace: str | None
+    labels: labelsel.Selector
+    fields: fieldsel.FieldSelector
+
+    def matches(self, attrs: Attrs) -> bool:
+        if self.namespace and attrs.namespace != self.namespace:
+            return False
+        return self.labels.matches(attrs.labels) and self.fields.matches(attrs.fields)
+
+    def translate(self, event: StreamEvent) -> str | None:
+        """The event type this watcher sees, as the watch cache computes it: a change that moves an object
+        into the filter is ADDED, one that moves it out is DELETED."""
+        now = self.matches(Attrs.decode(event.attrs))
+        if event.type != "MODIFIED" or not event.prev_attrs:
+            return event.type if now else None
+        before = self.matches(Attrs.decode(event.prev_attrs))
+        if now and before:
+            return "MODIFIED"
+        if now:
+            return "ADDED"
+        if before:
+            return "DELETED"
+        return None
+
+
+@dataclass(eq=False)
+class Subscription:
+    kind: str
+    filter: Filter
+    queue: asyncio.Queue[list[tuple[str, StreamEvent]] | None] = field(default_factory=asyncio.Queue)
+    closed: bool = False
+
+    def offer(self, events: Iterable[StreamEvent]) -> None:
+        if self.closed:
+            return
+        batch = [(t, ev) for ev in events if (t := self.filter.translate(ev)) is not None]
+        if not batch:
+            return
+        if self.queue.qsize() >= QUEUE_LIMIT:
+            self.close()
+            return
+        self.queue.put_nowait(batch)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+
+class WatchHub:
+    def __init__(self, store: Store, kinds: Iterable[str], block_ms: int = 1000) -> None:
+        self.store = store
+        self.kinds = list(kinds)
+        self.block_ms = block_ms
+        self.positions: dict[str, int] = {}
+        self.subscriptions: dict[str, set[Subscription]] = {k: set() for k in self.kinds}
+        self._task: asyncio.Task[None] | None = None
+        self.log = log.bind(component="apiserver")
+
+    async def start(self) -> None:
+        rev = await self.store.revision()
+        self.positions = dict.fromkeys(self.kinds, rev)
+        self._task = asyncio.create_task(self._run(), name="watch-hub")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for subs in self.subscriptions.values():
+            for sub in subs:
+                sub.close()
+
+    def subscribe(self, kind: str, flt: Filter) -> tuple[Subscription, int]:
+        """Register a watcher; returns it and the revision up to which this hub has dispatched, so that the
+        caller fetches (its revision, that revision] from the store and gets the rest from the queue."""
+        sub = Subscription(kind, flt)
+        self.subscriptions[kind].add(sub)
+        return sub, self.positions[kind]
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.subscriptions[sub.kind].discard(sub)
+
+    def position(self, kind: str) -> int:
+        return self.positions[kind]
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                batches = await self.store.read_streams(self.positions, self.block_ms)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a broken Redis connection: retry, then check nothing was trimmed away
+                self.log.warning("watch.read_failed", error=str(e), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                await self._expire_trimmed()
+                continue
+            for kind, events in batches:
+                if not events:
+                    continue
+                for sub in list(self.subscriptions.get(kind, ())):
+                    sub.offer(events)
+                self.positions[kind] = events[-1].revision
+
+    async def _expire_trimmed(self) -> None:
+        for kind in self.kinds:
+            try:
+                compacted = await self.store.compacted(kind)
+            except errors.ApiError:
+                return
+            if compacted > self.positions[kind]:
+                # Events we never dispatched are gone: end every watch of the kind; clients relist.
+                self.log.warning("watch.expired", kind=kind, position=self.positions[kind], compacted=compacted)
+                for sub in list(self.subscriptions[kind]):
+                    sub.close()
+                self.positions[kind] = await self.store.revision()
+
+
+def make_filter(kind: str, namespace: str, label_selector: str, field_selector: str) -> Filter:
+    try:
+        lsel = labelsel.parse(label_selector)
+    except ValueError as e:
+        raise errors.BadRequest(f"unable to parse requirement: {e}" if "unable" not in str(e) else str(e)) from e
+    try:
+        fsel = fieldsel.parse(field_selector)
+        fieldsel.validate_for_kind(fsel, kind)
+    except ValueError as e:
+        raise errors.BadRequest(str(e)) from e
+    return Filter(namespace or None, lsel, fsel)
+
+
+def attrs_of(obj: Any) -> tuple[dict[str, str], dict[str, str]]:
+    return dict(obj.metadata.labels), fieldsel.object_fields(obj)

@@ -1,0 +1,1 @@
+"""kubemu-controllers process."""

@@ -1,0 +1,1 @@
+"""The kubemu command line: kubectl verbs against a kubemu apiserver, and the local cluster launcher."""

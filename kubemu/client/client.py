@@ -1,0 +1,241 @@
+"""The typed client: `client.pods.create(pod)`, `.get`, `.list`, `.watch`, `.update`, `.update_status`,
+`.delete`, `.bind`, the same for every kind, over one gRPC channel to one or more apiserver replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import grpc
+
+from kubemu.api import kinds
+from kubemu.client import errors
+from kubemu.pb import api_pb2, api_pb2_grpc, apps_pb2, batch_pb2, coordination_pb2, core_pb2
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ObjectList(Generic[T]):
+    items: list[T]
+    resource_version: str
+
+
+@dataclass(frozen=True)
+class WatchEvent(Generic[T]):
+    type: str
+    """ADDED, MODIFIED, DELETED or BOOKMARK."""
+    object: T | None
+    resource_version: str
+
+
+def channel_target(addresses: str | Sequence[str]) -> str:
+    """A gRPC target for one address or several replicas (`127.0.0.1:1,127.0.0.1:2`): with several, the
+    channel fails over to the next when one dies."""
+    parts = [a.strip() for a in (addresses.split(",") if isinstance(addresses, str) else addresses) if a.strip()]
+    if not parts:
+        raise ValueError("no apiserver address given")
+    if len(parts) == 1:
+        return parts[0]
+    hosts = [p.rsplit(":", 1)[0] for p in parts]
+    if all(h.replace(".", "").isdigit() for h in hosts):
+        return "ipv4:" + ",".join(parts)
+    return parts[0]
+
+
+class Client:
+    """One connection to the apiserver(s). Use `async with Client(addr) as c:` or call `close()`."""
+
+    def __init__(
+        self,
+        addresses: str | Sequence[str],
+        *,
+        timeout: float = 10.0,
+        retry_for: float = 10.0,
+    ) -> None:
+        """`timeout` bounds each unary call; calls that fail UNAVAILABLE are retried with backoff for up to
+        `retry_for` seconds (0 disables)."""
+        self.target = channel_target(addresses)
+        self.timeout = timeout
+        self.retry_for = retry_for
+        self.channel = grpc.aio.insecure_channel(
+            self.target,
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.lb_policy_name", "pick_first"),
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+                ("grpc.keepalive_time_ms", 10_000),
+                ("grpc.keepalive_timeout_ms", 5_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ],
+        )
+        self.stub = api_pb2_grpc.APIStub(self.channel)
+        self.namespaces: ResourceClient[core_pb2.Namespace] = ResourceClient(self, "Namespace")
+        self.pods: PodClient = PodClient(self, "Pod")
+        self.nodes: ResourceClient[core_pb2.Node] = ResourceClient(self, "Node")
+        self.events: ResourceClient[core_pb2.Event] = ResourceClient(self, "Event")
+        self.replication_controllers: ResourceClient[core_pb2.ReplicationController] = ResourceClient(
+            self, "ReplicationController"
+        )
+        self.replica_sets: ResourceClient[apps_pb2.ReplicaSet] = ResourceClient(self, "ReplicaSet")
+        self.deployments: ResourceClient[apps_pb2.Deployment] = ResourceClient(self, "Deployment")
+        self.daemon_sets: ResourceClient[apps_pb2.DaemonSet] = ResourceClient(self, "DaemonSet")
+        self.jobs: ResourceClient[batch_pb2.Job] = ResourceClient(self, "Job")
+        self.leases: ResourceClient[coordination_pb2.Lease] = ResourceClient(self, "Lease")
+
+    def resource(self, kind: str) -> ResourceClient[Any]:
+        """The client for a kind by name (`Pod`), as the CLI needs."""
+        info = kinds.by_kind(kind)
+        for value in vars(self).values():
+            if isinstance(value, ResourceClient) and value.info is info:
+                return value
+        raise kinds.UnknownKind(kind)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def call(self, fn: Callable[..., Awaitable[R]], request: Any) -> R:
+        """A unary call with the typed errors and UNAVAILABLE retries."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_for
+        delay = 0.05
+        while True:
+            try:
+                return await fn(request, timeout=self.timeout)
+            except grpc.aio.AioRpcError as e:
+                if e.code() == grpc.StatusCode.UNAVAILABLE and loop.time() + delay < deadline:
+                    await asyncio.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 1.0)
+                    continue
+                raise errors.from_grpc(e) from e
+
+
+class ResourceClient(Generic[T]):
+    def __init__(self, client: Client, kind: str) -> None:
+        self.client = client
+        self.info = kinds.by_kind(kind)
+
+    def _ns(self, namespace: str | None) -> str:
+        if not self.info.namespaced:
+            return ""
+        return namespace or "default"
+
+    async def create(self, obj: T, *, dry_run: bool = False) -> T:
+        req = api_pb2.CreateRequest(object=kinds.wrap(obj), dry_run=dry_run)  # type: ignore[arg-type]
+        resp = await self.client.call(self.client.stub.Create, req)
+        return kinds.unwrap(resp)  # type: ignore[no-any-return]
+
+    async def get(self, name: str, namespace: str | None = None) -> T:
+        req = api_pb2.GetRequest(kind=self.info.kind, namespace=self._ns(namespace), name=name)
+        return kinds.unwrap(await self.client.call(self.client.stub.Get, req))  # type: ignore[no-any-return]
+
+    async def list(
+        self, namespace: str | None = None, *, label_selector: str = "", field_selector: str = ""
+    ) -> ObjectList[T]:
+        """Objects of this kind (all namespaces when `namespace` is None) and the snapshot's revision."""
+        req = api_pb2.ListRequest(
+            kind=self.info.kind,
+            namespace=namespace or "" if self.info.namespaced else "",
+            label_selector=label_selector,
+            field_selector=field_selector,
+        )
+        resp = await self.client.call(self.client.stub.List, req)
+        return ObjectList([kinds.unwrap(o) for o in resp.items], resp.resource_version)
+
+    async def update(self, obj: T, *, dry_run: bool = False) -> T:
+        req = api_pb2.UpdateRequest(object=kinds.wrap(obj), dry_run=dry_run)  # type: ignore[arg-type]
+        return kinds.unwrap(await self.client.call(self.client.stub.Update, req))  # type: ignore[no-any-return]
+
+    async def update_status(self, obj: T) -> T:
+        req = api_pb2.UpdateRequest(object=kinds.wrap(obj))  # type: ignore[arg-type]
+        return kinds.unwrap(await self.client.call(self.client.stub.UpdateStatus, req))  # type: ignore[no-any-return]
+
+    async def delete(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+        propagation_policy: str = "",
+    ) -> T:
+        """Delete; returns the object as it was last stored (with deletionTimestamp while graceful)."""
+        req = api_pb2.DeleteRequest(
+            kind=self.info.kind, namespace=self._ns(namespace), name=name, propagation_policy=propagation_policy
+        )
+        if grace_period_seconds is not None:
+            req.grace_period_seconds = grace_period_seconds
+        if uid is not None:
+            req.preconditions.uid = uid
+        if resource_version is not None:
+            req.preconditions.resource_version = resource_version
+        return kinds.unwrap(await self.client.call(self.client.stub.Delete, req))  # type: ignore[no-any-return]
+
+    async def watch(
+        self,
+        namespace: str | None = None,
+        *,
+        resource_version: str = "",
+        label_selector: str = "",
+        field_selector: str = "",
+        allow_bookmarks: bool = False,
+    ) -> AsyncIterator[WatchEvent[T]]:
+        """Events after `resource_version` (or synthetic ADDED for what exists, then changes, when empty).
+        The iterator ends when the server ends the stream; an error raises the typed exception (`Gone` for
+        a trimmed revision)."""
+        req = api_pb2.WatchRequest(
+            kind=self.info.kind,
+            namespace=namespace or "" if self.info.namespaced else "",
+            resource_version=resource_version,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            allow_watch_bookmarks=allow_bookmarks,
+        )
+        call = self.client.stub.Watch(req)
+        try:
+            async for resp in call:
+                for ev in resp.events:
+                    if ev.type == "BOOKMARK":
+                        yield WatchEvent("BOOKMARK", None, ev.resource_version)
+                    else:
+                        obj = kinds.unwrap(ev.object)
+                        yield WatchEvent(ev.type, obj, obj.metadata.resource_version)
+        except grpc.aio.AioRpcError as e:
+            raise errors.from_grpc(e) from e
+        finally:
+            call.cancel()
+
+
+class PodClient(ResourceClient[core_pb2.Pod]):
+    async def bind(self, name: str, node_name: str, namespace: str | None = None, *, uid: str | None = None) -> core_pb2.Pod:
+        """Assign a pending pod to a node (the pods/binding subresource)."""
+        req = api_pb2.BindRequest(namespace=self._ns(namespace), name=name, node_name=node_name)
+        if uid is not None:
+            req.uid = uid
+        return kinds.unwrap(await self.client.call(self.client.stub.Bind, req))  # type: ignore[no-any-return]
+
+
+async def retry_on_conflict(fn: Callable[[], Awaitable[R]], *, attempts: int = 5) -> R:
+    """Run a read-modify-write `fn` again when it loses a race (Conflict), like client-go's RetryOnConflict
+    with DefaultRetry (5 steps from 10 ms, factor 1, jitter 0.1)."""
+    for i in range(attempts):
+        try:
+            return await fn()
+        except errors.Conflict:
+            if i == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * (1 + 0.1 * random.random()))
+    raise AssertionError("unreachable")
