@@ -321,7 +321,7 @@ class Registry:
         info = kinds.by_kind("Pod")
         namespace = namespace or "default"
         if not node_name:
-            raise _invalid(info, name, [validation.FieldError("FieldValueRequired", "target.name")])
+            raise _invalid(info, name, [validation.required("target.name")])
         for _ in range(_CAS_RETRIES):
             pod = await self._current(info, namespace, name)
             if uid is not None and uid != pod.metadata.uid:

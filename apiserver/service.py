@@ -168,7 +168,7 @@ class ApiService(api_pb2_grpc.APIServicer):
                 await _abort(context, e)
                 return
             last = max(start, position)
-            bookmarked = last
+            bookmarked = start  # the first bookmark tells the client how far the hub has read past it
             while True:
                 try:
                     batch = await asyncio.wait_for(sub.queue.get(), timeout=self.bookmark_interval)

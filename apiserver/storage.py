@@ -7,8 +7,10 @@ entry id is `<revision>-0`; `c:<Kind>` the highest revision trimmed from that st
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -139,7 +141,7 @@ class Store:
 
     # -- calls ------------------------------------------------------------------------------------
 
-    async def _call(self, awaitable):  # type: ignore[no-untyped-def]
+    async def _call(self, awaitable: Any) -> Any:
         try:
             return await awaitable
         except (RedisConnectionError, RedisTimeoutError, OSError) as e:
@@ -201,7 +203,7 @@ class Store:
             raise Stale(int(result[1]))
         return int(result[0])
 
-    async def list(self, kind: str, namespace: str | None) -> tuple[list[tuple[bytes, int]], int]:
+    async def list(self, kind: str, namespace: str | None) -> tuple[builtins.list[tuple[bytes, int]], int]:
         """Every object of a kind (in one namespace, or all), sorted by namespace/name, and the revision of
         that snapshot."""
         if namespace is None:
@@ -215,7 +217,7 @@ class Store:
         items = [(flat[i + 1], int(flat[i])) for i in range(0, len(flat), 2) if flat[i] is not None]
         return items, int(rev)
 
-    async def events_between(self, kind: str, after: int, upto: int) -> list[StreamEvent]:
+    async def events_between(self, kind: str, after: int, upto: int) -> builtins.list[StreamEvent]:
         """The events of a kind with after < revision <= upto, or Expired when some were trimmed."""
         result = await self._call(
             self._range(keys=[self.stream_key(kind), f"c:{kind}"], args=[after, upto])
@@ -230,11 +232,11 @@ class Store:
 
     async def read_streams(
         self, positions: dict[str, int], block_ms: int, count: int = 1000
-    ) -> list[tuple[str, list[StreamEvent]]]:
+    ) -> builtins.list[tuple[str, builtins.list[StreamEvent]]]:
         """Block until any kind's stream has events after its position (one XREAD for all kinds)."""
-        streams = {self.stream_key(kind): f"{pos}-0" for kind, pos in positions.items()}
-        reply = await self.redis.xread(streams, count=count, block=block_ms)
-        out: list[tuple[str, list[StreamEvent]]] = []
+        streams: dict[Any, Any] = {self.stream_key(kind): f"{pos}-0" for kind, pos in positions.items()}
+        reply: Any = await self.redis.xread(streams, count=count, block=block_ms)
+        out: builtins.list[tuple[str, builtins.list[StreamEvent]]] = []
         for stream, entries in reply or []:
             name = stream.decode() if isinstance(stream, bytes) else stream
             out.append((name[2:], [parse_entry(eid, fields) for eid, fields in entries]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from kubemu.api import kinds
@@ -52,7 +52,7 @@ def parse_time(text: str) -> tuple[int, int]:
         raise ValueError("time zone missing")
     ts = when.timestamp()
     seconds = int(ts // 1)
-    return seconds, int(round((ts - seconds) * 1e6)) * 1000
+    return seconds, round((ts - seconds) * 1e6) * 1000
 
 
 def set_time(t: Message, when: float) -> None:
@@ -64,7 +64,7 @@ def set_time(t: Message, when: float) -> None:
 
 def time_value(t: Message) -> float:
     """A Time or MicroTime as a Unix timestamp; 0.0 when unset."""
-    return float(t.seconds) + t.nanos / 1e9  # type: ignore[attr-defined]
+    return float(t.seconds) + float(t.nanos) / 1e9  # type: ignore[attr-defined]
 
 
 # ---- encode -----------------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def _join(path: str, name: str) -> str:
 
 def fill_message(msg: Message, data: Any, path: str = "") -> None:
     """Merge a Kubernetes JSON value into `msg`, rejecting unknown fields and wrong types by field path."""
-    desc: Descriptor = msg.DESCRIPTOR
+    desc: Any = msg.DESCRIPTOR
     name = desc.full_name
     if name in (_TIME, _MICRO_TIME):
         if not isinstance(data, str):

@@ -220,7 +220,9 @@ class ResourceClient(Generic[T]):
 
 
 class PodClient(ResourceClient[core_pb2.Pod]):
-    async def bind(self, name: str, node_name: str, namespace: str | None = None, *, uid: str | None = None) -> core_pb2.Pod:
+    async def bind(
+        self, name: str, node_name: str, namespace: str | None = None, *, uid: str | None = None
+    ) -> core_pb2.Pod:
         """Assign a pending pod to a node (the pods/binding subresource)."""
         req = api_pb2.BindRequest(namespace=self._ns(namespace), name=name, node_name=node_name)
         if uid is not None:

@@ -4,6 +4,7 @@ last revision on a broken stream, re-list on Gone; deliver each change to handle
 from __future__ import annotations
 
 import asyncio
+import builtins
 import inspect
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -55,13 +56,13 @@ class Indexer(Generic[T]):
     def get(self, key: str) -> T | None:
         return self.items.get(key)
 
-    def list(self) -> list[T]:
+    def list(self) -> builtins.list[T]:
         return list(self.items.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         return list(self.items)
 
-    def by_index(self, index: str, value: str) -> list[T]:
+    def by_index(self, index: str, value: str) -> builtins.list[T]:
         return [self.items[k] for k in sorted(self.indices[index].get(value, ()))]
 
     def _unindex(self, key: str, obj: T) -> None:
@@ -142,7 +143,7 @@ class Informer(Generic[T]):
                 pass
             self._task = None
 
-    async def wait_synced(self, timeout: float | None = None) -> None:
+    async def wait_synced(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         await asyncio.wait_for(self._synced.wait(), timeout)
 
     @property
@@ -162,7 +163,7 @@ class Informer(Generic[T]):
         key = key_of(obj)
         if etype == "DELETED":
             old = self.store.remove(key)
-            await self._emit("on_delete", obj if old is None else obj)
+            await self._emit("on_delete", obj)
             return
         old = self.store.upsert(key, obj)
         if old is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -32,12 +33,14 @@ class LeaderElectionConfig:
 
 
 class LeaderElector:
-    def __init__(self, client: Client, config: LeaderElectionConfig, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, client: Client, config: LeaderElectionConfig, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.client = client
         self.config = config
         self.clock = clock
         self.is_leader = False
-        self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
+        self._observed: tuple[str, bytes] | None = None  # (holder, renewTime) last seen
         self._observed_at = 0.0
         self.log = log.bind(lease=f"{config.namespace}/{config.lease_name}", identity=config.identity)
 
@@ -82,10 +85,10 @@ class LeaderElector:
     def _observe(self, lease: coordination_pb2.Lease) -> None:
         record = (lease.spec.holder_identity, lease.spec.renew_time.SerializeToString())
         if record != self._observed:
-            self._observed = record  # type: ignore[assignment]
+            self._observed = record
             self._observed_at = self.clock()
 
-    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Wait to become leader, then run `lead()` while renewing; return when leadership is lost (the
         caller exits, as kube-scheduler does, so that it restarts clean)."""
         cfg = self.config

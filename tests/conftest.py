@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from kubemu.client.client import Client
+from tests.support import ApiServer, RedisServer, unique
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def apiserver(redis_server: RedisServer) -> Iterator[ApiServer]:
+    server = ApiServer(redis_server.url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(apiserver: ApiServer) -> AsyncIterator[Client]:
+    c = Client(apiserver.address)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def namespace(client: Client) -> str:
+    """A fresh namespace per test, so tests sharing one apiserver never see each other's objects."""
+    from kubemu.pb import core_pb2
+
+    name = unique("t")
+    ns = core_pb2.Namespace()
+    ns.metadata.name = name
+    await client.namespaces.create(ns)
+    return name

