@@ -130,8 +130,12 @@ class ApiService(api_pb2_grpc.APIServicer):
     # -- watch ------------------------------------------------------------------------------------
 
     def _event(self, info: kinds.KindInfo, etype: str, ev: StreamEvent) -> api_pb2.WatchEvent:
-        obj = self.registry.decode(info, ev.data, ev.revision)
-        return api_pb2.WatchEvent(type=etype, object=kinds.wrap(obj))
+        """The event as sent; decoded once per stream event however many watchers it goes to."""
+        cached = ev.memo.get(etype)
+        if cached is None:
+            obj = self.registry.decode(info, ev.data, ev.revision)
+            cached = ev.memo[etype] = api_pb2.WatchEvent(type=etype, object=kinds.wrap(obj))
+        return cached
 
     async def Watch(
         self, request: api_pb2.WatchRequest, context: Any

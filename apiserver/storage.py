@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -104,6 +104,9 @@ class StreamEvent:
     prev_attrs: bytes
     """On MODIFIED, the attributes before the change: a watch sees ADDED/DELETED when a change moves
     the object into or out of its filter."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What the fan-out derives from the event (decoded attributes, the encoded message), computed once for
+    all the watchers it goes to."""
 
 
 class Store:

@@ -40,6 +40,13 @@ class Attrs:
         return json.dumps({"l": labels, "f": fields}, separators=(",", ":")).encode()
 
 
+def _attrs(event: StreamEvent, which: str) -> Attrs:
+    cached = event.memo.get(which)
+    if cached is None:
+        cached = event.memo[which] = Attrs.decode(getattr(event, which))
+    return cached
+
+
 @dataclass(frozen=True)
 class Filter:
     namespace: str | None
@@ -54,10 +61,10 @@ class Filter:
     def translate(self, event: StreamEvent) -> str | None:
         """The event type this watcher sees, as the watch cache computes it: a change that moves an object
         into the filter is ADDED, one that moves it out is DELETED."""
-        now = self.matches(Attrs.decode(event.attrs))
+        now = self.matches(_attrs(event, "attrs"))
         if event.type != "MODIFIED" or not event.prev_attrs:
             return event.type if now else None
-        before = self.matches(Attrs.decode(event.prev_attrs))
+        before = self.matches(_attrs(event, "prev_attrs"))
         if now and before:
             return "MODIFIED"
         if now:

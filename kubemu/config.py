@@ -71,6 +71,10 @@ class ClusterConfig:
 PROFILES = ("default", "fast")
 
 
+class ConfigError(ValueError):
+    """A cluster config that cannot be used; the message names the file and the field."""
+
+
 def profile(name: str) -> ClusterConfig:
     """The named timing profile. `fast` divides node and back-off timings by ten; API defaults stay upstream's."""
     if name == "default":
@@ -90,11 +94,7 @@ def profile(name: str) -> ClusterConfig:
                 crash_loop_backoff_reset_seconds=p.crash_loop_backoff_reset_seconds / 10,
             ),
         )
-    raise ValueError(f'unknown profile "{name}": expected one of {", ".join(PROFILES)}')
-
-
-class ConfigError(ValueError):
-    pass
+    raise ConfigError(f'unknown profile "{name}": expected one of {", ".join(PROFILES)}')
 
 
 def _merge(base: Any, data: Any, path: str) -> Any:
