@@ -5,18 +5,19 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from kubemu.client.client import Client
-from tests.support import ApiServer, RedisServer, unique
+from tests.support import ApiServer, RedisContainer, RedisServer, start_redis, unique
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
+def redis_server() -> Iterator[RedisServer | RedisContainer]:
+    """One real Redis for the session: in a container where the engine has a Redis image, else the binary."""
+    server = start_redis()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def apiserver(redis_server: RedisServer) -> Iterator[ApiServer]:
+def apiserver(redis_server: RedisServer | RedisContainer) -> Iterator[ApiServer]:
     server = ApiServer(redis_server.url).start()
     yield server
     server.stop()

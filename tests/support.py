@@ -101,6 +101,52 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def redis_image() -> str | None:
+    """The Redis image for a containerised test store, when the Docker engine has it locally (nothing is
+    pulled: this machine has no registry). `KUBEMU_TEST_REDIS_IMAGE` names it, default `redis:7`."""
+    image = os.environ.get("KUBEMU_TEST_REDIS_IMAGE", "redis:7")
+    if not shutil.which("docker") or find_spec("testcontainers") is None:
+        return None
+    probe = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=20)
+    return image if probe.returncode == 0 else None
+
+
+@dataclass
+class RedisContainer:
+    """redis-server in a container through testcontainers, with the same face as RedisServer."""
+
+    image: str
+    port: int = 0
+    container: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisContainer:
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper image cannot be pulled here
+        from testcontainers.core.container import DockerContainer
+
+        self.container = (
+            DockerContainer(self.image)
+            .with_command("redis-server --save '' --appendonly no --protected-mode no")
+            .with_exposed_ports(6379)
+        )
+        self.container.start()
+        self.port = int(self.container.get_exposed_port(6379))
+        wait_port(self.port, timeout=30)
+        return self
+
+    def stop(self) -> None:
+        if self.container is not None:
+            self.container.stop()
+
+
+def start_redis() -> RedisServer | RedisContainer:
+    image = redis_image()
+    return RedisContainer(image).start() if image else RedisServer().start()
+
+
 @dataclass
 class ApiServer:
     redis_url: str

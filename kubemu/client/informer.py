@@ -35,14 +35,15 @@ def by_namespace(obj: Any) -> list[str]:
 
 def by_node(obj: Any) -> list[str]:
     """Pods by spec.nodeName, the index kubelets and the scheduler read."""
-    return [obj.spec.node_name] if getattr(obj.spec, "node_name", "") else []
+    node = getattr(getattr(obj, "spec", None), "node_name", "")
+    return [node] if node else []
 
 
 def by_label(obj: Any) -> list[str]:
     return [f"{k}={v}" for k, v in obj.metadata.labels.items()]
 
 
-DEFAULT_INDEXERS: dict[str, IndexFunc] = {"namespace": by_namespace, "label": by_label}
+DEFAULT_INDEXERS: dict[str, IndexFunc] = {"namespace": by_namespace, "node": by_node, "label": by_label}
 
 
 class Indexer(Generic[T]):
