@@ -41,7 +41,7 @@ def redis_server_binary() -> str:
 
 async def until(
     predicate: Callable[[], Any],
-    timeout: float = 10.0,
+    timeout: float = 10.0,  # noqa: ASYNC109
     interval: float = 0.05,
     describe: Callable[[], Any] | None = None,
 ) -> Any:

@@ -229,7 +229,7 @@ async def test_field_selectors(client: Client, namespace: str) -> None:
     assert [p.metadata.name for p in on_node.items] == ["a"]
     unbound = await client.pods.list(namespace, field_selector="spec.nodeName=")
     assert [p.metadata.name for p in unbound.items] == ["b"]
-    with pytest.raises(errors.BadRequest, match="field label not supported: spec.bogus"):
+    with pytest.raises(errors.BadRequest, match=r"field label not supported: spec\.bogus"):
         await client.pods.list(namespace, field_selector="spec.bogus=x")
 
 
