@@ -1,4 +1,5 @@
-"""`kubemu-controllers`: runs every controller (ReplicaSet, Deployment, Job, node lifecycle, GC, ...), leader-elected."""
+"""`kubemu-controllers`: runs every controller (ReplicaSet, Deployment, Job, node lifecycle, GC, ...),
+leader-elected."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ READY = False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kubemu-controllers", description="kubemu-controllers: runs every controller (ReplicaSet, Deployment, Job, node lifecycle, GC, ...), leader-elected.")
+    p = argparse.ArgumentParser(
+        prog="kubemu-controllers",
+        description=(
+            "kubemu-controllers: runs every controller (ReplicaSet, Deployment, Job, node lif"
+            "ecycle, GC, ...), leader-elected."
+        ),
+    )
     p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
     p.add_argument("--config", help="cluster config YAML (timings)")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")

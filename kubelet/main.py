@@ -12,7 +12,13 @@ READY = False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kubemu-kubelet", description="kubemu-kubelet: one node: registers the Node, renews its Lease, runs simulated containers and static pods.")
+    p = argparse.ArgumentParser(
+        prog="kubemu-kubelet",
+        description=(
+            "kubemu-kubelet: one node: registers the Node, renews its Lease, runs simulated c"
+            "ontainers and static pods."
+        ),
+    )
     p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
     p.add_argument("--config", help="cluster config YAML (timings)")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")

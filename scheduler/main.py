@@ -12,7 +12,13 @@ READY = False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="kubemu-scheduler", description="kubemu-scheduler: binds pending pods to nodes (filter, score, bind), leader-elected.")
+    p = argparse.ArgumentParser(
+        prog="kubemu-scheduler",
+        description=(
+            "kubemu-scheduler: binds pending pods to nodes (filter, score, bind), leader-elec"
+            "ted."
+        ),
+    )
     p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
     p.add_argument("--config", help="cluster config YAML (timings)")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
