@@ -4,6 +4,7 @@ subresource, graceful deletion, finalizers and binding, as kube-apiserver's regi
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from kubemu.config import ClusterConfig
 
 log = structlog.get_logger()
 
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _WORKLOADS = {"ReplicationController", "ReplicaSet", "Deployment", "DaemonSet", "Job"}
 _CAS_RETRIES = 16
@@ -150,7 +152,8 @@ class Registry:
                 raise errors.Conflict(errors.conflict_message(info.resource, name))
             new = self._merge_update(info, old, obj, status=status)
             if not status:
-                errs = validation.validate_update(new, old) or validation.validate(new)
+                errs = self._mirror_rules(info, new, old) or validation.validate_update(new, old) or \
+                    validation.validate(new)
                 if errs:
                     raise _invalid(info, name, errs)
             if dry_run:
@@ -162,6 +165,26 @@ class Registry:
                 if requested_rv:
                     raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
         raise errors.Conflict(errors.conflict_message(info.resource, name))
+
+    @staticmethod
+    def _mirror_rules(info: kinds.KindInfo, new: Any, old: Any) -> builtins.list[validation.FieldError]:
+        """A mirror pod shows a static pod: only its kubelet's manifest changes it (ValidatePodSpecificAnnotations)."""
+        if info.kind != "Pod":
+            return []
+        path = f"metadata.annotations[{MIRROR_ANNOTATION}]"
+        before = old.metadata.annotations.get(MIRROR_ANNOTATION)
+        after = new.metadata.annotations.get(MIRROR_ANNOTATION)
+        if before is None and after is not None:
+            return [validation.forbidden(path, "may not add mirror pod annotation")]
+        if before is not None and after != before:
+            return [validation.forbidden(path, "may not remove or update mirror pod annotation")]
+        if before is not None and new.spec.SerializeToString(deterministic=True) != old.spec.SerializeToString(
+            deterministic=True
+        ):
+            return [validation.forbidden(
+                "spec", f'a mirror pod follows its static pod manifest on node "{old.spec.node_name}"; edit the '
+                "manifest there instead of the mirror pod")]
+        return []
 
     def _merge_update(self, info: kinds.KindInfo, old: Any, incoming: Any, *, status: bool) -> Any:
         if status:

@@ -12,6 +12,7 @@ import grpc
 import structlog
 
 from apiserver import errors
+from apiserver.proxy import KubeletProxy
 from apiserver.registry import Registry
 from apiserver.storage import StreamEvent
 from apiserver.watch import WatchHub, make_filter
@@ -44,6 +45,7 @@ class ApiService(api_pb2_grpc.APIServicer):
         self.registry = registry
         self.hub = hub
         self.bookmark_interval = bookmark_interval
+        self.proxy = KubeletProxy(registry)
         self.log = log.bind(component="apiserver")
 
     async def _run(self, context: grpc.aio.ServicerContext[Any, Any], coro: Any) -> Any:
@@ -126,6 +128,40 @@ class ApiService(api_pb2_grpc.APIServicer):
             return kinds.wrap(pod)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
+
+    # -- logs and exec, proxied to the pod's kubelet -------------------------------------------------
+
+    async def Logs(
+        self, request: api_pb2.LogsRequest, context: Any
+    ) -> AsyncIterator[api_pb2.LogChunk]:
+        try:
+            stub, container = await self.proxy.stub_for(request.namespace, request.name, request.container)
+        except errors.ApiError as e:
+            await _abort(context, e)
+            return
+        forwarded = api_pb2.LogsRequest()
+        forwarded.CopyFrom(request)
+        forwarded.container = container
+        try:
+            async for chunk in stub.Logs(forwarded):
+                yield chunk
+        except grpc.aio.AioRpcError as e:
+            await context.abort(e.code(), e.details() or "kubelet error")
+
+    async def Exec(self, request: api_pb2.ExecRequest, context: Any) -> api_pb2.ExecResponse:
+        try:
+            stub, container = await self.proxy.stub_for(request.namespace, request.name, request.container)
+        except errors.ApiError as e:
+            await _abort(context, e)
+            raise AssertionError("unreachable") from e
+        forwarded = api_pb2.ExecRequest()
+        forwarded.CopyFrom(request)
+        forwarded.container = container
+        try:
+            return await stub.Exec(forwarded, timeout=60)  # type: ignore[no-any-return]
+        except grpc.aio.AioRpcError as e:
+            await context.abort(e.code(), e.details() or "kubelet error")
+            raise AssertionError("unreachable") from e
 
     # -- watch ------------------------------------------------------------------------------------
 

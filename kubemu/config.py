@@ -43,6 +43,8 @@ class PodTimings:
     """Cap of the CrashLoopBackOff delay (kubelet MaxContainerBackOff)."""
     crash_loop_backoff_reset_seconds: float = 600.0
     """Running this long without a crash resets the back-off."""
+    image_pull_seconds: float = 1.0
+    """Simulated time to pull an image that is not on the node (sim.kubemu.io/image-pull-seconds per pod)."""
     probe_period_seconds: int = 10
     probe_timeout_seconds: int = 1
     probe_success_threshold: int = 1
@@ -92,6 +94,7 @@ def profile(name: str) -> ClusterConfig:
                 crash_loop_backoff_initial_seconds=p.crash_loop_backoff_initial_seconds / 10,
                 crash_loop_backoff_max_seconds=p.crash_loop_backoff_max_seconds / 10,
                 crash_loop_backoff_reset_seconds=p.crash_loop_backoff_reset_seconds / 10,
+                image_pull_seconds=p.image_pull_seconds / 10,
             ),
         )
     raise ConfigError(f'unknown profile "{name}": expected one of {", ".join(PROFILES)}')

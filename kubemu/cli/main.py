@@ -604,6 +604,54 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return _mutate_map(args, "annotations", "annotation", "annotated")
 
 
+def _pod_target(args: argparse.Namespace) -> str:
+    name = args.pod
+    if "/" in name:
+        t, _, name = name.partition("/")
+        try:
+            if kinds.by_resource(t).kind != "Pod":
+                raise CliError(f"error: cannot {args.verb} into a {t}: only pods are supported")
+        except kinds.UnknownKind as e:
+            raise CliError(f"error: {e}") from None
+    return str(name)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    name = _pod_target(args)
+
+    async def go(client: Client) -> int:
+        try:
+            async for line in client.pods.logs(
+                name, namespace_of(args), container=args.container or "", previous=args.previous,
+                follow=args.follow, tail_lines=args.tail if args.tail >= 0 else None,
+            ):
+                print(line, flush=args.follow)
+        except (errors.NotFound, errors.BadRequest, errors.Invalid, errors.Forbidden) as e:
+            raise CliError(server_error(e)) from None
+        return 0
+
+    return run_async(args, go)
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    name = _pod_target(args)
+    if not args.cmd:
+        raise CliError("error: you must specify at least one command for the container")
+
+    async def go(client: Client) -> int:
+        try:
+            output, code = await client.pods.exec(name, args.cmd, namespace_of(args), container=args.container or "")
+        except (errors.NotFound, errors.BadRequest, errors.Invalid, errors.Forbidden) as e:
+            raise CliError(server_error(e)) from None
+        for line in output:
+            print(line)
+        if code != 0:
+            print(f"command terminated with exit code {code}", file=sys.stderr)
+        return code
+
+    return run_async(args, go)
+
+
 def cmd_api_resources(args: argparse.Namespace) -> int:
     rows = [("NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND")]
     for k in kinds.all_kinds():
@@ -639,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubemu", description="kubemu: a Kubernetes cluster of real processes with "
                                 "simulated containers. Commands behave like kubectl's.")
     add_common(p, sub=False)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help, parents=[common])
@@ -708,6 +756,20 @@ def build_parser() -> argparse.ArgumentParser:
         lab.add_argument("--all", action="store_true")
         lab.set_defaults(all_namespaces=False, field_selector="")
 
+    lg = add("logs", cmd_logs, "Print the logs for a container in a pod")
+    lg.add_argument("pod", metavar="POD")
+    lg.add_argument("--container", "-c", help="the container (default: the pod's only container)")
+    lg.add_argument("--previous", "-p", action="store_true", help="the previous, terminated instance")
+    lg.add_argument("--follow", "-f", action="store_true", help="stream the log as it grows")
+    lg.add_argument("--tail", type=int, default=-1, help="lines of the end of the log to show (-1: all)")
+
+    ex = add("exec", cmd_exec, "Execute a command in a container")
+    ex.add_argument("pod", metavar="POD")
+    ex.add_argument("--container", "-c", help="the container (default: the pod's only container)")
+    ex.add_argument("--stdin", "-i", action="store_true", help="accepted for kubectl compatibility")
+    ex.add_argument("--tty", "-t", action="store_true", help="accepted for kubectl compatibility")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+
     add("api-resources", cmd_api_resources, "Print the supported API resources")
     cluster.register(sub, common)
     return p
@@ -716,7 +778,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    # Everything after `--` belongs to the container (run, exec), as in kubectl; argparse would mix it in.
+    tail: list[str] | None = None
+    if "--" in argv:
+        i = argv.index("--")
+        argv, tail = argv[:i], argv[i + 1:]
     args = parser.parse_args(argv)
+    if tail is not None:
+        if getattr(args, "verb", None) == "run":
+            args.args = list(args.args) + tail
+        elif getattr(args, "verb", None) == "exec":
+            args.cmd = list(args.cmd) + tail
+        else:
+            parser.error(f"unrecognized arguments: -- {' '.join(tail)}")
     if not getattr(args, "func", None):
         parser.print_help()
         sys.exit(0)

@@ -229,6 +229,33 @@ class PodClient(ResourceClient[core_pb2.Pod]):
             req.uid = uid
         return kinds.unwrap(await self.client.call(self.client.stub.Bind, req))  # type: ignore[no-any-return]
 
+    async def logs(
+        self, name: str, namespace: str | None = None, *, container: str = "", previous: bool = False,
+        follow: bool = False, tail_lines: int | None = None,
+    ) -> AsyncIterator[str]:
+        """The container's log lines, from its kubelet through the apiserver; with follow, until it exits."""
+        req = api_pb2.LogsRequest(namespace=self._ns(namespace), name=name, container=container,
+                                  previous=previous, follow=follow)
+        if tail_lines is not None:
+            req.tail_lines = tail_lines
+        call = self.client.stub.Logs(req)
+        try:
+            async for chunk in call:
+                for line in chunk.lines:
+                    yield line
+        except grpc.aio.AioRpcError as e:
+            raise errors.from_grpc(e) from e
+        finally:
+            call.cancel()
+
+    async def exec(
+        self, name: str, command: Sequence[str], namespace: str | None = None, *, container: str = ""
+    ) -> tuple[list[str], int]:
+        """Run a command in the container's simulated shell: (output lines, exit code)."""
+        req = api_pb2.ExecRequest(namespace=self._ns(namespace), name=name, container=container, command=command)
+        resp = await self.client.call(self.client.stub.Exec, req)
+        return list(resp.output), resp.exit_code
+
 
 async def retry_on_conflict(fn: Callable[[], Awaitable[R]], *, attempts: int = 5) -> R:
     """Run a read-modify-write `fn` again when it loses a race (Conflict), like client-go's RetryOnConflict

@@ -74,6 +74,16 @@ class APIStub:
                 request_serializer=kubemu_dot_pb_dot_api__pb2.BindRequest.SerializeToString,
                 response_deserializer=kubemu_dot_pb_dot_api__pb2.Object.FromString,
                 _registered_method=True)
+        self.Logs = channel.unary_stream(
+                '/kubemu.pb.API/Logs',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.LogsRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.LogChunk.FromString,
+                _registered_method=True)
+        self.Exec = channel.unary_unary(
+                '/kubemu.pb.API/Exec',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.FromString,
+                _registered_method=True)
 
 
 class APIServicer:
@@ -127,6 +137,18 @@ class APIServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Logs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Exec(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_APIServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +191,16 @@ def add_APIServicer_to_server(servicer, server):
                     servicer.Bind,
                     request_deserializer=kubemu_dot_pb_dot_api__pb2.BindRequest.FromString,
                     response_serializer=kubemu_dot_pb_dot_api__pb2.Object.SerializeToString,
+            ),
+            'Logs': grpc.unary_stream_rpc_method_handler(
+                    servicer.Logs,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.LogsRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.LogChunk.SerializeToString,
+            ),
+            'Exec': grpc.unary_unary_rpc_method_handler(
+                    servicer.Exec,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -387,6 +419,175 @@ class API:
             '/kubemu.pb.API/Bind',
             kubemu_dot_pb_dot_api__pb2.BindRequest.SerializeToString,
             kubemu_dot_pb_dot_api__pb2.Object.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/kubemu.pb.API/Logs',
+            kubemu_dot_pb_dot_api__pb2.LogsRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.LogChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exec(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kubemu.pb.API/Exec',
+            kubemu_dot_pb_dot_api__pb2.ExecRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.ExecResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class KubeletStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Logs = channel.unary_stream(
+                '/kubemu.pb.Kubelet/Logs',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.LogsRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.LogChunk.FromString,
+                _registered_method=True)
+        self.Exec = channel.unary_unary(
+                '/kubemu.pb.Kubelet/Exec',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.FromString,
+                _registered_method=True)
+
+
+class KubeletServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Logs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Exec(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_KubeletServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Logs': grpc.unary_stream_rpc_method_handler(
+                    servicer.Logs,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.LogsRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.LogChunk.SerializeToString,
+            ),
+            'Exec': grpc.unary_unary_rpc_method_handler(
+                    servicer.Exec,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'kubemu.pb.Kubelet', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('kubemu.pb.Kubelet', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Kubelet:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Logs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/kubemu.pb.Kubelet/Logs',
+            kubemu_dot_pb_dot_api__pb2.LogsRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.LogChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exec(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kubemu.pb.Kubelet/Exec',
+            kubemu_dot_pb_dot_api__pb2.ExecRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.ExecResponse.FromString,
             options,
             channel_credentials,
             insecure,

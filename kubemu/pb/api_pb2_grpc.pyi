@@ -39,6 +39,8 @@ class APIStub:
     Delete: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteRequest, _api_pb2.Object]
     Watch: _grpc.UnaryStreamMultiCallable[_api_pb2.WatchRequest, _api_pb2.WatchResponse]
     Bind: _grpc.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]
+    Logs: _grpc.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]
+    Exec: _grpc.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]
 
 @_typing.type_check_only
 class APIAsyncStub(APIStub):
@@ -51,6 +53,8 @@ class APIAsyncStub(APIStub):
     Delete: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteRequest, _api_pb2.Object]  # type: ignore[assignment]
     Watch: _aio.UnaryStreamMultiCallable[_api_pb2.WatchRequest, _api_pb2.WatchResponse]  # type: ignore[assignment]
     Bind: _aio.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]  # type: ignore[assignment]
+    Logs: _aio.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]  # type: ignore[assignment]
+    Exec: _aio.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]  # type: ignore[assignment]
 
 class APIServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -109,4 +113,49 @@ class APIServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]: ...
 
+    @_abc_1.abstractmethod
+    def Logs(
+        self,
+        request: _api_pb2.LogsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.LogChunk], _abc.AsyncIterator[_api_pb2.LogChunk]]: ...
+
+    @_abc_1.abstractmethod
+    def Exec(
+        self,
+        request: _api_pb2.ExecRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.ExecResponse, _abc.Awaitable[_api_pb2.ExecResponse]]: ...
+
 def add_APIServicer_to_server(servicer: APIServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class KubeletStub:
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> KubeletAsyncStub: ...
+    Logs: _grpc.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]
+    Exec: _grpc.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]
+
+@_typing.type_check_only
+class KubeletAsyncStub(KubeletStub):
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Logs: _aio.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]  # type: ignore[assignment]
+    Exec: _aio.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]  # type: ignore[assignment]
+
+class KubeletServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def Logs(
+        self,
+        request: _api_pb2.LogsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.LogChunk], _abc.AsyncIterator[_api_pb2.LogChunk]]: ...
+
+    @_abc_1.abstractmethod
+    def Exec(
+        self,
+        request: _api_pb2.ExecRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.ExecResponse, _abc.Awaitable[_api_pb2.ExecResponse]]: ...
+
+def add_KubeletServicer_to_server(servicer: KubeletServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

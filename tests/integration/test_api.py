@@ -243,3 +243,24 @@ async def test_set_based_label_selectors(client: Client, namespace: str) -> None
     assert sorted(p.metadata.name for p in got.items) == ["p", "x"]
     with pytest.raises(errors.BadRequest):
         await client.pods.list(namespace, label_selector="env in (prod")
+
+
+async def test_mirror_pods_follow_their_manifest_only(client: Client, namespace: str) -> None:
+    body = manifest("Pod", "static-web-node-1", namespace)
+    body["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "abc", "kubernetes.io/config.source": "file"}
+    body["spec"]["nodeName"] = "node-1"
+    mirror = await client.pods.create(from_dict(body))
+    mirror.spec.containers[0].image = "nginx:9"
+    with pytest.raises(errors.Invalid, match=r'spec: Forbidden: a mirror pod follows its static pod manifest'):
+        await client.pods.update(mirror)
+    mirror = await client.pods.get("static-web-node-1", namespace)
+    del mirror.metadata.annotations["kubernetes.io/config.mirror"]
+    with pytest.raises(errors.Invalid, match="may not remove or update mirror pod annotation"):
+        await client.pods.update(mirror)
+    plain = await client.pods.create(from_dict(manifest("Pod", "plain", namespace)))
+    plain.metadata.annotations["kubernetes.io/config.mirror"] = "x"
+    with pytest.raises(errors.Invalid, match="may not add mirror pod annotation"):
+        await client.pods.update(plain)
+    mirror = await client.pods.get("static-web-node-1", namespace)
+    mirror.metadata.labels["extra"] = "ok"  # metadata other than the mirror annotation may change
+    assert (await client.pods.update(mirror)).metadata.labels["extra"] == "ok"
