@@ -202,6 +202,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 async def _watch(client: Client, args: argparse.Namespace, info: kinds.KindInfo, initial: list[Any], rv: str) -> int:
     rc = client.resource(info.kind)
     opts = _table_opts(args, False)
+    widths: list[int] = []  # shared by every row, so columns never shrink as changes stream in
     first = True
     names = set(args.names[1:]) if args.names and "/" not in args.names[0] else {
         n.partition("/")[2] for n in args.names
@@ -216,7 +217,7 @@ async def _watch(client: Client, args: argparse.Namespace, info: kinds.KindInfo,
         elif args.output == "name":
             sys.stdout.write(ref(obj) + "\n")
         else:
-            sys.stdout.write(printers.print_watch_row(obj, now=now(), first=first, **opts))
+            sys.stdout.write(printers.print_watch_row(obj, now=now(), first=first, widths=widths, **opts))
             first = False
         sys.stdout.flush()
 

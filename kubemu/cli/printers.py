@@ -1,0 +1,1254 @@
+"""kubectl's human-readable output: `get` tables (plain, wide, labels, namespaces, watch rows) and `describe`.
+
+Ported from kubectl v1.32: pkg/printers/internalversion/printers.go, cli-runtime's tableprinter.go, describe.go.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from google.protobuf.message import Message
+
+from kubemu.api import kinds
+from kubemu.api.labels import SelectorError, from_label_selector, go_quote
+from kubemu.api.qos import qos_class
+from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
+from kubemu.api.serialization import time_value, to_dict
+from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2
+
+__all__ = [
+    "describe",
+    "human_duration",
+    "pod_ready",
+    "pod_restarts",
+    "pod_status",
+    "print_table",
+    "print_watch_row",
+]
+
+_NONE = "<none>"
+_UNKNOWN = "<unknown>"
+_ZERO = Quantity(Fraction(0))
+_ONE = Quantity(Fraction(1))
+
+# ---- durations and times ------------------------------------------------------------------------------
+
+
+def human_duration(seconds: float) -> str:
+    """duration.HumanDuration: an age with ~2-3 significant figures (`5s`, `2m30s`, `10m`, `3h`, `2d1h`, `2y`)."""
+    # Go works on integer nanoseconds and truncates toward zero; rounding first avoids float noise like 299.9999999.
+    ns = round(seconds * 1e9)
+    whole_seconds = abs(ns) // 10**9 * (1 if ns >= 0 else -1)
+    if whole_seconds < -1:
+        return "<invalid>"  # more than 2s in the future: a real clock skew, not rounding
+    if whole_seconds < 0:
+        return "0s"
+    if whole_seconds < 60 * 2:
+        return f"{whole_seconds}s"
+    minutes = ns // (60 * 10**9)
+    if minutes < 10:
+        s = (ns // 10**9) % 60
+        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
+    if minutes < 60 * 3:
+        return f"{minutes}m"
+    hours = ns // (3600 * 10**9)
+    if hours < 8:
+        m = minutes % 60
+        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        h = hours % 24
+        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        dy = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if dy == 0 else f"{hours // 24 // 365}y{dy}d"
+    return f"{hours // 24 // 365}y"
+
+
+def _is_set(t: Message) -> bool:
+    # metav1.Time.IsZero: the zero time is "unset" whether or not the message is present.
+    return time_value(t) != 0.0
+
+
+def _since(t: Message, now: float) -> str:
+    """translateTimestampSince: `<unknown>` for an unset time."""
+    if not _is_set(t):
+        return _UNKNOWN
+    return human_duration(now - time_value(t))
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _rfc1123z(t: Message) -> str:
+    """time.RFC1123Z in UTC (kubectl uses the local zone; UTC keeps output reproducible). Spelled out, not strftime,
+    so a non-English locale cannot change the day and month names."""
+    when = dt.datetime.fromtimestamp(int(time_value(t) // 1), dt.UTC)
+    return (
+        f"{_DAYS[when.weekday()]}, {when.day:02d} {_MONTHS[when.month - 1]} {when.year:04d} "
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} +0000"
+    )
+
+
+# ---- Go's text/tabwriter (github.com/liggitt/tabwriter) ----------------------------------------------
+
+
+def _tabwrite(text: str, *, minwidth: int, padding: int, remembered: list[int] | None = None) -> str:
+    """Lay out tab-separated cells as Go's tabwriter does, column block by column block.
+
+    A column block is a run of consecutive lines that all have a tab-terminated cell in that column; a line with
+    fewer cells ends the block, which is why describe's sections align independently. `remembered` is liggitt's
+    RememberWidths: widths never shrink across calls, which keeps `get -w` rows aligned with the header.
+    """
+    lines = [line.split("\t") for line in text.split("\n")]
+    out: list[str] = []
+    widths: list[int] = []
+
+    def write_lines(line0: int, line1: int) -> None:
+        for i in range(line0, line1):
+            parts: list[str] = []
+            for j, cell in enumerate(lines[i]):
+                parts.append(cell)
+                if j < len(widths):
+                    parts.append(" " * (widths[j] - len(cell)))
+            out.append("".join(parts))
+
+    def fmt(line0: int, line1: int) -> None:
+        column = len(widths)
+        this = line0
+        while this < line1:
+            if column >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write_lines(line0, this)
+            line0 = this
+            width = minwidth
+            while this < line1 and column < len(lines[this]) - 1:
+                width = max(width, len(lines[this][column]) + padding)
+                this += 1
+            if remembered is not None:
+                if len(remembered) < column:
+                    remembered.extend(widths[len(remembered):])
+                if len(remembered) == column:
+                    remembered.append(width)
+                else:
+                    width = max(width, remembered[column])
+                    remembered[column] = width
+            widths.append(width)
+            fmt(line0, this)
+            widths.pop()
+            line0 = this
+        write_lines(line0, line1)
+
+    fmt(0, len(lines))
+    return "\n".join(out)
+
+
+# kubectl get's GetNewTabWriter settings.
+_GET_MINWIDTH = 6
+_GET_PADDING = 3
+# describe's tabbedString settings.
+_DESCRIBE_MINWIDTH = 0
+_DESCRIBE_PADDING = 2
+
+
+# ---- small formatters -----------------------------------------------------------------------------------
+
+
+def _format_labels(labels: Mapping[str, str]) -> str:
+    """labels.FormatLabels: sorted `k=v` pairs joined by commas, `<none>` when empty."""
+    if not labels:
+        return _NONE
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def _selector_string(meta_has: bool, selector: meta_pb2.LabelSelector) -> str | None:
+    """LabelSelectorAsSelector(...).String(); None when the selector does not parse."""
+    if not meta_has:
+        return ""  # a nil selector is labels.Nothing(), whose String() is empty
+    try:
+        return str(from_label_selector(selector))
+    except SelectorError:
+        return None
+
+
+def _format_label_selector(has: bool, selector: meta_pb2.LabelSelector) -> str:
+    """metav1.FormatLabelSelector: `<none>` for an empty selector, `<error>` for one that does not parse."""
+    text = _selector_string(has, selector)
+    if text is None:
+        return "<error>"
+    return text or _NONE
+
+
+def _containers_cells(containers: Sequence[core_pb2.Container]) -> tuple[str, str]:
+    """layoutContainerCells: names and images, comma-joined."""
+    return ",".join(c.name for c in containers), ",".join(c.image for c in containers)
+
+
+def _quantity_text(raw: str) -> str:
+    """A quantity as upstream's Quantity.String() prints it (canonical form); the raw text if it does not parse."""
+    try:
+        return str(parse_quantity(raw))
+    except QuantityError:
+        return raw
+
+
+def _quantity(raw: str) -> Quantity:
+    try:
+        return parse_quantity(raw)
+    except QuantityError:
+        return _ZERO
+
+
+def _int_or_string(v: meta_pb2.IntOrString) -> str:
+    # intstr.String(): an unset value is the int 0.
+    return v.str_val if v.WhichOneof("value") == "str_val" else str(v.int_val)
+
+
+# ---- pods ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PodSummary:
+    ready: str
+    status: str
+    restarts: int
+    last_restart: float
+
+
+def _is_restartable_init(container: core_pb2.Container | None) -> bool:
+    # A native sidecar: an init container with restartPolicy Always.
+    return container is not None and container.HasField("restart_policy") and container.restart_policy == "Always"
+
+
+def _has_condition(conditions: Sequence[core_pb2.PodCondition], ctype: str) -> bool:
+    return any(c.type == ctype and c.status == "True" for c in conditions)
+
+
+def _initialized_true(conditions: Sequence[core_pb2.PodCondition]) -> bool:
+    # isPodInitializedConditionTrue looks at the first Initialized condition only.
+    for c in conditions:
+        if c.type == "Initialized":
+            return c.status == "True"
+    return False
+
+
+def _summarize_pod(pod: core_pb2.Pod) -> _PodSummary:
+    """printPod's READY, STATUS and RESTARTS logic."""
+    status = pod.status
+    restarts = 0
+    restartable_restarts = 0
+    total = len(pod.spec.containers)
+    ready = 0
+    last_restart = 0.0
+    last_restartable_restart = 0.0
+
+    reason = status.reason or status.phase
+    for cond in status.conditions:
+        if cond.type == "PodScheduled" and cond.reason == "SchedulingGated":
+            reason = "SchedulingGated"
+
+    init_specs = {c.name: c for c in pod.spec.init_containers}
+    total += sum(1 for c in pod.spec.init_containers if _is_restartable_init(c))
+
+    initializing = False
+    for i, cs in enumerate(status.init_container_statuses):
+        restarts += cs.restart_count
+        if cs.last_state.HasField("terminated"):
+            last_restart = max(last_restart, time_value(cs.last_state.terminated.finished_at))
+        sidecar = _is_restartable_init(init_specs.get(cs.name))
+        if sidecar:
+            restartable_restarts += cs.restart_count
+            if cs.last_state.HasField("terminated"):
+                finished = time_value(cs.last_state.terminated.finished_at)
+                last_restartable_restart = max(last_restartable_restart, finished)
+        state = cs.state
+        if state.HasField("terminated") and state.terminated.exit_code == 0:
+            continue
+        if sidecar and cs.HasField("started") and cs.started:
+            if cs.ready:
+                ready += 1
+            continue
+        if state.HasField("terminated"):
+            term = state.terminated
+            if not term.reason:
+                reason = f"Init:Signal:{term.signal}" if term.signal != 0 else f"Init:ExitCode:{term.exit_code}"
+            else:
+                reason = "Init:" + term.reason
+        elif state.HasField("waiting") and state.waiting.reason and state.waiting.reason != "PodInitializing":
+            reason = "Init:" + state.waiting.reason
+        else:
+            reason = f"Init:{i}/{len(pod.spec.init_containers)}"
+        initializing = True
+        break
+
+    if not initializing or _initialized_true(status.conditions):
+        # Only sidecar restarts count once the pod is initialized; finished init containers are history.
+        restarts = restartable_restarts
+        last_restart = last_restartable_restart
+        has_running = False
+        for cs in reversed(status.container_statuses):
+            restarts += cs.restart_count
+            if cs.last_state.HasField("terminated"):
+                last_restart = max(last_restart, time_value(cs.last_state.terminated.finished_at))
+            state = cs.state
+            if state.HasField("waiting") and state.waiting.reason:
+                reason = state.waiting.reason
+            elif state.HasField("terminated") and state.terminated.reason:
+                reason = state.terminated.reason
+            elif state.HasField("terminated"):
+                term = state.terminated
+                reason = f"Signal:{term.signal}" if term.signal != 0 else f"ExitCode:{term.exit_code}"
+            elif cs.ready and state.HasField("running"):
+                has_running = True
+                ready += 1
+        # A pod whose first container completed but another still runs is not "Completed".
+        if reason == "Completed" and has_running:
+            reason = "Running" if _has_condition(status.conditions, "Ready") else "NotReady"
+
+    deleting = pod.metadata.HasField("deletion_timestamp")
+    if deleting and status.reason == "NodeLost":
+        reason = "Unknown"
+    elif deleting and status.phase not in ("Failed", "Succeeded"):
+        reason = "Terminating"
+
+    return _PodSummary(f"{ready}/{total}", reason, restarts, last_restart)
+
+
+def pod_status(pod: core_pb2.Pod) -> str:
+    """The STATUS column of `kubectl get pods`: Running, Pending, Init:0/1, CrashLoopBackOff, Terminating, ..."""
+    return _summarize_pod(pod).status
+
+
+def pod_ready(pod: core_pb2.Pod) -> str:
+    """The READY column of `kubectl get pods`: ready containers (sidecars included) over all of them."""
+    return _summarize_pod(pod).ready
+
+
+def pod_restarts(pod: core_pb2.Pod, *, now: float) -> str:
+    """The RESTARTS column: `3`, or `3 (5m ago)` when the last restart's time is known."""
+    s = _summarize_pod(pod)
+    if s.restarts != 0 and s.last_restart != 0.0:
+        return f"{s.restarts} ({human_duration(now - s.last_restart)} ago)"
+    return str(s.restarts)
+
+
+# ---- table rows per kind ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    priority: int = 0
+    is_name: bool = False
+
+
+def _age(obj: Any, now: float) -> str:
+    return _since(obj.metadata.creation_timestamp, now)
+
+
+def _pod_row(pod: core_pb2.Pod, now: float) -> list[str]:
+    s = _summarize_pod(pod)
+    restarts = str(s.restarts)
+    if s.restarts != 0 and s.last_restart != 0.0:
+        restarts = f"{s.restarts} ({human_duration(now - s.last_restart)} ago)"
+    ip = pod.status.pod_ips[0].ip if pod.status.pod_ips else ""
+    return [
+        pod.metadata.name, s.ready, s.status, restarts, _age(pod, now),
+        ip or _NONE, pod.spec.node_name or _NONE, pod.status.nominated_node_name or _NONE,
+        _NONE,  # readiness gates: the API here has none
+    ]
+
+
+def _node_row(node: core_pb2.Node, now: float) -> list[str]:
+    conditions = {c.type: c for c in node.status.conditions}
+    status: list[str] = []
+    if "Ready" in conditions:
+        status.append("Ready" if conditions["Ready"].status == "True" else "NotReady")
+    if not status:
+        status.append("Unknown")
+    if node.spec.unschedulable:
+        status.append("SchedulingDisabled")
+    info = node.status.node_info
+    return [
+        node.metadata.name, ",".join(status), ",".join(_node_roles(node)) or _NONE, _age(node, now),
+        info.kubelet_version,
+        _node_address(node, "InternalIP"), _node_address(node, "ExternalIP"),
+        info.os_image or _UNKNOWN, info.kernel_version or _UNKNOWN, info.container_runtime_version or _UNKNOWN,
+    ]
+
+
+def _node_roles(node: core_pb2.Node) -> list[str]:
+    """findNodeRoles: `node-role.kubernetes.io/<role>` keys and `kubernetes.io/role=<role>` values, sorted."""
+    roles: set[str] = set()
+    for k, v in node.metadata.labels.items():
+        if k.startswith("node-role.kubernetes.io/"):
+            role = k[len("node-role.kubernetes.io/"):]
+            if role:
+                roles.add(role)
+        elif k == "kubernetes.io/role" and v:
+            roles.add(v)
+    return sorted(roles)
+
+
+def _node_address(node: core_pb2.Node, kind: str) -> str:
+    for a in node.status.addresses:
+        if a.type == kind:
+            return a.address
+    return _NONE
+
+
+def _event_row(ev: core_pb2.Event, now: float) -> list[str]:
+    first = _since(ev.first_timestamp, now) if _is_set(ev.first_timestamp) else _since(ev.event_time, now)
+    last = _since(ev.last_timestamp, now) if _is_set(ev.last_timestamp) else first
+    count = ev.count or 1  # singleton events of the new API carry no count
+    obj = ev.involved_object
+    target = f"{obj.kind.lower()}/{obj.name}" if obj.name else obj.kind.lower()
+    source = _event_source(ev)
+    return [last, ev.type, ev.reason, target, obj.field_path, source, ev.message.strip(), first, str(count),
+            ev.metadata.name]
+
+
+def _event_source(ev: core_pb2.Event) -> str:
+    """formatEventSource: component (or reporting component) and, when known, the host."""
+    component = ev.source.component or ev.reporting_component
+    host = ev.source.host or ev.reporting_instance
+    return component if not host else f"{component}, {host}"
+
+
+def _namespace_row(ns: core_pb2.Namespace, now: float) -> list[str]:
+    return [ns.metadata.name, ns.status.phase, _age(ns, now)]
+
+
+def _rc_row(rc: core_pb2.ReplicationController, now: float) -> list[str]:
+    desired = rc.spec.replicas if rc.spec.HasField("replicas") else 1  # the API defaults replicas to 1
+    names, images = _containers_cells(rc.spec.template.spec.containers)
+    return [rc.metadata.name, str(desired), str(rc.status.replicas), str(rc.status.ready_replicas), _age(rc, now),
+            names, images, _format_labels(rc.spec.selector)]
+
+
+def _rs_row(rs: apps_pb2.ReplicaSet, now: float) -> list[str]:
+    desired = rs.spec.replicas if rs.spec.HasField("replicas") else 1
+    names, images = _containers_cells(rs.spec.template.spec.containers)
+    return [rs.metadata.name, str(desired), str(rs.status.replicas), str(rs.status.ready_replicas), _age(rs, now),
+            names, images, _format_label_selector(rs.spec.HasField("selector"), rs.spec.selector)]
+
+
+def _deployment_row(d: apps_pb2.Deployment, now: float) -> list[str]:
+    desired = d.spec.replicas if d.spec.HasField("replicas") else 1
+    names, images = _containers_cells(d.spec.template.spec.containers)
+    selector = _selector_string(d.spec.HasField("selector"), d.spec.selector)
+    return [d.metadata.name, f"{d.status.ready_replicas}/{desired}", str(d.status.updated_replicas),
+            str(d.status.available_replicas), _age(d, now), names, images,
+            "<invalid>" if selector is None else selector]
+
+
+def _daemonset_row(ds: apps_pb2.DaemonSet, now: float) -> list[str]:
+    st = ds.status
+    names, images = _containers_cells(ds.spec.template.spec.containers)
+    return [ds.metadata.name, str(st.desired_number_scheduled), str(st.current_number_scheduled),
+            str(st.number_ready), str(st.updated_number_scheduled), str(st.number_available),
+            _format_labels(ds.spec.template.spec.node_selector), _age(ds, now), names, images,
+            _format_label_selector(ds.spec.HasField("selector"), ds.spec.selector)]
+
+
+def _job_condition(job: batch_pb2.Job, ctype: str) -> bool:
+    # hasJobCondition: the first condition of the type decides.
+    for c in job.status.conditions:
+        if c.type == ctype:
+            return c.status == "True"
+    return False
+
+
+def _job_row(job: batch_pb2.Job, now: float) -> list[str]:
+    succeeded = job.status.succeeded
+    if job.spec.HasField("completions"):
+        completions = f"{succeeded}/{job.spec.completions}"
+    else:
+        parallelism = job.spec.parallelism if job.spec.HasField("parallelism") else 0
+        completions = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+    duration = ""
+    if _is_set(job.status.start_time):
+        start = time_value(job.status.start_time)
+        end = time_value(job.status.completion_time) if _is_set(job.status.completion_time) else now
+        duration = human_duration(end - start)
+    if _job_condition(job, "Complete"):
+        status = "Complete"
+    elif _job_condition(job, "Failed"):
+        status = "Failed"
+    elif job.metadata.HasField("deletion_timestamp"):
+        status = "Terminating"
+    elif _job_condition(job, "Suspended"):
+        status = "Suspended"
+    elif _job_condition(job, "FailureTarget"):
+        status = "FailureTarget"
+    else:
+        status = "Running"
+    names, images = _containers_cells(job.spec.template.spec.containers)
+    return [job.metadata.name, status, completions, duration, _age(job, now), names, images,
+            _format_label_selector(job.spec.HasField("selector"), job.spec.selector)]
+
+
+def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
+    return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
+
+
+_WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
+
+# Column definitions as printers.go registers them; priority 1 columns show with `-o wide` only.
+_TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]] = {
+    "Pod": ((
+        _Column("Name", is_name=True), _Column("Ready"), _Column("Status"), _Column("Restarts"), _Column("Age"),
+        _Column("IP", 1), _Column("Node", 1), _Column("Nominated Node", 1), _Column("Readiness Gates", 1),
+    ), _pod_row),
+    "Node": ((
+        _Column("Name", is_name=True), _Column("Status"), _Column("Roles"), _Column("Age"), _Column("Version"),
+        _Column("Internal-IP", 1), _Column("External-IP", 1), _Column("OS-Image", 1), _Column("Kernel-Version", 1),
+        _Column("Container-Runtime", 1),
+    ), _node_row),
+    "Event": ((
+        _Column("Last Seen"), _Column("Type"), _Column("Reason"), _Column("Object"), _Column("Subobject", 1),
+        _Column("Source", 1), _Column("Message"), _Column("First Seen", 1), _Column("Count", 1),
+        _Column("Name", 1, is_name=True),
+    ), _event_row),
+    "Namespace": ((_Column("Name", is_name=True), _Column("Status"), _Column("Age")), _namespace_row),
+    "ReplicationController": ((
+        _Column("Name", is_name=True), _Column("Desired"), _Column("Current"), _Column("Ready"), _Column("Age"),
+        *_WIDE_TEMPLATE,
+    ), _rc_row),
+    "ReplicaSet": ((
+        _Column("Name", is_name=True), _Column("Desired"), _Column("Current"), _Column("Ready"), _Column("Age"),
+        *_WIDE_TEMPLATE,
+    ), _rs_row),
+    "Deployment": ((
+        _Column("Name", is_name=True), _Column("Ready"), _Column("Up-to-date"), _Column("Available"), _Column("Age"),
+        *_WIDE_TEMPLATE,
+    ), _deployment_row),
+    "DaemonSet": ((
+        _Column("Name", is_name=True), _Column("Desired"), _Column("Current"), _Column("Ready"),
+        _Column("Up-to-date"), _Column("Available"), _Column("Node Selector"), _Column("Age"), *_WIDE_TEMPLATE,
+    ), _daemonset_row),
+    "Job": ((
+        _Column("Name", is_name=True), _Column("Status"), _Column("Completions"), _Column("Duration"),
+        _Column("Age"), *_WIDE_TEMPLATE,
+    ), _job_row),
+    "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+}
+
+
+@dataclass(frozen=True)
+class _Options:
+    wide: bool
+    show_labels: bool
+    label_columns: tuple[str, ...]
+    with_namespace: bool
+    with_kind: bool
+    no_headers: bool
+
+
+def _label_keys(label_columns: Sequence[str]) -> tuple[str, ...]:
+    # -L is a string slice flag: `-L a,b` and `-L a -L b` are the same.
+    return tuple(k for item in label_columns for k in item.split(",") if k)
+
+
+def _decorated(info: kinds.KindInfo, objects: Sequence[Any], now: float, opts: _Options) -> list[list[str]]:
+    """The header and rows of one kind's table after decorateTable: NAMESPACE, kind/name, -L and LABELS columns."""
+    columns, row_of = _TABLES[info.kind]
+    visible = [i for i, c in enumerate(columns) if opts.wide or c.priority == 0]
+    name_col = next((i for i, c in enumerate(columns) if c.is_name), -1)
+    with_namespace = opts.with_namespace and info.namespaced  # -A adds no column for cluster-scoped kinds
+    # kubectl prefixes names with the lower-cased GroupKind: `pod/web`, `deployment.apps/web`.
+    prefix = f"{info.kind.lower()}.{info.group}" if info.group else info.kind.lower()
+
+    header = [c.name.upper() for i, c in enumerate(columns) if i in visible]
+    header += [key.split("/")[-1].upper() for key in opts.label_columns]
+    if opts.show_labels:
+        header.append("LABELS")
+    if with_namespace:
+        header.insert(0, "NAMESPACE")
+
+    table = [] if opts.no_headers else [header]
+    for obj in objects:
+        cells = row_of(obj, now)
+        if opts.with_kind and name_col >= 0:
+            cells[name_col] = f"{prefix}/{cells[name_col]}"
+        row = [cells[i] for i in visible]
+        labels = obj.metadata.labels
+        row += [labels.get(key, "") for key in opts.label_columns]
+        if opts.show_labels:
+            row.append(_format_labels(labels))
+        if with_namespace:
+            row.insert(0, obj.metadata.namespace)
+        table.append(row)
+    return table
+
+
+def _cells_text(table: Sequence[Sequence[str]]) -> str:
+    # Cells must not break the layout: kubectl cuts a cell at its first line break and marks it with "...";
+    # a tab inside a cell would open a new column here, so it becomes a space.
+    def clean(cell: str) -> str:
+        for i, ch in enumerate(cell):
+            if ch in "\n\r\f":
+                return cell[:i].replace("\t", " ") + "..."
+        return cell.replace("\t", " ")
+
+    return "".join("\t".join(clean(c) for c in row) + "\n" for row in table)
+
+
+def _group_by_kind(objects: Sequence[Any]) -> list[tuple[kinds.KindInfo, list[Any]]]:
+    groups: dict[str, tuple[kinds.KindInfo, list[Any]]] = {}
+    for obj in objects:
+        info = kinds.of_message(obj)
+        groups.setdefault(info.kind, (info, []))[1].append(obj)
+    return list(groups.values())
+
+
+def print_table(
+    objects: Sequence[Any],
+    *,
+    now: float,
+    wide: bool = False,
+    show_labels: bool = False,
+    label_columns: Sequence[str] = (),
+    with_namespace: bool = False,
+    with_kind: bool = False,
+    no_headers: bool = False,
+) -> str:
+    """`kubectl get` output for objects of any registered kinds, one table per kind separated by a blank line.
+
+    Objects of several kinds always print as `kind/name`, as kubectl does when more than one type was asked for.
+    An empty list prints nothing (kubectl's "No resources found" goes to stderr and is the caller's).
+    """
+    groups = _group_by_kind(objects)
+    opts = _Options(wide, show_labels, _label_keys(label_columns), with_namespace,
+                    with_kind or len(groups) > 1, no_headers)
+    tables: list[str] = []
+    for info, items in groups:
+        text = _cells_text(_decorated(info, items, now, opts))
+        tables.append(_tabwrite(text, minwidth=_GET_MINWIDTH, padding=_GET_PADDING))
+    return ("" if no_headers else "\n").join(tables)
+
+
+def print_watch_row(
+    obj: Any,
+    *,
+    now: float,
+    first: bool,
+    wide: bool = False,
+    show_labels: bool = False,
+    label_columns: Sequence[str] = (),
+    with_namespace: bool = False,
+    with_kind: bool = False,
+    no_headers: bool = False,
+    widths: list[int] | None = None,
+) -> str:
+    """One `kubectl get -w` line, preceded by the header when `first` is set.
+
+    Pass the same `widths` list on every call to keep columns from shrinking, as kubectl's tabwriter remembers
+    widths between flushes; without it each line is laid out on its own.
+    """
+    info = kinds.of_message(obj)
+    opts = _Options(wide, show_labels, _label_keys(label_columns), with_namespace, with_kind,
+                    no_headers or not first)
+    text = _cells_text(_decorated(info, [obj], now, opts))
+    remembered = widths if widths is not None else []
+    if first:
+        remembered.clear()  # a new header starts a new table, as kubectl's SetRememberedWidths(nil)
+    return _tabwrite(text, minwidth=_GET_MINWIDTH, padding=_GET_PADDING, remembered=remembered)
+
+
+# ---- describe ---------------------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """describe's PrefixWriter: two spaces per level, cells separated by tabs, laid out by tabwriter at the end."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+
+    def write(self, level: int, text: str) -> None:
+        self._parts.append("  " * level + text)
+
+    def line(self, text: str) -> None:
+        self._parts.append(text + "\n")
+
+    def render(self) -> str:
+        # DescribeEvents flushes before its table, but its "Events:" line has no cell and so ends every column
+        # block anyway: laying everything out at once gives the same text.
+        return _tabwrite("".join(self._parts), minwidth=_DESCRIBE_MINWIDTH, padding=_DESCRIBE_PADDING)
+
+
+_SKIP_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+_MAX_ANNOTATION_LEN = 140
+
+
+def _labels_multiline(w: _Writer, title: str, labels: Mapping[str, str]) -> None:
+    w.write(0, f"{title}:\t")
+    if not labels:
+        w.line(_NONE)
+        return
+    for i, key in enumerate(sorted(labels)):
+        if i:
+            w.write(0, "\t")
+        w.write(0, f"{key}={labels[key]}\n")
+
+
+def _annotations_multiline(w: _Writer, title: str, annotations: Mapping[str, str]) -> None:
+    w.write(0, f"{title}:\t")
+    keys = sorted(k for k in annotations if k not in _SKIP_ANNOTATIONS)
+    if not keys:
+        w.line(_NONE)
+        return
+    for i, key in enumerate(keys):
+        if i:
+            w.write(0, "\t")
+        value = annotations[key].removesuffix("\n")
+        if len(value) + len(key) + 2 > _MAX_ANNOTATION_LEN or "\n" in value:
+            w.write(0, f"{key}:\n")
+            for s in value.split("\n"):
+                short = s if len(s) <= _MAX_ANNOTATION_LEN - 2 else s[: _MAX_ANNOTATION_LEN - 2] + "..."
+                w.write(0, f"\t  {short}\n")
+        else:
+            w.write(0, f"{key}: {value}\n")
+
+
+def _taint_string(t: core_pb2.Taint) -> str:
+    if not t.effect:
+        return t.key if not t.value else f"{t.key}={t.value}:"
+    return f"{t.key}:{t.effect}" if not t.value else f"{t.key}={t.value}:{t.effect}"
+
+
+def _taints_multiline(w: _Writer, title: str, taints: Sequence[core_pb2.Taint]) -> None:
+    w.write(0, f"{title}:\t")
+    if not taints:
+        w.line(_NONE)
+        return
+    for i, t in enumerate(sorted(taints, key=lambda t: f"{t.effect},{t.key}")):
+        if i:
+            w.write(0, "\t")
+        w.write(0, _taint_string(t) + "\n")
+
+
+def _tolerations_multiline(w: _Writer, title: str, tolerations: Sequence[core_pb2.Toleration]) -> None:
+    w.write(0, f"{title}:\t")
+    if not tolerations:
+        w.line(_NONE)
+        return
+    for i, t in enumerate(sorted(tolerations, key=lambda t: t.key)):
+        if i:
+            w.write(0, "\t")
+        text = t.key
+        if t.value:
+            text += f"={t.value}"
+        if t.effect:
+            text += f":{t.effect}"
+        if t.operator == "Exists" and not t.value:
+            # A bare `operator: Exists` tolerates everything and prints as just that.
+            text += " op=Exists" if t.key or t.effect else "op=Exists"
+        if t.HasField("toleration_seconds"):
+            text += f" for {t.toleration_seconds}s"
+        w.write(0, text + "\n")
+
+
+def _describe_events(w: _Writer, events: Sequence[core_pb2.Event], now: float) -> None:
+    if not events:
+        w.write(0, "Events:\t<none>\n")
+        return
+
+    def sort_time(e: core_pb2.Event) -> float:
+        return time_value(e.last_timestamp) if _is_set(e.last_timestamp) else time_value(e.event_time)
+
+    w.write(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n")
+    w.write(1, "----\t------\t----\t----\t-------\n")
+    for e in sorted(events, key=sort_time):
+        first = _since(e.event_time, now) if _is_set(e.event_time) else _since(e.first_timestamp, now)
+        if e.count > 1:
+            interval = f"{_since(e.last_timestamp, now)} (x{e.count} over {first})"
+        else:
+            interval = first
+        source = e.source.component or e.reporting_component
+        w.write(1, f"{e.type}\t{e.reason}\t{interval}\t{source}\t{e.message.strip()}\n")
+
+
+def _controller_of(meta: meta_pb2.ObjectMeta) -> str:
+    for ref in meta.owner_references:
+        if ref.HasField("controller") and ref.controller:
+            return f"{ref.kind}/{ref.name}"
+    return ""
+
+
+def _join_host_port(host: str, port: str) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _describe_probe(p: core_pb2.Probe) -> str:
+    """DescribeProbe: the action, then `delay=0s timeout=1s period=10s #success=1 #failure=3`."""
+    attrs = (f"delay={p.initial_delay_seconds}s timeout={p.timeout_seconds}s period={p.period_seconds}s "
+             f"#success={p.success_threshold} #failure={p.failure_threshold}")
+    if p.HasField("exec"):
+        return f"exec [{' '.join(p.exec.command)}] {attrs}"
+    if p.HasField("http_get"):
+        h = p.http_get
+        # Go's url.URL.String(): scheme://host/path, a slash added before a relative path.
+        url = ""
+        if h.scheme:
+            url += h.scheme.lower() + ":"
+        url += "//" + _join_host_port(h.host, _int_or_string(h.port))
+        if h.path:
+            url += h.path if h.path.startswith("/") else "/" + h.path
+        return f"http-get {url} {attrs}"
+    if p.HasField("tcp_socket"):
+        return f"tcp-socket {p.tcp_socket.host}:{_int_or_string(p.tcp_socket.port)} {attrs}"
+    if p.HasField("grpc"):
+        return f"grpc <pod>:{p.grpc.port} {p.grpc.service} {attrs}"
+    return f"unknown {attrs}"
+
+
+def _describe_state(w: _Writer, name: str, state: core_pb2.ContainerState) -> None:
+    if state.HasField("running"):
+        w.write(2, f"{name}:\tRunning\n")
+        w.write(3, f"Started:\t{_rfc1123z(state.running.started_at)}\n")
+    elif state.HasField("waiting"):
+        w.write(2, f"{name}:\tWaiting\n")
+        if state.waiting.reason:
+            w.write(3, f"Reason:\t{state.waiting.reason}\n")
+    elif state.HasField("terminated"):
+        t = state.terminated
+        w.write(2, f"{name}:\tTerminated\n")
+        if t.reason:
+            w.write(3, f"Reason:\t{t.reason}\n")
+        if t.message:
+            w.write(3, f"Message:\t{t.message}\n")
+        w.write(3, f"Exit Code:\t{t.exit_code}\n")
+        if t.signal > 0:
+            w.write(3, f"Signal:\t{t.signal}\n")
+        w.write(3, f"Started:\t{_rfc1123z(t.started_at)}\n")
+        w.write(3, f"Finished:\t{_rfc1123z(t.finished_at)}\n")
+    else:
+        w.write(2, f"{name}:\tWaiting\n")
+
+
+def _pod_field(pod: core_pb2.Pod, path: str) -> str:
+    """fieldpath.ExtractFieldPathAsString: kubectl resolves metadata fields only; others show empty."""
+    meta = pod.metadata
+    simple = {"metadata.name": meta.name, "metadata.namespace": meta.namespace, "metadata.uid": meta.uid}
+    if path in simple:
+        return simple[path]
+    for prefix, values in (("metadata.labels", meta.labels), ("metadata.annotations", meta.annotations)):
+        if path.startswith(prefix + "['") and path.endswith("']"):
+            return values.get(path[len(prefix) + 2: -2], "")
+    return ""
+
+
+def _resource_field(ref: core_pb2.ResourceFieldSelector, container: core_pb2.Container) -> str:
+    """ExtractContainerResourceValue: a limit or request divided by the divisor, rounded up."""
+    divisor = _quantity(ref.divisor) if ref.divisor else _ONE
+    if divisor.is_zero():
+        divisor = _ONE
+    kind, _, resource = ref.resource.partition(".")
+    if kind not in ("limits", "requests") or resource not in ("cpu", "memory", "ephemeral-storage"):
+        return ""
+    amounts = container.resources.limits if kind == "limits" else container.resources.requests
+    amount = _quantity(amounts.get(resource, "0"))
+    if resource == "cpu":
+        return str(math.ceil(amount.milli_value() / divisor.milli_value()))
+    return str(math.ceil(amount.value() / max(divisor.value(), 1)))
+
+
+def _describe_containers(w: _Writer, label: str, pod: core_pb2.Pod, containers: Sequence[core_pb2.Container],
+                         statuses: Sequence[core_pb2.ContainerStatus]) -> None:
+    by_name = {s.name: s for s in statuses}
+    w.write(0, f"{label}:{'' if containers else ' <none>'}\n")
+    for c in containers:
+        status = by_name.get(c.name)
+        w.write(1, f"{c.name}:\n")
+        if status is not None:
+            w.write(2, f"Container ID:\t{status.container_id}\n")
+        w.write(2, f"Image:\t{c.image}\n")
+        if status is not None:
+            w.write(2, f"Image ID:\t{status.image_id}\n")
+        ports = ", ".join(f"{p.container_port}/{p.protocol}" for p in c.ports)
+        host_ports = ", ".join(f"{p.host_port}/{p.protocol}" for p in c.ports)
+        w.write(2, f"Ports:\t{ports}\n" if "," in ports else f"Port:\t{ports or _NONE}\n")
+        w.write(2, f"Host Ports:\t{host_ports}\n" if "," in host_ports else f"Host Port:\t{host_ports or _NONE}\n")
+        for title, items in (("Command", c.command), ("Args", c.args)):
+            if items:
+                w.write(2, f"{title}:\n")
+                for item in items:
+                    for s in item.split("\n"):
+                        w.write(3, s + "\n")
+        if status is not None:
+            _describe_state(w, "State", status.state)
+            if status.last_state.HasField("terminated"):
+                _describe_state(w, "Last State", status.last_state)
+            w.write(2, f"Ready:\t{'True' if status.ready else 'False'}\n")
+            w.write(2, f"Restart Count:\t{status.restart_count}\n")
+        for title, amounts in (("Limits", c.resources.limits), ("Requests", c.resources.requests)):
+            if amounts:
+                w.write(2, f"{title}:\n")
+                for name in sorted(amounts):
+                    w.write(3, f"{name}:\t{_quantity_text(amounts[name])}\n")
+        for title, has, probe in (("Liveness", c.HasField("liveness_probe"), c.liveness_probe),
+                                  ("Readiness", c.HasField("readiness_probe"), c.readiness_probe),
+                                  ("Startup", c.HasField("startup_probe"), c.startup_probe)):
+            if has:
+                w.write(2, f"{title}:\t{_describe_probe(probe)}\n")
+        w.write(2, "Environment:" + ("" if c.env else "\t<none>") + "\n")
+        for e in c.env:
+            if not e.HasField("value_from"):
+                for i, s in enumerate(e.value.split("\n")):
+                    w.write(3, f"{e.name}:\t{s}\n" if i == 0 else f"\t{s}\n")
+            elif e.value_from.HasField("field_ref"):
+                ref = e.value_from.field_ref
+                w.write(3, f"{e.name}:\t{_pod_field(pod, ref.field_path)} ({ref.api_version}:{ref.field_path})\n")
+            elif e.value_from.HasField("resource_field_ref"):
+                rref = e.value_from.resource_field_ref
+                value = _resource_field(rref, c)
+                if value == "0" and rref.resource in ("limits.cpu", "limits.memory"):
+                    value = "node allocatable"
+                w.write(3, f"{e.name}:\t{value} ({rref.resource})\n")
+        w.write(2, "Mounts:" + ("" if c.volume_mounts else "\t<none>") + "\n")
+        for m in sorted(c.volume_mounts, key=lambda m: m.mount_path):
+            flags = ["ro" if m.read_only else "rw"]
+            if m.sub_path:
+                flags.append(f"path={go_quote(m.sub_path)}")
+            w.write(3, f"{m.mount_path} from {m.name} ({','.join(flags)})\n")
+
+
+def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
+    if not volumes:
+        w.write(0, "Volumes:\t<none>\n")
+        return
+    w.write(0, "Volumes:\n")
+    for v in volumes:
+        w.write(1, f"{v.name}:\n")
+        if v.HasField("host_path"):
+            kind = v.host_path.type if v.host_path.HasField("type") else _NONE
+            w.write(2, "Type:\tHostPath (bare host directory volume)\n"
+                       f"    Path:\t{v.host_path.path}\n    HostPathType:\t{kind}\n")
+        elif v.HasField("empty_dir"):
+            ed = v.empty_dir
+            size = "<unset>"
+            if ed.HasField("size_limit") and _quantity(ed.size_limit).amount > 0:
+                size = _quantity_text(ed.size_limit)
+            w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
+                       f"    Medium:\t{ed.medium}\n    SizeLimit:\t{size}\n")
+        else:
+            w.write(1, "<unknown>\n")
+
+
+def _describe_pod(pod: core_pb2.Pod, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    w = _Writer()
+    meta, spec, status = pod.metadata, pod.spec, pod.status
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    if spec.HasField("priority"):
+        w.write(0, f"Priority:\t{spec.priority}\n")
+    if spec.priority_class_name:
+        w.write(0, f"Priority Class Name:\t{spec.priority_class_name}\n")
+    if spec.service_account_name:
+        w.write(0, f"Service Account:\t{spec.service_account_name}\n")
+    w.write(0, f"Node:\t{spec.node_name + '/' + status.host_ip if spec.node_name else _NONE}\n")
+    if status.HasField("start_time"):
+        w.write(0, f"Start Time:\t{_rfc1123z(status.start_time)}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    if meta.HasField("deletion_timestamp") and status.phase not in ("Failed", "Succeeded"):
+        w.write(0, f"Status:\tTerminating (lasts {_since(meta.deletion_timestamp, now)})\n")
+        w.write(0, f"Termination Grace Period:\t{meta.deletion_grace_period_seconds}s\n")
+    else:
+        w.write(0, f"Status:\t{status.phase}\n")
+    if status.reason:
+        w.write(0, f"Reason:\t{status.reason}\n")
+    if status.message:
+        w.write(0, f"Message:\t{status.message}\n")
+    w.write(0, f"IP:\t{status.pod_ip}\n")
+    if status.pod_ips:
+        w.write(0, "IPs:\n")
+        for ip in status.pod_ips:
+            w.write(1, f"IP:\t{ip.ip}\n")
+    else:
+        w.write(0, "IPs:\t<none>\n")
+    controlled_by = _controller_of(meta)
+    if controlled_by:
+        w.write(0, f"Controlled By:\t{controlled_by}\n")
+    if status.nominated_node_name:
+        w.write(0, f"NominatedNodeName:\t{status.nominated_node_name}\n")
+    if spec.init_containers:
+        _describe_containers(w, "Init Containers", pod, spec.init_containers, status.init_container_statuses)
+    _describe_containers(w, "Containers", pod, spec.containers, status.container_statuses)
+    if status.conditions:
+        w.write(0, "Conditions:\n  Type\tStatus\n")
+        for c in status.conditions:
+            w.write(1, f"{c.type} \t{c.status} \n")
+    _describe_volumes(w, spec.volumes)
+    w.write(0, f"QoS Class:\t{status.qos_class or qos_class(spec)}\n")
+    _labels_multiline(w, "Node-Selectors", spec.node_selector)
+    _tolerations_multiline(w, "Tolerations", spec.tolerations)
+    if spec.topology_spread_constraints:
+        w.write(0, "Topology Spread Constraints:\t")
+        for i, tsc in enumerate(sorted(spec.topology_spread_constraints, key=lambda t: t.topology_key)):
+            if i:
+                w.write(0, "\t")
+            text = f"{tsc.topology_key}:{tsc.when_unsatisfiable} when max skew {tsc.max_skew} is exceeded"
+            if tsc.HasField("label_selector"):
+                text += f" for selector {_format_label_selector(True, tsc.label_selector)}"
+            w.write(0, text + "\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _pod_requests_limits(pod: core_pb2.Pod) -> tuple[dict[str, Quantity], dict[str, Quantity]]:
+    """PodRequestsAndLimits: containers and sidecars add up, a plain init container only raises the maximum."""
+    reqs: dict[str, Quantity] = {}
+    limits: dict[str, Quantity] = {}
+
+    def add(into: dict[str, Quantity], amounts: Mapping[str, str]) -> None:
+        for name, raw in amounts.items():
+            into[name] = into.get(name, _ZERO) + _quantity(raw)
+
+    for c in pod.spec.containers:
+        add(reqs, c.resources.requests)
+        add(limits, c.resources.limits)
+    sidecar_reqs: dict[str, Quantity] = {}
+    sidecar_limits: dict[str, Quantity] = {}
+    init_reqs: dict[str, Quantity] = {}
+    init_limits: dict[str, Quantity] = {}
+    for c in pod.spec.init_containers:
+        if _is_restartable_init(c):
+            add(reqs, c.resources.requests)
+            add(limits, c.resources.limits)
+            add(sidecar_reqs, c.resources.requests)
+            add(sidecar_limits, c.resources.limits)
+            continue
+        # A plain init container runs alongside the sidecars started before it.
+        for into, amounts, side in ((init_reqs, c.resources.requests, sidecar_reqs),
+                                    (init_limits, c.resources.limits, sidecar_limits)):
+            for name, raw in amounts.items():
+                need = _quantity(raw) + side.get(name, _ZERO)
+                if name not in into or into[name] < need:
+                    into[name] = need
+    for into, init in ((reqs, init_reqs), (limits, init_limits)):
+        for name, q in init.items():
+            if name not in into or into[name] < q:
+                into[name] = q
+    for into in (reqs, limits):
+        add(into, pod.spec.overhead)
+    return reqs, limits
+
+
+def _describe_node_resource(w: _Writer, node: core_pb2.Node, pods: Sequence[core_pb2.Pod], now: float) -> None:
+    w.write(0, f"Non-terminated Pods:\t({len(pods)} in total)\n")
+    w.write(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n")
+    w.write(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n")
+    allocatable = dict(node.status.allocatable) or dict(node.status.capacity)
+    alloc_cpu = _quantity(allocatable.get("cpu", "0")).milli_value()
+    alloc = {name: _quantity(raw).value() for name, raw in allocatable.items()}
+
+    def pct(q: Quantity, name: str) -> str:
+        # int64(float64 fraction * 100): truncation, and 0 when the node reports no such resource.
+        if name == "cpu":
+            frac = q.milli_value() / alloc_cpu * 100 if alloc_cpu else 0.0
+        else:
+            frac = q.value() / alloc[name] * 100 if alloc.get(name) else 0.0
+        return f"{q} ({int(frac)}%)"
+
+    total_reqs: dict[str, Quantity] = {}
+    total_limits: dict[str, Quantity] = {}
+    for pod in pods:
+        reqs, limits = _pod_requests_limits(pod)
+        for into, src in ((total_reqs, reqs), (total_limits, limits)):
+            for name, q in src.items():
+                into[name] = into.get(name, _ZERO) + q
+        zero = _ZERO
+        w.write(1, f"{pod.metadata.namespace}\t{pod.metadata.name}\t\t"
+                   f"{pct(reqs.get('cpu', zero), 'cpu')}\t{pct(limits.get('cpu', zero), 'cpu')}\t"
+                   f"{pct(reqs.get('memory', zero), 'memory')}\t{pct(limits.get('memory', zero), 'memory')}\t"
+                   f"{_age(pod, now)}\n")
+    w.write(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
+    w.write(1, "Resource\tRequests\tLimits\n")
+    w.write(1, "--------\t--------\t------\n")
+    for name in ("cpu", "memory", "ephemeral-storage"):
+        zero = _ZERO
+        w.write(1, f"{name}\t{pct(total_reqs.get(name, zero), name)}\t{pct(total_limits.get(name, zero), name)}\n")
+    standard = {"cpu", "memory", "ephemeral-storage", "pods"}
+    huge = sorted(n for n in allocatable if n.startswith("hugepages-"))
+    extended = sorted(n for n in allocatable if n not in standard and not n.startswith("hugepages-"))
+    for name in huge:
+        zero = _ZERO
+        w.write(1, f"{name}\t{pct(total_reqs.get(name, zero), name)}\t{pct(total_limits.get(name, zero), name)}\n")
+    for name in extended:
+        w.write(1, f"{name}\t{total_reqs.get(name, _ZERO)}\t{total_limits.get(name, _ZERO)}\n")
+
+
+def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None, now: float,
+                   lease: coordination_pb2.Lease | None, pods: Sequence[core_pb2.Pod] | None) -> str:
+    w = _Writer()
+    meta, spec, status = node.metadata, node.spec, node.status
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Roles:\t{','.join(_node_roles(node)) or _NONE}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    w.write(0, f"CreationTimestamp:\t{_rfc1123z(meta.creation_timestamp)}\n")
+    _taints_multiline(w, "Taints", spec.taints)
+    w.write(0, f"Unschedulable:\t{'true' if spec.unschedulable else 'false'}\n")
+    if lease is not None:
+        w.write(0, "Lease:\n")
+        holder = lease.spec.holder_identity if lease.spec.HasField("holder_identity") else "<unset>"
+        w.write(1, f"HolderIdentity:\t{holder}\n")
+        for title, has, t in (("AcquireTime", lease.spec.HasField("acquire_time"), lease.spec.acquire_time),
+                              ("RenewTime", lease.spec.HasField("renew_time"), lease.spec.renew_time)):
+            w.write(1, f"{title}:\t{_rfc1123z(t) if has else '<unset>'}\n")
+    if status.conditions:
+        w.write(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n")
+        w.write(1, "----\t------\t-----------------\t------------------\t------\t-------\n")
+        for c in status.conditions:
+            w.write(1, f"{c.type} \t{c.status} \t{_rfc1123z(c.last_heartbeat_time)} \t"
+                       f"{_rfc1123z(c.last_transition_time)} \t{c.reason} \t{c.message}\n")
+    w.write(0, "Addresses:\n")
+    for a in status.addresses:
+        w.write(1, f"{a.type}:\t{a.address}\n")
+    for title, amounts in (("Capacity", status.capacity), ("Allocatable", status.allocatable)):
+        if amounts:
+            w.write(0, f"{title}:\n")
+            for name in sorted(amounts):
+                w.write(0, f"  {name}:\t{_quantity_text(amounts[name])}\n")
+    info = status.node_info
+    w.write(0, "System Info:\n")
+    for title, value in (("Machine ID", info.machine_id), ("System UUID", info.system_uuid),
+                         ("Boot ID", info.boot_id), ("Kernel Version", info.kernel_version),
+                         ("OS Image", info.os_image), ("Operating System", info.operating_system),
+                         ("Architecture", info.architecture),
+                         ("Container Runtime Version", info.container_runtime_version),
+                         ("Kubelet Version", info.kubelet_version), ("Kube-Proxy Version", info.kube_proxy_version)):
+        w.write(0, f"  {title}:\t{value}\n")
+    if spec.pod_cidr:
+        w.write(0, f"PodCIDR:\t{spec.pod_cidr}\n")
+    if spec.pod_cidrs:
+        w.write(0, f"PodCIDRs:\t{','.join(spec.pod_cidrs)}\n")
+    if spec.provider_id:
+        w.write(0, f"ProviderID:\t{spec.provider_id}\n")
+    if pods is not None:
+        _describe_node_resource(w, node, pods, now)
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_namespace(ns: core_pb2.Namespace) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{ns.metadata.name}\n")
+    _labels_multiline(w, "Labels", ns.metadata.labels)
+    _annotations_multiline(w, "Annotations", ns.metadata.annotations)
+    w.write(0, f"Status:\t{ns.status.phase}\n")
+    # kubemu has no quotas or limit ranges, which kubectl reports in these words.
+    w.write(0, "\nNo resource quota.\n")
+    w.write(0, "\nNo LimitRange resource.\n")
+    return w.render()
+
+
+def _camel_split(field: str) -> list[str]:
+    """github.com/fatih/camelcase.Split: runs of one character class, an upper-to-lower edge moving one letter."""
+    runs: list[list[str]] = []
+    last = 0
+    for ch in field:
+        cls = 1 if ch.islower() else 2 if ch.isupper() else 3 if ch.isdigit() else 4
+        if cls == last:
+            runs[-1].append(ch)
+        else:
+            runs.append([ch])
+        last = cls
+    for i in range(len(runs) - 1):
+        if runs[i] and runs[i][0].isupper() and runs[i + 1] and runs[i + 1][0].islower():
+            runs[i + 1].insert(0, runs[i].pop())
+    return ["".join(r) for r in runs if r]
+
+
+def _smart_label(field: str) -> str:
+    """smartLabelFor: `creationTimestamp` -> `Creation Timestamp`, `apiVersion` -> `API Version`."""
+    if any(not (ch.isalpha() or ch == "-") for ch in field):
+        return field
+    parts = []
+    for part in _camel_split(field):
+        if part == "_":
+            continue
+        acronym = part.upper() in ("API", "URL", "UID", "OSB", "GUID")
+        parts.append(part.upper() if acronym else part[:1].upper() + part[1:])
+    return " ".join(parts)
+
+
+def _go_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_GENERIC_SKIP = frozenset({".metadata.managedFields", ".metadata.name", ".metadata.namespace", ".metadata.labels",
+                           ".metadata.annotations"})
+
+
+def _unstructured(w: _Writer, level: int, content: Mapping[str, Any], prefix: str) -> None:
+    """printUnstructuredContent: fields sorted, maps and lists nested one level deeper, scalars as `Field:\tvalue`."""
+    for field in sorted(content):
+        value = content[field]
+        path = f"{prefix}.{field}"
+        if path in _GENERIC_SKIP:
+            continue
+        if isinstance(value, dict):
+            w.write(level, f"{_smart_label(field)}:\n")
+            _unstructured(w, level + 1, value, path)
+        elif isinstance(value, list):
+            w.write(level, f"{_smart_label(field)}:\n")
+            for child in value:
+                if isinstance(child, dict):
+                    _unstructured(w, level + 1, child, path)
+                else:
+                    w.write(level + 1, f"{_go_value(child)}\n")
+        else:
+            w.write(level, f"{_smart_label(field)}:\t{_go_value(value)}\n")
+
+
+def _describe_generic(obj: Any, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    w = _Writer()
+    meta = obj.metadata
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    _unstructured(w, 0, to_dict(obj), "")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def describe(
+    obj: Any,
+    events: Sequence[core_pb2.Event] | None,
+    *,
+    now: float,
+    lease: coordination_pb2.Lease | None = None,
+    pods: Sequence[core_pb2.Pod] | None = None,
+) -> str:
+    """`kubectl describe` text for one object.
+
+    `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables.
+    Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
+    """
+    if isinstance(obj, core_pb2.Pod):
+        return _describe_pod(obj, events, now)
+    if isinstance(obj, core_pb2.Node):
+        return _describe_node(obj, events, now, lease, pods)
+    if isinstance(obj, core_pb2.Namespace):
+        return _describe_namespace(obj)
+    return _describe_generic(obj, events, now)
