@@ -186,6 +186,48 @@ class ApiServer:
         return self.log.read_text()
 
 
+@dataclass
+class KubeletProcess:
+    """A real kubemu-kubelet process for one node, with its own static pod folder."""
+
+    apiserver: str
+    node: str
+    config: Path | None = None
+    static_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kubemu-static-")))
+    extra: list[str] = field(default_factory=list)
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="kubemu-kubelet-", suffix=".log")[1]))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> KubeletProcess:
+        argv = [sys.executable, "-m", "kubelet.main", "--node-name", self.node, "--apiserver", self.apiserver,
+                "--static-pod-path", str(self.static_dir), "--log-format", "json", *self.extra]
+        if self.config:
+            argv += ["--config", str(self.config)]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=out, cwd=REPO)
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.static_dir, ignore_errors=True)
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+
 def run_cli(*args: str, server: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run the `kubemu` command line as a user would."""
     return subprocess.run(

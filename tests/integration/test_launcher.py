@@ -135,8 +135,8 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
     assert serving(address)
 
     rows = kubemu.ps()
-    assert {"redis", "apiserver"} <= set(rows)
-    for name in ("redis", "apiserver"):
+    assert {"redis", "apiserver", "kubelet-1", "kubelet-2", "kubelet-3"} <= set(rows)
+    for name in ("redis", "apiserver", "kubelet-1", "kubelet-2", "kubelet-3"):
         assert rows[name]["state"] == "running", rows
         assert pid_alive(int(rows[name]["pid"])), rows
     assert rows["apiserver"]["command"].startswith(f"kubemu-apiserver --listen {address} --redis redis://127.0.0.1:")
@@ -150,6 +150,14 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
     assert all((kubemu.state / "static-pods" / f"node-{i}").is_dir() for i in (1, 2, 3))
     assert '"event": "apiserver.listening"' in (kubemu.state / "logs" / "apiserver.log").read_text()
     assert cluster.apiserver_address(kubemu.state) == address
+
+    # The kubelets register node-1..node-3 and they become Ready; the CLI finds the cluster in the state folder.
+    def nodes_ready() -> bool:
+        out = kubemu.run("get", "nodes", "--no-headers").stdout.split("\n")
+        return sorted(line.split()[:2] for line in out if line.strip()) == [
+            [f"node-{i}", "Ready"] for i in (1, 2, 3)]
+
+    wait_for(nodes_ready, 30, what="three Ready nodes")
 
     # stop: that process only, cleanly, and it stays stopped.
     api_pid, redis_pid = int(rows["apiserver"]["pid"]), int(rows["redis"]["pid"])
@@ -179,7 +187,7 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
 
     result = kubemu.run("stop", "nosuch")
     assert result.returncode == 1
-    assert result.stderr.strip() == 'error: no process "nosuch" in this cluster (known: redis, apiserver)'
+    assert result.stderr.strip() == 'error: no process "nosuch" in this cluster (known: redis, apiserver, kubelet-1, kubelet-2, kubelet-3)'
 
     result = kubemu.run("start", "apiserver")
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,604 @@
+"""One worker per pod serialises everything that happens to it: image pulls, init containers in order, native
+sidecars, app containers, probes, restarts with CrashLoopBackOff, and termination. It owns the pod's status."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from kubelet import images, prober
+from kubelet.runtime.fs import ContainerFS, Mount, Volume, image_root
+from kubelet.runtime.shell import ShellContext, run_command
+from kubelet.status import get_phase, is_sidecar, set_conditions
+from kubemu.api.serialization import set_time
+from kubemu.config import ClusterConfig
+from kubemu.pb import core_pb2
+
+log = structlog.get_logger()
+
+ANNOTATION_PREFIX = "sim.kubemu.io/"
+PULL_ERROR = ANNOTATION_PREFIX + "image-pull-error"
+PULL_SECONDS = ANNOTATION_PREFIX + "image-pull-seconds"
+
+
+@dataclass
+class Terminated:
+    exit_code: int
+    reason: str
+    started_at: float
+    finished_at: float
+    message: str = ""
+
+
+@dataclass
+class ContainerRecord:
+    """What the runtime knows of one container: the kubelet's view that the CRI gives upstream."""
+
+    spec: core_pb2.Container
+    init: bool
+    fs: ContainerFS
+    restart_count: int = 0
+    state: str = "waiting"  # waiting | running | terminated
+    reason: str = ""
+    message: str = ""
+    started_at: float = 0.0
+    terminated: Terminated | None = None
+    last_terminated: Terminated | None = None
+    ready: bool = False
+    started: bool = False
+    started_event: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the container counts as started (startup probe passed): liveness and readiness wait on it."""
+    ever_started: bool = False
+    starting: bool = False
+    logs: list[str] = field(default_factory=list)
+    previous_logs: list[str] = field(default_factory=list)
+    log_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    listening: set[int] = field(default_factory=set)
+    process: asyncio.Task[None] | None = None
+    probes: list[asyncio.Task[None]] = field(default_factory=list)
+    crashes: int = 0
+    backoff_until: float = 0.0
+    kill_code: int | None = None
+    container_id: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def sidecar(self) -> bool:
+        return self.init and is_sidecar(self.spec)
+
+    def mark_started(self) -> None:
+        self.started = True
+        self.started_event.set()
+
+    def append_log(self, line: str) -> None:
+        self.logs.append(line)
+        if len(self.logs) > 10_000:  # bound memory like the kubelet's log rotation does
+            del self.logs[: len(self.logs) - 10_000]
+        self.log_changed.set()
+        self.log_changed = asyncio.Event()
+
+
+@dataclass
+class KubeletContext:
+    """What every pod worker shares: the node, its config, the image cache and the ways out."""
+
+    node_name: str
+    config: ClusterConfig
+    images: images.ImageCache
+    host_ip: str
+    allocate_ip: Callable[[], str]
+    release_ip: Callable[[str], None]
+    publish: Callable[[PodWorker], None]
+    """Asks the status manager to write this worker's status (coalesced)."""
+    event: Callable[[core_pb2.Pod, str, str, str], Coroutine[Any, Any, None]]
+    confirm_deletion: Callable[[core_pb2.Pod], Coroutine[Any, Any, None]]
+    clock: Callable[[], float] = time.time
+
+
+class PodWorker:
+    def __init__(self, ctx: KubeletContext, pod: core_pb2.Pod, *, static: bool = False,
+                 previous: core_pb2.PodStatus | None = None) -> None:
+        self.ctx = ctx
+        self.pod = pod
+        self.static = static
+        self.wake = asyncio.Event()
+        self.volumes = {v.name: Volume(v.name) for v in pod.spec.volumes}
+        self.records: dict[str, ContainerRecord] = {}
+        for c in pod.spec.init_containers:
+            self.records[c.name] = ContainerRecord(c, True, self._container_fs(c))
+        for c in pod.spec.containers:
+            self.records[c.name] = ContainerRecord(c, False, self._container_fs(c))
+        if previous is not None:
+            # A restarted kubelet finds the pod's containers gone, as after a reboot: they start again and
+            # their restart counts carry on from what the API last heard.
+            for st in list(previous.container_statuses) + list(previous.init_container_statuses):
+                rec = self.records.get(st.name)
+                if rec is not None and (st.state.HasField("running") or st.state.HasField("terminated")):
+                    rec.restart_count = st.restart_count + 1
+                    rec.ever_started = False
+        self.pod_ip = ""
+        self.start_time = 0.0
+        self.sandbox_ready = False
+        self.terminating = False
+        self.finished = asyncio.Event()
+        self.status = core_pb2.PodStatus()
+        self._task: asyncio.Task[None] | None = None
+        self._timers: list[float] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.log = log.bind(pod=f"{pod.metadata.namespace}/{pod.metadata.name}", uid=pod.metadata.uid)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a side task, keeping a reference so it is not collected mid-flight."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @property
+    def key(self) -> str:
+        return f"{self.pod.metadata.namespace}/{self.pod.metadata.name}"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"pod-{self.key}")
+
+    def update(self, pod: core_pb2.Pod) -> None:
+        """A newer version of the pod from the API (or the static manifest)."""
+        for c in list(pod.spec.containers) + list(pod.spec.init_containers):
+            rec = self.records.get(c.name)
+            if rec is not None and rec.spec.image != c.image:
+                rec.spec = c
+                rec.kill_code = 0
+                if rec.process is not None and not rec.process.done():
+                    # A changed image restarts the container with the new image, as upstream.
+                    self._spawn(self._kill(rec, "Killing", f"Container {c.name} definition changed, "
+                                           "will be restarted", restart=True))
+        self.pod = pod
+        self.wake.set()
+
+    def terminate(self) -> None:
+        """Stop the pod (deleted in the API, or its static manifest removed)."""
+        self.terminating = True
+        self.wake.set()
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def abandon(self) -> None:
+        """Stop everything at once without reporting (the kubelet is shutting down)."""
+        if self._task is not None:
+            self._task.cancel()
+        for rec in self.records.values():
+            self._stop_probes(rec)
+            if rec.process is not None:
+                rec.process.cancel()
+        await self.wait()
+
+    async def _run(self) -> None:
+        try:
+            now = self.ctx.clock()
+            self.start_time = now
+            self.pod_ip = self.ctx.allocate_ip()
+            self.sandbox_ready = True
+            self._publish()
+            while True:
+                if self.terminating or self.pod.metadata.HasField("deletion_timestamp"):
+                    await self._terminate_all()
+                    return
+                self._sync()
+                self._publish()
+                timeout = None
+                if self._timers:
+                    timeout = max(0.0, min(self._timers) - self.ctx.clock())
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+                self.wake.clear()
+                now = self.ctx.clock()
+                self._timers = [t for t in self._timers if t > now]
+        finally:
+            if self.pod_ip:
+                self.ctx.release_ip(self.pod_ip)
+            self.finished.set()
+
+    def _publish(self) -> None:
+        self.status = self.compute_status()
+        self.ctx.publish(self)
+
+    # -- the sync step ----------------------------------------------------------------------------
+
+    def _phase(self) -> str:
+        return get_phase(self.pod, self._statuses(False), self._statuses(True))
+
+    def _sync(self) -> None:
+        spec = self.pod.spec
+        if self._phase() in ("Succeeded", "Failed") and not self.static:
+            for rec in self.records.values():  # a terminal pod never starts anything again
+                if rec.sidecar and rec.state == "running":
+                    self._spawn(self._kill(rec, "Killing", f"Stopping container {rec.name}"))
+            return
+        for c in spec.init_containers:
+            rec = self.records[c.name]
+            if rec.sidecar:
+                if rec.state != "running":
+                    self._maybe_start(rec)
+                if not (rec.state == "running" and rec.started):
+                    return
+                continue
+            if rec.state == "terminated" and rec.terminated and rec.terminated.exit_code == 0:
+                continue
+            if rec.starting or rec.state == "running":
+                return
+            if rec.state == "terminated":
+                if spec.restart_policy == "Never":
+                    return
+            self._maybe_start(rec)
+            return
+        for c in spec.containers:
+            rec = self.records[c.name]
+            if rec.starting or rec.state == "running":
+                continue
+            if rec.state == "terminated" and rec.terminated is not None:
+                code = rec.terminated.exit_code
+                policy = spec.restart_policy
+                if not (policy == "Always" or (policy == "OnFailure" and code != 0)) and not self.static:
+                    continue
+            self._maybe_start(rec)
+
+    def _backoff_delay(self, rec: ContainerRecord) -> float:
+        cfg = self.ctx.config.pod
+        if rec.crashes <= 1:
+            return 0.0  # the first crash restarts at once
+        return float(min(cfg.crash_loop_backoff_initial_seconds * 2 ** (rec.crashes - 2),
+                         cfg.crash_loop_backoff_max_seconds))
+
+    def _maybe_start(self, rec: ContainerRecord) -> None:
+        if rec.starting:
+            return
+        now = self.ctx.clock()
+        if now < rec.backoff_until:
+            if rec.state == "terminated" and rec.terminated is not None:
+                delay = self._backoff_delay(rec)
+                m = self.pod.metadata
+                rec.last_terminated = rec.terminated
+                rec.terminated = None
+                rec.state, rec.reason = "waiting", "CrashLoopBackOff"
+                rec.message = (f"back-off {_duration(delay)} restarting failed container={rec.name} "
+                               f"pod={m.name}_{m.namespace}({m.uid})")
+                self._spawn(self.ctx.event(self.pod, "Warning", "BackOff",
+                                           "Back-off restarting failed container "
+                                           f"{rec.name} in pod {m.name}_{m.namespace}({m.uid})"))
+            self._timers.append(rec.backoff_until)
+            return
+        rec.starting = True
+        self._spawn(self._start(rec))
+
+    # -- containers -------------------------------------------------------------------------------
+
+    def _container_fs(self, c: core_pb2.Container) -> ContainerFS:
+        mounts: dict[str, Mount] = {}
+        for m in c.volume_mounts:
+            vol = self.volumes.get(m.name)
+            if vol is not None:
+                mounts[m.mount_path] = Mount(vol, read_only=m.read_only, sub_path=m.sub_path)
+        return ContainerFS(image_root(self.pod.spec.hostname or self.pod.metadata.name), mounts)
+
+    def _env(self, c: core_pb2.Container) -> dict[str, str]:
+        env: dict[str, str] = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                               "HOSTNAME": self.pod.metadata.name}
+        fields = {
+            "metadata.name": self.pod.metadata.name,
+            "metadata.namespace": self.pod.metadata.namespace,
+            "metadata.uid": self.pod.metadata.uid,
+            "spec.nodeName": self.ctx.node_name,
+            "spec.serviceAccountName": self.pod.spec.service_account_name,
+            "status.podIP": self.pod_ip,
+            "status.hostIP": self.ctx.host_ip,
+        }
+        for e in c.env:
+            if e.HasField("value_from") and e.value_from.HasField("field_ref"):
+                path = e.value_from.field_ref.field_path
+                if path.startswith("metadata.labels['"):
+                    env[e.name] = self.pod.metadata.labels.get(path[len("metadata.labels['"):-2], "")
+                elif path.startswith("metadata.annotations['"):
+                    env[e.name] = self.pod.metadata.annotations.get(path[len("metadata.annotations['"):-2], "")
+                else:
+                    env[e.name] = fields.get(path, "")
+            else:
+                env[e.name] = _expand(e.value, env)
+        return env
+
+    def _waiting_reason(self) -> str:
+        return "PodInitializing" if self.pod.spec.init_containers else "ContainerCreating"
+
+    async def _start(self, rec: ContainerRecord) -> None:
+        c = rec.spec
+        ann = self.pod.metadata.annotations
+        try:
+            if rec.state != "waiting" or rec.reason not in ("CrashLoopBackOff",):
+                if not rec.ever_started:
+                    rec.state, rec.reason, rec.message = "waiting", self._waiting_reason(), ""
+            failing = {s.strip() for s in ann.get(PULL_ERROR, "").split(",") if s.strip()}
+            seconds = _seconds(ann.get(PULL_SECONDS)) if PULL_SECONDS in ann else None
+            policy = c.image_pull_policy or "IfNotPresent"
+            present = self.ctx.images.present(c.image)
+            if policy == "Always" or not present:
+                await self.ctx.event(self.pod, "Normal", "Pulling", f'Pulling image "{c.image}"')
+            t0 = self.ctx.clock()
+            try:
+                pulled = await self.ctx.images.ensure(c.image, policy, failing, seconds)
+            except images.PullError as e:
+                rec.state, rec.reason, rec.message = "waiting", e.reason, e.message
+                await self.ctx.event(self.pod, "Warning", "Failed",
+                                     f'Failed to pull image "{c.image}": {e.message}')
+                await self.ctx.event(self.pod, "Warning", "Failed", f"Error: {e.reason}")
+                self._publish()
+                delay = min(self.ctx.config.pod.crash_loop_backoff_initial_seconds * 2 ** rec.crashes,
+                            self.ctx.config.pod.crash_loop_backoff_max_seconds)
+                rec.crashes += 1
+                rec.backoff_until = self.ctx.clock() + delay
+                if e.reason == "ErrImagePull":
+                    # Between tries the reason is ImagePullBackOff, as upstream.
+                    await asyncio.sleep(min(delay, 1.0) * 0.5)
+                    rec.reason, rec.message = "ImagePullBackOff", f'Back-off pulling image "{c.image}"'
+                    self._publish()
+                self._timers.append(rec.backoff_until)
+                return
+            if pulled:
+                took = max(self.ctx.clock() - t0, 0.0)
+                await self.ctx.event(self.pod, "Normal", "Pulled",
+                                     f'Successfully pulled image "{c.image}" in {took:.3f}s')
+            elif policy != "Always":
+                await self.ctx.event(self.pod, "Normal", "Pulled",
+                                     f'Container image "{c.image}" already present on machine')
+            if rec.ever_started:
+                rec.restart_count += 1
+                rec.previous_logs = rec.logs
+                rec.logs = []
+            if rec.terminated is not None:
+                rec.last_terminated = rec.terminated
+            rec.terminated = None
+            rec.container_id = "kubemu://" + secrets.token_hex(32)
+            await self.ctx.event(self.pod, "Normal", "Created", f"Created container: {c.name}")
+            rec.state, rec.reason, rec.message = "running", "", ""
+            rec.started_at = self.ctx.clock()
+            rec.ever_started = True
+            rec.kill_code = None
+            rec.started = False
+            rec.started_event = asyncio.Event()
+            if not c.HasField("startup_probe"):
+                rec.mark_started()
+            rec.ready = rec.started and not c.HasField("readiness_probe") and (not rec.init or rec.sidecar)
+            rec.listening = set()
+            rec.process = asyncio.create_task(self._run_process(rec))
+            await self.ctx.event(self.pod, "Normal", "Started", f"Started container {c.name}")
+            rec.probes = prober.start_probes(self, rec)
+        finally:
+            rec.starting = False
+            self.wake.set()
+
+    def _default_ports(self, rec: ContainerRecord) -> set[int]:
+        ports = {p.container_port for p in rec.spec.ports}
+        if not ports:
+            default = images.SERVER_IMAGES.get(images.image_name(rec.spec.image))
+            if default:
+                ports = {default}
+        return ports
+
+    async def _serve_forever(self, rec: ContainerRecord) -> int:
+        rec.listening = self._default_ports(rec)
+        await asyncio.Event().wait()
+        return 0
+
+    async def _unknown_command(self, argv: list[str], ctx: ShellContext) -> int:
+        """An image's own program: servers run until stopped and listen; anything else succeeds at once."""
+        name = argv[0].rsplit("/", 1)[-1] if argv else ""
+        servers = {"nginx", "httpd", "apache2", "redis-server", "memcached", "postgres", "mysqld", "caddy",
+                   "node", "python", "python3", "java", "gunicorn", "uvicorn", "http-server", "etcd", "agnhost"}
+        for key in self.records:
+            rec = self.records[key]
+            if rec.fs is ctx.fs and name in servers:
+                return await self._serve_forever(rec)
+        return 0
+
+    async def _run_process(self, rec: ContainerRecord) -> None:
+        c = rec.spec
+        argv = list(c.command) + list(c.args)
+        ctx = ShellContext(
+            fs=rec.fs, env=self._env(c), stdout=rec.append_log, now=self.ctx.clock,
+            hostname=self.pod.spec.hostname or self.pod.metadata.name,
+            cwd=c.working_dir or "/", unknown_command=self._unknown_command,
+        )
+        try:
+            if not c.command and (not c.args or images.image_name(c.image) in images.SERVER_IMAGES):
+                code = await self._serve_forever(rec)
+            else:
+                code = await run_command(argv, ctx)
+        except asyncio.CancelledError:
+            code = rec.kill_code if rec.kill_code is not None else 137
+            if code == 143 and rec.listening:
+                code = 0  # a server shuts down cleanly on SIGTERM
+        except Exception as e:  # an interpreter bug must not take the kubelet down: the container errors
+            rec.append_log(f"kubemu: {e}")
+            self.log.warning("container.crashed", container=c.name, error=str(e))
+            code = 128
+        now = self.ctx.clock()
+        rec.listening = set()
+        rec.ready = False
+        self._stop_probes(rec, current=asyncio.current_task())
+        reason = "Completed" if code == 0 else ("OOMKilled" if rec.kill_code == 137 and rec.reason == "OOMKilled"
+                                                else "Error")
+        rec.terminated = Terminated(code, reason, rec.started_at, now)
+        rec.state, rec.reason, rec.message = "terminated", "", ""
+        if code != 0 or not rec.init:
+            if now - rec.started_at >= self.ctx.config.pod.crash_loop_backoff_reset_seconds:
+                rec.crashes = 0
+            rec.crashes += 1
+            rec.backoff_until = now + self._backoff_delay(rec)
+        self.log.info("container.exited", container=c.name, exit_code=code, restarts=rec.restart_count)
+        self.wake.set()
+
+    def _stop_probes(self, rec: ContainerRecord, current: asyncio.Task[Any] | None = None) -> None:
+        for t in rec.probes:
+            if t is not current:
+                t.cancel()
+        rec.probes = []
+
+    async def _kill(self, rec: ContainerRecord, reason: str, message: str, *, restart: bool = False,
+                    code: int = 143) -> None:
+        """Stop a container: its process gets SIGTERM and exits (simulated processes honour it at once)."""
+        proc = rec.process
+        if proc is None or proc.done():
+            return
+        await self.ctx.event(self.pod, "Normal", reason, message)
+        if rec.kill_code is None:
+            rec.kill_code = code
+        proc.cancel()
+        await asyncio.gather(proc, return_exceptions=True)
+        if restart:
+            rec.backoff_until = 0.0
+        self.wake.set()
+
+    async def kill_for_probe(self, rec: ContainerRecord, message: str) -> None:
+        await self._kill(rec, "Killing", message, code=137)
+
+    async def _terminate_all(self) -> None:
+        apps = [r for r in self.records.values() if not r.init]
+        sidecars = [r for r in self.records.values() if r.init]
+        for group in (apps, list(reversed(sidecars))):  # sidecars stop after the main containers
+            await asyncio.gather(*(self._kill(r, "Killing", f"Stopping container {r.name}") for r in group))
+        for rec in self.records.values():
+            self._stop_probes(rec)
+            if rec.state == "waiting" and not rec.ever_started:
+                continue
+        self.terminating = True
+        self._publish()
+        if not self.static:
+            await self.ctx.confirm_deletion(self.pod)
+
+    # -- status -----------------------------------------------------------------------------------
+
+    def _container_status(self, rec: ContainerRecord) -> core_pb2.ContainerStatus:
+        st = core_pb2.ContainerStatus(name=rec.name, image=rec.spec.image, restart_count=rec.restart_count,
+                                      ready=rec.ready)
+        st.image_id = "kubemu://" + images.normalize(rec.spec.image)
+        if rec.container_id:
+            st.container_id = rec.container_id
+        if rec.state == "running":
+            set_time(st.state.running.started_at, float(int(rec.started_at)))
+            st.started = rec.started
+        elif rec.state == "terminated" and rec.terminated is not None:
+            _fill_terminated(st.state.terminated, rec.terminated, rec.container_id)
+            st.started = False
+        else:
+            st.state.waiting.reason = rec.reason or self._waiting_reason()
+            if rec.message:
+                st.state.waiting.message = rec.message
+            st.started = False
+        if rec.last_terminated is not None:
+            _fill_terminated(st.last_state.terminated, rec.last_terminated, "")
+        return st
+
+    def _statuses(self, init: bool) -> list[core_pb2.ContainerStatus]:
+        specs = self.pod.spec.init_containers if init else self.pod.spec.containers
+        return [self._container_status(self.records[c.name]) for c in specs if c.name in self.records]
+
+    def compute_status(self) -> core_pb2.PodStatus:
+        st = core_pb2.PodStatus()
+        st.init_container_statuses.extend(self._statuses(True))
+        st.container_statuses.extend(self._statuses(False))
+        terminal = self.terminating and not self.static and all(
+            r.state != "running" for r in self.records.values())
+        st.phase = get_phase(self.pod, st.container_statuses, st.init_container_statuses, terminal)
+        if self.pod.status.phase in ("Succeeded", "Failed") and not self.static:
+            st.phase = self.pod.status.phase  # a terminal phase never changes back
+        st.host_ip = self.ctx.host_ip
+        st.host_ips.add(ip=self.ctx.host_ip)
+        if self.pod_ip:
+            st.pod_ip = self.pod_ip
+            st.pod_ips.add(ip=self.pod_ip)
+        if self.start_time:
+            set_time(st.start_time, float(int(self.start_time)))
+        st.qos_class = self.pod.status.qos_class
+        scheduled = next((c for c in self.pod.status.conditions if c.type == "PodScheduled"), None)
+        if scheduled is None:
+            # The kubelet marks a pod it runs as scheduled (a pod created with nodeName never met a scheduler).
+            scheduled = next((c for c in self.status.conditions if c.type == "PodScheduled"), None)
+        if scheduled is None:
+            scheduled = core_pb2.PodCondition(type="PodScheduled", status="True")
+            set_time(scheduled.last_transition_time, float(int(self.ctx.clock())))
+        st.conditions.add().CopyFrom(scheduled)
+        for c in self.status.conditions:  # keep transition times from our last computation
+            if c.type != "PodScheduled":
+                st.conditions.add().CopyFrom(c)
+        set_conditions(self.pod, st, sandbox_ready=self.sandbox_ready and not terminal, now=self.ctx.clock())
+        return st
+
+
+def _fill_terminated(dst: core_pb2.ContainerStateTerminated, t: Terminated, cid: str) -> None:
+    dst.exit_code = t.exit_code
+    dst.reason = t.reason
+    if t.message:
+        dst.message = t.message
+    set_time(dst.started_at, float(int(t.started_at)))
+    set_time(dst.finished_at, float(int(t.finished_at)))
+    if cid:
+        dst.container_id = cid
+
+
+def _duration(seconds: float) -> str:
+    """Go's time.Duration String for whole seconds: 10s, 1m20s, 5m0s."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m}m{s}s"
+
+
+def _seconds(text: str | None) -> float:
+    if not text:
+        return 0.0
+    t = text.strip()
+    try:
+        if t.endswith("ms"):
+            return float(t[:-2]) / 1000
+        if t.endswith("s"):
+            return float(t[:-1])
+        if t.endswith("m"):
+            return float(t[:-1]) * 60
+        return float(t)
+    except ValueError:
+        return 0.0
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    """$(VAR) references to earlier variables, as the kubelet expands env values."""
+    out = []
+    i = 0
+    while i < len(value):
+        if value.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif value.startswith("$(", i) and ")" in value[i:]:
+            end = value.index(")", i)
+            name = value[i + 2:end]
+            out.append(env.get(name, f"$({name})"))
+            i = end + 1
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
