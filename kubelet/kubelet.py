@@ -19,6 +19,7 @@ from kubelet.images import ImageCache
 from kubelet.node_status import NodeAgent, NodeSpec, pod_cidr_for
 from kubelet.pod_worker import KubeletContext, PodWorker
 from kubelet.server import KubeletService
+from kubemu.api.quantity import bytes_of
 from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.client.events import EventRecorder
@@ -27,6 +28,10 @@ from kubemu.config import ClusterConfig
 from kubemu.pb import api_pb2_grpc, core_pb2
 
 log = structlog.get_logger()
+
+
+EVICTION_THRESHOLD = 100 * 1024 * 1024
+"""The default hard eviction threshold, memory.available<100Mi."""
 
 
 def is_mirror(pod: core_pb2.Pod) -> bool:
@@ -99,6 +104,7 @@ class Kubelet:
         self.tasks.append(asyncio.create_task(self._static_loop(), name="static-pods"))
         self.tasks.append(asyncio.create_task(self._status_loop(), name="status-manager"))
         self.tasks.append(asyncio.create_task(self._register_and_run(), name="node"))
+        self.tasks.append(asyncio.create_task(self._eviction_loop(), name="eviction-manager"))
         self.log.info("kubelet.started", kubelet_port=port)
 
     async def _register_and_run(self) -> None:
@@ -222,6 +228,49 @@ class Kubelet:
         except errors.ApiError as e:
             self.log.info("status.write_failed", pod=key, error=str(e))
             self.dirty.setdefault(uid, worker)  # try again on the next wake-up
+
+    # -- memory: OOM kills and node-pressure eviction ----------------------------------------------
+
+    def _all_workers(self) -> list[PodWorker]:
+        return list(self.workers.values()) + list(self.static_workers.values())
+
+    async def _eviction_loop(self) -> None:
+        """Every monitoring interval: OOM-kill containers past their limit; when the node's simulated memory
+        use leaves less than the hard threshold (memory.available<100Mi), evict pods in upstream's order."""
+        interval = max(0.1, self.config.time_scale)
+        while True:
+            await asyncio.sleep(interval)
+            for w in self._all_workers():
+                w.check_memory()
+            capacity = bytes_of(self.spec.memory)
+            used = sum(w.memory_usage(r) for w in self._all_workers() for r in w.records.values())
+            available = capacity - used
+            pressure = available < EVICTION_THRESHOLD
+            if pressure:
+                self.agent.memory_pressure_since = self.clock()
+                victim = self._eviction_candidate()
+                if victim is not None:
+                    msg = (f"The node was low on resource: memory. Threshold quantity: 100Mi, available: "
+                           f"{available // 1024}Ki. ")
+                    self.log.warning("pod.evicted", pod=victim.key, available=available)
+                    await self._event(victim.pod, "Warning", "Evicted", msg)
+                    await victim.evict(msg)
+
+    def _eviction_candidate(self) -> PodWorker | None:
+        """Upstream's rank: pods using more than they request first (BestEffort always), then lower priority,
+        then by how far usage exceeds the request. Static pods are critical and never evicted."""
+        ranked = []
+        for w in self.workers.values():
+            if w.evicted or w.terminating:
+                continue
+            usage = sum(w.memory_usage(r) for r in w.records.values())
+            if usage == 0:
+                continue
+            request = sum(bytes_of(r.spec.resources.requests["memory"]) for r in w.records.values()
+                          if "memory" in r.spec.resources.requests)
+            ranked.append((usage <= request, w.pod.spec.priority, -(usage - request), w.key, w))
+        ranked.sort(key=lambda t: t[:4])
+        return ranked[0][4] if ranked else None
 
     # -- static pods and their mirrors -------------------------------------------------------------
 

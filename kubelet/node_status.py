@@ -65,6 +65,8 @@ class NodeAgent:
         self.node: core_pb2.Node | None = None
         self.boot_id = str(uuid.uuid4())
         self.last_reported = 0.0
+        self.memory_pressure_since = 0.0
+        """When the eviction manager last saw memory pressure; the condition holds for the transition period."""
         self.log = log.bind(component="kubelet", node=spec.name)
 
     def _capacity(self) -> dict[str, str]:
@@ -97,8 +99,13 @@ class NodeAgent:
         del st.images[:]
         for name, size in sorted(self.images.images.items()):
             st.images.add(names=[name], size_bytes=size)
+        # MemoryPressure holds for the eviction-pressure-transition-period (5 min, scaled) after the last sign.
+        pressure = self.memory_pressure_since and now - self.memory_pressure_since < self.config.scaled(300)
+        memory = (("True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")
+                  if pressure else
+                  ("False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"))
         conds = {
-            "MemoryPressure": ("False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            "MemoryPressure": memory,
             "DiskPressure": ("False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
             "PIDPressure": ("False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             "Ready": ("True", "KubeletReady", "kubelet is posting ready status"),

@@ -16,6 +16,7 @@ from kubelet import images, prober
 from kubelet.runtime.fs import ContainerFS, Mount, Volume, image_root
 from kubelet.runtime.shell import ShellContext, run_command
 from kubelet.status import get_phase, is_sidecar, set_conditions
+from kubemu.api.quantity import bytes_of
 from kubemu.api.serialization import set_time
 from kubemu.config import ClusterConfig
 from kubemu.pb import core_pb2
@@ -25,6 +26,8 @@ log = structlog.get_logger()
 ANNOTATION_PREFIX = "sim.kubemu.io/"
 PULL_ERROR = ANNOTATION_PREFIX + "image-pull-error"
 PULL_SECONDS = ANNOTATION_PREFIX + "image-pull-seconds"
+TERMINATION_DELAY = ANNOTATION_PREFIX + "termination-delay"
+MEMORY = ANNOTATION_PREFIX + "memory"
 
 
 @dataclass
@@ -65,6 +68,7 @@ class ContainerRecord:
     crashes: int = 0
     backoff_until: float = 0.0
     kill_code: int | None = None
+    oom: bool = False
     container_id: str = ""
 
     @property
@@ -129,6 +133,7 @@ class PodWorker:
         self.start_time = 0.0
         self.sandbox_ready = False
         self.terminating = False
+        self.evicted = ""
         self.finished = asyncio.Event()
         self.status = core_pb2.PodStatus()
         self._task: asyncio.Task[None] | None = None
@@ -223,7 +228,7 @@ class PodWorker:
 
     def _sync(self) -> None:
         spec = self.pod.spec
-        if self._phase() in ("Succeeded", "Failed") and not self.static:
+        if self.evicted or (self._phase() in ("Succeeded", "Failed") and not self.static):
             for rec in self.records.values():  # a terminal pod never starts anything again
                 if rec.sidecar and rec.state == "running":
                     self._spawn(self._kill(rec, "Killing", f"Stopping container {rec.name}"))
@@ -375,6 +380,7 @@ class PodWorker:
             rec.started_at = self.ctx.clock()
             rec.ever_started = True
             rec.kill_code = None
+            rec.oom = False
             rec.started = False
             rec.started_event = asyncio.Event()
             if not c.HasField("startup_probe"):
@@ -437,8 +443,7 @@ class PodWorker:
         rec.listening = set()
         rec.ready = False
         self._stop_probes(rec, current=asyncio.current_task())
-        reason = "Completed" if code == 0 else ("OOMKilled" if rec.kill_code == 137 and rec.reason == "OOMKilled"
-                                                else "Error")
+        reason = "Completed" if code == 0 else ("OOMKilled" if rec.oom else "Error")
         rec.terminated = Terminated(code, reason, rec.started_at, now)
         rec.state, rec.reason, rec.message = "terminated", "", ""
         if code != 0 or not rec.init:
@@ -455,19 +460,78 @@ class PodWorker:
                 t.cancel()
         rec.probes = []
 
+    def grace_seconds(self) -> float:
+        meta, spec = self.pod.metadata, self.pod.spec
+        if meta.HasField("deletion_grace_period_seconds"):
+            return float(meta.deletion_grace_period_seconds)
+        if spec.HasField("termination_grace_period_seconds"):
+            return float(spec.termination_grace_period_seconds)
+        return float(self.ctx.config.pod.termination_grace_period_seconds)
+
     async def _kill(self, rec: ContainerRecord, reason: str, message: str, *, restart: bool = False,
-                    code: int = 143) -> None:
-        """Stop a container: its process gets SIGTERM and exits (simulated processes honour it at once)."""
+                    code: int = 143, grace: float | None = None) -> None:
+        """Stop a container: "SIGTERM", then "SIGKILL" at the grace deadline. A simulated process exits on
+        SIGTERM at once unless the pod asks for `sim.kubemu.io/termination-delay`; one that would take longer
+        than the grace period is killed at the deadline with exit code 137."""
         proc = rec.process
         if proc is None or proc.done():
             return
         await self.ctx.event(self.pod, "Normal", reason, message)
+        grace = self.grace_seconds() if grace is None else grace
+        delay = _seconds(self.pod.metadata.annotations.get(TERMINATION_DELAY))
+        if delay > 0 and grace > 0:
+            done, _ = await asyncio.wait({proc}, timeout=min(delay, grace))
+            if done:
+                self.wake.set()
+                return
         if rec.kill_code is None:
-            rec.kill_code = code
+            rec.kill_code = 137 if delay > grace else code
         proc.cancel()
         await asyncio.gather(proc, return_exceptions=True)
         if restart:
             rec.backoff_until = 0.0
+        self.wake.set()
+
+    async def oom_kill(self, rec: ContainerRecord) -> None:
+        """The container passed its memory limit: the kernel kills it (exit 137, OOMKilled), no grace."""
+        rec.oom = True
+        rec.kill_code = 137
+        await self._kill(rec, "OOMKilling", f"Memory cgroup out of memory: Killed process of container {rec.name}",
+                         code=137, grace=0)
+
+    def memory_usage(self, rec: ContainerRecord) -> int:
+        """Simulated memory use in bytes: `sim.kubemu.io/memory` (`[container=]START[+RATE/s]`), else the
+        container's memory request, else 10Mi."""
+        if rec.state != "running":
+            return 0
+        spec = ""
+        for item in self.pod.metadata.annotations.get(MEMORY, "").split(","):
+            name, sep, value = item.strip().partition("=")
+            if sep and name == rec.name:
+                spec = value
+            elif not sep and item.strip() and not spec:
+                spec = item.strip()
+        if not spec:
+            req = rec.spec.resources.requests.get("memory")
+            return bytes_of(req) if req else 10 * 1024 * 1024
+        start, _, rate = spec.partition("+")
+        usage = bytes_of(start.strip()) if start.strip() else 0
+        if rate.strip().endswith("/s"):
+            usage += int(bytes_of(rate.strip()[:-2]) * max(0.0, self.ctx.clock() - rec.started_at))
+        return usage
+
+    def check_memory(self) -> None:
+        """OOM-kill containers past their memory limit."""
+        for rec in self.records.values():
+            limit = rec.spec.resources.limits.get("memory")
+            if rec.state == "running" and limit and not rec.oom and self.memory_usage(rec) > bytes_of(limit):
+                self._spawn(self.oom_kill(rec))
+
+    async def evict(self, message: str) -> None:
+        """Node-pressure eviction: kill every container at once; the pod fails with reason Evicted."""
+        self.evicted = message
+        await asyncio.gather(*(self._kill(r, "Killing", f"Stopping container {r.name}", grace=0)
+                               for r in self.records.values()))
         self.wake.set()
 
     async def kill_for_probe(self, rec: ContainerRecord, message: str) -> None:
@@ -523,6 +587,8 @@ class PodWorker:
         st.phase = get_phase(self.pod, st.container_statuses, st.init_container_statuses, terminal)
         if self.pod.status.phase in ("Succeeded", "Failed") and not self.static:
             st.phase = self.pod.status.phase  # a terminal phase never changes back
+        if self.evicted:
+            st.phase, st.reason, st.message = "Failed", "Evicted", self.evicted
         st.host_ip = self.ctx.host_ip
         st.host_ips.add(ip=self.ctx.host_ip)
         if self.pod_ip:

@@ -462,3 +462,160 @@ async def test_restarted_kubelet_restarts_its_pods_and_mirrors(
     assert '"pod.admitted"' not in "\n".join(
         line for line in node.logs().splitlines() if "doomed" in line
     )
+
+
+# ---- termination grace, memory -------------------------------------------------------------------
+
+
+async def test_grace_period_then_kill_at_the_deadline(client: Client, node: KubeletProcess, namespace: str) -> None:
+    pod = pod_manifest("slowstop", namespace, node.node, [
+        {"name": "c", "image": "busybox", "command": ["sleep", "3600"]}], terminationGracePeriodSeconds=1)
+    pod.metadata.annotations["sim.kubemu.io/termination-delay"] = "30s"  # would take longer than the grace
+    await client.pods.create(pod)
+    await until(lambda: _running_containers(client, namespace, "slowstop", 1), 20)
+    w = Watcher(client, namespace, "slowstop")
+    try:
+        await client.pods.delete("slowstop", namespace)
+        await until(lambda: w.last is not None and w.last.status.container_statuses[0].state.HasField("terminated"),
+                    20)
+        assert w.last is not None
+        st = w.last.status.container_statuses[0].state.terminated
+        assert st.exit_code == 137  # SIGKILL at the deadline
+        assert "Terminating" in w.statuses()
+    finally:
+        await w.close()
+
+
+async def test_oom_kill_past_the_memory_limit(client: Client, node: KubeletProcess, namespace: str) -> None:
+    pod = pod_manifest("hog", namespace, node.node, [
+        {"name": "c", "image": "busybox", "command": ["sleep", "3600"],
+         "resources": {"limits": {"memory": "100Mi"}}}])
+    pod.metadata.annotations["sim.kubemu.io/memory"] = "c=50Mi+100Mi/s"
+    await client.pods.create(pod)
+
+    async def oom() -> core_pb2.Pod | None:
+        p = await client.pods.get("hog", namespace)
+        st = p.status.container_statuses
+        return p if st and st[0].last_state.terminated.reason == "OOMKilled" else None
+
+    p = await until(oom, 20)
+    st = container(p, "c")
+    assert st.last_state.terminated.exit_code == 137 and st.restart_count >= 1
+
+
+async def test_memory_pressure_evicts_besteffort_first(
+    client: Client, apiserver: ApiServer, fast_config: Path, namespace: str
+) -> None:
+    k = KubeletProcess(apiserver.address, unique("small"), config=fast_config, extra=["--memory", "1Gi"]).start()
+    try:
+        await until(lambda: _ready(client, k.node), 20, describe=k.logs)
+        guaranteed = pod_manifest("guaranteed", namespace, k.node, [
+            {"name": "c", "image": "busybox", "command": ["sleep", "3600"],
+             "resources": {"requests": {"memory": "300Mi", "cpu": "100m"},
+                           "limits": {"memory": "400Mi", "cpu": "100m"}}}])
+        guaranteed.metadata.annotations["sim.kubemu.io/memory"] = "300Mi"
+        await client.pods.create(guaranteed)
+        await until(lambda: _running_containers(client, namespace, "guaranteed", 1), 20)
+        hog = pod_manifest("besteffort", namespace, k.node, [
+            {"name": "c", "image": "busybox", "command": ["sleep", "3600"]}])
+        hog.metadata.annotations["sim.kubemu.io/memory"] = "700Mi"
+        await client.pods.create(hog)
+
+        p = await until(lambda: _phase_is(client, namespace, "besteffort", "Failed"), 20, describe=k.logs)
+        assert p.status.reason == "Evicted"
+        assert p.status.message.startswith("The node was low on resource: memory.")
+        g = await client.pods.get("guaranteed", namespace)
+        assert g.status.phase == "Running"
+
+        async def pressure() -> bool:
+            n = await client.nodes.get(k.node)
+            return any(c.type == "MemoryPressure" and c.status == "True" for c in n.status.conditions)
+
+        await until(pressure, 20)
+    finally:
+        k.cleanup()
+        await client.nodes.delete(k.node)
+
+
+async def test_logs_tail_and_follow(client: Client, node: KubeletProcess, namespace: str) -> None:
+    await client.pods.create(pod_manifest("counter", namespace, node.node, [
+        {"name": "c", "image": "busybox",
+         "command": ["sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done; sleep 0.5; echo late; sleep 3600"]}]))
+    await until(lambda: _running_containers(client, namespace, "counter", 1), 20)
+    await until(lambda: _log_has(client, namespace, "counter", "line 5"), 10)
+    tail = [line async for line in client.pods.logs("counter", namespace, tail_lines=2)]
+    assert tail[-2:] == ["line 4", "line 5"] or tail == ["line 5", "late"]
+    followed: list[str] = []
+
+    async def follow() -> None:
+        async for line in client.pods.logs("counter", namespace, follow=True):
+            followed.append(line)
+            if line == "late":
+                return
+
+    await asyncio.wait_for(follow(), 10)
+    assert followed[:5] == [f"line {i}" for i in range(1, 6)] and followed[-1] == "late"
+
+
+async def _log_has(client: Client, ns: str, name: str, text: str) -> bool:
+    return text in [line async for line in client.pods.logs(name, ns)]
+
+
+LIVENESS_EXEC = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  labels:
+    test: liveness
+  name: liveness-exec
+spec:
+  containers:
+  - name: liveness
+    image: registry.k8s.io/busybox:1.27.2
+    args:
+    - /bin/sh
+    - -c
+    - touch /tmp/healthy; sleep 30; rm -f /tmp/healthy; sleep 600
+    livenessProbe:
+      exec:
+        command:
+        - cat
+        - /tmp/healthy
+      initialDelaySeconds: 5
+      periodSeconds: 5
+"""
+
+
+async def test_documentation_liveness_example_on_real_seconds(
+    client: Client, apiserver: ApiServer, namespace: str
+) -> None:
+    """The docs' exec liveness pod, on the default (upstream) timings: restarted about 35-40 s after start."""
+    import yaml
+
+    k = KubeletProcess(apiserver.address, unique("real")).start()  # no config: upstream timings
+    try:
+        await until(lambda: _ready(client, k.node), 20, describe=k.logs)
+        body = yaml.safe_load(LIVENESS_EXEC)
+        body["metadata"]["namespace"] = namespace
+        body["spec"]["nodeName"] = k.node
+        await client.pods.create(from_dict(body))
+
+        async def started() -> float:
+            p = await client.pods.get("liveness-exec", namespace)
+            st = p.status.container_statuses
+            return time_value(st[0].state.running.started_at) if st and st[0].state.HasField("running") else 0.0
+
+        t0 = await until(started, 20)
+
+        async def restarted() -> core_pb2.Pod | None:
+            p = await client.pods.get("liveness-exec", namespace)
+            st = p.status.container_statuses
+            return p if st and st[0].restart_count == 1 else None
+
+        p = await until(restarted, 70, interval=0.5)
+        first = container(p, "liveness").last_state.terminated
+        ran_for = time_value(first.finished_at) - t0
+        assert 33 <= ran_for <= 47, ran_for  # healthy 30 s, then three failed probes 5 s apart
+    finally:
+        k.cleanup()
+        await client.nodes.delete(k.node)
