@@ -187,7 +187,9 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
 
     result = kubemu.run("stop", "nosuch")
     assert result.returncode == 1
-    assert result.stderr.strip() == 'error: no process "nosuch" in this cluster (known: redis, apiserver, kubelet-1, kubelet-2, kubelet-3)'
+    assert result.stderr.strip() == (
+        'error: no process "nosuch" in this cluster (known: redis, apiserver, kubelet-1, kubelet-2, kubelet-3)'
+    )
 
     result = kubemu.run("start", "apiserver")
     assert result.returncode == 0, result.stderr
