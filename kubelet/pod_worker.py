@@ -28,6 +28,23 @@ PULL_ERROR = ANNOTATION_PREFIX + "image-pull-error"
 PULL_SECONDS = ANNOTATION_PREFIX + "image-pull-seconds"
 TERMINATION_DELAY = ANNOTATION_PREFIX + "termination-delay"
 MEMORY = ANNOTATION_PREFIX + "memory"
+CRASH_AFTER = ANNOTATION_PREFIX + "crash-after"
+READY_AFTER = ANNOTATION_PREFIX + "ready-after"
+
+
+def per_container(value: str, container: str) -> str | None:
+    """`a=1,b=2` -> the value for `container`; a bare `3` applies to every container (a named one wins)."""
+    bare = None
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, v = item.partition("=")
+        if sep and name.strip() == container:
+            return v.strip()
+        if not sep:
+            bare = item
+    return bare
 
 
 @dataclass
@@ -69,6 +86,8 @@ class ContainerRecord:
     backoff_until: float = 0.0
     kill_code: int | None = None
     oom: bool = False
+    available_at: float = 0.0
+    """Before this time the process is still warming up: probes fail (sim.kubemu.io/ready-after)."""
     container_id: str = ""
 
     @property
@@ -385,13 +404,24 @@ class PodWorker:
             rec.started_event = asyncio.Event()
             if not c.HasField("startup_probe"):
                 rec.mark_started()
-            rec.ready = rec.started and not c.HasField("readiness_probe") and (not rec.init or rec.sidecar)
+            ready_after = _seconds(per_container(ann.get(READY_AFTER, ""), c.name))
+            rec.available_at = rec.started_at + ready_after
+            rec.ready = (rec.started and not c.HasField("readiness_probe") and (not rec.init or rec.sidecar)
+                         and ready_after == 0)
+            if ready_after > 0 and not c.HasField("readiness_probe") and (not rec.init or rec.sidecar):
+                self._spawn(self._ready_later(rec, rec.started_at, ready_after))
             rec.listening = set()
             rec.process = asyncio.create_task(self._run_process(rec))
             await self.ctx.event(self.pod, "Normal", "Started", f"Started container {c.name}")
             rec.probes = prober.start_probes(self, rec)
         finally:
             rec.starting = False
+            self.wake.set()
+
+    async def _ready_later(self, rec: ContainerRecord, started_at: float, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if rec.state == "running" and rec.started_at == started_at and rec.started:
+            rec.ready = True
             self.wake.set()
 
     def _default_ports(self, rec: ContainerRecord) -> set[int]:
@@ -426,11 +456,16 @@ class PodWorker:
             hostname=self.pod.spec.hostname or self.pod.metadata.name,
             cwd=c.working_dir or "/", unknown_command=self._unknown_command,
         )
+        if not c.command and (not c.args or images.image_name(c.image) in images.SERVER_IMAGES):
+            main = self._serve_forever(rec)
+        else:
+            main = run_command(argv, ctx)
+        crash = per_container(self.pod.metadata.annotations.get(CRASH_AFTER, ""), c.name)
         try:
-            if not c.command and (not c.args or images.image_name(c.image) in images.SERVER_IMAGES):
-                code = await self._serve_forever(rec)
+            if crash:
+                code = await self._crash_after(rec, main, crash)
             else:
-                code = await run_command(argv, ctx)
+                code = await main
         except asyncio.CancelledError:
             code = rec.kill_code if rec.kill_code is not None else 137
             if code == 143 and rec.listening:
@@ -453,6 +488,20 @@ class PodWorker:
             rec.backoff_until = now + self._backoff_delay(rec)
         self.log.info("container.exited", container=c.name, exit_code=code, restarts=rec.restart_count)
         self.wake.set()
+
+    async def _crash_after(self, rec: ContainerRecord, main: Coroutine[Any, Any, int], spec: str) -> int:
+        """sim.kubemu.io/crash-after `DURATION[:CODE]`: the process dies with CODE (default 1) after DURATION."""
+        duration, _, code_text = spec.partition(":")
+        runner = asyncio.ensure_future(main)
+        try:
+            done, _ = await asyncio.wait({runner}, timeout=_seconds(duration))
+            if runner in done:
+                return runner.result()
+            rec.append_log(f"kubemu: simulated crash after {duration} (sim.kubemu.io/crash-after)")
+            return int(code_text) if code_text.strip().lstrip("-").isdigit() else 1
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
 
     def _stop_probes(self, rec: ContainerRecord, current: asyncio.Task[Any] | None = None) -> None:
         for t in rec.probes:
@@ -504,13 +553,7 @@ class PodWorker:
         container's memory request, else 10Mi."""
         if rec.state != "running":
             return 0
-        spec = ""
-        for item in self.pod.metadata.annotations.get(MEMORY, "").split(","):
-            name, sep, value = item.strip().partition("=")
-            if sep and name == rec.name:
-                spec = value
-            elif not sep and item.strip() and not spec:
-                spec = item.strip()
+        spec = per_container(self.pod.metadata.annotations.get(MEMORY, ""), rec.name) or ""
         if not spec:
             req = rec.spec.resources.requests.get("memory")
             return bytes_of(req) if req else 10 * 1024 * 1024

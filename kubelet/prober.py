@@ -24,6 +24,8 @@ def _port(worker: PodWorker, rec: ContainerRecord, port: meta_pb2.IntOrString) -
 
 async def probe_once(worker: PodWorker, rec: ContainerRecord, probe: core_pb2.Probe) -> tuple[bool, str]:
     """One probe: (success, failure output) as the kubelet's prober reports it."""
+    if worker.ctx.clock() < rec.available_at:
+        return False, "container is still starting (sim.kubemu.io/ready-after)"
     if probe.HasField("exec"):
         lines: list[str] = []
         ctx = ShellContext(fs=rec.fs, env=worker._env(rec.spec), stdout=lines.append, now=worker.ctx.clock,

@@ -619,3 +619,93 @@ async def test_documentation_liveness_example_on_real_seconds(
     finally:
         k.cleanup()
         await client.nodes.delete(k.node)
+
+
+async def test_crash_after_and_ready_after_annotations(client: Client, node: KubeletProcess, namespace: str) -> None:
+    pod = pod_manifest("faulty", namespace, node.node, [
+        {"name": "crashy", "image": "nginx"},
+        {"name": "slow", "image": "nginx", "ports": [{"containerPort": 80}],
+         "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}}])
+    pod.metadata.annotations["sim.kubemu.io/crash-after"] = "crashy=1s:3"
+    pod.metadata.annotations["sim.kubemu.io/ready-after"] = "slow=2s"
+    await client.pods.create(pod)
+
+    async def slow_state() -> tuple[bool, bool] | None:
+        p = await client.pods.get("faulty", namespace)
+        st = {s.name: s for s in p.status.container_statuses}
+        if "slow" not in st or not st["slow"].state.HasField("running"):
+            return None
+        return (st["slow"].ready, True)
+
+    first = await until(slow_state, 20)
+    assert first == (False, True)  # running, but not ready before its warm-up is over
+    await until(lambda: _container_ready(client, namespace, "faulty", "slow"), 20)
+
+    async def crashed() -> core_pb2.Pod | None:
+        p = await client.pods.get("faulty", namespace)
+        st = {s.name: s for s in p.status.container_statuses}
+        return p if st["crashy"].last_state.terminated.exit_code == 3 else None
+
+    p = await until(crashed, 20)
+    assert container(p, "crashy").restart_count >= 1
+
+
+async def _container_ready(client: Client, ns: str, name: str, c: str) -> bool:
+    p = await client.pods.get(name, ns)
+    return any(s.name == c and s.ready for s in p.status.container_statuses)
+
+
+async def test_native_sidecar_starts_first_and_keeps_running(
+    client: Client, node: KubeletProcess, namespace: str
+) -> None:
+    await client.pods.create(pod_manifest("withsidecar", namespace, node.node, [
+        {"name": "app", "image": "busybox", "command": ["sh", "-c", "echo app; sleep 3600"]}],
+        initContainers=[
+            {"name": "logshipper", "image": "busybox", "restartPolicy": "Always",
+             "command": ["sh", "-c", "while true; do sleep 1; done"]},
+            {"name": "migrate", "image": "busybox", "command": ["sh", "-c", "echo migrated"]}]))
+    p = await until(lambda: _phase_is(client, namespace, "withsidecar", "Running"), 20)
+    await until(lambda: _container_ready(client, namespace, "withsidecar", "app"), 20)
+    p = await client.pods.get("withsidecar", namespace)
+    side = container(p, "logshipper")
+    assert side.state.HasField("running") and side.started and side.ready
+    mig = container(p, "migrate")
+    assert mig.state.terminated.reason == "Completed"
+    assert time_value(side.state.running.started_at) <= time_value(mig.state.terminated.started_at)
+    assert pod_status(p) == "Running"
+
+
+async def test_static_pods_keep_running_while_the_apiserver_is_down(
+    client: Client, redis_server: Any, fast_config: Path
+) -> None:
+    own = ApiServer(redis_server.url, config=fast_config).start()
+    k = KubeletProcess(own.address, unique("island"), config=fast_config).start()
+    try:
+        await until(lambda: _ready(client, k.node), 20, describe=k.logs)
+        (k.static_dir / "web.yaml").write_text(STATIC)
+        name = f"static-web-{k.node}"
+        await until(lambda: _mirror_image(client, name, "nginx"), 20, describe=k.logs)
+        before = container(await client.pods.get(name, "default"), "web")
+
+        own.kill()
+        (k.static_dir / "late.yaml").write_text(STATIC.replace("name: static-web", "name: late"))
+        assert k.proc is not None and k.proc.poll() is None  # the kubelet carries on alone
+
+        def late_started() -> bool:
+            return any('"static_pod.started"' in line and f"late-{k.node}" in line for line in k.logs().splitlines())
+
+        await until(late_started, 10, describe=k.logs)  # a new manifest starts with no apiserver at all
+        own.start()
+
+        await until(lambda: _mirror_image(client, f"late-{k.node}", "nginx"), 30, describe=k.logs)
+        after = container(await client.pods.get(name, "default"), "web")
+        assert after.restart_count == 0 and after.state.running.started_at == before.state.running.started_at
+    finally:
+        k.cleanup()
+        own.stop()
+        for pod in (f"static-web-{k.node}", f"late-{k.node}"):
+            try:
+                await client.pods.delete(pod, "default", grace_period_seconds=0)
+            except errors.NotFound:
+                pass
+        await client.nodes.delete(k.node)
