@@ -438,6 +438,9 @@ def cmd_describe(args: argparse.Namespace) -> int:
                     evs = (await client.events.list(obj.metadata.namespace or None, field_selector=sel)).items
                 except errors.ApiError:
                     evs = []
+                # kubectl describe orders events by time; equal times keep the order they were recorded in.
+                evs.sort(key=lambda e: (serialization.time_value(e.last_timestamp),
+                                        int(e.metadata.resource_version or 0)))
                 if not first:
                     print()
                 first = False
@@ -769,7 +772,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--container", "-c", help="the container (default: the pod's only container)")
     ex.add_argument("--stdin", "-i", action="store_true", help="accepted for kubectl compatibility")
     ex.add_argument("--tty", "-t", action="store_true", help="accepted for kubectl compatibility")
-    ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    ex.add_argument("cmd", nargs="*", metavar="-- COMMAND", help="the command, after --")
 
     add("api-resources", cmd_api_resources, "Print the supported API resources")
     cluster.register(sub, common)
