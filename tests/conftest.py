@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,14 @@ def apiserver(redis_server: RedisServer | RedisContainer) -> Iterator[ApiServer]
     server = ApiServer(redis_server.url).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def fast_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cluster config on the fast timing profile, for processes whose timings a test waits on."""
+    path = tmp_path_factory.mktemp("cfg") / "cluster.yaml"
+    path.write_text("profile: fast\n")
+    return path
 
 
 @pytest.fixture

@@ -147,65 +147,16 @@ def start_redis() -> RedisServer | RedisContainer:
     return RedisContainer(image).start() if image else RedisServer().start()
 
 
-@dataclass
-class ApiServer:
-    redis_url: str
-    port: int = field(default_factory=free_port)
-    config: Path | None = None
-    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="kubemu-apiserver-", suffix=".log")[1]))
+class Process:
+    """A kubemu process a test starts: its output goes to a log file; kill (SIGKILL) and stop (SIGTERM, then
+    SIGKILL) are the same for every kind."""
+
     proc: subprocess.Popen[bytes] | None = None
+    log: Path
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> ApiServer:
-        argv = [sys.executable, "-m", "apiserver.main", "--listen", self.address, "--redis", self.redis_url,
-                "--log-format", "json", "--bookmark-interval", "0.5"]
-        if self.config:
-            argv += ["--config", str(self.config)]
+    def _spawn(self, module: str, *args: str) -> None:
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=out, cwd=REPO, env={**os.environ})
-        wait_port(self.port, proc=self.proc)
-        return self
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def logs(self) -> str:
-        return self.log.read_text()
-
-
-@dataclass
-class KubeletProcess:
-    """A real kubemu-kubelet process for one node, with its own static pod folder."""
-
-    apiserver: str
-    node: str
-    config: Path | None = None
-    static_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kubemu-static-")))
-    extra: list[str] = field(default_factory=list)
-    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="kubemu-kubelet-", suffix=".log")[1]))
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> KubeletProcess:
-        argv = [sys.executable, "-m", "kubelet.main", "--node-name", self.node, "--apiserver", self.apiserver,
-                "--static-pod-path", str(self.static_dir), "--log-format", "json", *self.extra]
-        if self.config:
-            argv += ["--config", str(self.config)]
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=out, cwd=REPO)
-        return self
+            self.proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=out, stderr=out, cwd=REPO)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -220,12 +171,71 @@ class KubeletProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def logs(self) -> str:
+        return self.log.read_text()
+
+
+def _log_file(name: str) -> Path:
+    return Path(tempfile.mkstemp(prefix=f"kubemu-{name}-", suffix=".log")[1])
+
+
+def _config_args(config: Path | None) -> list[str]:
+    return ["--config", str(config)] if config else []
+
+
+@dataclass
+class ApiServer(Process):
+    redis_url: str
+    port: int = field(default_factory=free_port)
+    config: Path | None = None
+    log: Path = field(default_factory=lambda: _log_file("apiserver"))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> ApiServer:
+        self._spawn("apiserver.main", "--listen", self.address, "--redis", self.redis_url, "--log-format", "json",
+                    "--bookmark-interval", "0.5", *_config_args(self.config))
+        wait_port(self.port, proc=self.proc)
+        return self
+
+
+@dataclass
+class KubeletProcess(Process):
+    """A real kubemu-kubelet process for one node, with its own static pod folder."""
+
+    apiserver: str
+    node: str
+    config: Path | None = None
+    static_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kubemu-static-")))
+    extra: list[str] = field(default_factory=list)
+    log: Path = field(default_factory=lambda: _log_file("kubelet"))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> KubeletProcess:
+        self._spawn("kubelet.main", "--node-name", self.node, "--apiserver", self.apiserver, "--static-pod-path",
+                    str(self.static_dir), "--log-format", "json", *self.extra, *_config_args(self.config))
+        return self
+
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.static_dir, ignore_errors=True)
 
-    def logs(self) -> str:
-        return self.log.read_text()
+
+@dataclass
+class SchedulerProcess(Process):
+    apiserver: str
+    config: Path | None = None
+    seed: int = 1
+    log: Path = field(default_factory=lambda: _log_file("scheduler"))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SchedulerProcess:
+        self._spawn("scheduler.main", "--apiserver", self.apiserver, "--seed", str(self.seed), "--log-format",
+                    "json", *_config_args(self.config))
+        return self
 
 
 def run_cli(*args: str, server: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:

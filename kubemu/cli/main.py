@@ -656,6 +656,117 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return run_async(args, go)
 
 
+_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _parse_taints(specs: list[str]) -> tuple[list[core_pb2.Taint], list[tuple[str, str]]]:
+    """kubectl's taint arguments: `key=value:Effect` adds, `key:Effect-` / `key-` / `key=value:Effect-` removes."""
+    add: list[core_pb2.Taint] = []
+    remove: list[tuple[str, str]] = []
+    for spec in specs:
+        if spec.endswith("-"):
+            body = spec[:-1]
+            kv, _, effect = body.partition(":")
+            key = kv.partition("=")[0]
+            if effect and effect not in _EFFECTS:
+                raise CliError(f"error: invalid taint spec: {spec}, unsupported taint effect {effect}")
+            remove.append((key, effect))
+            continue
+        kv, sep, effect = spec.partition(":")
+        if not sep or not effect:
+            raise CliError(f"error: invalid taint spec: {spec}, taint effect is required")
+        if effect not in _EFFECTS:
+            raise CliError(f'error: invalid taint spec: {spec}, invalid taint effect: {effect}, unsupported '
+                           'taint effect')
+        key, _, value = kv.partition("=")
+        errs = labels.validate_label_key(key)
+        if errs:
+            raise CliError(f"error: invalid taint spec: {spec}, {'; '.join(errs)}")
+        taint = core_pb2.Taint(key=key, value=value, effect=effect)
+        if effect == "NoExecute":
+            serialization.set_time(taint.time_added, float(int(now())))  # as kubectl does
+        add.append(taint)
+    return add, remove
+
+
+def cmd_taint(args: argparse.Namespace) -> int:
+    words = list(args.items)
+    try:
+        is_node = kinds.by_resource(words[0]).kind == "Node"
+    except kinds.UnknownKind as e:
+        raise CliError(f"error: {e}") from None
+    if len(words) < 2 or not is_node:
+        raise CliError("error: at least one taint update is required" if len(words) >= 2 else
+                       "error: you must specify a node, e.g. kubemu taint nodes node-1 key=value:NoSchedule")
+    split = next((i for i, w in enumerate(words[1:], 1) if ":" in w or "=" in w or w.endswith("-")), len(words))
+    names, specs = words[1:split], words[split:]
+    if not specs:
+        raise CliError("error: at least one taint update is required")
+    add, remove = _parse_taints(specs)
+
+    async def one(client: Client, name: str) -> str:
+        async def attempt() -> str:
+            node = await client.nodes.get(name)
+            taints = list(node.spec.taints)
+            for key, effect in remove:
+                kept = [t for t in taints if not (t.key == key and (not effect or t.effect == effect))]
+                if len(kept) == len(taints):
+                    raise CliError(f'error: taint "{key}{":" + effect if effect else ""}" not found')
+                taints = kept
+            for t in add:
+                same = [x for x in taints if x.key == t.key and x.effect == t.effect]
+                if same and not args.overwrite:
+                    raise CliError(f"error: node {name} already has {t.key} taint(s) with same effect(s) and "
+                                   "--overwrite is false")
+                taints = [x for x in taints if not (x.key == t.key and x.effect == t.effect)] + [t]
+            del node.spec.taints[:]
+            node.spec.taints.extend(taints)
+            await client.nodes.update(node)
+            return f"node/{name} {'tainted' if add else 'untainted'}"
+
+        return await retry_on_conflict(attempt)
+
+    async def go(client: Client) -> int:
+        for name in names:
+            try:
+                print(await one(client, name))
+            except errors.NotFound as e:
+                raise CliError(server_error(e)) from None
+        return 0
+
+    return run_async(args, go)
+
+
+def _set_unschedulable(args: argparse.Namespace, value: bool) -> int:
+    verb = "cordoned" if value else "uncordoned"
+
+    async def go(client: Client) -> int:
+        for name in args.nodes:
+            async def attempt(name: str = name) -> str:
+                node = await client.nodes.get(name)
+                if node.spec.unschedulable == value:
+                    return f"node/{name} already {verb}"
+                node.spec.unschedulable = value
+                await client.nodes.update(node)
+                return f"node/{name} {verb}"
+
+            try:
+                print(await retry_on_conflict(attempt))
+            except errors.NotFound as e:
+                raise CliError(server_error(e)) from None
+        return 0
+
+    return run_async(args, go)
+
+
+def cmd_cordon(args: argparse.Namespace) -> int:
+    return _set_unschedulable(args, True)
+
+
+def cmd_uncordon(args: argparse.Namespace) -> int:
+    return _set_unschedulable(args, False)
+
+
 def cmd_api_resources(args: argparse.Namespace) -> int:
     rows = [("NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND")]
     for k in kinds.all_kinds():
@@ -773,6 +884,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stdin", "-i", action="store_true", help="accepted for kubectl compatibility")
     ex.add_argument("--tty", "-t", action="store_true", help="accepted for kubectl compatibility")
     ex.add_argument("cmd", nargs="*", metavar="-- COMMAND", help="the command, after --")
+
+    t = add("taint", cmd_taint, "Update the taints on one or more nodes")
+    t.add_argument("items", nargs="+", metavar="nodes NAME KEY=VAL:EFFECT|KEY:EFFECT-|KEY-")
+    t.add_argument("--overwrite", action="store_true", help="replace a taint with the same key and effect")
+    for name, fn, text in (("cordon", cmd_cordon, "Mark node as unschedulable"),
+                           ("uncordon", cmd_uncordon, "Mark node as schedulable")):
+        cp = add(name, fn, text)
+        cp.add_argument("nodes", nargs="+", metavar="NODE")
 
     add("api-resources", cmd_api_resources, "Print the supported API resources")
     cluster.register(sub, common)

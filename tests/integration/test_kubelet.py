@@ -21,13 +21,6 @@ from tests.support import ApiServer, KubeletProcess, unique, until
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def fast_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cfg") / "cluster.yaml"
-    path.write_text("profile: fast\n")
-    return path
-
-
 @pytest.fixture
 async def node(apiserver: ApiServer, fast_config: Path, client: Client) -> AsyncIterator[KubeletProcess]:
     k = KubeletProcess(apiserver.address, unique("node"), config=fast_config).start()

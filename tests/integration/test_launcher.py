@@ -135,8 +135,8 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
     assert serving(address)
 
     rows = kubemu.ps()
-    assert {"redis", "apiserver", "kubelet-1", "kubelet-2", "kubelet-3"} <= set(rows)
-    for name in ("redis", "apiserver", "kubelet-1", "kubelet-2", "kubelet-3"):
+    assert {"redis", "apiserver", "scheduler", "kubelet-1", "kubelet-2", "kubelet-3"} <= set(rows)
+    for name in ("redis", "apiserver", "scheduler", "kubelet-1", "kubelet-2", "kubelet-3"):
         assert rows[name]["state"] == "running", rows
         assert pid_alive(int(rows[name]["pid"])), rows
     assert rows["apiserver"]["command"].startswith(f"kubemu-apiserver --listen {address} --redis redis://127.0.0.1:")
@@ -158,6 +158,15 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
             [f"node-{i}", "Ready"] for i in (1, 2, 3)]
 
     wait_for(nodes_ready, 30, what="three Ready nodes")
+
+    # End to end: the scheduler places a plain pod and its node's kubelet runs it.
+    assert kubemu.run("run", "web", "--image=nginx").returncode == 0
+
+    def web_running() -> bool:
+        out = kubemu.run("get", "pod", "web", "-o", "wide", "--no-headers").stdout.split()
+        return len(out) > 6 and out[2] == "Running" and out[6].startswith("node-")
+
+    wait_for(web_running, 30, what="pod web scheduled and Running")
 
     # stop: that process only, cleanly, and it stays stopped.
     api_pid, redis_pid = int(rows["apiserver"]["pid"]), int(rows["redis"]["pid"])
@@ -188,7 +197,8 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
     result = kubemu.run("stop", "nosuch")
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        'error: no process "nosuch" in this cluster (known: redis, apiserver, kubelet-1, kubelet-2, kubelet-3)'
+        'error: no process "nosuch" in this cluster (known: redis, apiserver, scheduler, kubelet-1, kubelet-2, '
+        "kubelet-3)"
     )
 
     result = kubemu.run("start", "apiserver")

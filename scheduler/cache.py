@@ -1,0 +1,90 @@
+"""The scheduler's cache of node allocations: pods bound (from the informer) and pods assumed by this
+scheduler before their binding is seen, so two pods cannot both take the last free CPU of a node."""
+
+from __future__ import annotations
+
+from kubemu.pb import core_pb2
+from scheduler.framework import NodeInfo, Snapshot
+
+
+def pod_key(pod: core_pb2.Pod) -> str:
+    return f"{pod.metadata.namespace}/{pod.metadata.name}"
+
+
+def occupies_node(pod: core_pb2.Pod) -> bool:
+    """Pods that hold resources on their node: bound and not finished."""
+    return bool(pod.spec.node_name) and pod.status.phase not in ("Succeeded", "Failed")
+
+
+class SchedulerCache:
+    def __init__(self) -> None:
+        self.nodes: dict[str, NodeInfo] = {}
+        self.pod_node: dict[str, str] = {}
+        """Where each pod we count sits (bound or assumed)."""
+        self.assumed: set[str] = set()
+        self._orphans: dict[str, core_pb2.Pod] = {}
+        """Bound pods whose node we have not seen yet."""
+
+    # -- nodes ------------------------------------------------------------------------------------
+
+    def set_node(self, node: core_pb2.Node) -> None:
+        name = node.metadata.name
+        info = self.nodes.get(name)
+        pods = info.pods if info is not None else [p for p in self._orphans.values() if p.spec.node_name == name]
+        for p in pods:
+            self._orphans.pop(pod_key(p), None)
+        self.nodes[name] = NodeInfo.build(node, pods)
+
+    def remove_node(self, name: str) -> None:
+        info = self.nodes.pop(name, None)
+        if info is not None:
+            for p in info.pods:
+                self._orphans[pod_key(p)] = p
+
+    # -- pods -------------------------------------------------------------------------------------
+
+    def _place(self, key: str, node: str, pod: core_pb2.Pod) -> None:
+        info = self.nodes.get(node)
+        if info is None:
+            self._orphans[key] = pod
+        else:
+            info.add_pod(pod)
+        self.pod_node[key] = node
+
+    def _unplace(self, key: str, pod: core_pb2.Pod) -> None:
+        node = self.pod_node.pop(key, None)
+        self._orphans.pop(key, None)
+        if node is not None and node in self.nodes:
+            self.nodes[node].remove_pod(pod)
+
+    def update_pod(self, pod: core_pb2.Pod) -> None:
+        """A pod from the informer: count it where it is bound, until it finishes."""
+        key = pod_key(pod)
+        self.assumed.discard(key)
+        self._unplace(key, pod)
+        if occupies_node(pod):
+            self._place(key, pod.spec.node_name, pod)
+
+    def remove_pod(self, pod: core_pb2.Pod) -> None:
+        key = pod_key(pod)
+        self.assumed.discard(key)
+        self._unplace(key, pod)
+
+    def assume(self, pod: core_pb2.Pod, node: str) -> None:
+        """Count the pod on `node` now, before its binding comes back through the watch."""
+        assumed = core_pb2.Pod()
+        assumed.CopyFrom(pod)
+        assumed.spec.node_name = node
+        key = pod_key(pod)
+        self._unplace(key, pod)
+        self._place(key, node, assumed)
+        self.assumed.add(key)
+
+    def forget(self, pod: core_pb2.Pod) -> None:
+        key = pod_key(pod)
+        if key in self.assumed:
+            self.assumed.discard(key)
+            self._unplace(key, pod)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(sorted(self.nodes.values(), key=lambda n: n.name))

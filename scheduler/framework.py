@@ -1,0 +1,228 @@
+"""The scheduling framework's plain values: node infos in a snapshot, resource sums, plugin statuses and the
+plugin protocols. Plugins get these and nothing else (no client), so they are tested without a cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kubemu.api.quantity import bytes_of, cpu_millis, parse_quantity
+from kubemu.pb import core_pb2
+
+SUCCESS = "Success"
+UNSCHEDULABLE = "Unschedulable"
+UNRESOLVABLE = "UnschedulableAndUnresolvable"
+"""Preemption on this node cannot help (wrong labels, taints, ...)."""
+
+MAX_NODE_SCORE = 100
+DEFAULT_MILLI_CPU_REQUEST = 100
+"""Scoring counts a container without a cpu request as 100m (pkg/scheduler/util/pod_resources.go)."""
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+"""... and without a memory request as 200Mi."""
+
+
+@dataclass(frozen=True)
+class Status:
+    code: str = SUCCESS
+    reasons: tuple[str, ...] = ()
+    plugin: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == SUCCESS
+
+
+OK = Status()
+
+
+def unschedulable(plugin: str, *reasons: str, unresolvable: bool = False) -> Status:
+    return Status(UNRESOLVABLE if unresolvable else UNSCHEDULABLE, tuple(reasons), plugin)
+
+
+@dataclass
+class Resources:
+    milli_cpu: int = 0
+    memory: int = 0
+    pods: int = 0
+    scalar: dict[str, int] = field(default_factory=dict)
+    """Extended resources (nvidia.com/gpu, ...) and ephemeral-storage, in their base unit."""
+
+    def add(self, other: Resources) -> None:
+        self.milli_cpu += other.milli_cpu
+        self.memory += other.memory
+        self.pods += other.pods
+        for k, v in other.scalar.items():
+            self.scalar[k] = self.scalar.get(k, 0) + v
+
+    def sub(self, other: Resources) -> None:
+        self.milli_cpu -= other.milli_cpu
+        self.memory -= other.memory
+        self.pods -= other.pods
+        for k, v in other.scalar.items():
+            self.scalar[k] = self.scalar.get(k, 0) - v
+
+    def set_max(self, other: Resources) -> None:
+        self.milli_cpu = max(self.milli_cpu, other.milli_cpu)
+        self.memory = max(self.memory, other.memory)
+        for k, v in other.scalar.items():
+            self.scalar[k] = max(self.scalar.get(k, 0), v)
+
+
+def resources_of(values: Mapping[str, str]) -> Resources:
+    """A ResourceList (requests, limits, allocatable) as numbers."""
+    r = Resources()
+    for name, text in values.items():
+        if name == "cpu":
+            r.milli_cpu = cpu_millis(text)
+        elif name == "memory":
+            r.memory = bytes_of(text)
+        elif name == "pods":
+            r.pods = parse_quantity(text).value()
+        else:
+            r.scalar[name] = parse_quantity(text).value()
+    return r
+
+
+def _is_sidecar(c: core_pb2.Container) -> bool:
+    return c.HasField("restart_policy") and c.restart_policy == "Always"
+
+
+def pod_requests(pod: core_pb2.Pod, *, non_zero: bool = False) -> Resources:
+    """What a pod asks of a node (pkg/api/v1/resource PodRequests): the sum of its containers, max'd with each
+    init container (plus the sidecars started before it), plus overhead. With `non_zero`, missing cpu and
+    memory requests count as 100m and 200Mi, as scoring does."""
+
+    def one(c: core_pb2.Container) -> Resources:
+        r = resources_of(c.resources.requests)
+        if non_zero:
+            if "cpu" not in c.resources.requests:
+                r.milli_cpu = DEFAULT_MILLI_CPU_REQUEST
+            if "memory" not in c.resources.requests:
+                r.memory = DEFAULT_MEMORY_REQUEST
+        return r
+
+    total = Resources()
+    for c in pod.spec.containers:
+        total.add(one(c))
+    sidecars = Resources()
+    for c in pod.spec.init_containers:
+        r = one(c)
+        if _is_sidecar(c):
+            sidecars.add(r)
+            total.add(r)
+        else:
+            with_sidecars = Resources()
+            with_sidecars.add(r)
+            with_sidecars.add(sidecars)
+            total.set_max(with_sidecars)
+    total.add(resources_of(pod.spec.overhead))
+    return total
+
+
+@dataclass
+class NodeInfo:
+    """A node and what is on it: bound pods and pods the scheduler has assumed onto it."""
+
+    node: core_pb2.Node
+    pods: list[core_pb2.Pod] = field(default_factory=list)
+    requested: Resources = field(default_factory=Resources)
+    non_zero_requested: Resources = field(default_factory=Resources)
+    allocatable: Resources = field(default_factory=Resources)
+    used_ports: set[tuple[str, str, int]] = field(default_factory=set)
+    """(hostIP, protocol, hostPort) taken by pods on the node."""
+
+    @property
+    def name(self) -> str:
+        return str(self.node.metadata.name)
+
+    @staticmethod
+    def build(node: core_pb2.Node, pods: Iterable[core_pb2.Pod] = ()) -> NodeInfo:
+        info = NodeInfo(node, allocatable=resources_of(node.status.allocatable))
+        for p in pods:
+            info.add_pod(p)
+        return info
+
+    def add_pod(self, pod: core_pb2.Pod) -> None:
+        self.pods.append(pod)
+        r = pod_requests(pod)
+        r.pods = 1
+        self.requested.add(r)
+        nz = pod_requests(pod, non_zero=True)
+        nz.pods = 1
+        self.non_zero_requested.add(nz)
+        for c in pod.spec.containers:
+            for port in c.ports:
+                if port.host_port:
+                    self.used_ports.add((port.host_ip or "0.0.0.0", port.protocol or "TCP", port.host_port))
+
+    def remove_pod(self, pod: core_pb2.Pod) -> bool:
+        key = (pod.metadata.namespace, pod.metadata.name)
+        for i, p in enumerate(self.pods):
+            if (p.metadata.namespace, p.metadata.name) == key:
+                del self.pods[i]
+                rebuilt = NodeInfo.build(self.node, self.pods)
+                self.requested, self.non_zero_requested = rebuilt.requested, rebuilt.non_zero_requested
+                self.used_ports = rebuilt.used_ports
+                self.pods = rebuilt.pods
+                return True
+        return False
+
+
+@dataclass
+class Snapshot:
+    """Every node info at the start of a scheduling cycle; plugins read it, never change it."""
+
+    nodes: list[NodeInfo]
+
+    def __post_init__(self) -> None:
+        self.by_name = {n.name: n for n in self.nodes}
+
+    def all_pods(self) -> Iterable[tuple[NodeInfo, core_pb2.Pod]]:
+        for n in self.nodes:
+            for p in n.pods:
+                yield n, p
+
+
+class FilterPlugin(Protocol):
+    name: str
+
+    def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status: ...
+
+
+class ScorePlugin(Protocol):
+    name: str
+
+    def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
+        """A raw score for the node (plugins whose scores need normalising return any int)."""
+        ...
+
+    def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
+        """Scores mapped to 0..100 (identity for plugins that already score in that range)."""
+        ...
+
+
+def default_normalize(scores: dict[str, int], reverse: bool = False) -> dict[str, int]:
+    """helper.DefaultNormalizeScore: scale so the highest is 100 (reverse: the lowest is 100)."""
+    top = max(scores.values(), default=0)
+    if top == 0:
+        return {k: (MAX_NODE_SCORE if reverse else 0) for k in scores}
+    out = {}
+    for k, v in scores.items():
+        s = MAX_NODE_SCORE * v // top
+        out[k] = MAX_NODE_SCORE - s if reverse else s
+    return out
+
+
+def tolerates(tolerations: Sequence[core_pb2.Toleration], taint: core_pb2.Taint) -> bool:
+    """v1.Toleration.ToleratesTaint: empty effect matches all effects; empty key with Exists matches all keys."""
+    for t in tolerations:
+        if t.effect and t.effect != taint.effect:
+            continue
+        if t.key and t.key != taint.key:
+            continue
+        if not t.key and t.operator != "Exists":
+            continue
+        if t.operator == "Exists" or (t.operator in ("", "Equal") and t.value == taint.value):
+            return True
+    return False

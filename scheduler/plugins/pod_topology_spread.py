@@ -1,0 +1,252 @@
+"""PodTopologySpread (pkg/scheduler/framework/plugins/podtopologyspread, v1.32): DoNotSchedule constraints as a
+filter on skew, ScheduleAnyway constraints as a score favouring domains with fewer matching pods."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kubemu.api import labels
+from kubemu.pb import core_pb2
+from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, unschedulable
+from scheduler.plugins.selector_util import (
+    MaybeSelector,
+    is_terminating,
+    label_selector,
+    required_node_affinity_matches,
+)
+
+NAME = "PodTopologySpread"
+ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
+ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
+
+DO_NOT_SCHEDULE = "DoNotSchedule"
+SCHEDULE_ANYWAY = "ScheduleAnyway"
+LABEL_HOSTNAME = "kubernetes.io/hostname"
+_MAX_INT32 = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class SpreadConstraint:
+    """topologySpreadConstraint: the parsed form. The node inclusion policies are upstream's defaults
+    (nodeAffinityPolicy Honor, nodeTaintsPolicy Ignore): kubemu's API has no fields to change them."""
+
+    max_skew: int
+    topology_key: str
+    selector: MaybeSelector
+    min_domains: int
+
+
+def _merge_match_label_keys(pod: core_pb2.Pod, c: core_pb2.TopologySpreadConstraint,
+                            selector: MaybeSelector) -> MaybeSelector:
+    """matchLabelKeys (beta, on in v1.32): the pod's values for those keys are ANDed into the selector.
+    mergeLabelSetWithSelector returns a nothing-selector unchanged."""
+    match = {k: pod.metadata.labels[k] for k in c.match_label_keys if k in pod.metadata.labels}
+    if not match or selector is None:
+        return selector
+    return labels.from_map(match).add(*selector.requirements)
+
+
+def spread_constraints(pod: core_pb2.Pod, action: str) -> list[SpreadConstraint]:
+    """filterTopologySpreadConstraints: the pod's constraints for one whenUnsatisfiable action. The
+    cluster-level default constraints (system defaulting) are not applied in kubemu."""
+    out: list[SpreadConstraint] = []
+    for c in pod.spec.topology_spread_constraints:
+        if c.when_unsatisfiable != action:
+            continue
+        selector = label_selector(c.HasField("label_selector"), c.label_selector)
+        selector = _merge_match_label_keys(pod, c, selector)
+        min_domains = c.min_domains if c.HasField("min_domains") else 1
+        out.append(SpreadConstraint(c.max_skew, c.topology_key, selector, min_domains))
+    return out
+
+
+def count_pods_match_selector(pods: Iterable[core_pb2.Pod], selector: MaybeSelector, namespace: str) -> int:
+    """countPodsMatchSelector: terminating pods and other namespaces do not count, nor does anything under an
+    empty selector (selector.Empty() returns 0 upstream, although the incoming pod still self-matches)."""
+    if selector is None or selector.empty:
+        return 0
+    return sum(
+        1 for p in pods
+        if not is_terminating(p) and p.metadata.namespace == namespace and selector.matches(p.metadata.labels)
+    )
+
+
+def _has_all_keys(node: core_pb2.Node, constraints: Sequence[SpreadConstraint]) -> bool:
+    """nodeLabelsMatchSpreadConstraints."""
+    return all(c.topology_key in node.metadata.labels for c in constraints)
+
+
+class _CriticalPaths:
+    """criticalPaths: the two smallest (value, count) entries, so [0] holds the global minimum."""
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[str, int]] = [("", _MAX_INT32), ("", _MAX_INT32)]
+
+    def update(self, value: str, num: int) -> None:
+        p = self.paths
+        i = 0 if value == p[0][0] else 1 if value == p[1][0] else -1
+        if i >= 0:
+            p[i] = (value, num)
+            if p[0][1] > p[1][1]:
+                p[0], p[1] = p[1], p[0]
+        elif num < p[0][1]:
+            p[1] = p[0]
+            p[0] = (value, num)
+        elif num < p[1][1]:
+            p[1] = (value, num)
+
+    @property
+    def min_match(self) -> int:
+        return self.paths[0][1]
+
+
+@dataclass
+class _FilterState:
+    constraints: list[SpreadConstraint]
+    critical_paths: list[_CriticalPaths]
+    value_to_match_num: list[dict[str, int]]
+
+    def min_match_num(self, i: int) -> int:
+        """minMatchNum: the global minimum, taken as 0 while there are fewer domains than minDomains."""
+        if len(self.value_to_match_num[i]) < self.constraints[i].min_domains:
+            return 0
+        return self.critical_paths[i].min_match
+
+
+class PodTopologySpread:
+    """Filter (DoNotSchedule) and score (ScheduleAnyway)."""
+
+    name = NAME
+
+    # --- filter ---
+
+    @staticmethod
+    def _pre_filter(pod: core_pb2.Pod, snapshot: Snapshot) -> _FilterState:
+        """calPreFilterState: matching pods per domain, over nodes that have every constraint's key and pass
+        the pod's nodeSelector / required node affinity (nodeAffinityPolicy Honor)."""
+        constraints = spread_constraints(pod, DO_NOT_SCHEDULE)
+        counts: list[dict[str, int]] = [{} for _ in constraints]
+        if constraints:
+            for info in snapshot.nodes:
+                node = info.node
+                if not _has_all_keys(node, constraints) or not required_node_affinity_matches(pod, node):
+                    continue
+                for i, c in enumerate(constraints):
+                    value = node.metadata.labels[c.topology_key]
+                    n = count_pods_match_selector(info.pods, c.selector, pod.metadata.namespace)
+                    counts[i][value] = counts[i].get(value, 0) + n
+        paths = []
+        for per_value in counts:
+            cp = _CriticalPaths()
+            for value, num in per_value.items():
+                cp.update(value, num)
+            paths.append(cp)
+        return _FilterState(constraints, paths, counts)
+
+    def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
+        state = self._pre_filter(pod, snapshot)
+        node_labels = node.node.metadata.labels
+        for i, c in enumerate(state.constraints):
+            if c.topology_key not in node_labels:
+                # No domain at all: preemption cannot help.
+                return unschedulable(self.name, ERR_REASON_NODE_LABEL_NOT_MATCH, unresolvable=True)
+            # 'existing matching num' + 'if self-match (1 or 0)' - 'global minimum' <= 'maxSkew'
+            self_match = 1 if c.selector is not None and c.selector.matches(pod.metadata.labels) else 0
+            match_num = state.value_to_match_num[i].get(node_labels[c.topology_key], 0)
+            if match_num + self_match - state.min_match_num(i) > c.max_skew:
+                # Evicting matching pods could lower the skew, so this one is left to preemption.
+                return unschedulable(self.name, ERR_REASON_CONSTRAINTS_NOT_MATCH)
+        return OK
+
+    # --- score ---
+
+    @staticmethod
+    def raw_scores(pod: core_pb2.Pod, filtered: Sequence[NodeInfo], snapshot: Snapshot) -> dict[str, int | None]:
+        """PreScore + Score for the nodes that passed filtering: None for ignored nodes (missing a key),
+        otherwise round(sum of count * log(domains + 2) + maxSkew - 1) over the ScheduleAnyway constraints.
+        Returns {} when the pod has no such constraints (upstream's Skip)."""
+        constraints = spread_constraints(pod, SCHEDULE_ANYWAY)
+        if not constraints or not snapshot.nodes:
+            return {}
+        ignored: set[str] = set()
+        counts: list[dict[str, int]] = [{} for _ in constraints]
+        topo_size = [0] * len(constraints)
+        for info in filtered:
+            if not _has_all_keys(info.node, constraints):
+                # The pod has its own constraints (requireAllTopologies): such nodes get no score.
+                ignored.add(info.name)
+                continue
+            for i, c in enumerate(constraints):
+                # Per-node (hostname) counts are taken in Score; other domains are collected below.
+                if c.topology_key == LABEL_HOSTNAME:
+                    continue
+                value = info.node.metadata.labels[c.topology_key]
+                if value not in counts[i]:
+                    counts[i][value] = 0
+                    topo_size[i] += 1
+        weights = []
+        for i, c in enumerate(constraints):
+            size = len(filtered) - len(ignored) if c.topology_key == LABEL_HOSTNAME else topo_size[i]
+            # topologyNormalizingWeight: small topologies are not watered down by big ones.
+            weights.append(math.log(size + 2))
+        for info in snapshot.nodes:
+            node = info.node
+            if not required_node_affinity_matches(pod, node) or not _has_all_keys(node, constraints):
+                continue
+            for i, c in enumerate(constraints):
+                value = node.metadata.labels[c.topology_key]
+                # Only domains of candidate nodes are counted.
+                if value in counts[i]:
+                    counts[i][value] += count_pods_match_selector(info.pods, c.selector, pod.metadata.namespace)
+        out: dict[str, int | None] = {}
+        for info in filtered:
+            if info.name in ignored:
+                out[info.name] = None
+                continue
+            score = 0.0
+            node_labels = info.node.metadata.labels
+            for i, c in enumerate(constraints):
+                if c.topology_key not in node_labels:
+                    continue
+                if c.topology_key == LABEL_HOSTNAME:
+                    cnt = count_pods_match_selector(info.pods, c.selector, pod.metadata.namespace)
+                else:
+                    cnt = counts[i][node_labels[c.topology_key]]
+                # scoreForCount: maxSkew - 1 waters down differences between domains.
+                score += cnt * weights[i] + (c.max_skew - 1)
+            # Go's math.Round rounds halves away from zero (Python's round() would go to even); never negative.
+            whole = math.floor(score)
+            out[info.name] = whole + 1 if score - whole >= 0.5 else whole
+        return out
+
+    def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
+        """The raw score with every snapshot node taken as a candidate. Upstream's weights depend on which
+        nodes passed filtering, so `normalize` recomputes from the candidates it is given."""
+        value = self.raw_scores(pod, snapshot.nodes, snapshot).get(node.name)
+        return value or 0
+
+    def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
+        """NormalizeScore: fewer matching pods is better, 100 * (max + min - s) / max; ignored nodes get 0."""
+        filtered = [snapshot.by_name[name] for name in scores if name in snapshot.by_name]
+        raw = self.raw_scores(pod, filtered, snapshot)
+        if not raw:
+            # Skip: the plugin does not score this pod, which adds nothing to any node.
+            return {name: 0 for name in scores}
+        valid = [v for v in raw.values() if v is not None]
+        low = min(valid, default=0)
+        high = max(valid, default=0)
+        out: dict[str, int] = {}
+        for name in scores:
+            value = raw.get(name)
+            if value is None:
+                out[name] = 0
+            elif high == 0:
+                out[name] = MAX_NODE_SCORE
+            else:
+                out[name] = MAX_NODE_SCORE * (high + low - value) // high
+        return out
+
+
+pod_topology_spread = PodTopologySpread()

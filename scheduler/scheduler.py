@@ -1,0 +1,333 @@
+"""The scheduling cycle: pop the highest-priority pending pod, filter every node through the plugins, score
+the feasible ones, assume the pod on the best node and bind it through the apiserver; explain failures in
+upstream's words, preempt lower-priority pods when that is the only way, and retry when the cluster changes."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from kubemu.api.serialization import set_time
+from kubemu.client import errors
+from kubemu.client.client import Client, retry_on_conflict
+from kubemu.client.events import EventRecorder
+from kubemu.client.informer import Informer
+from kubemu.pb import core_pb2
+from scheduler import plugins
+from scheduler.cache import SchedulerCache, pod_key
+from scheduler.framework import NodeInfo, Snapshot, Status
+from scheduler.queue import SchedulingQueue
+
+log = structlog.get_logger()
+
+SCHEDULER_NAME = "default-scheduler"
+EXPLAIN = "scheduler.kubemu.io/explain"
+FILTER_RESULT = "scheduler.kubemu.io/filter-result"
+SCORE_RESULT = "scheduler.kubemu.io/score-result"
+SELECTED_NODE = "scheduler.kubemu.io/selected-node"
+
+
+@dataclass
+class Decision:
+    node: str | None
+    statuses: dict[str, Status]
+    """Per node, the first failing filter (absent for feasible nodes)."""
+    scores: dict[str, dict[str, int]]
+    """Per feasible node, each score plugin's weighted score and the total."""
+
+
+def fit_error(total: int, statuses: dict[str, Status]) -> str:
+    """FitError.Error(): `0/N nodes are available: <count> <reason>, ...` with the entries sorted as strings."""
+    counts: Counter[str] = Counter()
+    for st in statuses.values():
+        for reason in st.reasons:
+            counts[reason] += 1
+    parts = sorted(f"{n} {reason}" for reason, n in counts.items())
+    return f"0/{total} nodes are available: {', '.join(parts)}."
+
+
+def run_filters(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
+    for plugin in plugins.FILTERS:
+        st = plugin.filter(pod, node, snapshot)
+        if not st.ok:
+            return st
+    return Status()
+
+
+def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random) -> Decision:
+    """One scheduling decision over a snapshot: pure, so it is tested without a cluster."""
+    statuses: dict[str, Status] = {}
+    feasible: list[NodeInfo] = []
+    for node in snapshot.nodes:
+        st = run_filters(pod, node, snapshot)
+        if st.ok:
+            feasible.append(node)
+        else:
+            statuses[node.name] = st
+    if not feasible:
+        return Decision(None, statuses, {})
+    scores: dict[str, dict[str, int]] = {n.name: {} for n in feasible}
+    if len(feasible) > 1:
+        for plugin, weight in plugins.SCORES:
+            raw = {n.name: plugin.score(pod, n, snapshot) for n in feasible}
+            for name, value in plugin.normalize(pod, raw, snapshot).items():
+                scores[name][plugin.name] = value * weight
+    for per in scores.values():
+        per["total"] = sum(per.values())
+    best = max(s["total"] for s in scores.values())
+    # Ties are broken at random (seedable), as upstream's selectHost does with reservoir sampling.
+    choice = rng.choice(sorted(name for name, s in scores.items() if s["total"] == best))
+    return Decision(choice, statuses, scores)
+
+
+def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[str, Status]
+                          ) -> tuple[str | None, list[core_pb2.Pod], str]:
+    """Basic preemption (DefaultPreemption): on nodes where only resources or similar stand in the way, remove
+    lower-priority pods until the pod fits, put back as many as possible (highest priority first), and pick
+    the node whose victims matter least. Returns (node, victims, message for the fit error)."""
+    prio = _priority(pod)
+    reasons: Counter[str] = Counter()
+    best: tuple[tuple[int, int, int], str, list[core_pb2.Pod]] | None = None
+    for node in snapshot.nodes:
+        st = statuses.get(node.name)
+        if st is None:
+            continue
+        if st.code == "UnschedulableAndUnresolvable":
+            reasons["Preemption is not helpful for scheduling"] += 1
+            continue
+        lower = [p for p in node.pods if _priority(p) < prio]
+        if not lower:
+            reasons["No preemption victims found for incoming pod"] += 1
+            continue
+        keep = [p for p in node.pods if p not in lower]
+        trial = NodeInfo.build(node.node, keep)
+        trial_snapshot = Snapshot([trial if n.name == node.name else n for n in snapshot.nodes])
+        if not run_filters(pod, trial, trial_snapshot).ok:
+            reasons["No preemption victims found for incoming pod"] += 1
+            continue
+        victims = []
+        for p in sorted(lower, key=lambda p: -_priority(p)):
+            trial.add_pod(p)
+            if not run_filters(pod, trial, trial_snapshot).ok:
+                trial.remove_pod(p)
+                victims.append(p)
+        prios = [_priority(p) for p in victims]
+        rank = (max(prios, default=0), sum(prios), len(victims))
+        if best is None or rank < best[0]:
+            best = (rank, node.name, victims)
+    total = len(snapshot.nodes)
+    parts = sorted(f"{n} {r}" for r, n in reasons.items())
+    message = f"preemption: 0/{total} nodes are available: {', '.join(parts)}." if parts else ""
+    if best is None:
+        return None, [], message
+    return best[1], best[2], message
+
+
+def _priority(pod: core_pb2.Pod) -> int:
+    return pod.spec.priority if pod.spec.HasField("priority") else 0
+
+
+def with_nominated(snapshot: Snapshot, pod: core_pb2.Pod,
+                   nominated: dict[str, tuple[str, core_pb2.Pod]]) -> Snapshot:
+    """The snapshot as `pod` must see it: pods of equal or higher priority that preempted for a node are counted
+    there already, so a lower-priority pod cannot take the room they made (RunFilterPluginsWithNominatedPods)."""
+    extra: dict[str, list[core_pb2.Pod]] = {}
+    for key, (node, other) in nominated.items():
+        if key != pod_key(pod) and _priority(other) >= _priority(pod) and node in snapshot.by_name:
+            extra.setdefault(node, []).append(other)
+    if not extra:
+        return snapshot
+    nodes = []
+    for info in snapshot.nodes:
+        if info.name in extra:
+            info = NodeInfo.build(info.node, [*info.pods, *extra[info.name]])
+        nodes.append(info)
+    return Snapshot(nodes)
+
+
+class Scheduler:
+    def __init__(self, client: Client, *, seed: int | None = None, time_scale: float = 1.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.cache = SchedulerCache()
+        self.queue = SchedulingQueue(time_scale=time_scale)
+        self.rng = random.Random(seed)
+        self.clock = clock
+        self.recorder = EventRecorder(client, SCHEDULER_NAME, clock=clock)
+        self.pods: Informer[core_pb2.Pod] = Informer(client.pods)
+        self.nodes: Informer[core_pb2.Node] = Informer(client.nodes)
+        self.pods.add_handler(self._pod_added, lambda old, new: self._pod_added(new), self._pod_deleted)
+        self.nodes.add_handler(self._node_changed, lambda old, new: self._node_changed(new), self._node_deleted)
+        self.bound = 0
+        self.nominated: dict[str, tuple[str, core_pb2.Pod]] = {}
+        """Pods that preempted for a node, by key: (node, pod)."""
+        self.log = log.bind(component="scheduler")
+
+    # -- events from the informers ----------------------------------------------------------------
+
+    @staticmethod
+    def _ours(pod: core_pb2.Pod) -> bool:
+        return (not pod.spec.node_name and (pod.spec.scheduler_name or SCHEDULER_NAME) == SCHEDULER_NAME
+                and not pod.metadata.HasField("deletion_timestamp")
+                and pod.status.phase not in ("Succeeded", "Failed"))
+
+    def _pod_added(self, pod: core_pb2.Pod) -> None:
+        if pod.spec.node_name:
+            was_placed = pod_key(pod) in self.cache.pod_node
+            self.cache.update_pod(pod)
+            self.queue.remove(pod)
+            if was_placed and pod_key(pod) not in self.cache.pod_node:
+                self.queue.cluster_changed()  # it finished: its resources are free again
+        elif self._ours(pod):
+            self.queue.add(pod)
+        else:
+            self.queue.remove(pod)
+
+    def _pod_deleted(self, pod: core_pb2.Pod) -> None:
+        self.nominated.pop(pod_key(pod), None)
+        self.cache.remove_pod(pod)
+        self.queue.remove(pod)
+        self.queue.cluster_changed()
+
+    def _node_changed(self, node: core_pb2.Node) -> None:
+        self.cache.set_node(node)
+        self.queue.cluster_changed()
+
+    def _node_deleted(self, node: core_pb2.Node) -> None:
+        self.cache.remove_node(node.metadata.name)
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.nodes.start()
+        self.pods.start()
+        await self.nodes.wait_synced()
+        await self.pods.wait_synced()
+        self.log.info("scheduler.synced", nodes=len(self.cache.nodes), pending=len(self.queue))
+        while True:
+            pod = await self.queue.pop()
+            current = self.pods.store.get(pod_key(pod))
+            if current is None or not self._ours(current):
+                continue
+            await self.schedule_one(current)
+
+    async def schedule_one(self, pod: core_pb2.Pod) -> None:
+        snapshot = with_nominated(self.cache.snapshot(), pod, self.nominated)
+        decision = decide(pod, snapshot, self.rng)
+        if pod.metadata.annotations.get(EXPLAIN) == "true":
+            await self._explain(pod, snapshot, decision)
+        if decision.node is None:
+            await self._failed(pod, snapshot, decision)
+            return
+        self.cache.assume(pod, decision.node)
+        try:
+            await self.client.pods.bind(pod.metadata.name, decision.node, pod.metadata.namespace,
+                                        uid=pod.metadata.uid)
+        except (errors.Conflict, errors.NotFound) as e:
+            # Bound or deleted meanwhile (another scheduler, a user): forget our assumption; the watch tells.
+            self.cache.forget(pod)
+            self.log.info("pod.bind_conflict", pod=pod_key(pod), node=decision.node, error=str(e))
+            return
+        except errors.ApiError as e:
+            self.cache.forget(pod)
+            self.queue.unschedulable(pod)
+            self.log.warning("pod.bind_failed", pod=pod_key(pod), node=decision.node, error=str(e))
+            return
+        self.bound += 1
+        self.nominated.pop(pod_key(pod), None)
+        self.queue.done(pod)
+        self.log.info("pod.scheduled", pod=pod_key(pod), node=decision.node,
+                      feasible=len(decision.scores), nodes=len(snapshot.nodes))
+        await self.recorder.event(pod, "Normal", "Scheduled",
+                                  f"Successfully assigned {pod_key(pod)} to {decision.node}")
+
+    async def _failed(self, pod: core_pb2.Pod, snapshot: Snapshot, decision: Decision) -> None:
+        message = fit_error(len(snapshot.nodes), decision.statuses)
+        policy = pod.spec.preemption_policy if pod.spec.HasField("preemption_policy") else "PreemptLowerPriority"
+        nominated = ""
+        waiting_for = self._victims_terminating(pod, snapshot)
+        if waiting_for:
+            # It already preempted: its victims are terminating. Wait for them instead of choosing more.
+            nominated = waiting_for
+        elif policy != "Never" and snapshot.nodes:
+            node, victims, pmsg = preemption_candidates(pod, snapshot, decision.statuses)
+            if node is not None:
+                for v in victims:
+                    await self.recorder.event(v, "Normal", "Preempted",
+                                              f"Preempted by pod {pod.metadata.uid} on node {node}")
+                    try:
+                        await self.client.pods.delete(v.metadata.name, v.metadata.namespace, uid=v.metadata.uid)
+                    except errors.NotFound:
+                        pass
+                nominated = node
+                self.nominated[pod_key(pod)] = (node, pod)
+                self.log.info("pod.preempting", pod=pod_key(pod), node=node,
+                              victims=[pod_key(v) for v in victims])
+            elif pmsg:
+                message = f"{message} {pmsg}"
+        elif not snapshot.nodes:
+            message = "no nodes available to schedule pods"
+        self.queue.unschedulable(pod)
+        self.log.info("pod.unschedulable", pod=pod_key(pod), message=message)
+        await self._set_unschedulable(pod, message, nominated)
+        await self.recorder.event(pod, "Warning", "FailedScheduling", message)
+
+    def _victims_terminating(self, pod: core_pb2.Pod, snapshot: Snapshot) -> str:
+        entry = self.nominated.get(pod_key(pod))
+        if entry is None or entry[0] not in snapshot.by_name:
+            return ""
+        node = snapshot.by_name[entry[0]]
+        going = [p for p in node.pods if p.metadata.HasField("deletion_timestamp") and _priority(p) < _priority(pod)]
+        return entry[0] if going else ""
+
+    async def _set_unschedulable(self, pod: core_pb2.Pod, message: str, nominated: str) -> None:
+        async def write() -> None:
+            cur = await self.client.pods.get(pod.metadata.name, pod.metadata.namespace)
+            if cur.spec.node_name or cur.metadata.uid != pod.metadata.uid:
+                return
+            cond = next((c for c in cur.status.conditions if c.type == "PodScheduled"), None)
+            if cond is None:
+                cond = cur.status.conditions.add(type="PodScheduled")
+            if cond.status != "False":
+                set_time(cond.last_transition_time, float(int(self.clock())))
+            cond.status, cond.reason, cond.message = "False", "Unschedulable", message
+            if nominated:
+                cur.status.nominated_node_name = nominated
+            await self.client.pods.update_status(cur)
+
+        try:
+            await retry_on_conflict(write)
+        except errors.NotFound:
+            pass
+
+    async def _explain(self, pod: core_pb2.Pod, snapshot: Snapshot, decision: Decision) -> None:
+        """What kube-scheduler-simulator shows: each plugin's verdict and score per node, on the pod."""
+        filters: dict[str, dict[str, str]] = {}
+        for node in snapshot.nodes:
+            verdicts: dict[str, str] = {}
+            for plugin in plugins.FILTERS:
+                st = plugin.filter(pod, node, snapshot)
+                verdicts[plugin.name] = "passed" if st.ok else "; ".join(st.reasons)
+                if not st.ok:
+                    break
+            filters[node.name] = verdicts
+
+        async def write() -> None:
+            cur = await self.client.pods.get(pod.metadata.name, pod.metadata.namespace)
+            cur.metadata.annotations[FILTER_RESULT] = json.dumps(filters, sort_keys=True)
+            cur.metadata.annotations[SCORE_RESULT] = json.dumps(decision.scores, sort_keys=True)
+            if decision.node:
+                cur.metadata.annotations[SELECTED_NODE] = decision.node
+            await self.client.pods.update(cur)
+
+        try:
+            await retry_on_conflict(write)
+        except errors.ApiError as e:
+            self.log.info("pod.explain_failed", pod=pod_key(pod), error=str(e))
+

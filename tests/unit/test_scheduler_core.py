@@ -1,0 +1,107 @@
+"""The scheduler's own parts on plain objects: the fit error message, the allocation cache with assumed pods,
+and the queue's priority order and backoff."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from kubemu.api.serialization import from_dict
+from kubemu.pb import core_pb2
+from scheduler.cache import SchedulerCache
+from scheduler.framework import UNRESOLVABLE, Status, pod_requests
+from scheduler.queue import SchedulingQueue
+from scheduler.scheduler import fit_error
+
+pytestmark = pytest.mark.unit
+
+
+def node(name: str, cpu: str = "2") -> core_pb2.Node:
+    return from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},  # type: ignore[no-any-return]
+                      "status": {"allocatable": {"cpu": cpu, "memory": "4Gi", "pods": "110"}}})
+
+
+def pod(name: str, cpu: str = "500m", node_name: str = "", priority: int | None = None, **extra: Any) -> core_pb2.Pod:
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": cpu}}}],
+                            "nodeName": node_name, **extra}
+    if priority is not None:
+        spec["priority"] = priority
+    return from_dict({"apiVersion": "v1", "kind": "Pod",  # type: ignore[no-any-return]
+                      "metadata": {"name": name, "namespace": "default",
+                                   "creationTimestamp": "2024-01-01T00:00:00Z"}, "spec": spec})
+
+
+def test_fit_error_counts_and_sorts_reasons() -> None:
+    # FitError.Error() upstream: "0/<N> nodes are available: " + sorted "<count> <reason>" + "."
+    statuses = {
+        "a": Status("Unschedulable", ("Insufficient cpu",)),
+        "b": Status(UNRESOLVABLE, ("node(s) had untolerated taint {dedicated: infra}",)),
+        "c": Status("Unschedulable", ("Insufficient cpu", "Insufficient memory")),
+    }
+    assert fit_error(3, statuses) == (
+        "0/3 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated taint {dedicated: infra}, "
+        "2 Insufficient cpu."
+    )
+
+
+def test_pod_requests_sum_containers_and_max_init() -> None:
+    p = from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+        "containers": [{"name": "a", "image": "x", "resources": {"requests": {"cpu": "100m", "memory": "1Mi"}}},
+                       {"name": "b", "image": "x", "resources": {"requests": {"cpu": "200m"}}}],
+        "initContainers": [{"name": "i", "image": "x", "resources": {"requests": {"cpu": "1"}}}],
+        "overhead": {"cpu": "10m"}}})
+    r = pod_requests(p)
+    assert (r.milli_cpu, r.memory) == (1010, 1024 * 1024)
+    nz = pod_requests(p, non_zero=True)
+    assert nz.memory == 1024 * 1024 + 200 * 1024 * 1024  # b has no memory request: scoring counts 200Mi
+
+
+def test_cache_counts_assumed_pods_until_forgotten_or_bound() -> None:
+    cache = SchedulerCache()
+    cache.set_node(node("n1"))
+    p = pod("p", cpu="1500m")
+    cache.assume(p, "n1")
+    assert cache.nodes["n1"].requested.milli_cpu == 1500
+    cache.forget(p)
+    assert cache.nodes["n1"].requested.milli_cpu == 0
+    cache.assume(p, "n1")
+    bound = pod("p", cpu="1500m", node_name="n1")
+    cache.update_pod(bound)  # the binding came back through the watch: counted once
+    assert cache.nodes["n1"].requested.milli_cpu == 1500 and len(cache.nodes["n1"].pods) == 1
+    done = pod("p", cpu="1500m", node_name="n1")
+    done.status.phase = "Succeeded"
+    cache.update_pod(done)
+    assert cache.nodes["n1"].requested.milli_cpu == 0
+
+
+def test_cache_keeps_pods_of_a_node_it_has_not_seen_yet() -> None:
+    cache = SchedulerCache()
+    cache.update_pod(pod("early", node_name="late-node"))
+    cache.set_node(node("late-node"))
+    assert [p.metadata.name for p in cache.nodes["late-node"].pods] == ["early"]
+
+
+async def test_queue_pops_by_priority_then_age() -> None:
+    q = SchedulingQueue()
+    q.add(pod("low", priority=1))
+    q.add(pod("high", priority=100))
+    q.add(pod("none"))
+    got = [(await q.pop()).metadata.name for _ in range(3)]
+    assert got == ["high", "low", "none"]
+
+
+async def test_unschedulable_pods_wait_for_a_change_then_their_backoff() -> None:
+    now = [0.0]
+    q = SchedulingQueue(clock=lambda: now[0])
+    p = pod("p")
+    q.unschedulable(p)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(q.pop(), 0.05)  # no change, no retry: not a busy loop
+    q.cluster_changed()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(q.pop(), 0.05)  # still in its 1 s backoff
+    now[0] = 1.5
+    q.cluster_changed()
+    assert (await asyncio.wait_for(q.pop(), 1)).metadata.name == "p"
