@@ -10,12 +10,8 @@ from dataclasses import dataclass
 from kubemu.api import labels
 from kubemu.pb import core_pb2
 from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, unschedulable
-from scheduler.plugins.selector_util import (
-    MaybeSelector,
-    is_terminating,
-    label_selector,
-    required_node_affinity_matches,
-)
+from scheduler.plugins.node_affinity import required_node_affinity_matches
+from scheduler.plugins.selector_util import MaybeSelector, is_terminating, label_selector
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"

@@ -105,3 +105,23 @@ async def test_unschedulable_pods_wait_for_a_change_then_their_backoff() -> None
     now[0] = 1.5
     q.cluster_changed()
     assert (await asyncio.wait_for(q.pop(), 1)).metadata.name == "p"
+
+
+def test_decide_prefers_the_less_allocated_node_and_breaks_ties_by_seed() -> None:
+    import random
+
+    from scheduler.framework import NodeInfo, Snapshot
+    from scheduler.scheduler import decide
+
+    busy = NodeInfo.build(node("busy", cpu="4"), [pod("x", cpu="3", node_name="busy")])
+    idle = NodeInfo.build(node("idle", cpu="4"))
+    d = decide(pod("p", cpu="500m"), Snapshot([busy, idle]), random.Random(0))
+    assert d.node == "idle" and d.scores["idle"]["total"] > d.scores["busy"]["total"]
+
+    twins = Snapshot([NodeInfo.build(node(f"t{i}")) for i in range(4)])
+    picks = {decide(pod("p"), twins, random.Random(seed)).node for seed in range(20)}
+    assert len(picks) > 1  # equal scores: a random pick, not always the first
+    assert decide(pod("p"), twins, random.Random(7)).node == decide(pod("p"), twins, random.Random(7)).node
+
+    full = decide(pod("p", cpu="5"), Snapshot([idle]), random.Random(0))
+    assert full.node is None and full.statuses["idle"].reasons == ("Insufficient cpu",)
