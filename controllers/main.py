@@ -1,35 +1,124 @@
-"""`kubemu-controllers`: runs every controller (ReplicaSet, Deployment, Job, node lifecycle, GC, ...),
-leader-elected."""
+"""`kubemu-controllers`: every controller in one process, like kube-controller-manager, sharing informers;
+several replicas elect one leader on a Lease in kube-system."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import signal
+import socket
 import sys
+import uuid
+from typing import Any
 
+import structlog
+
+from controllers.garbagecollector import GarbageCollector
+from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+from controllers.replicaset import ReplicaSetController
 from kubemu import config as cfg
+from kubemu import logs
+from kubemu.client.client import Client
+from kubemu.client.events import EventRecorder
+from kubemu.client.informer import Informer, by_node
+from kubemu.client.leaderelection import LeaderElectionConfig, LeaderElector
 
-READY = False
-"""The launcher starts this process only once it is implemented (issue #5 (controllers))."""
+READY = True
+"""The launcher starts the controllers."""
+
+log = structlog.get_logger()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
-        description=(
-            "kubemu-controllers: runs every controller (ReplicaSet, Deployment, Job, node lif"
-            "ecycle, GC, ...), leader-elected."
-        ),
+        description="kubemu-controllers: ReplicaSet, ReplicationController, node lifecycle, taint-based "
+                    "eviction and garbage collection, leader-elected like kube-controller-manager.",
     )
     p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
     p.add_argument("--config", help="cluster config YAML (timings)")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
-    p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True, help="run leader election")
+    p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
+                   help="elect one active controller manager among replicas (default true)")
+    p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     return p.parse_args(argv)
 
 
+class ControllerManager:
+    def __init__(self, client: Client, config: cfg.ClusterConfig) -> None:
+        self.client = client
+        self.config = config
+        self.recorder = EventRecorder(client, "controller-manager")
+        self.pods: Informer[Any] = Informer(client.pods, indexers={"node": by_node})
+        self.nodes: Informer[Any] = Informer(client.nodes)
+        self.leases: Informer[Any] = Informer(client.leases, namespace="kube-node-lease")
+        self.rs: Informer[Any] = Informer(client.replica_sets)
+        self.rc: Informer[Any] = Informer(client.replication_controllers)
+        extra: dict[str, Informer[Any]] = {
+            "Deployment": Informer(client.deployments), "DaemonSet": Informer(client.daemon_sets),
+            "Job": Informer(client.jobs),
+        }
+        self.informers: dict[str, Informer[Any]] = {
+            "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
+        }
+        self.controllers: list[Any] = [
+            ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
+            ReplicaSetController(client, "ReplicationController", self.rc, self.pods, self.recorder),
+            NodeLifecycleController(client, config, self.nodes, self.leases, self.pods, self.recorder),
+            TaintEvictionController(client, self.nodes, self.pods, self.recorder),
+            GarbageCollector(client, self.informers),
+        ]
+
+    async def run(self) -> None:
+        all_informers = [*self.informers.values(), self.leases]
+        for inf in all_informers:
+            inf.start()
+        await asyncio.gather(*(inf.wait_synced() for inf in all_informers))
+        log.info("controllers.synced", controllers=[type(c).__name__ for c in self.controllers])
+        try:
+            await asyncio.gather(*(c.run() for c in self.controllers))
+        finally:
+            for inf in all_informers:
+                await inf.stop()
+
+
+async def run(args: argparse.Namespace) -> None:
+    config = cfg.load(args.config, args.profile)
+    client = Client(args.apiserver, retry_for=2.0)
+    manager = ControllerManager(client, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if args.leader_elect:
+        identity = f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        elector = LeaderElector(client, LeaderElectionConfig(
+            lease_name="kube-controller-manager", identity=identity,
+            lease_duration=config.scaled(15.0), renew_deadline=config.scaled(10.0),
+            retry_period=config.scaled(2.0),
+        ))
+        work = asyncio.create_task(elector.run(manager.run))
+    else:
+        work = asyncio.create_task(manager.run())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    for t in (work, stopper):
+        t.cancel()
+    await asyncio.gather(work, stopper, return_exceptions=True)
+    await client.close()
+    if work in done and not stop.is_set():
+        log.warning("controllers.leadership_lost")
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parse_args(argv)
-    sys.exit("kubemu-controllers: not implemented yet (issue #5 (controllers)); only --help works so far")
+    args = parse_args(argv)
+    logs.configure("controllers", json=None if args.log_format is None else args.log_format == "json")
+    try:
+        asyncio.run(run(args))
+    except cfg.ConfigError as e:
+        sys.exit(f"kubemu-controllers: {e}")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,16 @@ class RedisContainer:
             self.container.stop()
 
 
+def fresh_database(redis_url: str, db: int) -> str:
+    """The URL of Redis database `db`, emptied: a test's own store, so its controllers see only its objects."""
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
+    with redis.Redis.from_url(url) as r:
+        r.flushdb()
+    return url
+
+
 def start_redis() -> RedisServer | RedisContainer:
     image = redis_image()
     return RedisContainer(image).start() if image else RedisServer().start()

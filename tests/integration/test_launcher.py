@@ -135,8 +135,9 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
     assert serving(address)
 
     rows = kubemu.ps()
-    assert {"redis", "apiserver", "scheduler", "kubelet-1", "kubelet-2", "kubelet-3"} <= set(rows)
-    for name in ("redis", "apiserver", "scheduler", "kubelet-1", "kubelet-2", "kubelet-3"):
+    names = ("redis", "apiserver", "scheduler", "controllers", "kubelet-1", "kubelet-2", "kubelet-3")
+    assert set(names) <= set(rows)
+    for name in names:
         assert rows[name]["state"] == "running", rows
         assert pid_alive(int(rows[name]["pid"])), rows
     assert rows["apiserver"]["command"].startswith(f"kubemu-apiserver --listen {address} --redis redis://127.0.0.1:")
@@ -197,8 +198,8 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
     result = kubemu.run("stop", "nosuch")
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        'error: no process "nosuch" in this cluster (known: redis, apiserver, scheduler, kubelet-1, kubelet-2, '
-        "kubelet-3)"
+        'error: no process "nosuch" in this cluster (known: redis, apiserver, scheduler, controllers, kubelet-1, '
+        "kubelet-2, kubelet-3)"
     )
 
     result = kubemu.run("start", "apiserver")

@@ -16,7 +16,7 @@ from kubemu.api.serialization import from_dict
 from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.pb import core_pb2
-from tests.support import ApiServer, SchedulerProcess, run_cli, until
+from tests.support import ApiServer, SchedulerProcess, fresh_database, run_cli, until
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +25,10 @@ pytestmark = pytest.mark.integration
 def own_apiserver(redis_server: Any, fast_config: Path) -> Iterator[ApiServer]:
     """Each test gets its own store (a Redis database of its own), so nodes from one test never take pods
     of another."""
-    db = next(_dbs)
-    server = ApiServer(redis_server.url.rsplit("/", 1)[0] + f"/{db}", config=fast_config).start()
+    server = ApiServer(fresh_database(redis_server.url, 2), config=fast_config).start()
     yield server
     server.stop()
 
-
-_dbs = iter(range(2, 16))
 
 
 @pytest.fixture

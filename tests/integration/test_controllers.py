@@ -1,0 +1,311 @@
+"""The controller manager against a real apiserver: ReplicaSet and ReplicationController, garbage collection
+with each propagation policy, node lifecycle and taint-based eviction; then end to end with a real scheduler
+and kubelets: kill a kubelet and watch its pods come back on the live nodes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubemu.api.serialization import from_dict, set_time
+from kubemu.client import errors
+from kubemu.client.client import Client
+from kubemu.pb import coordination_pb2, core_pb2
+from tests.support import (
+    ApiServer,
+    KubeletProcess,
+    Process,
+    SchedulerProcess,
+    _config_args,
+    _log_file,
+    fresh_database,
+    unique,
+    until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class ControllersProcess(Process):
+    def __init__(self, apiserver: str, config: Path) -> None:
+        self.apiserver, self.config, self.log, self.proc = apiserver, config, _log_file("controllers"), None
+
+    def start(self) -> ControllersProcess:
+        self._spawn("controllers.main", "--apiserver", self.apiserver, "--log-format", "json",
+                    *_config_args(self.config))
+        return self
+
+
+
+@pytest.fixture
+def cluster_api(redis_server: Any, fast_config: Path) -> Iterator[ApiServer]:
+    """An apiserver on a Redis database of its own, so these controllers see only this test's objects."""
+    server = ApiServer(fresh_database(redis_server.url, 3), config=fast_config).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def api(cluster_api: ApiServer) -> AsyncIterator[Client]:
+    c = Client(cluster_api.address)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+def controllers(cluster_api: ApiServer, fast_config: Path) -> Iterator[ControllersProcess]:
+    p = ControllersProcess(cluster_api.address, fast_config).start()
+    yield p
+    p.stop()
+
+
+def replicaset(name: str, replicas: int, **labels: str) -> Any:
+    lab = labels or {"app": name}
+    return from_dict({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name},
+                      "spec": {"replicas": replicas, "selector": {"matchLabels": lab},
+                               "template": {"metadata": {"labels": lab},
+                                            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+
+
+async def owned_pods(client: Client, owner: str) -> list[core_pb2.Pod]:
+    return [p for p in (await client.pods.list("default")).items
+            if any(r.name == owner and r.controller for r in p.metadata.owner_references)
+            and not p.metadata.HasField("deletion_timestamp")]
+
+
+async def count_is(client: Client, owner: str, n: int) -> list[core_pb2.Pod] | None:
+    pods = await owned_pods(client, owner)
+    return pods if len(pods) == n else None
+
+
+async def test_replicaset_creates_scales_adopts_and_releases(api: Client, controllers: ControllersProcess) -> None:
+    orphan = from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "labels": {"app": "web"}},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    await api.pods.create(orphan)
+    await api.replica_sets.create(replicaset("web", 3))
+    pods = await until(lambda: count_is(api, "web", 3), 20, describe=controllers.logs)
+    names = sorted(p.metadata.name for p in pods)
+    assert "orphan" in names  # adopted, so only two were created
+    assert all(n == "orphan" or (n.startswith("web-") and len(n) == 9) for n in names)
+
+    async def status(replicas: int) -> bool:
+        rs = await api.replica_sets.get("web", "default")
+        return rs.status.replicas == replicas and rs.status.observed_generation == rs.metadata.generation
+
+    await until(lambda: status(3), 20)
+
+    victim = next(p for p in pods if p.metadata.name != "orphan")
+    await api.pods.delete(victim.metadata.name, "default")
+    await until(lambda: _replaced(api, victim.metadata.name), 20)
+
+    released = await api.pods.get("orphan", "default")
+    released.metadata.labels["app"] = "other"
+    await api.pods.update(released)
+
+    async def freed() -> bool:  # released when its labels stopped matching
+        return not (await api.pods.get("orphan", "default")).metadata.owner_references
+
+    await until(freed, 20, describe=controllers.logs)
+    pods = await until(lambda: count_is(api, "web", 3), 20)
+    assert "orphan" not in {p.metadata.name for p in pods}  # and replaced
+
+    rs = await api.replica_sets.get("web", "default")
+    rs.spec.replicas = 1
+    await api.replica_sets.update(rs)
+    await until(lambda: count_is(api, "web", 1), 20)
+    await until(lambda: status(1), 20)
+
+
+async def _replaced(client: Client, gone: str) -> bool:
+    pods = await owned_pods(client, "web")
+    return len(pods) == 3 and gone not in {p.metadata.name for p in pods}
+
+
+async def test_replication_controller_defaults_selector_from_template(
+    api: Client, controllers: ControllersProcess
+) -> None:
+    rc = from_dict({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "crane"},
+                    "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": "crane"}},
+                                                         "spec": {"containers": [{"name": "c", "image": "x"}]}}}})
+    await api.replication_controllers.create(rc)
+    pods = await until(lambda: count_is(api, "crane", 1), 20, describe=controllers.logs)
+    assert pods[0].metadata.name.startswith("crane-")
+    assert pods[0].metadata.owner_references[0].kind == "ReplicationController"
+
+
+@pytest.mark.parametrize("policy", ["Background", "Orphan", "Foreground"])
+async def test_garbage_collection_honours_propagation(
+    api: Client, controllers: ControllersProcess, policy: str
+) -> None:
+    name = unique("gc").lower()
+    await api.replica_sets.create(replicaset(name, 2))
+    pods = await until(lambda: count_is(api, name, 2), 20, describe=controllers.logs)
+    await api.replica_sets.delete(name, "default", propagation_policy=policy)
+
+    async def rs_gone() -> bool:
+        try:
+            await api.replica_sets.get(name, "default")
+        except errors.NotFound:
+            return True
+        return False
+
+    await until(rs_gone, 20, describe=controllers.logs)
+    uids = {p.metadata.uid for p in pods}
+
+    async def remaining() -> list[core_pb2.Pod]:
+        return [p for p in (await api.pods.list("default")).items
+                if p.metadata.uid in uids and not p.metadata.HasField("deletion_timestamp")]
+
+    if policy == "Orphan":
+        left = await until(lambda: _all_orphaned(remaining), 20)
+        assert len(left) == 2
+    else:
+        await until(lambda: _none(remaining), 20, describe=controllers.logs)
+
+
+async def _all_orphaned(remaining: Any) -> list[core_pb2.Pod] | None:
+    left = await remaining()
+    return left if left and all(not p.metadata.owner_references for p in left) else None
+
+
+async def _none(remaining: Any) -> bool:
+    return not await remaining()
+
+
+async def register_node(client: Client, name: str) -> None:
+    node = from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                      "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                                 "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                                 "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}})
+    await client.nodes.create(node)
+    lease = coordination_pb2.Lease()
+    lease.metadata.name, lease.metadata.namespace = name, "kube-node-lease"
+    lease.spec.holder_identity = name
+    set_time(lease.spec.renew_time, time.time())
+    await client.leases.create(lease)
+
+
+async def test_silent_node_goes_unknown_tainted_and_its_pods_are_evicted(
+    api: Client, controllers: ControllersProcess
+) -> None:
+    await register_node(api, "quiet")
+    short = from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "short"}, "spec": {
+        "nodeName": "quiet", "containers": [{"name": "c", "image": "x"}],
+        "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+                         "tolerationSeconds": 1}]}})
+    forever = from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "forever"}, "spec": {
+        "nodeName": "quiet", "containers": [{"name": "c", "image": "x"}],
+        "tolerations": [{"operator": "Exists", "effect": "NoExecute"}]}})
+    await api.pods.create(short)
+    await api.pods.create(forever)
+
+    # Nobody renews the Lease: after the grace period (5 s in the fast profile) the node is Unknown.
+    async def unknown() -> core_pb2.Node | None:
+        n = await api.nodes.get("quiet")
+        ready = next(c for c in n.status.conditions if c.type == "Ready")
+        return n if ready.status == "Unknown" and any(t.key == "node.kubernetes.io/unreachable"
+                                                      and t.effect == "NoExecute" for t in n.spec.taints) else None
+
+    n = await until(unknown, 20, describe=controllers.logs)
+    ready = next(c for c in n.status.conditions if c.type == "Ready")
+    assert (ready.reason, ready.message) == ("NodeStatusUnknown", "Kubelet stopped posting node status.")
+
+    async def deleting(name: str) -> bool:
+        try:
+            return (await api.pods.get(name, "default")).metadata.HasField("deletion_timestamp")
+        except errors.NotFound:
+            return True
+
+    await until(lambda: deleting("short"), 20, describe=controllers.logs)
+    assert not await deleting("forever")  # tolerates it without a limit: stays
+
+    # The node comes back: its kubelet posts Ready and renews the Lease; the taints go.
+    lease = await api.leases.get("quiet", "kube-node-lease")
+    set_time(lease.spec.renew_time, time.time())
+    await api.leases.update(lease)
+    node = await api.nodes.get("quiet")
+    for c in node.status.conditions:
+        c.status, c.reason, c.message = "True", "KubeletReady", "kubelet is posting ready status"
+    await api.nodes.update_status(node)
+
+    async def healed() -> bool:
+        n = await api.nodes.get("quiet")
+        return not any(t.key.startswith("node.kubernetes.io/") for t in n.spec.taints)
+
+    await until(healed, 20, describe=controllers.logs)
+
+
+async def test_untolerated_noexecute_taint_evicts_at_once(api: Client, controllers: ControllersProcess) -> None:
+    await register_node(api, "tainted")
+    await api.pods.create(from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "victim"},
+                                     "spec": {"nodeName": "tainted", "containers": [{"name": "c", "image": "x"}]}}))
+    node = await api.nodes.get("tainted")
+    node.spec.taints.add(key="maintenance", value="now", effect="NoExecute")
+    await api.nodes.update(node)
+
+    async def evicted() -> bool:
+        try:
+            return (await api.pods.get("victim", "default")).metadata.HasField("deletion_timestamp")
+        except errors.NotFound:
+            return True
+
+    await until(evicted, 20, describe=controllers.logs)
+
+
+async def test_killed_kubelet_pods_come_back_on_live_nodes(
+    api: Client, cluster_api: ApiServer, controllers: ControllersProcess, fast_config: Path
+) -> None:
+    scheduler = SchedulerProcess(cluster_api.address, fast_config).start()
+    kubelets = [KubeletProcess(cluster_api.address, f"node-{i}", config=fast_config).start() for i in (1, 2, 3)]
+    try:
+        for k in kubelets:
+            await until(lambda k=k: _node_ready(api, k.node), 20, describe=k.logs)
+        rs = replicaset("web", 6)
+        rs.spec.template.spec.tolerations.add(key="node.kubernetes.io/unreachable", operator="Exists",
+                                              effect="NoExecute", toleration_seconds=2)
+        await api.replica_sets.create(rs)
+        await until(lambda: _running_on(api, 6), 30, describe=scheduler.logs)
+        dead = kubelets[1]
+        dead.kill()
+
+        async def recovered() -> bool:
+            pods = await owned_pods(api, "web")
+            live = [p for p in pods if p.status.phase == "Running" and p.spec.node_name != dead.node]
+            return len(pods) == 6 and len(live) == 6
+
+        # grace (5 s) + toleration (2 s) + a bound for scheduling and start-up
+        await until(recovered, 25, interval=0.2, describe=controllers.logs)
+        node = await api.nodes.get(dead.node)
+        assert any(t.key == "node.kubernetes.io/unreachable" for t in node.spec.taints)
+        assert next(c for c in node.status.conditions if c.type == "Ready").status == "Unknown"
+
+        dead.start()  # the node comes back: Ready again, the taints go
+        await until(lambda: _node_ready(api, dead.node), 20)
+
+        async def untainted() -> bool:
+            n = await api.nodes.get(dead.node)
+            return not any(t.key == "node.kubernetes.io/unreachable" for t in n.spec.taints)
+
+        await until(untainted, 20, describe=controllers.logs)
+    finally:
+        for k in kubelets:
+            k.cleanup()
+        scheduler.stop()
+
+
+async def _node_ready(client: Client, name: str) -> bool:
+    try:
+        n = await client.nodes.get(name)
+    except errors.NotFound:
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in n.status.conditions)
+
+
+async def _running_on(client: Client, n: int) -> bool:
+    pods = await owned_pods(client, "web")
+    return len([p for p in pods if p.status.phase == "Running"]) == n
+
