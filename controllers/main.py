@@ -14,8 +14,10 @@ from typing import Any
 
 import structlog
 
+from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
 from kubemu import config as cfg
 from kubemu import logs
@@ -33,8 +35,9 @@ log = structlog.get_logger()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
-        description="kubemu-controllers: ReplicaSet, ReplicationController, node lifecycle, taint-based "
-                    "eviction and garbage collection, leader-elected like kube-controller-manager.",
+        description="kubemu-controllers: Deployment, ReplicaSet, ReplicationController, node lifecycle, "
+                    "taint-based eviction, garbage collection and pod GC, leader-elected like "
+                    "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
     p.add_argument("--config", help="cluster config YAML (timings)")
@@ -63,11 +66,13 @@ class ControllerManager:
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
         }
         self.controllers: list[Any] = [
+            DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
             ReplicaSetController(client, "ReplicationController", self.rc, self.pods, self.recorder),
             NodeLifecycleController(client, config, self.nodes, self.leases, self.pods, self.recorder),
             TaintEvictionController(client, self.nodes, self.pods, self.recorder),
             GarbageCollector(client, self.informers),
+            PodGCController(client, config, self.pods, self.nodes),
         ]
 
     async def run(self) -> None:
