@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
@@ -35,7 +36,7 @@ log = structlog.get_logger()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
-        description="kubemu-controllers: Deployment, ReplicaSet, ReplicationController, node lifecycle, "
+        description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, ReplicationController, node lifecycle, "
                     "taint-based eviction, garbage collection and pod GC, leader-elected like "
                     "kube-controller-manager.",
     )
@@ -71,6 +72,7 @@ class ControllerManager:
             ReplicaSetController(client, "ReplicationController", self.rc, self.pods, self.recorder),
             NodeLifecycleController(client, config, self.nodes, self.leases, self.pods, self.recorder),
             TaintEvictionController(client, self.nodes, self.pods, self.recorder),
+            DaemonSetController(client, extra["DaemonSet"], self.pods, self.nodes, self.recorder),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
         ]
