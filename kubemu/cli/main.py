@@ -6,16 +6,25 @@ import argparse
 import asyncio
 import functools
 import json
-import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from kubemu.api import kinds, labels, serialization
-from kubemu.cli import cluster, printers
+from kubemu.cli import cluster, printers, workloads
+from kubemu.cli.common import (
+    CliError,
+    add_common,
+    namespace_of,
+    output_objects,
+    parse_type_args,
+    qualified,
+    ref,
+    run_async,
+    select_objects,
+    server_error,
+)
 from kubemu.cli.manifests import Manifest, ManifestError
 from kubemu.cli.manifests import load as load_manifests
 from kubemu.client import errors
@@ -25,131 +34,11 @@ from kubemu.pb import core_pb2
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
-class CliError(Exception):
-    """A user-facing failure: the message is printed as is and the exit code is 1."""
-
-
-# ---- plumbing -------------------------------------------------------------------------------------
-
-
-def server_address(args: argparse.Namespace) -> str:
-    if args.server:
-        return str(args.server)
-    env = os.environ.get("KUBEMU_SERVER")
-    if env:
-        return env
-    found = cluster.apiserver_address(cluster.state_dir(args.state_dir))
-    if found:
-        return found
-    raise CliError(
-        "error: no kubemu apiserver is known: pass --server HOST:PORT, set KUBEMU_SERVER, "
-        "or start a local cluster with 'kubemu up'"
-    )
-
-
-def run_async(args: argparse.Namespace, fn: Callable[[Client], Awaitable[int]]) -> int:
-    address = server_address(args)
-
-    async def go() -> int:
-        async with Client(address, retry_for=float(args.request_timeout)) as client:
-            return await fn(client)
-
-    try:
-        return asyncio.run(go())
-    except errors.Unavailable:
-        raise CliError(
-            f"The connection to the server {address} was refused - did you specify the right host or port?"
-        ) from None
-
-
-def server_error(e: errors.ApiError) -> str:
-    return f"Error from server ({e.reason}): {e.message}"
-
-
-def ref(obj: Any) -> str:
-    """`pod/web`, `deployment.apps/web`: how kubectl names an object in its messages."""
-    info = kinds.of_message(obj)
-    return f"{qualified(info)}/{obj.metadata.name}"
-
-
-def qualified(info: kinds.KindInfo) -> str:
-    return f"{info.singular}.{info.group}" if info.group else info.singular
-
-
-def namespace_of(args: argparse.Namespace) -> str:
-    return str(args.namespace or "default")
-
-
-def parse_type_args(names: list[str]) -> list[tuple[kinds.KindInfo, list[str]]]:
-    """`pods`, `pods web db`, `pod/web deploy/x`, `pods,nodes`: kubectl's resource argument forms."""
-    if not names:
-        raise CliError(
-            "error: You must specify the type of resource to get. Use \"kubemu api-resources\" for a complete list"
-        )
-    out: list[tuple[kinds.KindInfo, list[str]]] = []
-    try:
-        if all("/" in n for n in names):
-            for n in names:
-                t, _, name = n.partition("/")
-                info = kinds.by_resource(t)
-                if out and out[-1][0] is info:
-                    out[-1][1].append(name)
-                else:
-                    out.append((info, [name]))
-            return out
-        if any("/" in n for n in names):
-            raise CliError("error: there is no need to specify a resource type as a separate argument when "
-                           "passing arguments in resource/name form (e.g. 'kubemu get resource/<resource_name>' "
-                           "instead of 'kubemu get resource resource/<resource_name>'")
-        types = names[0].split(",")
-        if len(types) > 1 and len(names) > 1:
-            raise CliError("error: you may only specify a single resource type when naming objects")
-        for t in types:
-            out.append((kinds.by_resource(t), list(names[1:])))
-    except kinds.UnknownKind as e:
-        raise CliError(f"error: {e}") from None
-    return out
-
-
 def now() -> float:
     return time.time()
 
 
-def output_objects(objs: list[Any], fmt: str, list_rv: str = "") -> str:
-    if fmt == "name":
-        return "".join(ref(o) + "\n" for o in objs)
-    dicts = [serialization.to_dict(o) for o in objs]
-    if len(dicts) == 1:
-        data: Any = dicts[0]
-    else:
-        data = {"apiVersion": "v1", "items": dicts, "kind": "List", "metadata": {"resourceVersion": list_rv}}
-    if fmt == "json":
-        return json.dumps(data, indent=4) + "\n"
-    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
-
-
 # ---- get ------------------------------------------------------------------------------------------
-
-
-async def _select(
-    client: Client, args: argparse.Namespace, info: kinds.KindInfo, names: list[str]
-) -> tuple[list[Any], str, list[str]]:
-    """Objects named, or selected by -l/--field-selector; returns them, the list revision, and errors."""
-    rc = client.resource(info.kind)
-    ns = None if getattr(args, "all_namespaces", False) else namespace_of(args)
-    if names:
-        objs, errs = [], []
-        for name in names:
-            try:
-                objs.append(await rc.get(name, ns))
-            except errors.NotFound as e:
-                errs.append(server_error(e))
-        return objs, "", errs
-    listed = await rc.list(
-        ns, label_selector=getattr(args, "selector", "") or "",
-        field_selector=getattr(args, "field_selector", "") or "",
-    )
-    return listed.items, listed.resource_version, []
 
 
 def _table_opts(args: argparse.Namespace, several_kinds: bool) -> dict[str, Any]:
@@ -176,7 +65,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         all_objs: list[Any] = []
         rv = ""
         for info, names in groups:
-            objs, rv, errs = await _select(client, args, info, names)
+            objs, rv, errs = await select_objects(client, args, info, names)
             for err in errs:
                 print(err, file=sys.stderr)
                 failed = True
@@ -428,7 +317,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
         failed = False
         first = True
         for info, names in groups:
-            objs, _rv, errs = await _select(client, args, info, names)
+            objs, _rv, errs = await select_objects(client, args, info, names)
             for err in errs:
                 print(err, file=sys.stderr)
                 failed = True
@@ -475,7 +364,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
             if names:
                 targets.extend((info, namespace_of(args), n) for n in names)
             else:
-                objs, _rv, _errs = await _select(client, args, info, [])
+                objs, _rv, _errs = await select_objects(client, args, info, [])
                 targets.extend((info, o.metadata.namespace, o.metadata.name) for o in objs)
 
     async def go(client: Client) -> int:
@@ -564,7 +453,7 @@ def _mutate_map(args: argparse.Namespace, field: str, what: str, past: str) -> i
         for info, names in groups:
             if not names and not args.selector and not args.all:
                 raise CliError("error: resource(s) were provided, but no name was specified")
-            objs, _rv, errs = await _select(client, args, info, names)
+            objs, _rv, errs = await select_objects(client, args, info, names)
             for err in errs:
                 print(err, file=sys.stderr)
                 failed = True
@@ -780,22 +669,6 @@ def cmd_api_resources(args: argparse.Namespace) -> int:
 # ---- parser ---------------------------------------------------------------------------------------
 
 
-def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
-    """The options every command takes, before or after the command name. On subcommands they default to
-    SUPPRESS so that a value given before the command is not overwritten by the subcommand's default."""
-
-    def d(value: Any) -> Any:
-        return argparse.SUPPRESS if sub else value
-
-    parser.add_argument("--server", "-s", default=d(None), help="apiserver address HOST:PORT (else "
-                        "$KUBEMU_SERVER, else the local cluster of --state-dir)")
-    parser.add_argument("--state-dir", default=d(None),
-                        help="local cluster state folder (else $KUBEMU_STATE_DIR, else ~/.kubemu)")
-    parser.add_argument("--namespace", "-n", default=d(None), help="namespace (default: default)")
-    parser.add_argument("--request-timeout", default=d(5.0), type=float,
-                        help="seconds to keep retrying an unreachable apiserver")
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_common(common, sub=True)
@@ -830,6 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("--recursive", "-R", action="store_true", help="process folders recursively")
         a.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?",
                        const="client")
+        if name == "create":
+            workloads.register_create(a)  # `create deployment NAME --image=...` beside `create -f`
 
     r = add("run", cmd_run, "Run a particular image in a pod")
     r.add_argument("name")
@@ -894,6 +769,7 @@ def build_parser() -> argparse.ArgumentParser:
         cp.add_argument("nodes", nargs="+", metavar="NODE")
 
     add("api-resources", cmd_api_resources, "Print the supported API resources")
+    workloads.register(add)
     cluster.register(sub, common)
     return p
 
@@ -912,6 +788,8 @@ def main(argv: list[str] | None = None) -> None:
             args.args = list(args.args) + tail
         elif getattr(args, "verb", None) == "exec":
             args.cmd = list(args.cmd) + tail
+        elif getattr(args, "verb", None) == "create" and getattr(args, "create_kind", None):
+            args.command = tail
         else:
             parser.error(f"unrecognized arguments: -- {' '.join(tail)}")
     if not getattr(args, "func", None):

@@ -1,0 +1,154 @@
+"""What every `kubemu` command shares: finding the apiserver, running a command's async body with a client,
+kubectl's error and naming formats, the resource argument forms, and the options every command takes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import yaml
+
+from kubemu.api import kinds, serialization
+from kubemu.cli import cluster
+from kubemu.client import errors
+from kubemu.client.client import Client
+
+
+class CliError(Exception):
+    """A user-facing failure: the message is printed as is and the exit code is 1."""
+
+
+# ---- plumbing -------------------------------------------------------------------------------------
+
+
+def server_address(args: argparse.Namespace) -> str:
+    if args.server:
+        return str(args.server)
+    env = os.environ.get("KUBEMU_SERVER")
+    if env:
+        return env
+    found = cluster.apiserver_address(cluster.state_dir(args.state_dir))
+    if found:
+        return found
+    raise CliError(
+        "error: no kubemu apiserver is known: pass --server HOST:PORT, set KUBEMU_SERVER, "
+        "or start a local cluster with 'kubemu up'"
+    )
+
+
+def run_async(args: argparse.Namespace, fn: Callable[[Client], Awaitable[int]]) -> int:
+    address = server_address(args)
+
+    async def go() -> int:
+        async with Client(address, retry_for=float(args.request_timeout)) as client:
+            return await fn(client)
+
+    try:
+        return asyncio.run(go())
+    except errors.Unavailable:
+        raise CliError(
+            f"The connection to the server {address} was refused - did you specify the right host or port?"
+        ) from None
+
+
+def server_error(e: errors.ApiError) -> str:
+    return f"Error from server ({e.reason}): {e.message}"
+
+
+def ref(obj: Any) -> str:
+    """`pod/web`, `deployment.apps/web`: how kubectl names an object in its messages."""
+    info = kinds.of_message(obj)
+    return f"{qualified(info)}/{obj.metadata.name}"
+
+
+def qualified(info: kinds.KindInfo) -> str:
+    return f"{info.singular}.{info.group}" if info.group else info.singular
+
+
+def namespace_of(args: argparse.Namespace) -> str:
+    return str(args.namespace or "default")
+
+
+def parse_type_args(names: list[str]) -> list[tuple[kinds.KindInfo, list[str]]]:
+    """`pods`, `pods web db`, `pod/web deploy/x`, `pods,nodes`: kubectl's resource argument forms."""
+    if not names:
+        raise CliError(
+            "error: You must specify the type of resource to get. Use \"kubemu api-resources\" for a complete list"
+        )
+    out: list[tuple[kinds.KindInfo, list[str]]] = []
+    try:
+        if all("/" in n for n in names):
+            for n in names:
+                t, _, name = n.partition("/")
+                info = kinds.by_resource(t)
+                if out and out[-1][0] is info:
+                    out[-1][1].append(name)
+                else:
+                    out.append((info, [name]))
+            return out
+        if any("/" in n for n in names):
+            raise CliError("error: there is no need to specify a resource type as a separate argument when "
+                           "passing arguments in resource/name form (e.g. 'kubemu get resource/<resource_name>' "
+                           "instead of 'kubemu get resource resource/<resource_name>'")
+        types = names[0].split(",")
+        if len(types) > 1 and len(names) > 1:
+            raise CliError("error: you may only specify a single resource type when naming objects")
+        for t in types:
+            out.append((kinds.by_resource(t), list(names[1:])))
+    except kinds.UnknownKind as e:
+        raise CliError(f"error: {e}") from None
+    return out
+
+
+def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+    """The options every command takes, before or after the command name. On subcommands they default to
+    SUPPRESS so that a value given before the command is not overwritten by the subcommand's default."""
+
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if sub else value
+
+    parser.add_argument("--server", "-s", default=d(None), help="apiserver address HOST:PORT (else "
+                        "$KUBEMU_SERVER, else the local cluster of --state-dir)")
+    parser.add_argument("--state-dir", default=d(None),
+                        help="local cluster state folder (else $KUBEMU_STATE_DIR, else ~/.kubemu)")
+    parser.add_argument("--namespace", "-n", default=d(None), help="namespace (default: default)")
+    parser.add_argument("--request-timeout", default=d(5.0), type=float,
+                        help="seconds to keep retrying an unreachable apiserver")
+
+
+def output_objects(objs: list[Any], fmt: str, list_rv: str = "") -> str:
+    if fmt == "name":
+        return "".join(ref(o) + "\n" for o in objs)
+    dicts = [serialization.to_dict(o) for o in objs]
+    if len(dicts) == 1:
+        data: Any = dicts[0]
+    else:
+        data = {"apiVersion": "v1", "items": dicts, "kind": "List", "metadata": {"resourceVersion": list_rv}}
+    if fmt == "json":
+        return json.dumps(data, indent=4) + "\n"
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+
+
+async def select_objects(
+    client: Client, args: argparse.Namespace, info: kinds.KindInfo, names: list[str]
+) -> tuple[list[Any], str, list[str]]:
+    """Objects named, or selected by -l/--field-selector; returns them, the list revision, and errors."""
+    rc = client.resource(info.kind)
+    ns = None if getattr(args, "all_namespaces", False) else namespace_of(args)
+    if names:
+        objs, errs = [], []
+        for name in names:
+            try:
+                objs.append(await rc.get(name, ns))
+            except errors.NotFound as e:
+                errs.append(server_error(e))
+        return objs, "", errs
+    listed = await rc.list(
+        ns, label_selector=getattr(args, "selector", "") or "",
+        field_selector=getattr(args, "field_selector", "") or "",
+    )
+    return listed.items, listed.resource_version, []
