@@ -248,6 +248,19 @@ class SchedulerProcess(Process):
         return self
 
 
+@dataclass
+class ControllersProcess(Process):
+    apiserver: str
+    config: Path | None = None
+    log: Path = field(default_factory=lambda: _log_file("controllers"))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ControllersProcess:
+        self._spawn("controllers.main", "--apiserver", self.apiserver, "--log-format", "json",
+                    *_config_args(self.config))
+        return self
+
+
 def run_cli(*args: str, server: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run the `kubemu` command line as a user would."""
     return subprocess.run(

@@ -17,28 +17,15 @@ from kubemu.client.client import Client
 from kubemu.pb import coordination_pb2, core_pb2
 from tests.support import (
     ApiServer,
+    ControllersProcess,
     KubeletProcess,
-    Process,
     SchedulerProcess,
-    _config_args,
-    _log_file,
     fresh_database,
     unique,
     until,
 )
 
 pytestmark = pytest.mark.integration
-
-
-class ControllersProcess(Process):
-    def __init__(self, apiserver: str, config: Path) -> None:
-        self.apiserver, self.config, self.log, self.proc = apiserver, config, _log_file("controllers"), None
-
-    def start(self) -> ControllersProcess:
-        self._spawn("controllers.main", "--apiserver", self.apiserver, "--log-format", "json",
-                    *_config_args(self.config))
-        return self
-
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from kubemu.api.serialization import from_dict
 from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.pb import apps_pb2, core_pb2
-from tests.integration.test_controllers import ControllersProcess
-from tests.support import ApiServer, KubeletProcess, SchedulerProcess, fresh_database, until
+from tests.support import ApiServer, ControllersProcess, KubeletProcess, SchedulerProcess, fresh_database, until
 
 pytestmark = pytest.mark.integration
 
