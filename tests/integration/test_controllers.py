@@ -59,8 +59,10 @@ def replicaset(name: str, replicas: int, **labels: str) -> Any:
 
 
 async def owned_pods(client: Client, owner: str) -> list[core_pb2.Pod]:
+    """Active pods whose controller is `owner`, or a ReplicaSet of Deployment `owner` (`owner-<hash>`)."""
     return [p for p in (await client.pods.list("default")).items
-            if any(r.name == owner and r.controller for r in p.metadata.owner_references)
+            if any(r.controller and (r.name == owner or (r.kind == "ReplicaSet" and r.name.rsplit("-", 1)[0] == owner))
+                   for r in p.metadata.owner_references)
             and not p.metadata.HasField("deletion_timestamp")]
 
 
@@ -251,16 +253,20 @@ async def test_killed_kubelet_pods_come_back_on_live_nodes(
     try:
         for k in kubelets:
             await until(lambda k=k: _node_ready(api, k.node), 20, describe=k.logs)
-        rs = replicaset("web", 6)
-        rs.spec.template.spec.tolerations.add(key="node.kubernetes.io/unreachable", operator="Exists",
-                                              effect="NoExecute", toleration_seconds=2)
-        await api.replica_sets.create(rs)
+        deploy = from_dict({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                         "containers": [{"name": "nginx", "image": "nginx"}],
+                         "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                          "effect": "NoExecute", "tolerationSeconds": 2}]}}}})
+        await api.deployments.create(deploy)
         await until(lambda: _running_on(api, 6), 30, describe=scheduler.logs)
         dead = kubelets[1]
         dead.kill()
 
         async def recovered() -> bool:
-            pods = await owned_pods(api, "web")
+            pods = await owned_pods(api, "web")  # active pods only: the evicted ones are not counted twice
             live = [p for p in pods if p.status.phase == "Running" and p.spec.node_name != dead.node]
             return len(pods) == 6 and len(live) == 6
 
