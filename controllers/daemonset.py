@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -13,6 +13,7 @@ import structlog
 from controllers.expectations import UIDTrackingExpectations
 from controllers.workqueue import RateLimitingQueue, run_workers
 from kubemu.api import labels
+from kubemu.api.nodematch import OBJECT_NAME_FIELD, spec_matches_node, untolerated_taint
 from kubemu.api.serialization import time_value
 from kubemu.client import errors
 from kubemu.client.client import Client
@@ -28,7 +29,6 @@ HASH_LABEL = "controller-revision-hash"
 """apps.DefaultDaemonSetUniqueLabelKey: the template hash every pod of the current template carries."""
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
 TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
-OBJECT_NAME_FIELD = "metadata.name"
 BURST_REPLICAS = 250
 """At most this many creates or deletes per sync (the daemon controller's BurstReplicas)."""
 STATUS_UPDATE_RETRIES = 1
@@ -37,10 +37,6 @@ FAILED_POD_BACKOFF = (1.0, 900.0)
 
 NO_SCHEDULE, NO_EXECUTE = "NoSchedule", "NoExecute"
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-_NODE_SELECTOR_OPERATORS = {
-    "In": labels.IN, "NotIn": labels.NOT_IN, "Exists": labels.EXISTS, "DoesNotExist": labels.DOES_NOT_EXIST,
-    "Gt": labels.GREATER_THAN, "Lt": labels.LESS_THAN,
-}
 _DAEMON_TOLERATIONS: tuple[tuple[str, str], ...] = (
     ("node.kubernetes.io/not-ready", NO_EXECUTE),
     ("node.kubernetes.io/unreachable", NO_EXECUTE),
@@ -82,63 +78,6 @@ def creation_order(pod: core_pb2.Pod) -> tuple[int, float, str]:
 
 
 # -- scheduling predicates (the controller must not import the scheduler: these are the few it needs) -------------
-
-def tolerates(tolerations: Iterable[core_pb2.Toleration], taint: core_pb2.Taint) -> bool:
-    """v1.Toleration.ToleratesTaint: an empty effect matches all effects; an empty key with Exists matches all."""
-    for t in tolerations:
-        if t.effect and t.effect != taint.effect:
-            continue
-        if t.key and t.key != taint.key:
-            continue
-        if not t.key and t.operator != "Exists":
-            continue
-        if t.operator == "Exists" or (t.operator in ("", "Equal") and t.value == taint.value):
-            return True
-    return False
-
-
-def has_untolerated_taint(taints: Iterable[core_pb2.Taint], tolerations: Sequence[core_pb2.Toleration],
-                          effects: Iterable[str]) -> bool:
-    """FindMatchingUntoleratedTaint restricted to the given effects."""
-    wanted = set(effects)
-    return any(t.effect in wanted and not tolerates(tolerations, t) for t in taints)
-
-
-def _term_matches(term: core_pb2.NodeSelectorTerm, node: core_pb2.Node) -> bool:
-    """nodeSelectorTerm.Match: expressions over labels and fields over metadata.name, ANDed; a term that does not
-    parse matches nothing."""
-    reqs: list[labels.Requirement] = []
-    for expr in term.match_expressions:
-        op = _NODE_SELECTOR_OPERATORS.get(expr.operator)
-        if op is None:
-            return False
-        try:
-            reqs.append(labels.new_requirement(expr.key, op, list(expr.values) or None))
-        except labels.SelectorError:
-            return False
-    if not labels.Selector().add(*reqs).matches(node.metadata.labels):
-        return False
-    for f in term.match_fields:
-        if f.operator not in ("In", "NotIn") or len(f.values) != 1:
-            return False
-        # Upstream skips field requirements for a node without fields (a node always has a name here).
-        if node.metadata.name and ((f.key == OBJECT_NAME_FIELD and node.metadata.name == f.values[0])
-                                   != (f.operator == "In")):
-            return False
-    return True
-
-
-def node_affinity_matches(spec: core_pb2.PodSpec, node: core_pb2.Node) -> bool:
-    """nodeaffinity.GetRequiredNodeAffinity(pod).Match(node): every nodeSelector entry, then any required term.
-    A present required selector without (non-empty) terms matches no node."""
-    if spec.node_selector and not labels.from_map(spec.node_selector).matches(node.metadata.labels):
-        return False
-    if not (spec.HasField("affinity") and spec.affinity.HasField("node_affinity")
-            and spec.affinity.node_affinity.HasField("required_during_scheduling_ignored_during_execution")):
-        return True
-    terms = spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_terms
-    return any(_term_matches(t, node) for t in terms if t.match_expressions or t.match_fields)
-
 
 # -- the daemon pod template (pkg/controller/daemon/util/daemonset_util.go) -------------------------------------
 
@@ -243,10 +182,10 @@ def node_should_run_daemon_pod(node: core_pb2.Node, ds: apps_pb2.DaemonSet) -> t
     spec = core_pb2.PodSpec()
     spec.CopyFrom(tpl)
     add_daemon_pod_tolerations(spec)
-    if not node_affinity_matches(spec, node):
+    if not spec_matches_node(spec, node):
         return False, False
-    if has_untolerated_taint(node.spec.taints, spec.tolerations, (NO_SCHEDULE, NO_EXECUTE)):
-        return False, not has_untolerated_taint(node.spec.taints, spec.tolerations, (NO_EXECUTE,))
+    if untolerated_taint(node.spec.taints, spec.tolerations, (NO_SCHEDULE, NO_EXECUTE)) is not None:
+        return False, untolerated_taint(node.spec.taints, spec.tolerations, (NO_EXECUTE,)) is None
     return True, True
 
 

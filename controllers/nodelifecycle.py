@@ -12,6 +12,7 @@ from collections.abc import Callable
 import structlog
 
 from controllers.workqueue import RateLimitingQueue, run_workers
+from kubemu.api.nodematch import tolerates
 from kubemu.api.serialization import set_time, time_value
 from kubemu.client import errors
 from kubemu.client.client import Client, retry_on_conflict
@@ -243,7 +244,7 @@ class TaintEvictionController:
         for taint in node.spec.taints:
             if taint.effect != "NoExecute":
                 continue
-            matching = [t for t in pod.spec.tolerations if _tolerates(t, taint)]
+            matching = [t for t in pod.spec.tolerations if tolerates([t], taint)]
             if not matching:
                 deadline = -1.0  # not tolerated: evict now
                 break
@@ -263,11 +264,3 @@ class TaintEvictionController:
             return
         self.log.info("pod.evicted", pod=key, node=node.metadata.name)
         await self.recorder.event(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {key}")
-
-
-def _tolerates(t: core_pb2.Toleration, taint: core_pb2.Taint) -> bool:
-    if t.effect and t.effect != taint.effect:
-        return False
-    if t.operator == "Exists":
-        return not t.key or t.key == taint.key
-    return t.key == taint.key and t.value == taint.value

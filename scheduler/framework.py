@@ -3,10 +3,11 @@ plugin protocols. Plugins get these and nothing else (no client), so they are te
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kubemu.api.nodematch import tolerates as tolerates  # plugins import it from the framework
 from kubemu.api.quantity import bytes_of, cpu_millis, parse_quantity
 from kubemu.pb import core_pb2
 
@@ -212,17 +213,3 @@ def default_normalize(scores: dict[str, int], reverse: bool = False) -> dict[str
         s = MAX_NODE_SCORE * v // top
         out[k] = MAX_NODE_SCORE - s if reverse else s
     return out
-
-
-def tolerates(tolerations: Sequence[core_pb2.Toleration], taint: core_pb2.Taint) -> bool:
-    """v1.Toleration.ToleratesTaint: empty effect matches all effects; empty key with Exists matches all keys."""
-    for t in tolerations:
-        if t.effect and t.effect != taint.effect:
-            continue
-        if t.key and t.key != taint.key:
-            continue
-        if not t.key and t.operator != "Exists":
-            continue
-        if t.operator == "Exists" or (t.operator in ("", "Equal") and t.value == taint.value):
-            return True
-    return False

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kubemu.api import labels
+from kubemu.api.nodematch import required_node_affinity_matches
 from kubemu.pb import core_pb2
 from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, unschedulable
-from scheduler.plugins.node_affinity import required_node_affinity_matches
 from scheduler.plugins.selector_util import MaybeSelector, is_terminating, label_selector
 
 NAME = "PodTopologySpread"
