@@ -17,6 +17,7 @@ import structlog
 from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector
+from controllers.job import JobController, TTLAfterFinishedController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
@@ -36,8 +37,8 @@ log = structlog.get_logger()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
-        description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, ReplicationController, node lifecycle, "
-                    "taint-based eviction, garbage collection and pod GC, leader-elected like "
+        description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
+                    "lifecycle, taint-based eviction, garbage collection and pod GC, leader-elected like "
                     "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
@@ -73,6 +74,8 @@ class ControllerManager:
             NodeLifecycleController(client, config, self.nodes, self.leases, self.pods, self.recorder),
             TaintEvictionController(client, self.nodes, self.pods, self.recorder),
             DaemonSetController(client, extra["DaemonSet"], self.pods, self.nodes, self.recorder),
+            JobController(client, extra["Job"], self.pods, self.recorder, time_scale=config.time_scale),
+            TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
         ]
