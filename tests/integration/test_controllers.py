@@ -302,3 +302,20 @@ async def _running_on(client: Client, n: int) -> bool:
     pods = await owned_pods(client, "web")
     return len([p for p in pods if p.status.phase == "Running"]) == n
 
+
+
+async def test_pods_of_a_deleted_node_are_collected(api: Client, controllers: ControllersProcess) -> None:
+    await register_node(api, "doomed")
+    await api.pods.create(from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stranded"},
+                                     "spec": {"nodeName": "doomed", "containers": [{"name": "c", "image": "x"}]}}))
+    await api.nodes.delete("doomed")
+
+    async def collected() -> bool:
+        try:
+            await api.pods.get("stranded", "default")
+        except errors.NotFound:
+            return True
+        return False
+
+    await until(collected, 20, describe=controllers.logs)  # the pod GC pass runs every 2 s in the fast profile
+    assert '"pod.collected"' in controllers.logs()
