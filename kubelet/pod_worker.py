@@ -587,8 +587,6 @@ class PodWorker:
             await asyncio.gather(*(self._kill(r, "Killing", f"Stopping container {r.name}") for r in group))
         for rec in self.records.values():
             self._stop_probes(rec)
-            if rec.state == "waiting" and not rec.ever_started:
-                continue
         self.terminating = True
         self._publish()
         if not self.static:
