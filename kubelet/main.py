@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--node-labels", default="", help="labels to register with, k=v,k2=v2")
     p.add_argument("--register-with-taints", default="", help="taints to register with, key=value:Effect,...")
     p.add_argument("--extended-resources", default="", help="e.g. nvidia.com/gpu=2")
-    p.add_argument("--node-ip", default="127.0.0.1", help="the node's InternalIP (the logs/exec server's host)")
+    p.add_argument("--node-ip", default="127.0.0.1",
+                   help="the node's InternalIP (the logs/exec server's host); `auto`: this host's address")
     p.add_argument("--listen", default=None, help="host:port of the logs/exec server (default NODE-IP:0)")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     return p.parse_args(argv)
@@ -70,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> None:
     config = cfg.load(args.config, args.profile)
+    if args.node_ip == "auto":
+        # In a container: the address other containers reach us on.
+        args.node_ip = socket.gethostbyname(socket.gethostname())
     spec = NodeSpec(
         name=args.node_name, cpu=args.cpu, memory=args.memory, pods=args.max_pods,
         labels=_pairs(args.node_labels, "--node-labels"), taints=_taints(args.register_with_taints),

@@ -9,6 +9,14 @@ from kubemu.client.client import Client
 from tests.support import ApiServer, RedisContainer, RedisServer, start_redis, unique
 
 
+def pytest_report_header() -> str:
+    from tests.support import redis_image, redis_server_binary
+
+    image = redis_image()
+    return f"redis for tests: container from image {image}" if image else (
+        f"redis for tests: binary {redis_server_binary()} (no local Redis image; set KUBEMU_TEST_REDIS_IMAGE)")
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer | RedisContainer]:
     """One real Redis for the session: in a container where the engine has a Redis image, else the binary."""
