@@ -105,9 +105,16 @@ async def test_node_registers_heartbeats_and_is_ready(client: Client, node: Kube
     ready = next(c for c in n.status.conditions if c.type == "Ready")
     assert (ready.reason, ready.message) == ("KubeletReady", "kubelet is posting ready status")
     assert {c.type for c in n.status.conditions} == {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"}
-    lease = await client.leases.get(node.node, "kube-node-lease")
+    lease = await until(lambda: _lease(client, node.node), 10)  # created once the node is registered
     first = time_value(lease.spec.renew_time)
     await until(lambda: _renewed(client, node.node, first), 10)
+
+
+async def _lease(client: Client, name: str) -> Any:
+    try:
+        return await client.leases.get(name, "kube-node-lease")
+    except errors.NotFound:
+        return None
 
 
 async def _renewed(client: Client, name: str, after: float) -> bool:
