@@ -63,8 +63,25 @@ class Layout:
     state: Path
     redis_server: str
     redis_port: int
-    apiserver: str
+    apiservers: list[str]
+    """The listen address of each apiserver replica."""
     nodes: int
+    replicas: dict[str, int] = field(default_factory=dict)
+    """Replicas of the control-plane components (apiserver, scheduler, controllers); 1 when absent."""
+    nodes_per_kubelet: int = 1
+    """Nodes run by one kubelet process (its scale mode when more than 1)."""
+    durable: bool = False
+    """Redis fsyncs its AOF on every write (else once a second)."""
+
+    @property
+    def apiserver(self) -> str:
+        """What clients are given: every replica, comma-separated (the SDK fails over between them)."""
+        return ",".join(self.apiservers)
+
+    def kubelet_groups(self) -> list[tuple[int, int]]:
+        """(first node index, node count) of each kubelet process."""
+        per = max(1, self.nodes_per_kubelet)
+        return [(first, min(per, self.nodes - first + 1)) for first in range(1, self.nodes + 1, per)]
 
     @property
     def config_file(self) -> Path:
@@ -95,44 +112,55 @@ class Component:
     module: str | None
     """The Python module run with `python -m`; None for redis-server."""
     args: Callable[[Layout, str], list[str]]
-    """Arguments after the program, given the layout and the node name ("" unless per_node)."""
+    """Arguments after the program, given the layout and the instance: "<first node>:<count>" when per_node,
+    the replica number ("1", "2", ...) when replicated, else ""."""
     tier: int
     """Start order; processes stop in reverse tier order, so clients go before what they talk to."""
     ready: str = ""
     """How to tell it is serving: "redis" (PING), "grpc" (health check), "" (running is enough)."""
     per_node: bool = False
+    replicated: bool = False
+    """Run `Layout.replicas[name]` copies, named `<name>-<i>` when there is more than one."""
     gated: bool = True
     """Only started once its module exists with a `main` and declares `READY = True`, so that a process
     whose issue has not landed yet is not started half-written."""
 
 
 def _redis_args(lay: Layout, _node: str) -> list[str]:
-    # AOF with fsync every second: a `kubemu stop redis` / `start redis` keeps the cluster's objects.
+    # AOF with fsync every second: a `kubemu stop redis` / `start redis` keeps the cluster's objects (all but the
+    # last second's on a crash). --durable fsyncs every write, so even a SIGKILL loses nothing acknowledged.
     return ["--port", str(lay.redis_port), "--bind", "127.0.0.1", "--dir", str(lay.redis_dir),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+            "--appendonly", "yes", "--appendfsync", "always" if lay.durable else "everysec", "--save", ""]
+
+
+def _kubelet_args(lay: Layout, instance: str) -> list[str]:
+    # `instance` is "<first>:<count>"; one node is run as a plain kubelet, several in its scale mode.
+    first, count = (int(x) for x in instance.split(":"))
+    common = ["--apiserver", lay.apiserver, "--config", str(lay.config_file)]
+    if lay.nodes_per_kubelet <= 1:
+        node = f"node-{first}"
+        return ["--node-name", node, *common, "--static-pod-path", str(lay.static_pods(node))]
+    return ["--nodes", str(count), "--node-prefix", "node-", "--first-index", str(first), *common,
+            "--static-pod-path", str(lay.state / "static-pods")]
 
 
 COMPONENTS: tuple[Component, ...] = (
     Component("redis", None, _redis_args, tier=0, ready="redis", gated=False),
     Component(
         "apiserver", "apiserver.main",
-        lambda lay, _n: ["--listen", lay.apiserver, "--redis", lay.redis_url, "--config", str(lay.config_file)],
-        tier=1, ready="grpc", gated=False,
+        lambda lay, i: ["--listen", lay.apiservers[int(i or 1) - 1], "--redis", lay.redis_url,
+                        "--config", str(lay.config_file)],
+        tier=1, ready="grpc", gated=False, replicated=True,
     ),
     Component(
         "scheduler", "scheduler.main",
-        lambda lay, _n: ["--apiserver", lay.apiserver, "--config", str(lay.config_file)], tier=2,
+        lambda lay, _n: ["--apiserver", lay.apiserver, "--config", str(lay.config_file)], tier=2, replicated=True,
     ),
     Component(
         "controllers", "controllers.main",
-        lambda lay, _n: ["--apiserver", lay.apiserver, "--config", str(lay.config_file)], tier=2,
+        lambda lay, _n: ["--apiserver", lay.apiserver, "--config", str(lay.config_file)], tier=2, replicated=True,
     ),
-    Component(
-        "kubelet", "kubelet.main",
-        lambda lay, node: ["--node-name", node, "--apiserver", lay.apiserver,
-                           "--static-pod-path", str(lay.static_pods(node)), "--config", str(lay.config_file)],
-        tier=3, per_node=True,
-    ),
+    Component("kubelet", "kubelet.main", _kubelet_args, tier=3, per_node=True),
 )
 
 
@@ -200,6 +228,10 @@ class Proc:
     started_at: float = 0.0
     state: str = RUNNING
     """RUNNING (meant to run; `ps` says exited when it is gone) or STOPPED (by `kubemu stop` or `down`)."""
+    component: str = ""
+    """The COMPONENTS entry it is an instance of (apiserver, scheduler, controllers, kubelet, redis)."""
+    nodes: list[str] = field(default_factory=list)
+    """The nodes a kubelet process runs."""
 
 
 @dataclass
@@ -214,6 +246,8 @@ class Cluster:
     launcher_pid: int = 0
     """The `kubemu up` process while it lives (starting, or supervising in the foreground)."""
     launcher_ticks: int | None = None
+    durable: bool = False
+    """Redis fsyncs every write: nothing acknowledged is lost even when it is SIGKILLed."""
 
     def find(self, name: str) -> Proc:
         for p in self.processes:
@@ -476,12 +510,29 @@ def plan(lay: Layout) -> list[Proc]:
             continue
         if c.module is not None and not c.gated and find_spec(c.module.partition(".")[0]) is None:
             raise LauncherError(f"error: kubemu is incomplete: module {c.module} is not installed")
-        instances = [(f"{c.name}-{i}", f"node-{i}") for i in range(1, lay.nodes + 1)] if c.per_node else [(c.name, "")]
-        for name, node in instances:
+        instances: list[tuple[str, str]]
+        if c.per_node:
+            instances = [(f"{c.name}-{i}", f"{first}:{count}")
+                         for i, (first, count) in enumerate(lay.kubelet_groups(), start=1)]
+        elif c.replicated and lay.replicas.get(c.name, 1) > 1:
+            instances = [(f"{c.name}-{i}", str(i)) for i in range(1, lay.replicas[c.name] + 1)]
+        else:
+            instances = [(c.name, "")]
+        for name, instance in instances:
             program = [lay.redis_server] if c.module is None else [sys.executable, "-m", c.module]
-            address = f"127.0.0.1:{lay.redis_port}" if c.ready == "redis" else lay.apiserver
-            procs.append(Proc(name=name, argv=program + c.args(lay, node), log=str(lay.log(name)), tier=c.tier,
-                              ready=c.ready, address=address if c.ready else "", state=STOPPED))
+            if c.ready == "redis":
+                address = f"127.0.0.1:{lay.redis_port}"
+            elif c.name == "apiserver":
+                address = lay.apiservers[int(instance or 1) - 1]  # each replica's own health, not the first's
+            else:
+                address = lay.apiserver
+            nodes: list[str] = []
+            if c.per_node:
+                first, count = (int(x) for x in instance.split(":"))
+                nodes = [f"node-{i}" for i in range(first, first + count)]
+            procs.append(Proc(name=name, argv=program + c.args(lay, instance), log=str(lay.log(name)), tier=c.tier,
+                              ready=c.ready, address=address if c.ready else "", state=STOPPED,
+                              component=c.name, nodes=nodes))
     return procs
 
 
@@ -490,6 +541,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         if args.nodes < 0:
             raise LauncherError(f"error: --nodes must be 0 or more, got {args.nodes}")
+        for flag in ("apiservers", "schedulers", "controller_managers", "nodes_per_kubelet"):
+            if getattr(args, flag) < 1:
+                raise LauncherError(f"error: --{flag.replace('_', '-')} must be 1 or more, got {getattr(args, flag)}")
         # Everything that can be wrong with the request is checked before anything is written or started.
         config = _resolve_config(args.config, args.profile)
         redis_server = find_redis_server()
@@ -500,8 +554,17 @@ def cmd_up(args: argparse.Namespace) -> int:
                     f"error: a kubemu cluster is already running in {state} (apiserver {existing.apiserver}); "
                     "stop it with 'kubemu down'"
                 )
-            redis_port = _free_port(set())
-            lay = Layout(state, redis_server, redis_port, f"127.0.0.1:{_free_port({redis_port})}", args.nodes)
+            taken = {_free_port(set())}
+            redis_port = next(iter(taken))
+            apiservers = []
+            for _ in range(args.apiservers):
+                port = _free_port(taken)
+                taken.add(port)
+                apiservers.append(f"127.0.0.1:{port}")
+            lay = Layout(state, redis_server, redis_port, apiservers, args.nodes,
+                         replicas={"apiserver": args.apiservers, "scheduler": args.schedulers,
+                                   "controllers": args.controller_managers},
+                         nodes_per_kubelet=args.nodes_per_kubelet, durable=args.durable)
             cluster = _prepare(lay, config)
     except LauncherError as e:
         print(e, file=sys.stderr)
@@ -549,7 +612,7 @@ def _prepare(lay: Layout, config: cfg.ClusterConfig) -> Cluster:
     cluster = Cluster(
         apiserver=lay.apiserver, redis_port=lay.redis_port, profile=config.profile, nodes=lay.nodes,
         config=str(lay.config_file), created_at=time.time(), processes=procs,
-        launcher_pid=os.getpid(), launcher_ticks=me[1] if me else None,
+        launcher_pid=os.getpid(), launcher_ticks=me[1] if me else None, durable=lay.durable,
     )
     _write(state, cluster)
     return cluster
@@ -677,21 +740,48 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_start(args: argparse.Namespace) -> int:
     state = state_dir(getattr(args, "state_dir", None))
     try:
-        with _locked(state):
-            cluster = _require_cluster(state)
-            p = cluster.find(args.name)
-            if _alive(p):
-                print(f"{p.name} is already running (pid {p.pid})")
-                return 0
-            # The same argv as before: the apiserver keeps its address, redis its port and data folder.
-            _spawn(p, state)
-            _write(state, cluster)
-        _wait_ready(p)
+        p, started = start_process(state, args.name)
     except LauncherError as e:
         print(e, file=sys.stderr)
         return 1
-    print(f"started {p.name} (pid {p.pid})")
+    print(f"started {p.name} (pid {p.pid})" if started else f"{p.name} is already running (pid {p.pid})")
     return 0
+
+
+# ---- for tools that break the cluster on purpose (kubemu chaos) -----------------------------------
+
+
+def read_cluster(state: Path) -> Cluster:
+    """The cluster recorded in `state`; LauncherError when there is none."""
+    return _require_cluster(state)
+
+
+def is_alive(p: Proc) -> bool:
+    return _alive(p)
+
+
+def start_process(state: Path, name: str) -> tuple[Proc, bool]:
+    """Start one process again with the same command line (the apiserver keeps its address, redis its port and
+    data folder) and wait until it is ready; (process, False) when it was running already."""
+    with _locked(state):
+        cluster = _require_cluster(state)
+        p = cluster.find(name)
+        if _alive(p):
+            return p, False
+        _spawn(p, state)
+        _write(state, cluster)
+    _wait_ready(p)
+    return p, True
+
+
+def signal_process(state: Path, name: str, sig: signal.Signals) -> Proc:
+    """Send `sig` to one process (its process group); LauncherError when it is not running. The process stays
+    marked as meant to run, so `kubemu ps` shows a killed one as exited."""
+    p = _require_cluster(state).find(name)
+    if not _alive(p):
+        raise LauncherError(f"error: {name} is not running")
+    os.killpg(p.pid, sig)
+    return p
 
 
 def _require_cluster(state: Path) -> Cluster:
@@ -765,6 +855,15 @@ def register(
 
     up = add("up", cmd_up, "Start a local cluster: redis-server, apiserver, scheduler, controllers and kubelets")
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (kubelets node-1..node-N; default 3)")
+    up.add_argument("--nodes-per-kubelet", type=int, default=1, metavar="M",
+                    help="nodes run by one kubelet process (its scale mode); killing it fails them all, like a rack")
+    up.add_argument("--apiservers", type=int, default=1, metavar="N", help="apiserver replicas (default 1)")
+    up.add_argument("--schedulers", type=int, default=1, metavar="N",
+                    help="scheduler replicas, leader-elected (default 1)")
+    up.add_argument("--controller-managers", type=int, default=1, metavar="N",
+                    help="controller-manager replicas, leader-elected (default 1)")
+    up.add_argument("--durable", action="store_true",
+                    help="Redis fsyncs every write (appendfsync always), so a killed Redis loses nothing acknowledged")
     up.add_argument("--profile", choices=cfg.PROFILES, default="default", help="timing profile (default: default)")
     up.add_argument("--config", metavar="FILE", help="cluster config YAML (timings); overrides --profile")
     up.add_argument("--detach", "-d", action="store_true", help="return once the cluster is ready, leaving it running")
