@@ -180,10 +180,10 @@ class ComposeBackend:
 
     def _containers(self, service: str = "") -> list[tuple[str, str]]:
         """(container name, service) of every container of the project, running or not."""
-        args = ["ps", "-a", "--filter", f"label=com.docker.compose.project={self.project}",
-                "--format", '{{.Names}}\t{{.Label "com.docker.compose.service"}}']
+        args = ["ps", "-a", "--filter", f"label=com.docker.compose.project={self.project}"]
         if service:
-            args[3:3] = ["--filter", f"label=com.docker.compose.service={service}"]
+            args += ["--filter", f"label=com.docker.compose.service={service}"]
+        args += ["--format", '{{.Names}}\t{{.Label "com.docker.compose.service"}}']
         out = _docker(*args)
         return sorted(tuple(line.split("\t", 1)) for line in out.splitlines() if "\t" in line)  # type: ignore[misc]
 

@@ -395,6 +395,7 @@ async def _fault(r: Run, s: Scheduled) -> None:
         await start(target)
         h.record("fault", id=fid, fault=spec.fault, target=target, nodes=nodes, phase="start")
         on = f" ({', '.join(nodes)})" if nodes else ""
+        elapsed = time.time() - r.t0
         r.say(f"{elapsed:7.1f}s  {spec.fault:<18} {target}{on}, {verb} in {spec.duration:g}s")
         await asyncio.sleep(spec.duration)
         t_end = time.time()

@@ -10,8 +10,10 @@ only the standalone docker-compose 1.29, which has neither. Either CLI works her
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -150,3 +152,23 @@ async def _running(client: Client, n: int) -> list[Any] | None:
 async def _ready_again(client: Client, node: str) -> bool:
     return node in await ready_nodes(client)
 
+
+
+async def test_chaos_run_on_compose(api: Client, compose: tuple[list[str], dict[str, str], str], tmp_path: Any) -> None:
+    """`kubemu chaos run --compose`: docker kill/pause/network disconnect as the faults, every invariant kept."""
+    _, env, project = compose
+    history = tmp_path / "history.jsonl"
+    r = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "kubemu.cli.main", "chaos", "run", "--compose", project,
+         "--server", f"127.0.0.1:{env['KUBEMU_PORT']}", "--profile", "fast", "--duration", "16s", "--seed", "3",
+         "--slack", "25",
+         "--fault", "kill-kubelet:every=6s,for=3s", "--fault", "pause-kubelet:every=7s,for=3s",
+         "--fault", "partition-kubelet:every=8s,for=3s", "--fault", "kill-apiserver:every=10s,for=2s",
+         "--fault", "kill-redis:every=12s,for=2s", "--workload", "deployment:chaosweb:replicas=4",
+         "--history", str(history)],
+        capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "FAIL" not in r.stdout
+    kinds = {json.loads(line).get("fault") for line in history.read_text().splitlines() if '"fault"' in line}
+    assert {"kill-kubelet", "pause-kubelet", "partition-kubelet", "kill-apiserver", "kill-redis"} <= kinds
