@@ -3,9 +3,9 @@ plugin protocols. Plugins get these and nothing else (no client), so they are te
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from kubemu.api.nodematch import tolerates as tolerates  # plugins import it from the framework
 from kubemu.api.quantity import bytes_of, cpu_millis, parse_quantity
@@ -15,6 +15,8 @@ SUCCESS = "Success"
 UNSCHEDULABLE = "Unschedulable"
 UNRESOLVABLE = "UnschedulableAndUnresolvable"
 """Preemption on this node cannot help (wrong labels, taints, ...)."""
+
+T = TypeVar("T")
 
 MAX_NODE_SCORE = 100
 DEFAULT_MILLI_CPU_REQUEST = 100
@@ -121,6 +123,14 @@ def pod_requests(pod: core_pb2.Pod, *, non_zero: bool = False) -> Resources:
     return total
 
 
+def has_pod_affinity(pod: core_pb2.Pod) -> bool:
+    """podWithAffinity: the pod has pod affinity or anti-affinity (terms may still be empty)."""
+    if not pod.spec.HasField("affinity"):
+        return False
+    a = pod.spec.affinity
+    return a.HasField("pod_affinity") or a.HasField("pod_anti_affinity")
+
+
 @dataclass
 class NodeInfo:
     """A node and what is on it: bound pods and pods the scheduler has assumed onto it."""
@@ -132,10 +142,12 @@ class NodeInfo:
     allocatable: Resources = field(default_factory=Resources)
     used_ports: set[tuple[str, str, int]] = field(default_factory=set)
     """(hostIP, protocol, hostPort) taken by pods on the node."""
+    pods_with_affinity: list[core_pb2.Pod] = field(default_factory=list)
+    """NodeInfo.PodsWithAffinity: the pods that carry pod affinity or anti-affinity terms."""
 
-    @property
-    def name(self) -> str:
-        return str(self.node.metadata.name)
+    def __post_init__(self) -> None:
+        self.name = str(self.node.metadata.name)
+        """The node's name, read once (nodes are replaced by a new NodeInfo, never changed in place)."""
 
     @staticmethod
     def build(node: core_pb2.Node, pods: Iterable[core_pb2.Pod] = ()) -> NodeInfo:
@@ -146,6 +158,8 @@ class NodeInfo:
 
     def add_pod(self, pod: core_pb2.Pod) -> None:
         self.pods.append(pod)
+        if has_pod_affinity(pod):
+            self.pods_with_affinity.append(pod)
         r = pod_requests(pod)
         r.pods = 1
         self.requested.add(r)
@@ -165,6 +179,7 @@ class NodeInfo:
                 rebuilt = NodeInfo.build(self.node, self.pods)
                 self.requested, self.non_zero_requested = rebuilt.requested, rebuilt.non_zero_requested
                 self.used_ports = rebuilt.used_ports
+                self.pods_with_affinity = rebuilt.pods_with_affinity
                 self.pods = rebuilt.pods
                 return True
         return False
@@ -178,6 +193,22 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         self.by_name = {n.name: n for n in self.nodes}
+        self._cycle: dict[str, tuple[core_pb2.Pod, object]] = {}
+
+    def cycle_state(self, key: str, pod: core_pb2.Pod, compute: Callable[[], T]) -> T:
+        """Upstream's CycleState as written by PreFilter / PreScore: what `compute` returns for this pod over
+        this snapshot, computed once and reused by every per-node Filter / Score call of the cycle. Whoever
+        changes a node info of the snapshot afterwards (preemption trials) must call `invalidate`."""
+        hit = self._cycle.get(key)
+        if hit is not None and hit[0] is pod:
+            return cast(T, hit[1])
+        value = compute()
+        self._cycle[key] = (pod, value)
+        return value
+
+    def invalidate(self) -> None:
+        """Forget the cycle state: a node info of the snapshot has changed."""
+        self._cycle.clear()
 
     def all_pods(self) -> Iterable[tuple[NodeInfo, core_pb2.Pod]]:
         for n in self.nodes:

@@ -39,7 +39,27 @@ class Decision:
     statuses: dict[str, Status]
     """Per node, the first failing filter (absent for feasible nodes)."""
     scores: dict[str, dict[str, int]]
-    """Per feasible node, each score plugin's weighted score and the total."""
+    """Per feasible node scored, each score plugin's weighted score and the total."""
+    processed: int = 0
+    """How many nodes were run through the filters (where the next cycle's search starts, upstream)."""
+
+
+MIN_FEASIBLE_NODES_TO_FIND = 100
+"""minFeasibleNodesToFind: below this many nodes every node is filtered and scored."""
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+"""minFeasibleNodesPercentageToFind: the adaptive percentage's floor."""
+
+
+def num_feasible_nodes_to_find(num_all_nodes: int, percentage_of_nodes_to_score: int = 0) -> int:
+    """numFeasibleNodesToFind (pkg/scheduler/schedule_one.go): how many feasible nodes are enough. With
+    percentageOfNodesToScore unset (0, the default) the percentage adapts, 50% minus 1% per 125 nodes, down
+    to 5%; never fewer than 100 nodes."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    percentage = percentage_of_nodes_to_score
+    if percentage == 0:
+        percentage = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
 
 
 def fit_error(total: int, statuses: dict[str, Status]) -> str:
@@ -60,18 +80,28 @@ def run_filters(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status
     return Status()
 
 
-def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random) -> Decision:
-    """One scheduling decision over a snapshot: pure, so it is tested without a cluster."""
+def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int = 0) -> Decision:
+    """One scheduling decision over a snapshot: pure, so it is tested without a cluster. As upstream's
+    findNodesThatPassFilters, the nodes are filtered from index `start` round, stopping once
+    num_feasible_nodes_to_find nodes passed; only those are scored."""
     statuses: dict[str, Status] = {}
     feasible: list[NodeInfo] = []
-    for node in snapshot.nodes:
+    nodes = snapshot.nodes
+    total = len(nodes)
+    wanted = num_feasible_nodes_to_find(total)
+    processed = 0
+    for i in range(total):
+        node = nodes[(start + i) % total]
+        processed += 1
         st = run_filters(pod, node, snapshot)
         if st.ok:
             feasible.append(node)
+            if len(feasible) >= wanted:
+                break
         else:
             statuses[node.name] = st
     if not feasible:
-        return Decision(None, statuses, {})
+        return Decision(None, statuses, {}, processed)
     scores: dict[str, dict[str, int]] = {n.name: {} for n in feasible}
     if len(feasible) > 1:
         for plugin, weight in plugins.SCORES:
@@ -83,7 +113,7 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random) -> Decisio
     best = max(s["total"] for s in scores.values())
     # Ties are broken at random (seedable), as upstream's selectHost does with reservoir sampling.
     choice = rng.choice(sorted(name for name, s in scores.items() if s["total"] == best))
-    return Decision(choice, statuses, scores)
+    return Decision(choice, statuses, scores, processed)
 
 
 def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[str, Status]
@@ -114,8 +144,10 @@ def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[
         victims = []
         for p in sorted(lower, key=lambda p: -_priority(p)):
             trial.add_pod(p)
+            trial_snapshot.invalidate()  # the plugins' per-cycle state counted the node without `p`
             if not run_filters(pod, trial, trial_snapshot).ok:
                 trial.remove_pod(p)
+                trial_snapshot.invalidate()
                 victims.append(p)
         prios = [_priority(p) for p in victims]
         rank = (max(prios, default=0), sum(prios), len(victims))
@@ -165,6 +197,8 @@ class Scheduler:
         self.pods.add_handler(self._pod_added, lambda old, new: self._pod_added(new), self._pod_deleted)
         self.nodes.add_handler(self._node_changed, lambda old, new: self._node_changed(new), self._node_deleted)
         self.bound = 0
+        self.next_start_node_index = 0
+        """nextStartNodeIndex: where the next cycle's filtering starts, so the nodes share the scoring."""
         self.nominated: dict[str, tuple[str, core_pb2.Pod]] = {}
         """Pods that preempted for a node, by key: (node, pod)."""
         self.log = log.bind(component="scheduler")
@@ -219,7 +253,9 @@ class Scheduler:
 
     async def schedule_one(self, pod: core_pb2.Pod) -> None:
         snapshot = with_nominated(self.cache.snapshot(), pod, self.nominated)
-        decision = decide(pod, snapshot, self.rng)
+        decision = decide(pod, snapshot, self.rng, self.next_start_node_index)
+        if snapshot.nodes:
+            self.next_start_node_index = (self.next_start_node_index + decision.processed) % len(snapshot.nodes)
         if pod.metadata.annotations.get(EXPLAIN) == "true":
             await self._explain(pod, snapshot, decision)
         if decision.node is None:

@@ -32,7 +32,7 @@ class BalancedAllocation:
     name = NAME
 
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
-        pod_req = pod_requests(pod)
+        pod_req = snapshot.cycle_state(NAME + "/pre-score", pod, lambda: pod_requests(pod))
         requested = [node.requested.milli_cpu + pod_req.milli_cpu, node.requested.memory + pod_req.memory]
         allocatable = [node.allocatable.milli_cpu, node.allocatable.memory]
         return balanced_resource_score(requested, allocatable)

@@ -117,31 +117,45 @@ class InterPodAffinity:
     # --- filter ---
 
     def _pre_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> _FilterState:
+        """PreFilter: computed once per cycle (pod and snapshot), then read by every Filter call."""
+        return snapshot.cycle_state(NAME + "/pre-filter", pod, lambda: self._calc_pre_filter(pod, snapshot))
+
+    def _calc_pre_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> _FilterState:
         ns_labels = self.namespace_labels(pod.metadata.namespace)
         affinity_terms = required_affinity_terms(pod)
         anti_terms = required_anti_affinity_terms(pod)
         existing: dict[TopologyPair, int] = {}
         affinity: dict[TopologyPair, int] = {}
         anti: dict[TopologyPair, int] = {}
-        for info, other in snapshot.all_pods():
-            node = info.node
-            # getExistingAntiAffinityCounts: existing pods' required anti-affinity terms that match the pod.
-            for t in required_anti_affinity_terms(other):
-                if t.matches(pod, ns_labels):
-                    _bump(existing, node, t.topology_key, 1)
-            if not affinity_terms and not anti_terms:
-                continue
-            # The incoming pod's namespaceSelector is resolved against the existing pod's namespace, which is
-            # what upstream's merge of the selected namespaces into the term amounts to.
-            other_ns = self.namespace_labels(other.metadata.namespace)
-            # updateWithAffinityTerms: the existing pod must match ALL required affinity terms to count.
-            if affinity_terms and all(t.matches(other, other_ns) for t in affinity_terms):
-                for t in affinity_terms:
-                    _bump(affinity, node, t.topology_key, 1)
-            for t in anti_terms:
-                if t.matches(other, other_ns):
-                    _bump(anti, node, t.topology_key, 1)
+        # Only pods with affinity can have anti-affinity terms (NodeInfo.PodsWithAffinity upstream) unless the
+        # incoming pod has terms of its own to match every pod against.
+        everyone = bool(affinity_terms or anti_terms)
+        for info in snapshot.nodes:
+            for other in (info.pods if everyone else info.pods_with_affinity):
+                self._count_existing(pod, ns_labels, info.node, other, affinity_terms, anti_terms,
+                                     existing, affinity, anti)
         return _FilterState(existing, affinity, anti, affinity_terms, anti_terms)
+
+    def _count_existing(self, pod: core_pb2.Pod, ns_labels: Mapping[str, str], node: core_pb2.Node,
+                        other: core_pb2.Pod, affinity_terms: list[AffinityTerm], anti_terms: list[AffinityTerm],
+                        existing: dict[TopologyPair, int], affinity: dict[TopologyPair, int],
+                        anti: dict[TopologyPair, int]) -> None:
+        # getExistingAntiAffinityCounts: existing pods' required anti-affinity terms that match the pod.
+        for t in required_anti_affinity_terms(other):
+            if t.matches(pod, ns_labels):
+                _bump(existing, node, t.topology_key, 1)
+        if not affinity_terms and not anti_terms:
+            return
+        # The incoming pod's namespaceSelector is resolved against the existing pod's namespace, which is
+        # what upstream's merge of the selected namespaces into the term amounts to.
+        other_ns = self.namespace_labels(other.metadata.namespace)
+        # updateWithAffinityTerms: the existing pod must match ALL required affinity terms to count.
+        if affinity_terms and all(t.matches(other, other_ns) for t in affinity_terms):
+            for t in affinity_terms:
+                _bump(affinity, node, t.topology_key, 1)
+        for t in anti_terms:
+            if t.matches(other, other_ns):
+                _bump(anti, node, t.topology_key, 1)
 
     def _satisfy_pod_affinity(self, pod: core_pb2.Pod, state: _FilterState, node: core_pb2.Node) -> bool:
         pods_exist = True
@@ -194,7 +208,11 @@ class InterPodAffinity:
     # --- score ---
 
     def topology_scores(self, pod: core_pb2.Pod, snapshot: Snapshot) -> dict[str, dict[str, int]]:
-        """PreScore: topologyKey -> value -> summed weight, from every existing pod (processExistingPod)."""
+        """PreScore: computed once per cycle (pod and snapshot), then read by every Score call."""
+        return snapshot.cycle_state(NAME + "/pre-score", pod, lambda: self._calc_topology_scores(pod, snapshot))
+
+    def _calc_topology_scores(self, pod: core_pb2.Pod, snapshot: Snapshot) -> dict[str, dict[str, int]]:
+        """topologyKey -> value -> summed weight, from every existing pod (processExistingPod)."""
         ns_labels = self.namespace_labels(pod.metadata.namespace)
         preferred = preferred_affinity_terms(pod)
         preferred_anti = preferred_anti_affinity_terms(pod)
@@ -207,10 +225,7 @@ class InterPodAffinity:
                 value = node.metadata.labels[term.topology_key]
                 per_key[value] = per_key.get(value, 0) + weight * multiplier
 
-        for info, existing in snapshot.all_pods():
-            node = info.node
-            if not node.metadata.labels:
-                continue
+        def process_existing(node: core_pb2.Node, existing: core_pb2.Pod) -> None:
             existing_ns = self.namespace_labels(existing.metadata.namespace)
             # The incoming pod's preferred terms against the existing pod: affinity adds, anti-affinity subtracts.
             for w in preferred:
@@ -224,6 +239,15 @@ class InterPodAffinity:
                 process(w.term, w.weight, pod, ns_labels, node, 1)
             for w in preferred_anti_affinity_terms(existing):
                 process(w.term, w.weight, pod, ns_labels, node, -1)
+
+        # Without preferred terms of its own, only existing pods with affinity can add anything.
+        everyone = bool(preferred or preferred_anti)
+        for info in snapshot.nodes:
+            node = info.node
+            if not node.metadata.labels:
+                continue
+            for existing in (info.pods if everyone else info.pods_with_affinity):
+                process_existing(node, existing)
         return scores
 
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:

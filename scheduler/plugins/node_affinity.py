@@ -9,11 +9,11 @@ from kubemu.api.nodematch import (
     is_empty_term,
     node_fields,
     parse_term,
-    required_node_affinity_matches,
     required_terms,
 )
 from kubemu.pb import core_pb2
 from scheduler.framework import OK, NodeInfo, Snapshot, Status, default_normalize, unschedulable
+from scheduler.plugins.selector_util import required_node_affinity
 
 NAME = "NodeAffinity"
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
@@ -63,7 +63,7 @@ class NodeAffinity:
     name = NAME
 
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
-        if required_node_affinity_matches(pod, node.node):
+        if required_node_affinity(pod, snapshot).matches(node.node):
             return OK
         # Unresolvable: labels do not change by evicting pods, so preemption skips this node.
         return unschedulable(NAME, ERR_REASON_POD, unresolvable=True)
@@ -72,7 +72,8 @@ class NodeAffinity:
         """PreferredSchedulingTerms.Score: the sum of the weights of the preferred terms the node matches."""
         node_labels = node.node.metadata.labels
         fields = node_fields(node.node)
-        return sum(w for w, term in preferred_terms(pod) if term.matches(node_labels, fields))
+        terms = snapshot.cycle_state(NAME + "/pre-score", pod, lambda: preferred_terms(pod))
+        return sum(w for w, term in terms if term.matches(node_labels, fields))
 
     def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
         # DefaultNormalizeScore(MaxNodeScore, reverse=false): the best-matching node gets 100.

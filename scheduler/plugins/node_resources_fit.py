@@ -42,10 +42,12 @@ def is_scalar_resource_name(name: str) -> bool:
     )
 
 
-def insufficient_resources(pod: core_pb2.Pod, node: NodeInfo) -> list[str]:
+def insufficient_resources(pod: core_pb2.Pod, node: NodeInfo, req: Resources | None = None) -> list[str]:
     """fitsRequest: every reason the pod does not fit, in upstream's order (pods, cpu, memory,
-    ephemeral-storage, then scalar resources; Go walks those in map order, sorted here to be stable)."""
-    req = pod_requests(pod)
+    ephemeral-storage, then scalar resources; Go walks those in map order, sorted here to be stable).
+    `req`: the pod's requests when already computed (PreFilter's state)."""
+    if req is None:
+        req = pod_requests(pod)
     alloc, used = node.allocatable, node.requested
     reasons: list[str] = []
     # `requested.pods` counts the pods already on the node (NodeInfo.add_pod sets 1 each).
@@ -92,7 +94,8 @@ class NodeResourcesFit:
     name = NAME
 
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
-        reasons = insufficient_resources(pod, node)
+        req = snapshot.cycle_state(NAME + "/pre-filter", pod, lambda: pod_requests(pod))
+        reasons = insufficient_resources(pod, node, req)
         if reasons:
             # Fit.Filter keeps all failure reasons, as plain Unschedulable: preemption may free them.
             return unschedulable(self.name, *reasons)
@@ -101,7 +104,7 @@ class NodeResourcesFit:
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
         """resourceAllocationScorer.score with leastResourceScorer: non-zero requests (missing cpu/memory
         requests count as 100m/200Mi, useRequested=false) of the node plus the pod, weighted average."""
-        pod_req = pod_requests(pod, non_zero=True)
+        pod_req = snapshot.cycle_state(NAME + "/pre-score", pod, lambda: pod_requests(pod, non_zero=True))
         node_score = weight_sum = 0
         for resource, weight in DEFAULT_RESOURCE_WEIGHTS:
             allocatable = _amount(node.allocatable, resource)

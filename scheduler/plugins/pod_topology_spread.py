@@ -8,10 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kubemu.api import labels
-from kubemu.api.nodematch import required_node_affinity_matches
 from kubemu.pb import core_pb2
 from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, unschedulable
-from scheduler.plugins.selector_util import MaybeSelector, is_terminating, label_selector
+from scheduler.plugins.selector_util import MaybeSelector, is_terminating, label_selector, required_node_affinity
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -71,7 +70,11 @@ def count_pods_match_selector(pods: Iterable[core_pb2.Pod], selector: MaybeSelec
 
 def _has_all_keys(node: core_pb2.Node, constraints: Sequence[SpreadConstraint]) -> bool:
     """nodeLabelsMatchSpreadConstraints."""
-    return all(c.topology_key in node.metadata.labels for c in constraints)
+    node_labels = node.metadata.labels
+    for c in constraints:
+        if c.topology_key not in node_labels:
+            return False
+    return True
 
 
 class _CriticalPaths:
@@ -111,6 +114,13 @@ class _FilterState:
         return self.critical_paths[i].min_match
 
 
+@dataclass
+class _ScoreState:
+    constraints: list[SpreadConstraint]
+    counts: list[dict[str, int]]
+    """Per constraint (hostname ones left empty): matching pods per domain."""
+
+
 class PodTopologySpread:
     """Filter (DoNotSchedule) and score (ScheduleAnyway)."""
 
@@ -120,14 +130,21 @@ class PodTopologySpread:
 
     @staticmethod
     def _pre_filter(pod: core_pb2.Pod, snapshot: Snapshot) -> _FilterState:
+        """PreFilter: computed once per cycle (pod and snapshot), then read by every Filter call."""
+        return snapshot.cycle_state(NAME + "/pre-filter", pod,
+                                    lambda: PodTopologySpread._calc_pre_filter(pod, snapshot))
+
+    @staticmethod
+    def _calc_pre_filter(pod: core_pb2.Pod, snapshot: Snapshot) -> _FilterState:
         """calPreFilterState: matching pods per domain, over nodes that have every constraint's key and pass
         the pod's nodeSelector / required node affinity (nodeAffinityPolicy Honor)."""
         constraints = spread_constraints(pod, DO_NOT_SCHEDULE)
         counts: list[dict[str, int]] = [{} for _ in constraints]
         if constraints:
+            affinity = required_node_affinity(pod, snapshot)
             for info in snapshot.nodes:
                 node = info.node
-                if not _has_all_keys(node, constraints) or not required_node_affinity_matches(pod, node):
+                if not _has_all_keys(node, constraints) or not affinity.matches(node):
                     continue
                 for i, c in enumerate(constraints):
                     value = node.metadata.labels[c.topology_key]
@@ -159,43 +176,57 @@ class PodTopologySpread:
     # --- score ---
 
     @staticmethod
+    def _pre_score(pod: core_pb2.Pod, snapshot: Snapshot) -> _ScoreState:
+        """PreScore's counting, once per cycle: the ScheduleAnyway constraints (selectors parsed once) and the
+        matching pods per domain over the nodes that pass the pod's required node affinity and have every
+        key. Upstream counts only the domains of candidate nodes; counting every domain and looking up only
+        the candidates' gives the same numbers whatever the candidates are."""
+
+        def calc() -> _ScoreState:
+            constraints = spread_constraints(pod, SCHEDULE_ANYWAY)
+            counts: list[dict[str, int]] = [{} for _ in constraints]
+            namespace = pod.metadata.namespace
+            if constraints and any(c.topology_key != LABEL_HOSTNAME for c in constraints):
+                affinity = required_node_affinity(pod, snapshot)
+                for info in snapshot.nodes:
+                    node = info.node
+                    if not _has_all_keys(node, constraints) or not affinity.matches(node):
+                        continue
+                    node_labels = node.metadata.labels
+                    for i, c in enumerate(constraints):
+                        if c.topology_key == LABEL_HOSTNAME:
+                            continue  # per-node counts are taken in Score
+                        value = node_labels[c.topology_key]
+                        counts[i][value] = (counts[i].get(value, 0)
+                                            + count_pods_match_selector(info.pods, c.selector, namespace))
+            return _ScoreState(constraints, counts)
+
+        return snapshot.cycle_state(NAME + "/pre-score", pod, calc)
+
+    @staticmethod
     def raw_scores(pod: core_pb2.Pod, filtered: Sequence[NodeInfo], snapshot: Snapshot) -> dict[str, int | None]:
         """PreScore + Score for the nodes that passed filtering: None for ignored nodes (missing a key),
         otherwise round(sum of count * log(domains + 2) + maxSkew - 1) over the ScheduleAnyway constraints.
         Returns {} when the pod has no such constraints (upstream's Skip)."""
-        constraints = spread_constraints(pod, SCHEDULE_ANYWAY)
+        state = PodTopologySpread._pre_score(pod, snapshot)
+        constraints = state.constraints
         if not constraints or not snapshot.nodes:
             return {}
         ignored: set[str] = set()
-        counts: list[dict[str, int]] = [{} for _ in constraints]
-        topo_size = [0] * len(constraints)
+        domains: list[set[str]] = [set() for _ in constraints]
         for info in filtered:
             if not _has_all_keys(info.node, constraints):
                 # The pod has its own constraints (requireAllTopologies): such nodes get no score.
                 ignored.add(info.name)
                 continue
             for i, c in enumerate(constraints):
-                # Per-node (hostname) counts are taken in Score; other domains are collected below.
-                if c.topology_key == LABEL_HOSTNAME:
-                    continue
-                value = info.node.metadata.labels[c.topology_key]
-                if value not in counts[i]:
-                    counts[i][value] = 0
-                    topo_size[i] += 1
+                if c.topology_key != LABEL_HOSTNAME:
+                    domains[i].add(info.node.metadata.labels[c.topology_key])
         weights = []
         for i, c in enumerate(constraints):
-            size = len(filtered) - len(ignored) if c.topology_key == LABEL_HOSTNAME else topo_size[i]
+            size = len(filtered) - len(ignored) if c.topology_key == LABEL_HOSTNAME else len(domains[i])
             # topologyNormalizingWeight: small topologies are not watered down by big ones.
             weights.append(math.log(size + 2))
-        for info in snapshot.nodes:
-            node = info.node
-            if not required_node_affinity_matches(pod, node) or not _has_all_keys(node, constraints):
-                continue
-            for i, c in enumerate(constraints):
-                value = node.metadata.labels[c.topology_key]
-                # Only domains of candidate nodes are counted.
-                if value in counts[i]:
-                    counts[i][value] += count_pods_match_selector(info.pods, c.selector, pod.metadata.namespace)
         out: dict[str, int | None] = {}
         for info in filtered:
             if info.name in ignored:
@@ -209,7 +240,7 @@ class PodTopologySpread:
                 if c.topology_key == LABEL_HOSTNAME:
                     cnt = count_pods_match_selector(info.pods, c.selector, pod.metadata.namespace)
                 else:
-                    cnt = counts[i][node_labels[c.topology_key]]
+                    cnt = state.counts[i].get(node_labels[c.topology_key], 0)
                 # scoreForCount: maxSkew - 1 waters down differences between domains.
                 score += cnt * weights[i] + (c.max_skew - 1)
             # Go's math.Round rounds halves away from zero (Python's round() would go to even); never negative.
@@ -220,8 +251,9 @@ class PodTopologySpread:
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
         """The raw score with every snapshot node taken as a candidate. Upstream's weights depend on which
         nodes passed filtering, so `normalize` recomputes from the candidates it is given."""
-        value = self.raw_scores(pod, snapshot.nodes, snapshot).get(node.name)
-        return value or 0
+        all_nodes = snapshot.cycle_state(NAME + "/score-all", pod,
+                                         lambda: self.raw_scores(pod, snapshot.nodes, snapshot))
+        return all_nodes.get(node.name) or 0
 
     def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
         """NormalizeScore: fewer matching pods is better, 100 * (max + min - s) / max; ignored nodes get 0."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kubemu.api import labels
+from kubemu.api.nodematch import Term, is_empty_term, node_fields, parse_term, required_terms
 from kubemu.pb import core_pb2, meta_pb2
+from scheduler.framework import Snapshot
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """The label the apiserver puts on every namespace; the only namespace label a plugin without a namespace
@@ -40,3 +42,29 @@ def default_namespace_labels(namespace: str) -> dict[str, str]:
 
 def is_terminating(pod: core_pb2.Pod) -> bool:
     return pod.metadata.HasField("deletion_timestamp")
+
+
+class RequiredNodeAffinity:
+    """GetRequiredNodeAffinity: the pod's nodeSelector and required node affinity terms parsed once, matched
+    as kubemu.api.nodematch.required_node_affinity_matches does."""
+
+    def __init__(self, pod: core_pb2.Pod) -> None:
+        spec = pod.spec
+        self._selector = labels.from_map(spec.node_selector) if spec.node_selector else None
+        terms = required_terms(pod)
+        self._terms: list[Term] | None = (
+            None if terms is None else [parse_term(t) for t in terms if not is_empty_term(t)])
+
+    def matches(self, node: core_pb2.Node) -> bool:
+        node_labels = node.metadata.labels
+        if self._selector is not None and not self._selector.matches(node_labels):
+            return False
+        if self._terms is None:
+            return True
+        fields = node_fields(node)
+        return any(t.matches(node_labels, fields) for t in self._terms)
+
+
+def required_node_affinity(pod: core_pb2.Pod, snapshot: Snapshot) -> RequiredNodeAffinity:
+    """The pod's RequiredNodeAffinity, parsed once per cycle."""
+    return snapshot.cycle_state("RequiredNodeAffinity", pod, lambda: RequiredNodeAffinity(pod))

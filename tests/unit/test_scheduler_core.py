@@ -125,3 +125,48 @@ def test_decide_prefers_the_less_allocated_node_and_breaks_ties_by_seed() -> Non
 
     full = decide(pod("p", cpu="5"), Snapshot([idle]), random.Random(0))
     assert full.node is None and full.statuses["idle"].reasons == ("Insufficient cpu",)
+
+
+def test_num_feasible_nodes_to_find_is_upstreams_adaptive_percentage() -> None:
+    from scheduler.scheduler import num_feasible_nodes_to_find
+
+    assert num_feasible_nodes_to_find(20) == 20  # under 100 nodes: all
+    assert num_feasible_nodes_to_find(150) == 100  # 49% is 73: at least 100
+    assert num_feasible_nodes_to_find(1000) == 420  # 50 - 1000/125 = 42%
+    assert num_feasible_nodes_to_find(5000) == 500  # 10%
+    assert num_feasible_nodes_to_find(10000) == 500  # floor of 5%
+    assert num_feasible_nodes_to_find(1000, 100) == 1000
+
+
+def test_decide_stops_at_enough_feasible_nodes_from_the_start_index() -> None:
+    import random
+
+    from scheduler.framework import NodeInfo, Snapshot
+    from scheduler.scheduler import decide
+
+    snap = Snapshot([NodeInfo.build(node(f"n{i:03d}")) for i in range(150)])
+    d = decide(pod("p"), snap, random.Random(0), start=120)
+    assert d.processed == 100 and len(d.scores) == 100
+    assert set(d.scores) == {f"n{i % 150:03d}" for i in range(120, 220)}
+    # An infeasible pod is filtered on every node, so its fit error counts them all.
+    none = decide(pod("p", cpu="5"), snap, random.Random(0), start=120)
+    assert none.node is None and none.processed == 150 and len(none.statuses) == 150
+
+
+def test_cycle_state_is_per_pod_and_cleared_on_invalidate() -> None:
+    from scheduler.framework import NodeInfo, Snapshot
+
+    snap = Snapshot([NodeInfo.build(node("a"))])
+    p, q = pod("p"), pod("q")
+    calls: list[str] = []
+
+    def compute(name: str) -> str:
+        calls.append(name)
+        return name
+
+    assert snap.cycle_state("k", p, lambda: compute("p")) == "p"
+    assert snap.cycle_state("k", p, lambda: compute("again")) == "p"
+    assert snap.cycle_state("k", q, lambda: compute("q")) == "q"
+    snap.invalidate()
+    assert snap.cycle_state("k", q, lambda: compute("q2")) == "q2"
+    assert calls == ["p", "q", "q2"]
