@@ -1,31 +1,30 @@
-"""The kubelet: merges its pod sources (the API, filtered to this node, and the static pod folder), runs one
-worker per pod, writes pod status through one status manager that only writes on change, mirrors static pods,
-and keeps the Node and its Lease alive."""
+"""The kubelet of one node: merges its pod sources (the API pods bound to this node, and the static pod folder),
+runs one worker per pod, writes pod status through one status manager that only writes on change, mirrors static
+pods, and keeps the Node alive. What a process shares between its nodes (the connection to the apiserver, the pod
+watch, the logs/exec server, the lease timer) is the host's: see kubelet/host.py."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import grpc
 import structlog
 
 from kubelet import static_pods
 from kubelet.images import ImageCache
-from kubelet.node_status import NodeAgent, NodeSpec, pod_cidr_for
+from kubelet.node_status import NodeAgent, NodeSpec, PodCidrs, pod_cidr_for
 from kubelet.pod_worker import KubeletContext, PodWorker
-from kubelet.server import KubeletService
 from kubemu.api.quantity import bytes_of
 from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.client.events import EventRecorder
-from kubemu.client.informer import Informer
 from kubemu.config import ClusterConfig
-from kubemu.pb import api_pb2_grpc, core_pb2
+from kubemu.pb import core_pb2
 
 log = structlog.get_logger()
 
@@ -64,15 +63,26 @@ class IpAllocator:
 
 
 class Kubelet:
+    """One node. Its host (kubelet/host.py) gives it the pods bound to it, heartbeats its Lease and serves its
+    pods' logs; the node registers itself, runs its pods and static pods and reports their status."""
+
     def __init__(self, client: Client, spec: NodeSpec, config: ClusterConfig, static_path: Path | None,
-                 listen: str = "127.0.0.1:0", clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 on_registered: Callable[[Kubelet], Awaitable[None]] | None = None,
+                 register_gate: asyncio.Semaphore | None = None, spread: bool = False,
+                 cidrs: PodCidrs | None = None) -> None:
         self.client = client
         self.spec = spec
         self.config = config
-        self.listen = listen
         self.clock = clock
+        self.on_registered = on_registered
+        """Called by the node once registered: the host then hands it the pods already bound to it."""
+        self.register_gate = register_gate
+        self.spread = spread
+        """Many nodes start together: stagger their periodic status updates."""
+        self.registered = False
         self.images = ImageCache(pull_seconds=config.pod.image_pull_seconds)
-        self.agent = NodeAgent(client, spec, config, self.images, clock)
+        self.agent = NodeAgent(client, spec, config, self.images, clock, cidrs)
         self.static = static_pods.StaticPodSource(static_path, spec.name)
         self.recorder = EventRecorder(client, "kubelet", spec.name, clock)
         self.ips = IpAllocator(pod_cidr_for(spec.name, set()))
@@ -82,53 +92,55 @@ class Kubelet:
         self.status_wake = asyncio.Event()
         self.static_wake = asyncio.Event()
         self.written: dict[str, bytes] = {}
-        self.informer: Informer[core_pb2.Pod] | None = None
-        self.server: grpc.aio.Server | None = None
+        self.written_rv: dict[str, int] = {}  # by pod key: the resourceVersion our last status write produced
         self.tasks: list[asyncio.Task[Any]] = []
         self.log = log.bind(component="kubelet", node=spec.name)
+        # Every task of this node logs with node=<name>, also through the SDK (events, retries).
+        self.log_context = contextvars.copy_context()
+        self.log_context.run(structlog.contextvars.bind_contextvars, node=spec.name)
         self.ctx = KubeletContext(
             node_name=spec.name, config=config, images=self.images, host_ip=spec.address,
             allocate_ip=self.ips.allocate, release_ip=self.ips.release, publish=self._publish,
-            event=self._event, confirm_deletion=self._confirm_deletion, clock=clock,
+            event=self._event, confirm_deletion=self._confirm_deletion, clock=clock, log_context=self.log_context,
         )
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=f"{name}-{self.spec.name}",
+                                              context=self.log_context.copy()))
 
     # -- start and stop ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self.server = grpc.aio.server()
-        api_pb2_grpc.add_KubeletServicer_to_server(KubeletService(self.find), self.server)
-        port = self.server.add_insecure_port(self.listen)
-        await self.server.start()
-        self.spec.kubelet_port = port
+    def start(self) -> None:
+        """Start the node; the host has set spec.kubelet_port to its logs/exec server."""
         # Static pods run from the first moment, with or without an apiserver.
-        self.tasks.append(asyncio.create_task(self._static_loop(), name="static-pods"))
-        self.tasks.append(asyncio.create_task(self._status_loop(), name="status-manager"))
-        self.tasks.append(asyncio.create_task(self._register_and_run(), name="node"))
-        self.tasks.append(asyncio.create_task(self._eviction_loop(), name="eviction-manager"))
-        self.log.info("kubelet.started", kubelet_port=port)
+        self._spawn(self._static_loop(), "static-pods")
+        self._spawn(self._status_loop(), "status-manager")
+        self._spawn(self._register_and_run(), "node")
 
     async def _register_and_run(self) -> None:
-        node = await self.agent.register()
+        if self.register_gate is not None:
+            async with self.register_gate:
+                node = await self.agent.register()
+        else:
+            node = await self.agent.register()
         if node.spec.pod_cidr:
             self.ips.set_cidr(node.spec.pod_cidr)
-        self.tasks.append(asyncio.create_task(self.agent.run_lease(), name="lease"))
-        self.tasks.append(asyncio.create_task(self.agent.run_status(), name="node-status"))
-        informer: Informer[core_pb2.Pod] = Informer(self.client.pods, field_selector=f"spec.nodeName={self.spec.name}")
-        informer.add_handler(self._on_pod, lambda old, new: self._on_pod(new), self._on_pod_deleted)
-        self.informer = informer
-        informer.start()
+        self._spawn(self.agent.run_status(jitter=self.spread), "node-status")
+        self.registered = True
+        if self.on_registered is not None:
+            await self.on_registered(self)
         self.static_wake.set()
 
     async def stop(self) -> None:
         for t in self.tasks:
             t.cancel()
-        if self.informer is not None:
-            await self.informer.stop()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for w in list(self.workers.values()) + list(self.static_workers.values()):
             await w.abandon()
-        if self.server is not None:
-            await self.server.stop(0.5)
 
     def find(self, namespace: str, name: str) -> PodWorker | None:
         key = f"{namespace}/{name}"
@@ -139,7 +151,8 @@ class Kubelet:
 
     # -- API pods ---------------------------------------------------------------------------------
 
-    async def _on_pod(self, pod: core_pb2.Pod) -> None:
+    async def on_pod(self, pod: core_pb2.Pod) -> None:
+        """A pod bound to this node was added or changed in the API."""
         if is_mirror(pod):
             if pod.metadata.HasField("deletion_timestamp"):
                 self.static_wake.set()  # the mirror is being deleted: the static loop re-creates it
@@ -148,6 +161,7 @@ class Kubelet:
         worker = self.workers.get(uid)
         if worker is not None:
             worker.update(pod)
+            self._reconcile_status(worker, pod)
             return
         if pod.metadata.HasField("deletion_timestamp"):
             await self._confirm_deletion(pod)  # never run a pod the API is deleting
@@ -160,14 +174,30 @@ class Kubelet:
         self.log.info("pod.admitted", pod=f"{pod.metadata.namespace}/{pod.metadata.name}", uid=uid)
         worker.start()
 
-    async def _on_pod_deleted(self, pod: core_pb2.Pod) -> None:
+    def _reconcile_status(self, worker: PodWorker, pod: core_pb2.Pod) -> None:
+        """As upstream's status manager: when the API's status of a pod, newer than our last write, disagrees with
+        what the kubelet knows (the node lifecycle controller marks a silent node's pods NotReady; the kubelet comes
+        back from a pause or partition with its pods still ready), write ours again. Compared on what others
+        change (phase, condition statuses, container readiness), so a field the apiserver normalises cannot make
+        the kubelet write in a loop."""
+        key = worker.key
+        rv = int(pod.metadata.resource_version or 0)
+        if key not in self.written or rv <= self.written_rv.get(key, 0):
+            return  # nothing written yet (the worker will), or an event older than our last write
+        if _digest(pod.status) != _digest(worker.status):
+            self.log.info("status.reconciled", pod=key, uid=pod.metadata.uid)
+            self.written.pop(key, None)
+            self._publish(worker)
+
+    async def on_pod_deleted(self, pod: core_pb2.Pod) -> None:
+        """A pod bound to this node is gone from the API."""
         if is_mirror(pod):
             self.static_wake.set()
             return
         worker = self.workers.pop(pod.metadata.uid, None)
         if worker is not None:
             # Deleted without our confirmation (--force): stop its containers at once.
-            await worker.abandon()
+            await worker.abandon("deleted")
             self.log.info("pod.removed", pod=worker.key)
 
     async def _confirm_deletion(self, pod: core_pb2.Pod) -> None:
@@ -220,8 +250,9 @@ class Kubelet:
                     return
                 cur.status.CopyFrom(status)
                 try:
-                    await self.client.pods.update_status(cur)
+                    done = await self.client.pods.update_status(cur)
                     self.written[key] = data
+                    self.written_rv[key] = int(done.metadata.resource_version or 0)
                     return
                 except errors.Conflict:
                     continue
@@ -234,27 +265,31 @@ class Kubelet:
     def _all_workers(self) -> list[PodWorker]:
         return list(self.workers.values()) + list(self.static_workers.values())
 
-    async def _eviction_loop(self) -> None:
-        """Every monitoring interval: OOM-kill containers past their limit; when the node's simulated memory
-        use leaves less than the hard threshold (memory.available<100Mi), evict pods in upstream's order."""
-        interval = max(0.1, self.config.time_scale)
-        while True:
-            await asyncio.sleep(interval)
-            for w in self._all_workers():
-                w.check_memory()
-            capacity = bytes_of(self.spec.memory)
-            used = sum(w.memory_usage(r) for w in self._all_workers() for r in w.records.values())
-            available = capacity - used
-            pressure = available < EVICTION_THRESHOLD
-            if pressure:
-                self.agent.memory_pressure_since = self.clock()
-                victim = self._eviction_candidate()
-                if victim is not None:
-                    msg = (f"The node was low on resource: memory. Threshold quantity: 100Mi, available: "
-                           f"{available // 1024}Ki. ")
-                    self.log.warning("pod.evicted", pod=victim.key, available=available)
-                    await self._event(victim.pod, "Warning", "Evicted", msg)
-                    await victim.evict(msg)
+    def eviction_interval(self) -> float:
+        return max(0.1, self.config.time_scale)
+
+    async def eviction_tick(self) -> None:
+        """Every monitoring interval (the host's timer): OOM-kill containers past their limit; when the node's
+        simulated memory use leaves less than the hard threshold (memory.available<100Mi), evict pods in
+        upstream's order."""
+        workers = self._all_workers()
+        if not workers:
+            return
+        for w in workers:
+            w.check_memory()
+        capacity = bytes_of(self.spec.memory)
+        used = sum(w.memory_usage(r) for w in workers for r in w.records.values())
+        available = capacity - used
+        pressure = available < EVICTION_THRESHOLD
+        if pressure:
+            self.agent.memory_pressure_since = self.clock()
+            victim = self._eviction_candidate()
+            if victim is not None:
+                msg = (f"The node was low on resource: memory. Threshold quantity: 100Mi, available: "
+                       f"{available // 1024}Ki. ")
+                self.log.warning("pod.evicted", pod=victim.key, available=available)
+                await self._event(victim.pod, "Warning", "Evicted", msg)
+                await victim.evict(msg)
 
     def _eviction_candidate(self) -> PodWorker | None:
         """Upstream's rank: pods using more than they request first (BestEffort always), then lower priority,
@@ -274,8 +309,15 @@ class Kubelet:
 
     # -- static pods and their mirrors -------------------------------------------------------------
 
+    def static_interval(self) -> float:
+        return max(0.2, min(20.0, self.config.node.node_status_update_frequency_seconds / 5))
+
+    def static_tick(self) -> None:
+        """The host's timer: look at the static pod folder again, when there is one or static pods run."""
+        if self.static_workers or self.static.present():
+            self.static_wake.set()
+
     async def _static_loop(self) -> None:
-        interval = max(0.2, min(20.0, self.config.node.node_status_update_frequency_seconds / 5))
         while True:
             added, changed, removed = self.static.scan()
             for sp in removed + changed:
@@ -293,10 +335,7 @@ class Kubelet:
                 await self._sync_mirrors([sp.pod for sp in removed])
             except errors.ApiError as e:
                 self.log.debug("mirror.sync_failed", error=str(e))
-            try:
-                await asyncio.wait_for(self.static_wake.wait(), interval)
-            except TimeoutError:
-                pass
+            await self.static_wake.wait()
             self.static_wake.clear()
 
     async def _sync_mirrors(self, removed: list[core_pb2.Pod]) -> None:
@@ -332,3 +371,12 @@ class Kubelet:
                     self._publish(worker)
                 except errors.AlreadyExists:
                     pass
+
+
+def _digest(status: core_pb2.PodStatus) -> tuple[Any, ...]:
+    """What of a pod's status others may change behind the kubelet's back."""
+    return (
+        status.phase,
+        tuple(sorted((c.type, c.status) for c in status.conditions)),
+        tuple(sorted((c.name, c.ready) for c in status.container_statuses)),
+    )

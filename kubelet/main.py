@@ -1,4 +1,5 @@
-"""`kubemu-kubelet`: one node. Registers the Node, renews its Lease, runs simulated containers and static pods."""
+"""`kubemu-kubelet`: one node (--node-name), or many in one process (--nodes, the scale mode). Registers each Node,
+renews its Lease, runs simulated containers and static pods."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from kubelet.kubelet import Kubelet
+from kubelet.host import KubeletHost, node_names, node_range
 from kubelet.node_status import NodeSpec
 from kubemu import config as cfg
 from kubemu import logs
@@ -19,7 +20,7 @@ from kubemu.client.client import Client
 from kubemu.pb import core_pb2
 
 READY = True
-"""The launcher starts kubelets (one per node)."""
+"""The launcher starts kubelets (one per node, or one per group of nodes with --nodes)."""
 
 log = structlog.get_logger()
 
@@ -49,12 +50,23 @@ def _taints(text: str) -> list[core_pb2.Taint]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-kubelet",
-        description="kubemu-kubelet: one node. Registers the Node, renews its Lease, runs simulated containers "
-                    "through the full pod lifecycle, runs static pods and mirrors them into the API.",
+        description="kubemu-kubelet: one node, or with --nodes many nodes in one process (the scale mode). "
+                    "Registers each Node, renews its Lease, runs simulated containers through the full pod "
+                    "lifecycle, runs static pods and mirrors them into the API. The nodes of one process share "
+                    "its connection to the apiserver, its pod watch and its logs/exec server; killing the process "
+                    "fails all of them at once.",
     )
-    p.add_argument("--node-name", required=True, help="the Node this kubelet registers")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--node-name", help="the Node this kubelet registers")
+    which.add_argument("--nodes", type=_positive, metavar="K",
+                       help="scale mode: run K nodes PREFIX<N>..PREFIX<N+K-1> in this process")
+    p.add_argument("--node-prefix", default=None, help='scale mode: node name prefix (default "node-")')
+    p.add_argument("--first-index", type=_index, default=None, metavar="N",
+                   help="scale mode: number of the first node (default 1), so that processes can split a range")
     p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
-    p.add_argument("--static-pod-path", help="folder of static pod manifests (watched)")
+    p.add_argument("--static-pod-path", metavar="DIR",
+                   help="folder of static pod manifests (watched); in scale mode each node reads DIR/<node-name>/ "
+                        "when that folder exists")
     p.add_argument("--config", help="cluster config YAML (timings)")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
     p.add_argument("--cpu", default="4", help="cpu capacity (default 4)")
@@ -65,9 +77,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--extended-resources", default="", help="e.g. nvidia.com/gpu=2")
     p.add_argument("--node-ip", default="127.0.0.1",
                    help="the node's InternalIP (the logs/exec server's host); `auto`: this host's address")
-    p.add_argument("--listen", default=None, help="host:port of the logs/exec server (default NODE-IP:0)")
+    p.add_argument("--listen", default=None,
+                   help="host:port of the logs/exec server, one for all the nodes of the process (default NODE-IP:0)")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.nodes is None and (args.node_prefix is not None or args.first_index is not None):
+        p.error("--node-prefix and --first-index need --nodes")
+    if args.nodes is not None:
+        args.node_prefix = "node-" if args.node_prefix is None else args.node_prefix
+        args.first_index = 1 if args.first_index is None else args.first_index
+    return args
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {n}")
+    return n
+
+
+def _index(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid index: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {n}")
+    return n
+
+
+def names_of(args: argparse.Namespace) -> list[str]:
+    """The nodes this process runs."""
+    if args.nodes is None:
+        return [args.node_name]
+    return node_names(args.nodes, args.node_prefix, args.first_index)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -75,14 +121,21 @@ async def run(args: argparse.Namespace) -> None:
     if args.node_ip == "auto":
         # In a container: the address other containers reach us on.
         args.node_ip = socket.gethostbyname(socket.gethostname())
-    spec = NodeSpec(
-        name=args.node_name, cpu=args.cpu, memory=args.memory, pods=args.max_pods,
-        labels=_pairs(args.node_labels, "--node-labels"), taints=_taints(args.register_with_taints),
-        address=args.node_ip, extended=_pairs(args.extended_resources, "--extended-resources"),
-    )
+    labels = _pairs(args.node_labels, "--node-labels")
+    taints = _taints(args.register_with_taints)
+    extended = _pairs(args.extended_resources, "--extended-resources")
+    names = names_of(args)
+    specs = [NodeSpec(name=name, cpu=args.cpu, memory=args.memory, pods=args.max_pods, labels=dict(labels),
+                      taints=list(taints), address=args.node_ip, extended=dict(extended)) for name in names]
+    folder = Path(args.static_pod_path) if args.static_pod_path else None
+    if folder is None:
+        paths: list[Path | None] = [None] * len(names)
+    elif args.nodes is None:
+        paths = [folder]
+    else:
+        paths = [folder / name for name in names]
     client = Client(args.apiserver, retry_for=2.0)
-    kubelet = Kubelet(client, spec, config, Path(args.static_pod_path) if args.static_pod_path else None,
-                      listen=args.listen or f"{args.node_ip}:0")
+    kubelet = KubeletHost(client, specs, config, paths, listen=args.listen or f"{args.node_ip}:0")
     await kubelet.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -97,7 +150,7 @@ async def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logs.configure("kubelet", json=None if args.log_format is None else args.log_format == "json",
-                   node=args.node_name)
+                   node=node_range(names_of(args)))
     try:
         asyncio.run(run(args))
     except cfg.ConfigError as e:

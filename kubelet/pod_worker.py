@@ -4,6 +4,7 @@ sidecars, app containers, probes, restarts with CrashLoopBackOff, and terminatio
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import secrets
 import time
 from collections.abc import Callable, Coroutine
@@ -125,6 +126,9 @@ class KubeletContext:
     event: Callable[[core_pb2.Pod, str, str, str], Coroutine[Any, Any, None]]
     confirm_deletion: Callable[[core_pb2.Pod], Coroutine[Any, Any, None]]
     clock: Callable[[], float] = time.time
+    log_context: contextvars.Context | None = None
+    """The context (structlog contextvars naming the node) the worker's tasks run in: a process that runs many
+    nodes has no single node to bind process-wide."""
 
 
 class PodWorker:
@@ -158,13 +162,20 @@ class PodWorker:
         self._task: asyncio.Task[None] | None = None
         self._timers: list[float] = []
         self._background: set[asyncio.Task[None]] = set()
-        self.log = log.bind(pod=f"{pod.metadata.namespace}/{pod.metadata.name}", uid=pod.metadata.uid)
+        self._running = False
+        """Between the `pod.started` and `pod.stopped` log events: each is emitted once per worker."""
+        self._abandon_reason: str | None = None
+        self.log = log.bind(node=ctx.node_name, pod=f"{pod.metadata.namespace}/{pod.metadata.name}",
+                            uid=pod.metadata.uid)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
+    def _context(self) -> contextvars.Context | None:
+        return self.ctx.log_context.copy() if self.ctx.log_context is not None else None
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a side task, keeping a reference so it is not collected mid-flight."""
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(coro, context=self._context())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -173,7 +184,7 @@ class PodWorker:
         return f"{self.pod.metadata.namespace}/{self.pod.metadata.name}"
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"pod-{self.key}")
+        self._task = asyncio.create_task(self._run(), name=f"pod-{self.key}", context=self._context())
 
     def update(self, pod: core_pb2.Pod) -> None:
         """A newer version of the pod from the API (or the static manifest)."""
@@ -198,15 +209,21 @@ class PodWorker:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def abandon(self) -> None:
-        """Stop everything at once without reporting (the kubelet is shutting down)."""
+    async def abandon(self, reason: str = "abandoned") -> None:
+        """Stop everything at once without reporting (the kubelet is shutting down, or the pod was deleted
+        without waiting for us)."""
+        self._abandon_reason = reason
         if self._task is not None:
             self._task.cancel()
+        processes = []
         for rec in self.records.values():
             self._stop_probes(rec)
             if rec.process is not None:
                 rec.process.cancel()
+                processes.append(rec.process)
         await self.wait()
+        await asyncio.gather(*processes, return_exceptions=True)
+        self._stopped(reason)
 
     async def _run(self) -> None:
         try:
@@ -214,6 +231,8 @@ class PodWorker:
             self.start_time = now
             self.pod_ip = self.ctx.allocate_ip()
             self.sandbox_ready = True
+            self._running = True
+            self.log.info("pod.started", static=self.static)
             self._publish()
             while True:
                 if self.terminating or self.pod.metadata.HasField("deletion_timestamp"):
@@ -232,9 +251,17 @@ class PodWorker:
                 now = self.ctx.clock()
                 self._timers = [t for t in self._timers if t > now]
         finally:
+            if self._abandon_reason is None:  # abandon() logs once the containers' processes are gone too
+                self._stopped("abandoned")
             if self.pod_ip:
                 self.ctx.release_ip(self.pod_ip)
             self.finished.set()
+
+    def _stopped(self, reason: str) -> None:
+        """`pod.stopped`: every container of the pod has stopped for good (not a restart). Once per worker."""
+        if self._running:
+            self._running = False
+            self.log.info("pod.stopped", static=self.static, reason=reason)
 
     def _publish(self) -> None:
         self.status = self.compute_status()
@@ -251,6 +278,8 @@ class PodWorker:
             for rec in self.records.values():  # a terminal pod never starts anything again
                 if rec.sidecar and rec.state == "running":
                     self._spawn(self._kill(rec, "Killing", f"Stopping container {rec.name}"))
+            if not any(rec.state == "running" or rec.starting for rec in self.records.values()):
+                self._stopped("evicted" if self.evicted else "completed")
             return
         for c in spec.init_containers:
             rec = self.records[c.name]
@@ -588,6 +617,7 @@ class PodWorker:
         for rec in self.records.values():
             self._stop_probes(rec)
         self.terminating = True
+        self._stopped("deleted" if self.pod.metadata.HasField("deletion_timestamp") else "removed")
         self._publish()
         if not self.static:
             await self.ctx.confirm_deletion(self.pod)

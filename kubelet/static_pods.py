@@ -69,6 +69,10 @@ class StaticPodSource:
         self._mtimes: dict[Path, tuple[float, int]] = {}
         self.log = log.bind(component="kubelet", node=node_name)
 
+    def present(self) -> bool:
+        """Whether a scan could find anything: the folder exists, or pods from it still run."""
+        return self.folder is not None and (bool(self.pods) or self.folder.is_dir())
+
     def scan(self) -> tuple[list[StaticPod], list[StaticPod], list[StaticPod]]:
         """Compare the folder with what runs: (added, changed, removed). Dot-files are ignored, as upstream."""
         if self.folder is None or not self.folder.is_dir():

@@ -214,7 +214,9 @@ class ApiServer(Process):
 
 @dataclass
 class KubeletProcess(Process):
-    """A real kubemu-kubelet process for one node, with its own static pod folder."""
+    """A real kubemu-kubelet process for one node, with its own static pod folder. With `nodes=K` it runs its
+    scale mode instead: `node` is then the name prefix, the nodes are `node_names` (numbered from `first_index`)
+    and each reads its static pods from `static_dir_of(name)`."""
 
     apiserver: str
     node: str
@@ -223,9 +225,25 @@ class KubeletProcess(Process):
     extra: list[str] = field(default_factory=list)
     log: Path = field(default_factory=lambda: _log_file("kubelet"))
     proc: subprocess.Popen[bytes] | None = None
+    nodes: int | None = None
+    first_index: int = 1
+
+    @property
+    def node_names(self) -> list[str]:
+        if self.nodes is None:
+            return [self.node]
+        return [f"{self.node}{i}" for i in range(self.first_index, self.first_index + self.nodes)]
+
+    def static_dir_of(self, name: str) -> Path:
+        """The static pod folder of node `name` (created): the folder itself with one node, else a subfolder."""
+        folder = self.static_dir if self.nodes is None else self.static_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def start(self) -> KubeletProcess:
-        self._spawn("kubelet.main", "--node-name", self.node, "--apiserver", self.apiserver, "--static-pod-path",
+        which = (["--node-name", self.node] if self.nodes is None else
+                 ["--nodes", str(self.nodes), "--node-prefix", self.node, "--first-index", str(self.first_index)])
+        self._spawn("kubelet.main", *which, "--apiserver", self.apiserver, "--static-pod-path",
                     str(self.static_dir), "--log-format", "json", *self.extra, *_config_args(self.config))
         return self
 

@@ -268,6 +268,29 @@ async def test_liveness_exec_restarts_the_container(client: Client, node: Kubele
     assert container(p, "liveness").last_state.terminated.exit_code == 137
 
 
+async def test_status_changed_behind_the_kubelets_back_is_written_again(
+    client: Client, node: KubeletProcess, namespace: str
+) -> None:
+    """The node lifecycle controller marks a silent node's pods NotReady; when the kubelet is heard from again
+    (back from a pause or a partition) its status manager, as upstream's, writes what it knows over it."""
+    await client.pods.create(pod_manifest("back", namespace, node.node, [{"name": "c", "image": "nginx"}]))
+
+    async def ready(value: str) -> core_pb2.Pod | None:
+        p = await client.pods.get("back", namespace)
+        cond = {c.type: c.status for c in p.status.conditions}
+        return p if p.status.phase == "Running" and cond.get("Ready") == value else None
+
+    p = await until(lambda: ready("True"), 20)
+    for c in p.status.conditions:
+        if c.type == "Ready":  # what MarkPodsNotReady writes
+            c.status = "False"
+    for cs in p.status.container_statuses:
+        cs.ready = False
+    await client.pods.update_status(p)
+    await until(lambda: ready("True"), 10)
+    assert container(await client.pods.get("back", namespace), "c").restart_count == 0
+
+
 async def test_readiness_failure_clears_ready_without_restart(
     client: Client, node: KubeletProcess, namespace: str
 ) -> None:

@@ -336,3 +336,37 @@ def test_a_process_failing_at_startup_shows_its_log_and_stops_the_rest(kubemu: K
     assert "FATAL CONFIG FILE ERROR" in result.stderr
     assert kubemu.cluster_json() is None
     assert not [pid for pid in kubemu.pids if pid_alive(pid)]
+
+
+def test_replicas_durable_redis_and_nodes_per_kubelet(kubemu: Kubemu) -> None:
+    result = kubemu.run("up", "-d", "--profile", "fast", "--nodes", "5", "--nodes-per-kubelet", "2",
+                        "--apiservers", "2", "--schedulers", "2", "--controller-managers", "2", "--durable")
+    assert result.returncode == 0, result.stderr
+    m = re.search(r"apiserver (127\.0\.0\.1:\d+),(127\.0\.0\.1:\d+) \(state", result.stdout)
+    assert m, result.stdout
+    rows = kubemu.ps()
+    assert set(rows) == {"redis", "apiserver-1", "apiserver-2", "scheduler-1", "scheduler-2", "controllers-1",
+                         "controllers-2", "kubelet-1", "kubelet-2", "kubelet-3"}
+    assert "--appendfsync always" in rows["redis"]["command"]
+    # Five nodes in three kubelet processes: 2 + 2 + 1, the last one in scale mode too.
+    assert "--nodes 2 --node-prefix node- --first-index 3" in rows["kubelet-2"]["command"]
+    assert "--nodes 1 --node-prefix node- --first-index 5" in rows["kubelet-3"]["command"]
+    assert all(serving(a) for a in m.groups())
+
+    def ready_nodes() -> list[str]:
+        out = kubemu.run("get", "nodes", "--no-headers").stdout.splitlines()
+        return sorted(line.split()[0] for line in out if line.split()[1:2] == ["Ready"])
+
+    wait_for(lambda: ready_nodes() == [f"node-{i}" for i in range(1, 6)], 30, what="five Ready nodes")
+    # One apiserver replica down: the CLI (given both addresses) still answers through the other.
+    assert kubemu.run("stop", "apiserver-1").returncode == 0
+    assert kubemu.run("get", "nodes", "--no-headers").returncode == 0
+    # Killing one kubelet process fails all of its nodes at once.
+    kubemu.run("stop", "kubelet-2")
+    wait_for(lambda: ready_nodes() == ["node-1", "node-2", "node-5"], 30, what="node-3 and node-4 NotReady")
+
+
+def test_replica_flags_must_be_positive(kubemu: Kubemu) -> None:
+    result = kubemu.run("up", "-d", "--apiservers", "0")
+    assert result.returncode == 1 and "error: --apiservers must be 1 or more, got 0" in result.stderr
+    assert not (kubemu.state / "cluster.json").exists()
