@@ -55,7 +55,12 @@ async def serve(args: argparse.Namespace) -> None:
     await hub.start()
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                                      ("grpc.max_send_message_length", 64 * 1024 * 1024)])
+                                      ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                                      # The SDK pings every 10 s, also on idle channels (a quiet watch):
+                                      # accept that, rather than answer GOAWAY too_many_pings after a while.
+                                      ("grpc.keepalive_permit_without_calls", 1),
+                                      ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+                                      ("grpc.http2.max_ping_strikes", 0)])
     api_pb2_grpc.add_APIServicer_to_server(ApiService(registry, hub, args.bookmark_interval), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -1,0 +1,83 @@
+"""api-writes: pod creates/s through one apiserver with 8 concurrent clients, beside a bare grpcio echo server
+(unary, the same request bytes, the same concurrency) measured in the same run. Goal: >= 0.7 x echo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from bench import common as c
+from bench.echo_server import METHOD
+
+NAME = "api-writes"
+CLIENTS = 8
+
+
+async def _echo_rate(port: int, payload: Any, duration: float) -> float:
+    from kubemu.pb import api_pb2
+
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(CLIENTS)]
+    calls = [ch.unary_unary(METHOD) for ch in channels]
+    try:
+        async def call(w: int, i: int) -> None:
+            # The same client-side work as a create: serialize the request, parse the reply.
+            payload.object.pod.metadata.name = f"e-{w}-{i}"
+            reply = await calls[w](payload.SerializeToString(), timeout=10)
+            api_pb2.CreateRequest.FromString(reply)
+
+        await c.closed_loop(CLIENTS, 0.3, call)  # warm up
+        return await c.closed_loop(CLIENTS, duration, call)
+    finally:
+        for ch in channels:
+            await ch.close()
+
+
+async def _api_rate(address: str, namespace: str, tag: str, duration: float) -> float:
+    from kubemu.client.client import Client
+
+    clients = [Client(address) for _ in range(CLIENTS)]
+    pods = [c.make_pod("x", namespace) for _ in range(CLIENTS)]
+    try:
+        async def call(w: int, i: int) -> None:
+            pod = pods[w]
+            pod.metadata.name = f"{tag}-{w}-{i}"
+            await clients[w].pods.create(pod)
+
+        await c.closed_loop(CLIENTS, 0.3, lambda w, i: call(w, -1 - i))  # warm up
+        return await c.closed_loop(CLIENTS, duration, call)
+    finally:
+        for cl in clients:
+            await cl.close()
+
+
+async def run(size: str, repeats: int) -> list[dict[str, Any]]:
+    from kubemu.api import kinds
+    from kubemu.client.client import Client
+    from kubemu.pb import api_pb2
+
+    duration = c.pick(size, 0.5, 8.0)
+    cluster = c.Cluster().start()
+    echo_port = c.free_port()
+    echo = c.Proc("echo", c.python_module("bench.echo_server", "--port", str(echo_port))).start()
+    try:
+        c.wait_port(echo_port, proc=echo.proc)
+        async with Client(cluster.address) as admin:
+            await c.create_namespace(admin, "bench")
+            payload = api_pb2.CreateRequest(object=kinds.wrap(c.make_pod("x", "bench")))
+            echo_rates, api_rates, ratios = [], [], []
+            for r in range(repeats):
+                e = await _echo_rate(echo_port, payload, duration)
+                a = await _api_rate(cluster.address, "bench", f"r{r}", duration)
+                echo_rates.append(e)
+                api_rates.append(a)
+                ratios.append(a / e)
+        return [
+            c.row(NAME, f"echo calls/s ({CLIENTS} clients, {payload.ByteSize()} B)", echo_rates, "/s"),
+            c.row(NAME, f"pod creates/s ({CLIENTS} clients)", api_rates, "/s"),
+            c.row(NAME, "creates / echo", ratios, "x", c.at_least(0.7, ">= 0.7x echo"),
+                  duration_s=duration, message_bytes=payload.ByteSize()),
+        ]
+    finally:
+        echo.kill()
+        cluster.stop()
