@@ -107,7 +107,7 @@ class Registry:
         except st.NamespaceMissing:
             raise errors.NotFound(f'namespaces "{namespace}" not found') from None
         meta.resource_version = str(rev)
-        self.log.info("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
+        self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
     def _prepare_for_create(self, info: kinds.KindInfo, obj: Any) -> None:
@@ -235,7 +235,7 @@ class Registry:
             # The last finalizer is gone from an object being deleted: it goes now.
             rev = await self.store.delete(info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(new))
             meta.resource_version = str(rev)
-            self.log.info("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
+            self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
             return new
         if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
             return old  # a no-op write does not bump the revision, as upstream
@@ -243,7 +243,7 @@ class Registry:
             info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(new), _encode_attrs(old)
         )
         meta.resource_version = str(rev)
-        self.log.info("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
+        self.log.debug("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return new
 
     async def delete(
@@ -330,14 +330,14 @@ class Registry:
                 info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(obj), old_attrs
             )
             meta.resource_version = str(rev)
-            self.log.info("object.deleting", kind=info.kind, object=member.lstrip("/"), rv=rev, grace=grace)
+            self.log.debug("object.deleting", kind=info.kind, object=member.lstrip("/"), rv=rev, grace=grace)
             return obj
         if not meta.HasField("deletion_timestamp"):
             set_time(meta.deletion_timestamp, float(int(self.clock())))
             meta.deletion_grace_period_seconds = 0
         rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(obj))
         meta.resource_version = str(rev)
-        self.log.info("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
+        self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
     async def bind(self, namespace: str, name: str, node_name: str, uid: str | None) -> Any:
@@ -377,7 +377,7 @@ class Registry:
             except st.Missing:
                 raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
             pod.metadata.resource_version = str(rev)
-            self.log.info("pod.bound", kind="Pod", object=f"{namespace}/{name}", node=node_name, rv=rev)
+            self.log.debug("pod.bound", kind="Pod", object=f"{namespace}/{name}", node=node_name, rv=rev)
             return pod
         raise errors.Conflict(errors.conflict_message(info.resource, name))
 

@@ -151,8 +151,10 @@ def _takes_fast_path(s: _Scanned, exponent: int, fmt: Format) -> bool:
     return precision >= 0 and exponent - len(s.denom) >= -9
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_quantity(text: str) -> Quantity:
-    """resource.ParseQuantity: no whitespace, upstream's suffixes, values rounded up to the nano, BinarySI capped."""
+    """resource.ParseQuantity: no whitespace, upstream's suffixes, values rounded up to the nano, BinarySI capped.
+    Cached: a cluster uses few distinct quantity strings, and a Quantity is immutable."""
     if not text:
         raise QuantityError(ERR_FORMAT_WRONG)
     if text == "0":
