@@ -6,8 +6,6 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Coroutine
-from typing import Any
 
 import grpc
 import structlog
@@ -18,8 +16,8 @@ from apiserver.registry import Registry
 from apiserver.service import ApiService
 from apiserver.storage import Store
 from apiserver.watch import WatchHub
+from kubemu import aio, logs
 from kubemu import config as cfg
-from kubemu import logs
 from kubemu.api import kinds
 from kubemu.pb import api_pb2, api_pb2_grpc
 
@@ -95,22 +93,12 @@ async def serve(args: argparse.Namespace) -> None:
     await store.close()
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    """uvloop where it is installed (about 10% more writes/s here than asyncio's loop), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logs.configure("apiserver", json=None if args.log_format is None else args.log_format == "json",
                    level=args.log_level)
     try:
-        _run(serve(args))
+        aio.run(serve(args))
     except cfg.ConfigError as e:
         sys.exit(f"kubemu-apiserver: {e}")
 

@@ -239,11 +239,17 @@ class Kubelet:
         if self.written.get(key) == data:
             return
         try:
-            for _ in range(5):
-                try:
-                    cur = await self.client.pods.get(worker.pod.metadata.name, worker.pod.metadata.namespace)
-                except errors.NotFound:
-                    return
+            for attempt in range(5):
+                if attempt == 0 and not worker.static and worker.pod.metadata.resource_version:
+                    # The pod as the informer last delivered it: no read before the write. If it has changed
+                    # since, the write's resourceVersion precondition fails and the next attempt reads it.
+                    cur = core_pb2.Pod()
+                    cur.CopyFrom(worker.pod)
+                else:
+                    try:
+                        cur = await self.client.pods.get(worker.pod.metadata.name, worker.pod.metadata.namespace)
+                    except errors.NotFound:
+                        return
                 if worker.static != is_mirror(cur) or (not worker.static and cur.metadata.uid != uid):
                     return
                 if cur.status.phase in ("Succeeded", "Failed") and status.phase != cur.status.phase:
@@ -256,6 +262,8 @@ class Kubelet:
                     return
                 except errors.Conflict:
                     continue
+                except errors.NotFound:
+                    return  # deleted meanwhile: nothing to report to
         except errors.ApiError as e:
             self.log.info("status.write_failed", pod=key, error=str(e))
             self.dirty.setdefault(uid, worker)  # try again on the next wake-up

@@ -148,3 +148,26 @@ def test_kill_redis_needs_a_durable_redis(tmp_path: Path) -> None:
         # Refused before anything was touched: no namespace was made for the run.
         ns = c.run("get", "namespaces", "-o", "name")
         assert "chaos-" not in ns.stdout
+
+
+def test_a_kubelet_back_from_a_long_pause_stops_what_was_evicted_meanwhile(cluster: Cluster, tmp_path: Path) -> None:
+    """Paused longer than grace + toleration: its node goes Unknown, its pods are evicted and replaced elsewhere;
+    when it resumes, it stops those pods before it starts anything, and the workload converges."""
+    history = tmp_path / "history.jsonl"
+    r = cluster.chaos("--duration", "6s", "--seed", "7", "--fault", "pause-kubelet:every=5s,for=14s",
+                      "--workload", "deployment:web:replicas=6", "--history", str(history))
+    table = verdicts(r.stdout)
+    assert r.returncode == 0 and all(v[0] == "ok" for v in table.values()), r.stdout + r.stderr
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    pause = [x for x in records if x["type"] == "fault" and x["fault"] == "pause-kubelet"]
+    start, end = pause[0]["t"], pause[-1]["t"]
+    node = pause[0]["nodes"][0]
+    # Pods of that node were evicted while it was paused ...
+    evicted = {x["pod"]["uid"] for x in records if x["type"] == "watch-event" and x["event"] != "ADDED"
+               and "pod" in x and x["pod"]["node"] == node and x["pod"]["deleting"] and start < x["t"] < end
+               and not x["pod"]["static"]}
+    assert evicted, "no pod was evicted during the pause: the fault did not outlast grace + toleration"
+    # ... and the kubelet, once back, stopped each of them (what the checker orders is checked above as 'ok').
+    stopped = {x["uid"] for x in records if x["type"] == "kubelet" and x["event"] == "pod.stopped"
+               and x["node"] == node and x["t"] >= end}
+    assert evicted <= stopped
