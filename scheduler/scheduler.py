@@ -4,6 +4,7 @@ upstream's words, preempt lower-priority pods when that is the only way, and ret
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -48,6 +49,10 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 """minFeasibleNodesToFind: below this many nodes every node is filtered and scored."""
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 """minFeasibleNodesPercentageToFind: the adaptive percentage's floor."""
+
+
+BINDS_IN_FLIGHT = 32
+"""Binding cycles running at once; the scheduling loop waits when this many are in flight."""
 
 
 def num_feasible_nodes_to_find(num_all_nodes: int, percentage_of_nodes_to_score: int = 0) -> int:
@@ -197,6 +202,10 @@ class Scheduler:
         self.pods.add_handler(self._pod_added, lambda old, new: self._pod_added(new), self._pod_deleted)
         self.nodes.add_handler(self._node_changed, lambda old, new: self._node_changed(new), self._node_deleted)
         self.bound = 0
+        self.binding: set[str] = set()
+        """Pods assumed and being bound (upstream's binding cycle, which runs beside the next scheduling cycle)."""
+        self.bind_slots = asyncio.Semaphore(BINDS_IN_FLIGHT)
+        self.bind_tasks: set[asyncio.Task[None]] = set()
         self.next_start_node_index = 0
         """nextStartNodeIndex: where the next cycle's filtering starts, so the nodes share the scoring."""
         self.nominated: dict[str, tuple[str, core_pb2.Pod]] = {}
@@ -247,7 +256,7 @@ class Scheduler:
         while True:
             pod = await self.queue.pop()
             current = self.pods.store.get(pod_key(pod))
-            if current is None or not self._ours(current):
+            if current is None or not self._ours(current) or pod_key(current) in self.binding:
                 continue
             await self.schedule_one(current)
 
@@ -262,26 +271,38 @@ class Scheduler:
             await self._failed(pod, snapshot, decision)
             return
         self.cache.assume(pod, decision.node)
+        # The binding cycle runs on its own, as upstream's goroutine does: the next pod is scheduled against the
+        # cache, where this one is assumed on its node, while the bind call is in flight.
+        key = pod_key(pod)
+        self.binding.add(key)
+        await self.bind_slots.acquire()
+        task = asyncio.create_task(self._bind(pod, decision.node, len(decision.scores), len(snapshot.nodes)))
+        self.bind_tasks.add(task)
+        task.add_done_callback(self.bind_tasks.discard)
+
+    async def _bind(self, pod: core_pb2.Pod, node: str, feasible: int, nodes: int) -> None:
+        key = pod_key(pod)
         try:
-            await self.client.pods.bind(pod.metadata.name, decision.node, pod.metadata.namespace,
-                                        uid=pod.metadata.uid)
-        except (errors.Conflict, errors.NotFound) as e:
-            # Bound or deleted meanwhile (another scheduler, a user): forget our assumption; the watch tells.
-            self.cache.forget(pod)
-            self.log.info("pod.bind_conflict", pod=pod_key(pod), node=decision.node, error=str(e))
-            return
-        except errors.ApiError as e:
-            self.cache.forget(pod)
-            self.queue.unschedulable(pod)
-            self.log.warning("pod.bind_failed", pod=pod_key(pod), node=decision.node, error=str(e))
-            return
-        self.bound += 1
-        self.nominated.pop(pod_key(pod), None)
-        self.queue.done(pod)
-        self.log.info("pod.scheduled", pod=pod_key(pod), node=decision.node,
-                      feasible=len(decision.scores), nodes=len(snapshot.nodes))
-        await self.recorder.event(pod, "Normal", "Scheduled",
-                                  f"Successfully assigned {pod_key(pod)} to {decision.node}")
+            try:
+                await self.client.pods.bind(pod.metadata.name, node, pod.metadata.namespace, uid=pod.metadata.uid)
+            except (errors.Conflict, errors.NotFound) as e:
+                # Bound or deleted meanwhile (another scheduler, a user): forget our assumption; the watch tells.
+                self.cache.forget(pod)
+                self.log.info("pod.bind_conflict", pod=key, node=node, error=str(e))
+                return
+            except errors.ApiError as e:
+                self.cache.forget(pod)
+                self.queue.unschedulable(pod)
+                self.log.warning("pod.bind_failed", pod=key, node=node, error=str(e))
+                return
+            self.bound += 1
+            self.nominated.pop(key, None)
+            self.queue.done(pod)
+            self.log.info("pod.scheduled", pod=key, node=node, feasible=feasible, nodes=nodes)
+            await self.recorder.event(pod, "Normal", "Scheduled", f"Successfully assigned {key} to {node}")
+        finally:
+            self.binding.discard(key)
+            self.bind_slots.release()
 
     async def _failed(self, pod: core_pb2.Pod, snapshot: Snapshot, decision: Decision) -> None:
         message = fit_error(len(snapshot.nodes), decision.statuses)
