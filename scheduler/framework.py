@@ -144,6 +144,9 @@ class NodeInfo:
     """(hostIP, protocol, hostPort) taken by pods on the node."""
     pods_with_affinity: list[core_pb2.Pod] = field(default_factory=list)
     """NodeInfo.PodsWithAffinity: the pods that carry pod affinity or anti-affinity terms."""
+    match_counts: dict[tuple[str, str], int] = field(default_factory=dict, repr=False, compare=False)
+    """How many pods here match a (selector, namespace), kept until the node's pods change: most nodes are
+    unchanged from one scheduling cycle to the next, so spreading counts cost a lookup per node."""
 
     def __post_init__(self) -> None:
         self.name = str(self.node.metadata.name)
@@ -157,6 +160,7 @@ class NodeInfo:
         return info
 
     def add_pod(self, pod: core_pb2.Pod) -> None:
+        self.match_counts.clear()
         self.pods.append(pod)
         if has_pod_affinity(pod):
             self.pods_with_affinity.append(pod)
@@ -172,6 +176,7 @@ class NodeInfo:
                     self.used_ports.add((port.host_ip or "0.0.0.0", port.protocol or "TCP", port.host_port))
 
     def remove_pod(self, pod: core_pb2.Pod) -> bool:
+        self.match_counts.clear()
         key = (pod.metadata.namespace, pod.metadata.name)
         for i, p in enumerate(self.pods):
             if (p.metadata.namespace, p.metadata.name) == key:

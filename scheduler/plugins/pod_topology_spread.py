@@ -68,6 +68,17 @@ def count_pods_match_selector(pods: Iterable[core_pb2.Pod], selector: MaybeSelec
     )
 
 
+def count_on_node(info: NodeInfo, selector: MaybeSelector, namespace: str) -> int:
+    """count_pods_match_selector over a node's pods, remembered on the NodeInfo until its pods change."""
+    if selector is None or selector.empty:
+        return 0
+    key = (str(selector), namespace)
+    found = info.match_counts.get(key)
+    if found is None:
+        found = info.match_counts[key] = count_pods_match_selector(info.pods, selector, namespace)
+    return found
+
+
 def _has_all_keys(node: core_pb2.Node, constraints: Sequence[SpreadConstraint]) -> bool:
     """nodeLabelsMatchSpreadConstraints."""
     node_labels = node.metadata.labels
@@ -148,7 +159,7 @@ class PodTopologySpread:
                     continue
                 for i, c in enumerate(constraints):
                     value = node.metadata.labels[c.topology_key]
-                    n = count_pods_match_selector(info.pods, c.selector, pod.metadata.namespace)
+                    n = count_on_node(info, c.selector, pod.metadata.namespace)
                     counts[i][value] = counts[i].get(value, 0) + n
         paths = []
         for per_value in counts:
@@ -198,7 +209,7 @@ class PodTopologySpread:
                             continue  # per-node counts are taken in Score
                         value = node_labels[c.topology_key]
                         counts[i][value] = (counts[i].get(value, 0)
-                                            + count_pods_match_selector(info.pods, c.selector, namespace))
+                                            + count_on_node(info, c.selector, namespace))
             return _ScoreState(constraints, counts)
 
         return snapshot.cycle_state(NAME + "/pre-score", pod, calc)
@@ -238,7 +249,7 @@ class PodTopologySpread:
                 if c.topology_key not in node_labels:
                     continue
                 if c.topology_key == LABEL_HOSTNAME:
-                    cnt = count_pods_match_selector(info.pods, c.selector, pod.metadata.namespace)
+                    cnt = count_on_node(info, c.selector, pod.metadata.namespace)
                 else:
                     cnt = state.counts[i].get(node_labels[c.topology_key], 0)
                 # scoreForCount: maxSkew - 1 waters down differences between domains.
