@@ -42,19 +42,13 @@ REGISTRATION_CONCURRENCY = 16
 """Nodes registering at the same time (each reads and writes a few objects): bounds a burst at start."""
 
 
-class NodePodInformer(Informer[core_pb2.Pod]):
+def node_pod_informer(client: Client, nodes: Collection[str]) -> Informer[core_pb2.Pod]:
     """The pods bound to the nodes of this process. With one node the apiserver filters (spec.nodeName=<node>);
-    with several the watch carries every bound pod and pods of other nodes are dropped here, before the cache."""
-
-    def __init__(self, client: Client, nodes: Collection[str]) -> None:
-        names = list(nodes)
-        selector = f"spec.nodeName={names[0]}" if len(names) == 1 else "spec.nodeName!="
-        super().__init__(client.pods, field_selector=selector)
-        self.nodes = set(names)
-
-    async def _apply(self, etype: str, obj: core_pb2.Pod) -> None:
-        if obj.spec.node_name in self.nodes:
-            await super()._apply(etype, obj)
+    with several the watch carries every bound pod and pods of other nodes are dropped before the cache."""
+    names = set(nodes)
+    if len(names) == 1:
+        return Informer(client.pods, field_selector=f"spec.nodeName={next(iter(names))}")
+    return Informer(client.pods, field_selector="spec.nodeName!=", accept=lambda p: p.spec.node_name in names)
 
 
 def node_names(count: int, prefix: str = "node-", first_index: int = 1) -> list[str]:
@@ -87,7 +81,7 @@ class KubeletHost:
             self.nodes[spec.name] = Kubelet(client, spec, config, path, clock, on_registered=self._registered,
                                             register_gate=gate, spread=many, cidrs=cidrs)
         self.leases = LeaseRenewer(config.node.lease_renew_interval_seconds)
-        self.informer = NodePodInformer(client, self.nodes)
+        self.informer = node_pod_informer(client, self.nodes)
         self.informer.add_handler(self._on_pod, lambda old, new: self._on_pod(new), self._on_pod_deleted)
         self.server: grpc.aio.Server | None = None
         self.port = 0

@@ -109,8 +109,12 @@ class Informer(Generic[T]):
         field_selector: str = "",
         indexers: dict[str, IndexFunc] | None = None,
         max_backoff: float = 5.0,
+        accept: Callable[[T], bool] | None = None,
     ) -> None:
+        """`accept` narrows what the selectors cannot express (a node name among several, say): objects it refuses
+        never reach the cache or the handlers, as if the server had filtered them."""
         self.resource = resource
+        self.accept = accept
         self.namespace = namespace
         self.label_selector = label_selector
         self.field_selector = field_selector
@@ -161,6 +165,8 @@ class Informer(Generic[T]):
                 await result
 
     async def _apply(self, etype: str, obj: T) -> None:
+        if self.accept is not None and not self.accept(obj):
+            return
         key = key_of(obj)
         if etype == "DELETED":
             old = self.store.remove(key)

@@ -102,3 +102,20 @@ async def test_client_fails_over_between_two_replicas(own_apiserver: ApiServer, 
         await until(lambda: {k.split("/")[1] for k in informer.store.keys()} == {"before", "after"}, 20)
         await informer.stop()
         await asyncio.sleep(0)
+
+
+async def test_accept_keeps_refused_objects_out_of_cache_and_handlers(client: Client, namespace: str) -> None:
+    informer: Informer[core_pb2.Pod] = Informer(client.pods, namespace=namespace,
+                                                accept=lambda p: p.metadata.name.startswith("keep-"))
+    rec = Recorder()
+    informer.add_handler(rec.add, rec.update, rec.delete)
+    await client.pods.create(pod("keep-a", namespace))  # listed
+    informer.start()
+    try:
+        await informer.wait_synced()
+        await client.pods.create(pod("drop-b", namespace))  # watched
+        await client.pods.create(pod("keep-c", namespace))
+        await until(lambda: [e[1] for e in rec.log] == ["keep-a", "keep-c"], 10, describe=lambda: rec.log)
+        assert sorted(informer.store.keys()) == [f"{namespace}/keep-a", f"{namespace}/keep-c"]
+    finally:
+        await informer.stop()
