@@ -243,10 +243,7 @@ async def _writer(r: Run, client: Client, index: int) -> None:
         except (errors.Conflict, errors.AlreadyExists, errors.NotFound, errors.Invalid) as e:
             h.record("fail", op=op, error=f"{type(e).__name__}: {e.message}")
             await _refresh(client, ns, name, known)
-        except (errors.ApiError, Exception) as e:  # unavailable, timeout, cancelled: it may have happened
-            if isinstance(e, asyncio.CancelledError):
-                h.record("info", op=op, error="cancelled")
-                raise
+        except Exception as e:  # unavailable, timeout, anything else: it may or may not have happened
             h.record("info", op=op, error=f"{type(e).__name__}: {getattr(e, 'message', str(e))}")
             await asyncio.sleep(0.2)
             await _refresh(client, ns, name, known)
@@ -393,20 +390,30 @@ async def _fault(r: Run, s: Scheduled) -> None:
     }[spec.fault]
     try:
         await start(target)
+    except BackendError as e:
+        r.say(f"{elapsed:7.1f}s  {spec.fault:<18} {target}: {e}")
+        h.record("fault-error", fault=spec.fault, target=target, error=str(e))
+        r.busy.discard(target)
+        return
+    try:
         h.record("fault", id=fid, fault=spec.fault, target=target, nodes=nodes, phase="start")
         on = f" ({', '.join(nodes)})" if nodes else ""
         elapsed = time.time() - r.t0
         r.say(f"{elapsed:7.1f}s  {spec.fault:<18} {target}{on}, {verb} in {spec.duration:g}s")
         await asyncio.sleep(spec.duration)
-        t_end = time.time()
-        await undo(target)
-        h.record("fault", id=fid, fault=spec.fault, target=target, nodes=nodes, phase="end", t=t_end)
-        r.last_fault_end = max(r.last_fault_end, time.time())
-    except BackendError as e:
-        r.say(f"{elapsed:7.1f}s  {spec.fault:<18} {target}: {e}")
-        h.record("fault-error", fault=spec.fault, target=target, error=str(e))
     finally:
-        r.busy.discard(target)
+        # Also when the run is interrupted: a paused kubelet is resumed, a killed process started again, a
+        # partition healed, so that no run leaves the cluster broken behind it.
+        t_end = time.time()
+        try:
+            await undo(target)
+            h.record("fault", id=fid, fault=spec.fault, target=target, nodes=nodes, phase="end", t=t_end)
+            r.last_fault_end = max(r.last_fault_end, time.time())
+        except BackendError as e:
+            r.say(f"{time.time() - r.t0:7.1f}s  {spec.fault:<18} {target}: could not {verb}: {e}")
+            h.record("fault-error", fault=spec.fault, target=target, error=str(e))
+        finally:
+            r.busy.discard(target)
 
 
 SUPERVISED = ("redis", "apiserver", "scheduler", "controllers")

@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,3 +173,38 @@ def test_a_kubelet_back_from_a_long_pause_stops_what_was_evicted_meanwhile(clust
     stopped = {x["uid"] for x in records if x["type"] == "kubelet" and x["event"] == "pod.stopped"
                and x["node"] == node and x["t"] >= end}
     assert evicted <= stopped
+
+
+def test_an_interrupted_run_heals_its_faults(cluster: Cluster, tmp_path: Path) -> None:
+    """Ctrl-C in the middle of a pause: the paused kubelet is resumed before the command exits."""
+    history = tmp_path / "history.jsonl"
+    proc = subprocess.Popen(
+        [*CLI, "--state-dir", str(cluster.state), "chaos", "run", "--duration", "60s",
+         "--fault", "pause-kubelet:every=60s,start=1s,for=60s", "--history", str(history)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        paused: dict[str, Any] | None = None
+        while paused is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            lines = history.read_text().splitlines() if history.exists() else []
+            paused = next((r for r in map(json.loads, lines) if r["type"] == "fault"), None)
+        assert paused is not None, "the pause never started"
+        pid = next(p["pid"] for p in json.loads((cluster.state / "cluster.json").read_text())["processes"]
+                   if p["name"] == paused["target"])
+        assert _state(pid) == "T"  # stopped by SIGSTOP
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert _state(pid) in ("S", "R")
+        ends = [r for r in map(json.loads, history.read_text().splitlines())
+                if r["type"] == "fault" and r["phase"] == "end"]
+        assert len(ends) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _state(pid: int) -> str:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2:].split()[0]
