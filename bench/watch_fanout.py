@@ -125,11 +125,16 @@ async def run(size: str, repeats: int) -> list[dict[str, Any]]:
             rates.append(achieved)
             lost.append(float(undelivered))
         goal = "<= 20 ms at 1,000 writes/s" if size == "full" else f"<= 20 ms (tiny: {rate:.0f} writes/s)"
+        # The latency goal holds at the target rate: a writer that fell short (the apiserver could not take the
+        # rate) does not meet it, however low the latency at the rate it did reach.
+        reached = min(rates) >= 0.9 * rate
+        latency_goal = c.at_most(20.0, goal) if reached else c.Goal(goal + " (rate not reached)", lambda _v: False)
         return [
-            c.row(NAME, f"writes/s achieved (target {rate:.0f}/s, {nodes} nodes)", rates, "/s"),
+            c.row(NAME, f"writes/s achieved (target {rate:.0f}/s, {nodes} nodes)", rates, "/s",
+                  c.at_least(0.9 * rate, f">= {0.9 * rate:.0f}/s (90% of the target)")),
             c.row(NAME, "delivery latency p50", p50s, "ms"),
             c.row(NAME, f"delivery latency p99 ({nodes} filtered + {UNFILTERED} unfiltered watches)", p99s, "ms",
-                  c.at_most(20.0, goal), writes=count, max_ms=max(maxes), undelivered=max(lost)),
+                  latency_goal, writes=count, max_ms=max(maxes), undelivered=max(lost)),
         ]
     finally:
         cluster.stop()
