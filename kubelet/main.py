@@ -8,6 +8,7 @@ import asyncio
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -89,24 +90,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid count: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {n}")
-    return n
+def _int_at_least(minimum: int, what: str, rule: str) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"{rule}: {n}")
+        return n
+
+    return parse
 
 
-def _index(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid index: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {n}")
-    return n
+_positive = _int_at_least(1, "count", "must be at least 1")
+_index = _int_at_least(0, "index", "must not be negative")
 
 
 def names_of(args: argparse.Namespace) -> list[str]:
