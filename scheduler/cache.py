@@ -61,9 +61,13 @@ class SchedulerCache:
         """A pod from the informer: count it where it is bound, until it finishes."""
         key = pod_key(pod)
         self.assumed.discard(key)
+        node = pod.spec.node_name
+        if occupies_node(pod) and self.pod_node.get(key) == node and node in self.nodes:
+            if self.nodes[node].replace_pod(pod):
+                return  # a status change of a pod already counted there: most updates
         self._unplace(key, pod)
         if occupies_node(pod):
-            self._place(key, pod.spec.node_name, pod)
+            self._place(key, node, pod)
 
     def remove_pod(self, pod: core_pb2.Pod) -> None:
         key = pod_key(pod)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol, TypeVar, cast
 
 from kubemu.api.nodematch import tolerates as tolerates  # plugins import it from the framework
@@ -147,6 +148,9 @@ class NodeInfo:
     match_counts: dict[tuple[str, str], int] = field(default_factory=dict, repr=False, compare=False)
     """How many pods here match a (selector, namespace), kept until the node's pods change: most nodes are
     unchanged from one scheduling cycle to the next, so spreading counts cost a lookup per node."""
+    _requests: dict[tuple[str, str], tuple[Resources, Resources]] = field(
+        default_factory=dict, repr=False, compare=False)
+    """Per pod, what add_pod counted (requests, non-zero requests), so removing it subtracts the same."""
 
     def __post_init__(self) -> None:
         self.name = str(self.node.metadata.name)
@@ -170,24 +174,67 @@ class NodeInfo:
         nz = pod_requests(pod, non_zero=True)
         nz.pods = 1
         self.non_zero_requested.add(nz)
-        for c in pod.spec.containers:
-            for port in c.ports:
-                if port.host_port:
-                    self.used_ports.add((port.host_ip or "0.0.0.0", port.protocol or "TCP", port.host_port))
+        self._requests[(pod.metadata.namespace, pod.metadata.name)] = (r, nz)
+        for port in _host_ports(pod):
+            self.used_ports.add(port)
 
     def remove_pod(self, pod: core_pb2.Pod) -> bool:
-        self.match_counts.clear()
+        """Take the pod off the node, subtracting what it added (NodeInfo.RemovePod), without a rebuild."""
         key = (pod.metadata.namespace, pod.metadata.name)
+        i = self._index(key)
+        if i is None:
+            return False
+        self.match_counts.clear()
+        gone = self.pods.pop(i)
+        if has_pod_affinity(gone):
+            self.pods_with_affinity = [p for p in self.pods_with_affinity if p is not gone]
+        r, nz = self._requests.pop(key)
+        self.requested.sub(r)
+        self.non_zero_requested.sub(nz)
+        for port in _host_ports(gone):
+            self.used_ports.discard(port)
+        return True
+
+    def replace_pod(self, pod: core_pb2.Pod) -> bool:
+        """A newer copy of a pod already counted here (its status moved on): swap the object, keep the sums.
+        A pod's requests, ports and affinity cannot change once it is bound; its labels can, and spreading
+        counts them."""
+        i = self._index((pod.metadata.namespace, pod.metadata.name))
+        if i is None:
+            return False
+        old = self.pods[i]
+        self.pods[i] = pod
+        if has_pod_affinity(old):
+            self.pods_with_affinity = [pod if p is old else p for p in self.pods_with_affinity]
+        if old.metadata.labels != pod.metadata.labels:
+            self.match_counts.clear()
+        return True
+
+    def _index(self, key: tuple[str, str]) -> int | None:
+        if key not in self._requests:
+            return None
         for i, p in enumerate(self.pods):
-            if (p.metadata.namespace, p.metadata.name) == key:
-                del self.pods[i]
-                rebuilt = NodeInfo.build(self.node, self.pods)
-                self.requested, self.non_zero_requested = rebuilt.requested, rebuilt.non_zero_requested
-                self.used_ports = rebuilt.used_ports
-                self.pods_with_affinity = rebuilt.pods_with_affinity
-                self.pods = rebuilt.pods
-                return True
-        return False
+            if p.metadata.name == key[1] and p.metadata.namespace == key[0]:
+                return i
+        return None
+
+    @cached_property
+    def image_states(self) -> dict[str, int]:
+        """ImageStates: each name of each image in the node's status.images, with the image's size. The first
+        entry wins for a name listed twice, as the cache's addNodeImageStates keeps the first summary. Read
+        once: a changed Node gets a new NodeInfo."""
+        states: dict[str, int] = {}
+        for image in self.node.status.images:
+            for name in image.names:
+                states.setdefault(name, image.size_bytes)
+        return states
+
+
+def _host_ports(pod: core_pb2.Pod) -> Iterable[tuple[str, str, int]]:
+    for c in pod.spec.containers:
+        for port in c.ports:
+            if port.host_port:
+                yield (port.host_ip or "0.0.0.0", port.protocol or "TCP", port.host_port)
 
 
 @dataclass
@@ -214,6 +261,15 @@ class Snapshot:
     def invalidate(self) -> None:
         """Forget the cycle state: a node info of the snapshot has changed."""
         self._cycle.clear()
+
+    @cached_property
+    def image_num_nodes(self) -> dict[str, int]:
+        """ImageStateSummary.NumNodes: how many of the snapshot's nodes hold each image name."""
+        counts: dict[str, int] = {}
+        for n in self.nodes:
+            for name in n.image_states:
+                counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def all_pods(self) -> Iterable[tuple[NodeInfo, core_pb2.Pod]]:
         for n in self.nodes:

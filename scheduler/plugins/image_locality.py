@@ -22,16 +22,6 @@ def normalized_image_name(name: str) -> str:
     return name
 
 
-def image_states(node: core_pb2.Node) -> dict[str, int]:
-    """The node's ImageStates: each name of each image in status.images, with the image's size. The first
-    entry wins for a name listed twice, as the cache's addNodeImageStates keeps the first summary."""
-    states: dict[str, int] = {}
-    for image in node.status.images:
-        for name in image.names:
-            states.setdefault(name, image.size_bytes)
-    return states
-
-
 def scaled_image_score(size: int, num_nodes: int, total_num_nodes: int) -> int:
     """scaledImageScore: size times the share of nodes holding the image, truncated like Go's int64(float64).
     The spread factor fights "node heating": an image on one node of many barely counts."""
@@ -56,9 +46,7 @@ class ImageLocality:
         containers = [*pod.spec.init_containers, *pod.spec.containers]
         if not containers:
             return 0  # validation requires a container; this only avoids a negative threshold span
-        states = image_states(node.node)
-        # Built only once an image is found here: NumNodes needs every node's images.
-        all_states: list[dict[str, int]] | None = None
+        states = node.image_states
         total = 0
         # Init containers count as well as app containers: all their images must be present before the pod runs.
         for c in containers:
@@ -66,11 +54,9 @@ class ImageLocality:
             size = states.get(name)
             if size is None:
                 continue
-            if all_states is None:
-                all_states = [image_states(n.node) for n in snapshot.nodes]
-            # ImageStateSummary.NumNodes over the snapshot; the size is this node's own report (upstream keeps
-            # the size the cache saw first, which differs only if nodes disagree about an image's size).
-            num_nodes = sum(1 for st in all_states if name in st)
+            # ImageStateSummary.NumNodes over the snapshot, counted once per snapshot; the size is this node's
+            # own report (upstream keeps the size the cache saw first, which differs only if nodes disagree).
+            num_nodes = snapshot.image_num_nodes.get(name, 0)
             # totalNumNodes is len(snapshot); the max only guards a node scored outside its snapshot.
             total_num_nodes = max(len(snapshot.nodes), num_nodes, 1)
             total += scaled_image_score(size, max(num_nodes, 1), total_num_nodes)

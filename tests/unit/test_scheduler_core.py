@@ -11,7 +11,7 @@ import pytest
 from kubemu.api.serialization import from_dict
 from kubemu.pb import core_pb2
 from scheduler.cache import SchedulerCache
-from scheduler.framework import UNRESOLVABLE, Status, pod_requests
+from scheduler.framework import UNRESOLVABLE, NodeInfo, Status, pod_requests
 from scheduler.queue import SchedulingQueue
 from scheduler.scheduler import fit_error
 
@@ -74,6 +74,44 @@ def test_cache_counts_assumed_pods_until_forgotten_or_bound() -> None:
     done.status.phase = "Succeeded"
     cache.update_pod(done)
     assert cache.nodes["n1"].requested.milli_cpu == 0
+
+
+def test_removing_a_pod_subtracts_exactly_what_adding_it_counted() -> None:
+    info = NodeInfo.build(node("n1", cpu="8"), [])
+    port_pod = pod("web", cpu="250m", containers=[{"name": "c", "image": "x", "ports": [
+        {"containerPort": 80, "hostPort": 8080}], "resources": {"requests": {"cpu": "250m"}}}])
+    anti = pod("db", cpu="1", affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}]}})
+    plain = pod("plain")
+    plain.spec.containers[0].resources.requests.clear()  # no cpu request: 0 requested, 100m for scoring
+    for p in (port_pod, anti, plain):
+        info.add_pod(p)
+    assert (info.requested.milli_cpu, info.non_zero_requested.milli_cpu, info.requested.pods) == (1250, 1350, 3)
+    assert info.used_ports == {("0.0.0.0", "TCP", 8080)}
+    assert [p.metadata.name for p in info.pods_with_affinity] == ["db"]
+    assert info.remove_pod(pod("web")) and info.remove_pod(pod("db"))
+    assert not info.remove_pod(pod("web"))  # gone already: nothing subtracted twice
+    rebuilt = NodeInfo.build(node("n1", cpu="8"), [plain])
+    assert (info.requested, info.non_zero_requested) == (rebuilt.requested, rebuilt.non_zero_requested)
+    assert info.used_ports == set() and info.pods_with_affinity == []
+    assert [p.metadata.name for p in info.pods] == ["plain"]
+
+
+def test_a_status_update_of_a_bound_pod_swaps_the_object_and_keeps_the_sums() -> None:
+    cache = SchedulerCache()
+    cache.set_node(node("n1"))
+    cache.update_pod(pod("p", cpu="1", node_name="n1"))
+    info = cache.nodes["n1"]
+    info.match_counts[("sel", "default")] = 1
+    running = pod("p", cpu="1", node_name="n1")
+    running.status.phase = "Running"
+    cache.update_pod(running)
+    assert info.pods == [running] and info.requested.milli_cpu == 1000 and info.requested.pods == 1
+    assert info.match_counts  # same labels: spreading counts still hold
+    relabelled = pod("p", cpu="1", node_name="n1")
+    relabelled.metadata.labels["app"] = "other"
+    cache.update_pod(relabelled)
+    assert info.pods == [relabelled] and not info.match_counts  # labels changed: recount
 
 
 def test_cache_keeps_pods_of_a_node_it_has_not_seen_yet() -> None:
