@@ -39,6 +39,13 @@ def redis_server_binary() -> str:
     raise RuntimeError("no redis-server: run `bash .ci/run` or install redis-server (apt-get install redis-server)")
 
 
+async def has_event(client: Any, name: str, match: Callable[[Any], bool], namespace: str = "default") -> bool:
+    """Whether an Event about the object `name` satisfies `match` (Events are written asynchronously, so
+    tests wait for this with `until`)."""
+    evs = (await client.events.list(namespace, field_selector=f"involvedObject.name={name}")).items
+    return any(match(e) for e in evs)
+
+
 async def until(
     predicate: Callable[[], Any],
     timeout: float = 10.0,  # noqa: ASYNC109

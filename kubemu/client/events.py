@@ -1,8 +1,14 @@
 """Recording Events about objects, as client-go's EventRecorder: a repeat of the same reason and message on the
-same object bumps `count` and `lastTimestamp` of one Event instead of creating another."""
+same object bumps `count` and `lastTimestamp` of one Event instead of creating another.
+
+Recording does not wait for the apiserver, as upstream's broadcaster does not: `event` queues the event
+(up to 1,000, then drops and logs, as client-go's maxQueuedEvents with DropIfChannelFull) and one sender
+task per recorder writes them in order. A kubelet starting a container or a scheduler binding a pod is never
+held up by the Events it reports."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -18,6 +24,12 @@ from kubemu.pb import core_pb2
 
 log = structlog.get_logger()
 
+MAX_QUEUED_EVENTS = 1000
+"""client-go's maxQueuedEvents: past this many unsent events, new ones are dropped."""
+
+_Pending = tuple[core_pb2.ObjectReference, str, str, str, float]
+"""A queued event: the object it is about, type, reason, message, and when it happened."""
+
 
 class EventRecorder:
     def __init__(
@@ -28,14 +40,51 @@ class EventRecorder:
         self.host = host
         self.clock = clock
         self._seen: dict[tuple[str, str, str, str], core_pb2.Event] = {}
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(MAX_QUEUED_EVENTS)
+        self._sender: asyncio.Task[None] | None = None
 
     async def event(self, obj: Any, type: str, reason: str, message: str) -> None:
-        """Record `type` (Normal or Warning) `reason`: `message` about `obj`. Failures are logged, not raised:
-        an event is best effort, as upstream."""
-        info = kinds.of_message(obj)
+        """Record `type` (Normal or Warning) `reason`: `message` about `obj`, without waiting for the write.
+        Failures are logged, not raised: an event is best effort, as upstream."""
         meta = obj.metadata
-        key = (meta.uid, type, reason, message)
-        now = float(int(self.clock()))
+        # The reference is taken now: the caller may change its object before the event is written.
+        info = kinds.of_message(obj)
+        ref = core_pb2.ObjectReference(kind=info.kind, api_version=info.api_version, name=meta.name,
+                                       namespace=meta.namespace, uid=meta.uid,
+                                       resource_version=meta.resource_version)
+        try:
+            self._queue.put_nowait((ref, type, reason, message, float(int(self.clock()))))
+        except asyncio.QueueFull:
+            log.info("event.dropped", object=f"{meta.namespace}/{meta.name}", reason=reason,
+                     error=f"more than {MAX_QUEUED_EVENTS} events queued")
+            return
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+
+    async def flush(self) -> None:
+        """Wait until every event queued so far has been written (or dropped)."""
+        await self._queue.join()
+
+    async def close(self) -> None:
+        """Stop the sender; events still queued are dropped."""
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
+            self._sender = None
+
+    async def _send(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                await self._write(*item)
+            except Exception as e:  # a failed event must not stop the ones after it
+                log.warning("event.failed", object=f"{item[0].namespace}/{item[0].name}", reason=item[2],
+                            error=repr(e))
+            finally:
+                self._queue.task_done()
+
+    async def _write(self, ref: core_pb2.ObjectReference, type: str, reason: str, message: str, now: float) -> None:
+        key = (ref.uid, type, reason, message)
         try:
             prev = self._seen.get(key)
             if prev is not None:
@@ -47,12 +96,9 @@ class EventRecorder:
                 except (errors.NotFound, errors.Conflict):
                     pass
             ev = core_pb2.Event()
-            ev.metadata.name = f"{meta.name}.{secrets.token_hex(8)}"
-            ev.metadata.namespace = meta.namespace or "default"
-            ref = ev.involved_object
-            ref.kind, ref.api_version = info.kind, info.api_version
-            ref.name, ref.namespace, ref.uid = meta.name, meta.namespace, meta.uid
-            ref.resource_version = meta.resource_version
+            ev.metadata.name = f"{ref.name}.{secrets.token_hex(8)}"
+            ev.metadata.namespace = ref.namespace or "default"
+            ev.involved_object.CopyFrom(ref)
             ev.type, ev.reason, ev.message = type, reason, message
             ev.source.component = self.component
             if self.host:
@@ -66,4 +112,4 @@ class EventRecorder:
             if len(self._seen) > 4096:  # keep the correlation cache bounded: forget the oldest
                 self._seen.pop(next(iter(self._seen)))
         except errors.ApiError as e:
-            log.info("event.dropped", object=f"{meta.namespace}/{meta.name}", reason=reason, error=str(e))
+            log.info("event.dropped", object=f"{ref.namespace}/{ref.name}", reason=reason, error=str(e))

@@ -124,7 +124,10 @@ async def status_is(api: Client, name: str, **want: int) -> apps_pb2.DaemonSetSt
     return st if ok else None
 
 
-async def event_reasons(api: Client, name: str) -> list[str]:
+async def event_reasons(api: Client, name: str, recorder: EventRecorder | None = None) -> list[str]:
+    """The reasons of the Events about `name`; with `recorder`, once it has written what it queued."""
+    if recorder is not None:
+        await recorder.flush()
     return [e.reason for e in (await api.events.list(NS)).items if e.involved_object.name == name]
 
 
@@ -165,7 +168,7 @@ async def test_one_pod_per_eligible_node_follows_node_churn(api: Client, control
     await until(lambda: status_is(api, "agent", desired_number_scheduled=4, current_number_scheduled=4,
                                   updated_number_scheduled=4, number_misscheduled=0, number_ready=0,
                                   number_available=0, number_unavailable=4), 10)
-    assert (await event_reasons(api, "agent")).count("SuccessfulCreate") == 4
+    assert (await event_reasons(api, "agent", controller.recorder)).count("SuccessfulCreate") == 4
 
     # A fourth worker joins: it gets a pod.
     await add_node(api, "n4", worker)
@@ -228,7 +231,7 @@ async def test_orphan_is_adopted_and_an_extra_pod_on_a_node_deleted(api: Client,
         return len(pods) == 1 and len(await daemon_pods(api, "dup")) == 1
 
     await until(one_left, 10, describe=lambda: pods_by_node(api, "dup"))
-    assert "SuccessfulDelete" in await event_reasons(api, "dup")
+    assert "SuccessfulDelete" in await event_reasons(api, "dup", controller.recorder)
 
 
 async def test_rolling_update_replaces_pods_within_max_unavailable(api: Client,
@@ -288,7 +291,7 @@ async def test_rolling_update_replaces_pods_within_max_unavailable(api: Client,
                                       updated_number_scheduled=3, number_ready=3, number_available=3,
                                       number_unavailable=0), 10)
         assert worst[0] == 1  # one node at a time: never more than maxUnavailable (1) without a serving pod
-        assert (await event_reasons(api, "roll")).count("SuccessfulDelete") == 3
+        assert (await event_reasons(api, "roll", controller.recorder)).count("SuccessfulDelete") == 3
     finally:
         await watched.stop()
 

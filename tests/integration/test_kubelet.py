@@ -16,7 +16,7 @@ from kubemu.cli.printers import pod_status
 from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.pb import core_pb2
-from tests.support import ApiServer, KubeletProcess, unique, until
+from tests.support import ApiServer, KubeletProcess, has_event, unique, until
 
 pytestmark = pytest.mark.integration
 
@@ -261,10 +261,10 @@ async def test_liveness_exec_restarts_the_container(client: Client, node: Kubele
         return p if p.status.container_statuses and p.status.container_statuses[0].restart_count >= 1 else None
 
     p = await until(restarted, 30)
-    evs = (await client.events.list(namespace, field_selector="involvedObject.name=liveness")).items
-    reasons = {(e.reason, e.message.split(":")[0]) for e in evs}
-    assert ("Unhealthy", "Liveness probe failed") in reasons
-    assert any(e.reason == "Killing" and "failed liveness probe" in e.message for e in evs)
+    await until(lambda: has_event(client, "liveness", lambda e: (e.reason, e.message.split(":")[0])
+                                  == ("Unhealthy", "Liveness probe failed"), namespace), 10)
+    await until(lambda: has_event(client, "liveness", lambda e: e.reason == "Killing"
+                                  and "failed liveness probe" in e.message, namespace), 10)
     assert container(p, "liveness").last_state.terminated.exit_code == 137
 
 
@@ -377,8 +377,8 @@ async def test_deletion_runs_termination_then_confirms(client: Client, node: Kub
         return False
 
     await until(gone, 20)
-    evs = (await client.events.list(namespace, field_selector="involvedObject.name=bye")).items
-    assert any(e.reason == "Killing" and e.message == "Stopping container c" for e in evs)
+    await until(lambda: has_event(client, "bye", lambda e: e.reason == "Killing"
+                                  and e.message == "Stopping container c", namespace), 10)
 
 
 # ---- static pods ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from kubemu.api.serialization import from_dict
 from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.pb import core_pb2
-from tests.support import ApiServer, SchedulerProcess, fresh_database, run_cli, until
+from tests.support import ApiServer, SchedulerProcess, fresh_database, has_event, run_cli, until
 
 pytestmark = pytest.mark.integration
 
@@ -94,11 +94,11 @@ async def test_node_selector_taints_and_the_unschedulable_message(
     assert cond.message.startswith(
         "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 2 Insufficient cpu."
     ), cond.message
-    evs = (await api.events.list("default", field_selector="involvedObject.name=big")).items
-    assert any(e.reason == "FailedScheduling" and e.type == "Warning" for e in evs)
-    scheduled = (await api.events.list("default", field_selector="involvedObject.name=kubia-gpu")).items
-    assert any(e.reason == "Scheduled" and e.message == "Successfully assigned default/kubia-gpu to node-2"
-               for e in scheduled)
+    # Events are written after the fact (the recorder does not hold up scheduling): wait for them.
+    await until(lambda: has_event(api, "big", lambda e: e.reason == "FailedScheduling" and e.type == "Warning"),
+                10, describe=scheduler.logs)
+    await until(lambda: has_event(api, "kubia-gpu", lambda e: e.reason == "Scheduled" and e.message
+                                  == "Successfully assigned default/kubia-gpu to node-2"), 10, describe=scheduler.logs)
     r = run_cli("describe", "pod", "big", server=own_apiserver.address)
     assert "FailedScheduling" in r.stdout and "0/3 nodes are available" in r.stdout
 
@@ -161,8 +161,7 @@ async def test_preemption_evicts_lower_priority(api: Client, scheduler: Schedule
         return (await api.pods.get("high", "default")).status.nominated_node_name == "small"
 
     await until(nominated, 20)
-    evs = (await api.events.list("default", field_selector="involvedObject.name=low")).items
-    assert any(e.reason == "Preempted" for e in evs)
+    await until(lambda: has_event(api, "low", lambda e: e.reason == "Preempted"), 10, describe=scheduler.logs)
     # There is no kubelet here: confirm the victim's termination as its kubelet would.
     await api.pods.delete("low", "default", grace_period_seconds=0)
     high = await until(lambda: node_of(api, "high"), 20, describe=scheduler.logs)
