@@ -19,6 +19,11 @@ from kubemu.api import labels as labelsel
 
 log = structlog.get_logger()
 
+INDEXED_FIELD = "spec.nodeName"
+"""Watches that require an exact value of this field (every kubelet's, and the scheduler's `spec.nodeName=`)
+are indexed by it, as the watch cache's pod trigger on spec.nodeName: an event is offered only to the watches
+of the node it was and is on, plus the unindexed ones, instead of to every watch."""
+
 QUEUE_LIMIT = 10_000
 """Batches a watcher may fall behind before its stream is closed; its client re-watches from the last
 revision it saw, as a kube-apiserver watcher whose channel fills up does."""
@@ -105,6 +110,9 @@ class WatchHub:
         self.block_ms = block_ms
         self.positions: dict[str, int] = {}
         self.subscriptions: dict[str, set[Subscription]] = {k: set() for k in self.kinds}
+        self._unindexed: dict[str, set[Subscription]] = {k: set() for k in self.kinds}
+        self._indexed: dict[str, dict[str, set[Subscription]]] = {k: {} for k in self.kinds}
+        """kind -> value of INDEXED_FIELD the watch requires -> watches."""
         self._task: asyncio.Task[None] | None = None
         self.log = log.bind(component="apiserver")
 
@@ -129,10 +137,41 @@ class WatchHub:
         caller fetches (its revision, that revision] from the store and gets the rest from the queue."""
         sub = Subscription(kind, flt)
         self.subscriptions[kind].add(sub)
+        value = flt.fields.exact(INDEXED_FIELD)
+        if value is None:
+            self._unindexed[kind].add(sub)
+        else:
+            self._indexed[kind].setdefault(value, set()).add(sub)
         return sub, self.positions[kind]
 
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscriptions[sub.kind].discard(sub)
+        self._unindexed[sub.kind].discard(sub)
+        value = sub.filter.fields.exact(INDEXED_FIELD)
+        if value is not None:
+            subs = self._indexed[sub.kind].get(value)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._indexed[sub.kind][value]
+
+    def dispatch(self, kind: str, events: list[StreamEvent]) -> None:
+        """Offer a batch read from the stream to the watches it may concern, in order."""
+        for sub in list(self._unindexed.get(kind, ())):
+            sub.offer(events)
+        index = self._indexed.get(kind)
+        if not index:
+            return
+        routed: dict[Subscription, list[StreamEvent]] = {}
+        for ev in events:
+            values = {_attrs(ev, "attrs").fields.get(INDEXED_FIELD, "")}
+            if ev.type == "MODIFIED" and ev.prev_attrs:
+                values.add(_attrs(ev, "prev_attrs").fields.get(INDEXED_FIELD, ""))
+            for value in values:
+                for sub in index.get(value, ()):
+                    routed.setdefault(sub, []).append(ev)
+        for sub, evs in routed.items():
+            sub.offer(evs)
 
     def position(self, kind: str) -> int:
         return self.positions[kind]
@@ -154,8 +193,7 @@ class WatchHub:
             for kind, events in batches:
                 if not events:
                     continue
-                for sub in list(self.subscriptions.get(kind, ())):
-                    sub.offer(events)
+                self.dispatch(kind, events)
                 self.positions[kind] = events[-1].revision
 
     async def _expire_trimmed(self) -> None:

@@ -119,6 +119,56 @@ async def test_filters_turn_moves_into_added_and_deleted(client: Client, namespa
     assert [(e.type, e.object.metadata.labels["app"]) for e in events] == [("DELETED", "db")]
 
 
+async def test_node_indexed_watches_get_exactly_their_nodes_events_live(client: Client, namespace: str) -> None:
+    """Watches requiring spec.nodeName are indexed by it in the fan-out; binding moves a pod from the
+    unscheduled watch (spec.nodeName=) to its node's watch, as a scheduler and kubelets see it."""
+    start = (await client.pods.list(namespace)).resource_version
+    selectors = {"node-1": "spec.nodeName=node-1", "node-2": "spec.nodeName=node-2", "none": "spec.nodeName=",
+                 "all": ""}
+    seen: dict[str, list[tuple[str, str]]] = {k: [] for k in selectors}
+
+    async def watch(key: str) -> None:
+        async for ev in client.pods.watch(namespace, resource_version=start, field_selector=selectors[key]):
+            if ev.type != "BOOKMARK":
+                seen[key].append((ev.type, ev.object.metadata.name))
+
+    tasks = [asyncio.create_task(watch(k)) for k in selectors]
+    try:
+        # Warm-up writes, one per filter: once each watch has its own, every later event reaches it live.
+        await client.pods.create(pod("w0", namespace))
+        for n in ("node-1", "node-2"):
+            w = pod(f"w-{n}", namespace)
+            w.spec.node_name = n
+            await client.pods.create(w)
+        await until(lambda: all(seen[k] for k in ("node-1", "node-2", "none")) and len(seen["all"]) == 3, 10,
+                    describe=lambda: seen)
+        for v in seen.values():
+            v.clear()
+        await client.pods.create(pod("p1", namespace))
+        p2 = pod("p2", namespace)
+        p2.spec.node_name = "node-2"
+        await client.pods.create(p2)
+        await client.pods.bind("p1", "node-1", namespace)
+        p1 = await client.pods.get("p1", namespace)
+        p1.metadata.labels["x"] = "y"
+        await client.pods.update(p1)
+        await client.pods.delete("p1", namespace, grace_period_seconds=0)
+        await client.pods.delete("p2", namespace, grace_period_seconds=0)
+        want = {
+            "node-1": [("ADDED", "p1"), ("MODIFIED", "p1"), ("DELETED", "p1")],
+            "node-2": [("ADDED", "p2"), ("DELETED", "p2")],
+            "none": [("ADDED", "p1"), ("DELETED", "p1")],
+            "all": [("ADDED", "p1"), ("ADDED", "p2"), ("MODIFIED", "p1"), ("MODIFIED", "p1"), ("DELETED", "p1"),
+                    ("DELETED", "p2")],
+        }
+        await until(lambda: all(len(seen[k]) >= len(v) for k, v in want.items()), 10, describe=lambda: seen)
+        assert seen == want
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def test_bookmarks_advance_a_filtered_watch(client: Client, namespace: str) -> None:
     start = (await client.pods.list(namespace)).resource_version
     last = (await client.pods.create(pod("other", namespace, app="other"))).metadata.resource_version
