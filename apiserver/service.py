@@ -22,6 +22,8 @@ from kubemu.pb import api_pb2, api_pb2_grpc
 log = structlog.get_logger()
 
 MAX_EVENTS_PER_MESSAGE = 500
+MAX_CREATE_MANY = 500
+"""Objects one CreateMany may carry."""
 
 
 def _kind(name: str) -> kinds.KindInfo:
@@ -31,11 +33,17 @@ def _kind(name: str) -> kinds.KindInfo:
         raise errors.NotFound(str(e)) from None
 
 
+def _causes(e: errors.ApiError) -> str:
+    """An Invalid error's field causes as JSON (the kubemu-causes trailer), else ""."""
+    causes = getattr(e, "causes", None)
+    return json.dumps([{"field": f, "message": m} for f, m in causes]) if causes else ""
+
+
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], e: errors.ApiError) -> None:
     metadata: list[tuple[str, str]] = [("kubemu-reason", e.reason)]
-    causes = getattr(e, "causes", None)
+    causes = _causes(e)
     if causes:
-        metadata.append(("kubemu-causes", json.dumps([{"field": f, "message": m} for f, m in causes])))
+        metadata.append(("kubemu-causes", causes))
     context.set_trailing_metadata(tuple(metadata))
     await context.abort(e.code, e.message)
 
@@ -65,6 +73,29 @@ class ApiService(api_pb2_grpc.APIServicer):
     async def Create(self, request: api_pb2.CreateRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
             return kinds.wrap(await self.registry.create(self._object(request.object), dry_run=request.dry_run))
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def CreateMany(self, request: api_pb2.CreateManyRequest, context: Any) -> api_pb2.CreateManyResponse:
+        """Each object created as Create would, concurrently, so their store writes share round trips."""
+
+        async def one(obj: api_pb2.Object) -> api_pb2.CreateResult:
+            try:
+                try:
+                    created = await self.registry.create(self._object(obj), dry_run=request.dry_run)
+                except kinds.UnknownKind as e:
+                    raise errors.NotFound(str(e)) from None
+                return api_pb2.CreateResult(object=kinds.wrap(created))
+            except errors.ApiError as e:
+                return api_pb2.CreateResult(code=e.code.value[0], reason=e.reason, message=e.message,
+                                            causes=_causes(e))
+
+        async def go() -> api_pb2.CreateManyResponse:
+            if len(request.objects) > MAX_CREATE_MANY:
+                raise errors.BadRequest(
+                    f"objects: Too many: {len(request.objects)}: must have at most {MAX_CREATE_MANY} items")
+            results = await asyncio.gather(*(one(o) for o in request.objects))
+            return api_pb2.CreateManyResponse(results=results)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 

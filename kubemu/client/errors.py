@@ -85,13 +85,27 @@ _BY_CODE: dict[grpc.StatusCode, type[ApiError]] = {
 def from_grpc(e: grpc.aio.AioRpcError) -> ApiError:
     """The typed error for a failed call; raise it `from e`."""
     code = e.code()
-    message = e.details() or code.name
     trailing = dict(e.trailing_metadata() or ())
+    reason, causes = trailing.get("kubemu-reason"), trailing.get("kubemu-causes")
+    return from_status(code, e.details() or code.name, reason if isinstance(reason, str) else "",
+                       causes if isinstance(causes, str) else "")
+
+
+def from_status(code: grpc.StatusCode, message: str, reason: str = "", causes: str = "") -> ApiError:
+    """The typed error for a status code, upstream reason and causes (JSON), as a failed call or one failed
+    item of a CreateMany carries them."""
     cls = _BY_CODE.get(code, ApiError)
-    if cls is Invalid and trailing.get("kubemu-reason") == "BadRequest":
+    if cls is Invalid and reason == "BadRequest":
         cls = BadRequest
     if cls is Invalid:
-        raw = trailing.get("kubemu-causes")
-        causes = tuple(Cause(c["field"], c["message"]) for c in json.loads(raw)) if isinstance(raw, str) else ()
-        return Invalid(message, code, causes)
+        parsed = tuple(Cause(c["field"], c["message"]) for c in json.loads(causes)) if causes else ()
+        return Invalid(message, code, parsed)
     return cls(message, code)
+
+
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def code_of(value: int) -> grpc.StatusCode:
+    """The StatusCode whose number is `value` (UNKNOWN for a number gRPC does not define)."""
+    return _CODES.get(value, grpc.StatusCode.UNKNOWN)

@@ -29,7 +29,7 @@ from kubemu.pb import batch_pb2 as kubemu_dot_pb_dot_batch__pb2
 from kubemu.pb import coordination_pb2 as kubemu_dot_pb_dot_coordination__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kubemu/pb/api.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/meta.proto\x1a\x14kubemu/pb/core.proto\x1a\x14kubemu/pb/apps.proto\x1a\x15kubemu/pb/batch.proto\x1a\x1ckubemu/pb/coordination.proto\"\xab\x03\n\x06Object\x12)\n\tnamespace\x18\x01 \x01(\x0b\x32\x14.kubemu.pb.NamespaceH\x00\x12\x1d\n\x03pod\x18\x02 \x01(\x0b\x32\x0e.kubemu.pb.PodH\x00\x12\x1f\n\x04node\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.NodeH\x00\x12!\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x10.kubemu.pb.EventH\x00\x12\x42\n\x16replication_controller\x18\x05 \x01(\x0b\x32 .kubemu.pb.ReplicationControllerH\x00\x12,\n\x0breplica_set\x18\x06 \x01(\x0b\x32\x15.kubemu.pb.ReplicaSetH\x00\x12+\n\ndeployment\x18\x07 \x01(\x0b\x32\x15.kubemu.pb.DeploymentH\x00\x12*\n\ndaemon_set\x18\x08 \x01(\x0b\x32\x14.kubemu.pb.DaemonSetH\x00\x12\x1d\n\x03job\x18\t \x01(\x0b\x32\x0e.kubemu.pb.JobH\x00\x12!\n\x05lease\x18\n \x01(\x0b\x32\x10.kubemu.pb.LeaseH\x00\x42\x06\n\x04kind\"C\n\rCreateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\";\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"^\n\x0bListRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\"J\n\x0cListResponse\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.kubemu.pb.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"C\n\rUpdateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"]\n\rPreconditions\x12\x10\n\x03uid\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1d\n\x10resource_version\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x06\n\x04_uidB\x13\n\x11_resource_version\"\xc7\x01\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12!\n\x14grace_period_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12/\n\rpreconditions\x18\x05 \x01(\x0b\x32\x18.kubemu.pb.Preconditions\x12\x1a\n\x12propagation_policy\x18\x06 \x01(\tB\x17\n\x15_grace_period_seconds\"\x98\x01\n\x0cWatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x1d\n\x15\x61llow_watch_bookmarks\x18\x06 \x01(\x08\"z\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12!\n\x06object\x18\x02 \x01(\x0b\x32\x11.kubemu.pb.Object\x12!\n\x06status\x18\x03 \x01(\x0b\x32\x11.kubemu.pb.Status\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"6\n\rWatchResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.WatchEvent\"[\n\x0b\x42indRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnode_name\x18\x03 \x01(\t\x12\x10\n\x03uid\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_uid\"\x9f\x01\n\x0bLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x10\n\x08previous\x18\x04 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\x05 \x01(\x08\x12\x17\n\ntail_lines\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\ntimestamps\x18\x07 \x01(\x08\x42\r\n\x0b_tail_lines\"\x19\n\x08LogChunk\x12\r\n\x05lines\x18\x01 \x03(\t\"R\n\x0b\x45xecRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\"1\n\x0c\x45xecResponse\x12\x0e\n\x06output\x18\x01 \x03(\t\x12\x11\n\texit_code\x18\x02 \x01(\x05\x32\xb2\x04\n\x03\x41PI\x12\x35\n\x06\x43reate\x12\x18.kubemu.pb.CreateRequest\x1a\x11.kubemu.pb.Object\x12/\n\x03Get\x12\x15.kubemu.pb.GetRequest\x1a\x11.kubemu.pb.Object\x12\x37\n\x04List\x12\x16.kubemu.pb.ListRequest\x1a\x17.kubemu.pb.ListResponse\x12\x35\n\x06Update\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12;\n\x0cUpdateStatus\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12\x35\n\x06\x44\x65lete\x12\x18.kubemu.pb.DeleteRequest\x1a\x11.kubemu.pb.Object\x12<\n\x05Watch\x12\x17.kubemu.pb.WatchRequest\x1a\x18.kubemu.pb.WatchResponse0\x01\x12\x31\n\x04\x42ind\x12\x16.kubemu.pb.BindRequest\x1a\x11.kubemu.pb.Object\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponse2y\n\x07Kubelet\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kubemu/pb/api.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/meta.proto\x1a\x14kubemu/pb/core.proto\x1a\x14kubemu/pb/apps.proto\x1a\x15kubemu/pb/batch.proto\x1a\x1ckubemu/pb/coordination.proto\"\xab\x03\n\x06Object\x12)\n\tnamespace\x18\x01 \x01(\x0b\x32\x14.kubemu.pb.NamespaceH\x00\x12\x1d\n\x03pod\x18\x02 \x01(\x0b\x32\x0e.kubemu.pb.PodH\x00\x12\x1f\n\x04node\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.NodeH\x00\x12!\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x10.kubemu.pb.EventH\x00\x12\x42\n\x16replication_controller\x18\x05 \x01(\x0b\x32 .kubemu.pb.ReplicationControllerH\x00\x12,\n\x0breplica_set\x18\x06 \x01(\x0b\x32\x15.kubemu.pb.ReplicaSetH\x00\x12+\n\ndeployment\x18\x07 \x01(\x0b\x32\x15.kubemu.pb.DeploymentH\x00\x12*\n\ndaemon_set\x18\x08 \x01(\x0b\x32\x14.kubemu.pb.DaemonSetH\x00\x12\x1d\n\x03job\x18\t \x01(\x0b\x32\x0e.kubemu.pb.JobH\x00\x12!\n\x05lease\x18\n \x01(\x0b\x32\x10.kubemu.pb.LeaseH\x00\x42\x06\n\x04kind\"C\n\rCreateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"H\n\x11\x43reateManyRequest\x12\"\n\x07objects\x18\x01 \x03(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"p\n\x0c\x43reateResult\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61uses\x18\x05 \x01(\t\">\n\x12\x43reateManyResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.kubemu.pb.CreateResult\";\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"^\n\x0bListRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\"J\n\x0cListResponse\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.kubemu.pb.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"C\n\rUpdateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"]\n\rPreconditions\x12\x10\n\x03uid\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1d\n\x10resource_version\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x06\n\x04_uidB\x13\n\x11_resource_version\"\xc7\x01\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12!\n\x14grace_period_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12/\n\rpreconditions\x18\x05 \x01(\x0b\x32\x18.kubemu.pb.Preconditions\x12\x1a\n\x12propagation_policy\x18\x06 \x01(\tB\x17\n\x15_grace_period_seconds\"\x98\x01\n\x0cWatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x1d\n\x15\x61llow_watch_bookmarks\x18\x06 \x01(\x08\"z\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12!\n\x06object\x18\x02 \x01(\x0b\x32\x11.kubemu.pb.Object\x12!\n\x06status\x18\x03 \x01(\x0b\x32\x11.kubemu.pb.Status\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"6\n\rWatchResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.WatchEvent\"[\n\x0b\x42indRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnode_name\x18\x03 \x01(\t\x12\x10\n\x03uid\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_uid\"\x9f\x01\n\x0bLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x10\n\x08previous\x18\x04 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\x05 \x01(\x08\x12\x17\n\ntail_lines\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\ntimestamps\x18\x07 \x01(\x08\x42\r\n\x0b_tail_lines\"\x19\n\x08LogChunk\x12\r\n\x05lines\x18\x01 \x03(\t\"R\n\x0b\x45xecRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\"1\n\x0c\x45xecResponse\x12\x0e\n\x06output\x18\x01 \x03(\t\x12\x11\n\texit_code\x18\x02 \x01(\x05\x32\xfd\x04\n\x03\x41PI\x12\x35\n\x06\x43reate\x12\x18.kubemu.pb.CreateRequest\x1a\x11.kubemu.pb.Object\x12I\n\nCreateMany\x12\x1c.kubemu.pb.CreateManyRequest\x1a\x1d.kubemu.pb.CreateManyResponse\x12/\n\x03Get\x12\x15.kubemu.pb.GetRequest\x1a\x11.kubemu.pb.Object\x12\x37\n\x04List\x12\x16.kubemu.pb.ListRequest\x1a\x17.kubemu.pb.ListResponse\x12\x35\n\x06Update\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12;\n\x0cUpdateStatus\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12\x35\n\x06\x44\x65lete\x12\x18.kubemu.pb.DeleteRequest\x1a\x11.kubemu.pb.Object\x12<\n\x05Watch\x12\x17.kubemu.pb.WatchRequest\x1a\x18.kubemu.pb.WatchResponse0\x01\x12\x31\n\x04\x42ind\x12\x16.kubemu.pb.BindRequest\x1a\x11.kubemu.pb.Object\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponse2y\n\x07Kubelet\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,36 +40,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OBJECT']._serialized_end=581
   _globals['_CREATEREQUEST']._serialized_start=583
   _globals['_CREATEREQUEST']._serialized_end=650
-  _globals['_GETREQUEST']._serialized_start=652
-  _globals['_GETREQUEST']._serialized_end=711
-  _globals['_LISTREQUEST']._serialized_start=713
-  _globals['_LISTREQUEST']._serialized_end=807
-  _globals['_LISTRESPONSE']._serialized_start=809
-  _globals['_LISTRESPONSE']._serialized_end=883
-  _globals['_UPDATEREQUEST']._serialized_start=885
-  _globals['_UPDATEREQUEST']._serialized_end=952
-  _globals['_PRECONDITIONS']._serialized_start=954
-  _globals['_PRECONDITIONS']._serialized_end=1047
-  _globals['_DELETEREQUEST']._serialized_start=1050
-  _globals['_DELETEREQUEST']._serialized_end=1249
-  _globals['_WATCHREQUEST']._serialized_start=1252
-  _globals['_WATCHREQUEST']._serialized_end=1404
-  _globals['_WATCHEVENT']._serialized_start=1406
-  _globals['_WATCHEVENT']._serialized_end=1528
-  _globals['_WATCHRESPONSE']._serialized_start=1530
-  _globals['_WATCHRESPONSE']._serialized_end=1584
-  _globals['_BINDREQUEST']._serialized_start=1586
-  _globals['_BINDREQUEST']._serialized_end=1677
-  _globals['_LOGSREQUEST']._serialized_start=1680
-  _globals['_LOGSREQUEST']._serialized_end=1839
-  _globals['_LOGCHUNK']._serialized_start=1841
-  _globals['_LOGCHUNK']._serialized_end=1866
-  _globals['_EXECREQUEST']._serialized_start=1868
-  _globals['_EXECREQUEST']._serialized_end=1950
-  _globals['_EXECRESPONSE']._serialized_start=1952
-  _globals['_EXECRESPONSE']._serialized_end=2001
-  _globals['_API']._serialized_start=2004
-  _globals['_API']._serialized_end=2566
-  _globals['_KUBELET']._serialized_start=2568
-  _globals['_KUBELET']._serialized_end=2689
+  _globals['_CREATEMANYREQUEST']._serialized_start=652
+  _globals['_CREATEMANYREQUEST']._serialized_end=724
+  _globals['_CREATERESULT']._serialized_start=726
+  _globals['_CREATERESULT']._serialized_end=838
+  _globals['_CREATEMANYRESPONSE']._serialized_start=840
+  _globals['_CREATEMANYRESPONSE']._serialized_end=902
+  _globals['_GETREQUEST']._serialized_start=904
+  _globals['_GETREQUEST']._serialized_end=963
+  _globals['_LISTREQUEST']._serialized_start=965
+  _globals['_LISTREQUEST']._serialized_end=1059
+  _globals['_LISTRESPONSE']._serialized_start=1061
+  _globals['_LISTRESPONSE']._serialized_end=1135
+  _globals['_UPDATEREQUEST']._serialized_start=1137
+  _globals['_UPDATEREQUEST']._serialized_end=1204
+  _globals['_PRECONDITIONS']._serialized_start=1206
+  _globals['_PRECONDITIONS']._serialized_end=1299
+  _globals['_DELETEREQUEST']._serialized_start=1302
+  _globals['_DELETEREQUEST']._serialized_end=1501
+  _globals['_WATCHREQUEST']._serialized_start=1504
+  _globals['_WATCHREQUEST']._serialized_end=1656
+  _globals['_WATCHEVENT']._serialized_start=1658
+  _globals['_WATCHEVENT']._serialized_end=1780
+  _globals['_WATCHRESPONSE']._serialized_start=1782
+  _globals['_WATCHRESPONSE']._serialized_end=1836
+  _globals['_BINDREQUEST']._serialized_start=1838
+  _globals['_BINDREQUEST']._serialized_end=1929
+  _globals['_LOGSREQUEST']._serialized_start=1932
+  _globals['_LOGSREQUEST']._serialized_end=2091
+  _globals['_LOGCHUNK']._serialized_start=2093
+  _globals['_LOGCHUNK']._serialized_end=2118
+  _globals['_EXECREQUEST']._serialized_start=2120
+  _globals['_EXECREQUEST']._serialized_end=2202
+  _globals['_EXECRESPONSE']._serialized_start=2204
+  _globals['_EXECRESPONSE']._serialized_end=2253
+  _globals['_API']._serialized_start=2256
+  _globals['_API']._serialized_end=2893
+  _globals['_KUBELET']._serialized_start=2895
+  _globals['_KUBELET']._serialized_end=3016
 # @@protoc_insertion_point(module_scope)

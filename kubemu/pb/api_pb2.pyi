@@ -108,6 +108,90 @@ class CreateRequest(_message.Message):
 Global___CreateRequest: _TypeAlias = CreateRequest  # noqa: Y015
 
 @_typing.final
+class CreateManyRequest(_message.Message):
+    """Each object is created as Create would create it, independently (not a transaction: some may fail while
+    others are stored). At most 500 objects.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECTS_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    dry_run: _builtins.bool
+    @_builtins.property
+    def objects(self) -> _containers.RepeatedCompositeFieldContainer[Global___Object]: ...
+    def __init__(
+        self,
+        *,
+        objects: _abc.Iterable[Global___Object] | None = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "objects", b"objects"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateManyRequest: _TypeAlias = CreateManyRequest  # noqa: Y015
+
+@_typing.final
+class CreateResult(_message.Message):
+    """One object's outcome, in request order: the stored object, or the error Create would have ended with."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECT_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code (0 when created), upstream's StatusReason, the message, and for Invalid the causes as
+    the kubemu-causes trailer carries them (JSON).
+    """
+    reason: _builtins.str
+    message: _builtins.str
+    causes: _builtins.str
+    @_builtins.property
+    def object(self) -> Global___Object: ...
+    def __init__(
+        self,
+        *,
+        object: Global___Object | None = ...,
+        code: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        message: _builtins.str = ...,
+        causes: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["object", b"object"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causes", b"causes", "code", b"code", "message", b"message", "object", b"object", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateResult: _TypeAlias = CreateResult  # noqa: Y015
+
+@_typing.final
+class CreateManyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___CreateResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateManyResponse: _TypeAlias = CreateManyResponse  # noqa: Y015
+
+@_typing.final
 class GetRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

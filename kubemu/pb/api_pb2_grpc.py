@@ -39,6 +39,11 @@ class APIStub:
                 request_serializer=kubemu_dot_pb_dot_api__pb2.CreateRequest.SerializeToString,
                 response_deserializer=kubemu_dot_pb_dot_api__pb2.Object.FromString,
                 _registered_method=True)
+        self.CreateMany = channel.unary_unary(
+                '/kubemu.pb.API/CreateMany',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.CreateManyRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.CreateManyResponse.FromString,
+                _registered_method=True)
         self.Get = channel.unary_unary(
                 '/kubemu.pb.API/Get',
                 request_serializer=kubemu_dot_pb_dot_api__pb2.GetRequest.SerializeToString,
@@ -91,6 +96,13 @@ class APIServicer:
 
     def Create(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateMany(self, request, context):
+        """Several creates in one call (the SDK's event recorder sends the Events it has queued this way).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -156,6 +168,11 @@ def add_APIServicer_to_server(servicer, server):
                     servicer.Create,
                     request_deserializer=kubemu_dot_pb_dot_api__pb2.CreateRequest.FromString,
                     response_serializer=kubemu_dot_pb_dot_api__pb2.Object.SerializeToString,
+            ),
+            'CreateMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMany,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.CreateManyRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.CreateManyResponse.SerializeToString,
             ),
             'Get': grpc.unary_unary_rpc_method_handler(
                     servicer.Get,
@@ -230,6 +247,33 @@ class API:
             '/kubemu.pb.API/Create',
             kubemu_dot_pb_dot_api__pb2.CreateRequest.SerializeToString,
             kubemu_dot_pb_dot_api__pb2.Object.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kubemu.pb.API/CreateMany',
+            kubemu_dot_pb_dot_api__pb2.CreateManyRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.CreateManyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,6 +32,8 @@ class APIStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> APIAsyncStub: ...
     Create: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateRequest, _api_pb2.Object]
+    CreateMany: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateManyRequest, _api_pb2.CreateManyResponse]
+    """Several creates in one call (the SDK's event recorder sends the Events it has queued this way)."""
     Get: _grpc.UnaryUnaryMultiCallable[_api_pb2.GetRequest, _api_pb2.Object]
     List: _grpc.UnaryUnaryMultiCallable[_api_pb2.ListRequest, _api_pb2.ListResponse]
     Update: _grpc.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]
@@ -46,6 +48,8 @@ class APIStub:
 class APIAsyncStub(APIStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Create: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateRequest, _api_pb2.Object]  # type: ignore[assignment]
+    CreateMany: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateManyRequest, _api_pb2.CreateManyResponse]  # type: ignore[assignment]
+    """Several creates in one call (the SDK's event recorder sends the Events it has queued this way)."""
     Get: _aio.UnaryUnaryMultiCallable[_api_pb2.GetRequest, _api_pb2.Object]  # type: ignore[assignment]
     List: _aio.UnaryUnaryMultiCallable[_api_pb2.ListRequest, _api_pb2.ListResponse]  # type: ignore[assignment]
     Update: _aio.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]  # type: ignore[assignment]
@@ -63,6 +67,14 @@ class APIServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.CreateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateMany(
+        self,
+        request: _api_pb2.CreateManyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.CreateManyResponse, _abc.Awaitable[_api_pb2.CreateManyResponse]]:
+        """Several creates in one call (the SDK's event recorder sends the Events it has queued this way)."""
 
     @_abc_1.abstractmethod
     def Get(

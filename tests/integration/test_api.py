@@ -82,6 +82,31 @@ async def test_create_existing_is_already_exists(client: Client, namespace: str)
         await client.pods.create(from_dict(manifest("Pod", "web", namespace)))
 
 
+async def test_create_many_creates_each_independently_and_reports_each_error(client: Client, namespace: str) -> None:
+    await client.pods.create(from_dict(manifest("Pod", "taken", namespace)))
+    bad = manifest("Pod", "bad", namespace)
+    bad["spec"]["containers"][0].pop("image")
+    objs = [from_dict(manifest("Pod", "a", namespace)), from_dict(bad), from_dict(manifest("Pod", "taken", namespace)),
+            from_dict(manifest("Pod", "elsewhere", "nope-ns")), from_dict(manifest("Pod", "b", namespace))]
+    results = await client.pods.create_many(objs)
+    a, invalid, exists, missing_ns, b = results
+    assert not isinstance(a, errors.ApiError) and a.metadata.name == "a" and a.metadata.uid
+    assert not isinstance(b, errors.ApiError) and int(b.metadata.resource_version) > 0
+    assert isinstance(invalid, errors.Invalid) and "spec.containers[0].image: Required value" in invalid.message
+    assert invalid.causes and invalid.causes[0].field == "spec.containers[0].image"
+    assert isinstance(exists, errors.AlreadyExists) and 'pods "taken" already exists' in exists.message
+    assert isinstance(missing_ns, errors.NotFound) and 'namespaces "nope-ns" not found' in missing_ns.message
+    assert sorted(p.metadata.name for p in (await client.pods.list(namespace)).items) == ["a", "b", "taken"]
+
+    dry = await client.pods.create_many([from_dict(manifest("Pod", "dry", namespace))], dry_run=True)
+    assert not isinstance(dry[0], errors.ApiError) and dry[0].metadata.name == "dry"
+    with pytest.raises(errors.NotFound):
+        await client.pods.get("dry", namespace)
+    with pytest.raises(errors.BadRequest, match="objects: Too many: 501: must have at most 500 items"):
+        await client.pods.create_many([from_dict(manifest("Pod", f"p{i}", namespace)) for i in range(501)])
+    assert len((await client.pods.list(namespace)).items) == 3
+
+
 async def test_missing_namespace_is_refused(client: Client) -> None:
     with pytest.raises(errors.NotFound, match='namespaces "nope-ns" not found'):
         await client.pods.create(from_dict(manifest("Pod", "web", "nope-ns")))
