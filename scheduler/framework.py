@@ -148,6 +148,9 @@ class NodeInfo:
     match_counts: dict[tuple[str, str], int] = field(default_factory=dict, repr=False, compare=False)
     """How many pods here match a (selector, namespace), kept until the node's pods change: most nodes are
     unchanged from one scheduling cycle to the next, so spreading counts cost a lookup per node."""
+    affinity_matches: dict[object, bool] = field(default_factory=dict, repr=False, compare=False)
+    """Whether the node matches a required node affinity (by RequiredNodeAffinity.key): node-only answers,
+    valid as long as this node info (a changed Node gets a new one)."""
     _requests: dict[tuple[str, str], tuple[Resources, Resources]] = field(
         default_factory=dict, repr=False, compare=False)
     """Per pod, what add_pod counted (requests, non-zero requests), so removing it subtracts the same."""

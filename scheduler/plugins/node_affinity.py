@@ -63,7 +63,7 @@ class NodeAffinity:
     name = NAME
 
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
-        if required_node_affinity(pod, snapshot).matches(node.node):
+        if required_node_affinity(pod, snapshot).matches_info(node):
             return OK
         # Unresolvable: labels do not change by evicting pods, so preemption skips this node.
         return unschedulable(NAME, ERR_REASON_POD, unresolvable=True)

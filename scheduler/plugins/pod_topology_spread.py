@@ -31,6 +31,8 @@ class SpreadConstraint:
     topology_key: str
     selector: MaybeSelector
     min_domains: int
+    selector_key: str = ""
+    """The selector as text, made once: the per-node match counts are kept under it."""
 
 
 def _merge_match_label_keys(pod: core_pb2.Pod, c: core_pb2.TopologySpreadConstraint,
@@ -53,7 +55,8 @@ def spread_constraints(pod: core_pb2.Pod, action: str) -> list[SpreadConstraint]
         selector = label_selector(c.HasField("label_selector"), c.label_selector)
         selector = _merge_match_label_keys(pod, c, selector)
         min_domains = c.min_domains if c.HasField("min_domains") else 1
-        out.append(SpreadConstraint(c.max_skew, c.topology_key, selector, min_domains))
+        out.append(SpreadConstraint(c.max_skew, c.topology_key, selector, min_domains,
+                                    str(selector) if selector is not None else ""))
     return out
 
 
@@ -68,11 +71,12 @@ def count_pods_match_selector(pods: Iterable[core_pb2.Pod], selector: MaybeSelec
     )
 
 
-def count_on_node(info: NodeInfo, selector: MaybeSelector, namespace: str) -> int:
-    """count_pods_match_selector over a node's pods, remembered on the NodeInfo until its pods change."""
+def count_on_node(info: NodeInfo, selector: MaybeSelector, namespace: str, selector_key: str | None = None) -> int:
+    """count_pods_match_selector over a node's pods, remembered on the NodeInfo until its pods change (under
+    `selector_key`, the selector's text, when the caller has it made already)."""
     if selector is None or selector.empty:
         return 0
-    key = (str(selector), namespace)
+    key = (str(selector) if selector_key is None else selector_key, namespace)
     found = info.match_counts.get(key)
     if found is None:
         found = info.match_counts[key] = count_pods_match_selector(info.pods, selector, namespace)
@@ -155,11 +159,11 @@ class PodTopologySpread:
             affinity = required_node_affinity(pod, snapshot)
             for info in snapshot.nodes:
                 node = info.node
-                if not _has_all_keys(node, constraints) or not affinity.matches(node):
+                if not _has_all_keys(node, constraints) or not affinity.matches_info(info):
                     continue
                 for i, c in enumerate(constraints):
                     value = node.metadata.labels[c.topology_key]
-                    n = count_on_node(info, c.selector, pod.metadata.namespace)
+                    n = count_on_node(info, c.selector, pod.metadata.namespace, c.selector_key)
                     counts[i][value] = counts[i].get(value, 0) + n
         paths = []
         for per_value in counts:
@@ -201,7 +205,7 @@ class PodTopologySpread:
                 affinity = required_node_affinity(pod, snapshot)
                 for info in snapshot.nodes:
                     node = info.node
-                    if not _has_all_keys(node, constraints) or not affinity.matches(node):
+                    if not _has_all_keys(node, constraints) or not affinity.matches_info(info):
                         continue
                     node_labels = node.metadata.labels
                     for i, c in enumerate(constraints):
@@ -209,7 +213,7 @@ class PodTopologySpread:
                             continue  # per-node counts are taken in Score
                         value = node_labels[c.topology_key]
                         counts[i][value] = (counts[i].get(value, 0)
-                                            + count_on_node(info, c.selector, namespace))
+                                            + count_on_node(info, c.selector, namespace, c.selector_key))
             return _ScoreState(constraints, counts)
 
         return snapshot.cycle_state(NAME + "/pre-score", pod, calc)
@@ -249,7 +253,7 @@ class PodTopologySpread:
                 if c.topology_key not in node_labels:
                     continue
                 if c.topology_key == LABEL_HOSTNAME:
-                    cnt = count_on_node(info, c.selector, pod.metadata.namespace)
+                    cnt = count_on_node(info, c.selector, pod.metadata.namespace, c.selector_key)
                 else:
                     cnt = state.counts[i].get(node_labels[c.topology_key], 0)
                 # scoreForCount: maxSkew - 1 waters down differences between domains.
@@ -260,11 +264,11 @@ class PodTopologySpread:
         return out
 
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
-        """The raw score with every snapshot node taken as a candidate. Upstream's weights depend on which
-        nodes passed filtering, so `normalize` recomputes from the candidates it is given."""
-        all_nodes = snapshot.cycle_state(NAME + "/score-all", pod,
-                                         lambda: self.raw_scores(pod, snapshot.nodes, snapshot))
-        return all_nodes.get(node.name) or 0
+        """0: a node's raw score depends on which other nodes passed filtering (the topology weights count
+        their domains), so `normalize`, which is given the candidates, scores them all at once
+        (`raw_scores`). Scoring each node here against every snapshot node would cost a pass over the
+        whole cluster per pod for numbers normalize throws away."""
+        return 0
 
     def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
         """NormalizeScore: fewer matching pods is better, 100 * (max + min - s) / max; ignored nodes get 0."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from kubemu.api import labels
 from kubemu.api.nodematch import Term, is_empty_term, node_fields, parse_term, required_terms
 from kubemu.pb import core_pb2, meta_pb2
-from scheduler.framework import Snapshot
+from scheduler.framework import NodeInfo, Snapshot
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """The label the apiserver puts on every namespace; the only namespace label a plugin without a namespace
@@ -54,6 +54,22 @@ class RequiredNodeAffinity:
         terms = required_terms(pod)
         self._terms: list[Term] | None = (
             None if terms is None else [parse_term(t) for t in terms if not is_empty_term(t)])
+        self.key = (tuple(sorted(spec.node_selector.items())),
+                    None if terms is None else tuple(t.SerializeToString(deterministic=True) for t in terms))
+        """What the answer depends on besides the node: pods with the same key match the same nodes."""
+
+    def matches_info(self, info: NodeInfo) -> bool:
+        """`matches` for a node info, remembered on it: a changed Node gets a new NodeInfo, and the pods of a
+        workload share their node selector and affinity, so most cycles answer from the memo."""
+        if self._selector is None and self._terms is None:
+            return True
+        memo = info.affinity_matches
+        found = memo.get(self.key)
+        if found is None:
+            if len(memo) >= 64:
+                memo.clear()
+            found = memo[self.key] = self.matches(info.node)
+        return found
 
     def matches(self, node: core_pb2.Node) -> bool:
         node_labels = node.metadata.labels

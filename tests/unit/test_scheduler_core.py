@@ -208,3 +208,23 @@ def test_cycle_state_is_per_pod_and_cleared_on_invalidate() -> None:
     snap.invalidate()
     assert snap.cycle_state("k", q, lambda: compute("q2")) == "q2"
     assert calls == ["p", "q", "q2"]
+
+
+def test_required_node_affinity_answers_per_node_info_and_per_selector() -> None:
+    from scheduler.plugins.selector_util import RequiredNodeAffinity
+
+    labelled = node("n1")
+    labelled.metadata.labels["disk"] = "ssd"
+    info = NodeInfo.build(labelled)
+    ssd, hdd, anything = pod("a", nodeSelector={"disk": "ssd"}), pod("b", nodeSelector={"disk": "hdd"}), pod("c")
+    assert RequiredNodeAffinity(ssd).matches_info(info) and not RequiredNodeAffinity(hdd).matches_info(info)
+    assert RequiredNodeAffinity(anything).matches_info(info)
+    assert len(info.affinity_matches) == 2  # one answer per distinct selector; none needed for no selector
+    assert RequiredNodeAffinity(pod("d", nodeSelector={"disk": "ssd"})).matches_info(info)  # same key: same answer
+    relabelled = node("n1")
+    relabelled.metadata.labels["disk"] = "hdd"
+    cache = SchedulerCache()
+    cache.set_node(labelled)
+    cache.set_node(relabelled)  # a changed Node: a new node info, nothing remembered from the old labels
+    assert RequiredNodeAffinity(hdd).matches_info(cache.nodes["n1"])
+    assert not RequiredNodeAffinity(ssd).matches_info(cache.nodes["n1"])
