@@ -31,6 +31,8 @@ log = structlog.get_logger()
 
 EVICTION_THRESHOLD = 100 * 1024 * 1024
 """The default hard eviction threshold, memory.available<100Mi."""
+STATUS_COALESCE_SECONDS = 0.01
+"""How long the status manager lets a burst of changes settle before writing the latest status."""
 
 
 def is_mirror(pod: core_pb2.Pod) -> bool:
@@ -225,6 +227,10 @@ class Kubelet:
     async def _status_loop(self) -> None:
         while True:
             await self.status_wake.wait()
+            # Let the pod workers woken with this change finish their step first: as upstream's status
+            # manager writes the latest status when it syncs (not every one it was handed), a pod whose
+            # containers start at once reports Running in one write instead of Pending, then Running.
+            await asyncio.sleep(STATUS_COALESCE_SECONDS)
             self.status_wake.clear()
             for uid in list(self.dirty):
                 await self._flush(uid)
