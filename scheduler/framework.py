@@ -287,6 +287,9 @@ class FilterPlugin(Protocol):
 
 
 class ScorePlugin(Protocol):
+    """A score plugin. It may also have `skip(pod, snapshot) -> bool`, upstream's PreScore returning Skip:
+    when true the plugin would score every node alike (0), so it is not called for this pod at all."""
+
     name: str
 
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:

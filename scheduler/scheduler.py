@@ -110,6 +110,9 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     scores: dict[str, dict[str, int]] = {n.name: {} for n in feasible}
     if len(feasible) > 1:
         for plugin, weight in plugins.SCORES:
+            skip = getattr(plugin, "skip", None)
+            if skip is not None and skip(pod, snapshot):
+                continue  # PreScore said Skip: the plugin adds nothing to any node, so it is not called
             raw = {n.name: plugin.score(pod, n, snapshot) for n in feasible}
             for name, value in plugin.normalize(pod, raw, snapshot).items():
                 scores[name][plugin.name] = value * weight

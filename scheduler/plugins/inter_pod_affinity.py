@@ -207,6 +207,13 @@ class InterPodAffinity:
 
     # --- score ---
 
+    def skip(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
+        """PreScore's Skip: the pod has no preferred (anti-)affinity terms and no node holds a pod with
+        affinity terms of its own, so nothing can score."""
+        if preferred_affinity_terms(pod) or preferred_anti_affinity_terms(pod):
+            return False
+        return not any(n.pods_with_affinity for n in snapshot.nodes)
+
     def topology_scores(self, pod: core_pb2.Pod, snapshot: Snapshot) -> dict[str, dict[str, int]]:
         """PreScore: computed once per cycle (pod and snapshot), then read by every Score call."""
         return snapshot.cycle_state(NAME + "/pre-score", pod, lambda: self._calc_topology_scores(pod, snapshot))

@@ -68,6 +68,10 @@ class NodeAffinity:
         # Unresolvable: labels do not change by evicting pods, so preemption skips this node.
         return unschedulable(NAME, ERR_REASON_POD, unresolvable=True)
 
+    def skip(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
+        """PreScore's Skip: the pod has no preferred terms."""
+        return not snapshot.cycle_state(NAME + "/pre-score", pod, lambda: preferred_terms(pod))
+
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
         """PreferredSchedulingTerms.Score: the sum of the weights of the preferred terms the node matches."""
         node_labels = node.node.metadata.labels

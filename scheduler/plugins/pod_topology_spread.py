@@ -263,6 +263,10 @@ class PodTopologySpread:
             out[info.name] = whole + 1 if score - whole >= 0.5 else whole
         return out
 
+    def skip(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
+        """PreScore's Skip: the pod has no ScheduleAnyway constraints."""
+        return not PodTopologySpread._pre_score(pod, snapshot).constraints
+
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
         """0: a node's raw score depends on which other nodes passed filtering (the topology weights count
         their domains), so `normalize`, which is given the candidates, scores them all at once

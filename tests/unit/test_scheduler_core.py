@@ -228,3 +228,29 @@ def test_required_node_affinity_answers_per_node_info_and_per_selector() -> None
     cache.set_node(relabelled)  # a changed Node: a new node info, nothing remembered from the old labels
     assert RequiredNodeAffinity(hdd).matches_info(cache.nodes["n1"])
     assert not RequiredNodeAffinity(ssd).matches_info(cache.nodes["n1"])
+
+
+def test_score_plugins_whose_prescore_skips_are_not_run_and_change_nothing() -> None:
+    import random
+
+    from scheduler.framework import Snapshot
+    from scheduler.scheduler import decide
+
+    def nodes() -> Snapshot:
+        ssd = node("ssd", cpu="4")
+        ssd.metadata.labels.update({"disk": "ssd", "zone": "a"})
+        hdd = node("hdd", cpu="4")
+        hdd.metadata.labels.update({"disk": "hdd", "zone": "b"})
+        return Snapshot([NodeInfo.build(ssd), NodeInfo.build(hdd)])
+
+    plain = decide(pod("p"), nodes(), random.Random(0))
+    skipped = {"NodeAffinity", "InterPodAffinity", "PodTopologySpread"}
+    assert all(skipped.isdisjoint(per) for per in plain.scores.values())  # no preferences: Skip
+    assert "NodeResourcesFit" in plain.scores["ssd"]
+    preferring = pod("q", affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 10, "preference": {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["hdd"]}]}}]}},
+        topologySpreadConstraints=[{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+                                    "labelSelector": {"matchLabels": {"app": "q"}}}])
+    d = decide(preferring, nodes(), random.Random(0))
+    assert d.node == "hdd" and d.scores["hdd"]["NodeAffinity"] == 200 and d.scores["ssd"]["NodeAffinity"] == 0
+    assert "PodTopologySpread" in d.scores["hdd"] and "InterPodAffinity" not in d.scores["hdd"]
