@@ -281,6 +281,9 @@ class Snapshot:
 
 
 class FilterPlugin(Protocol):
+    """A filter plugin. It may also have `skip_filter(pod, snapshot) -> bool`, upstream's PreFilter returning
+    Skip: when true it would pass every node, so it is not run for this pod."""
+
     name: str
 
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status: ...

@@ -9,7 +9,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -22,7 +22,7 @@ from kubemu.client.informer import Informer
 from kubemu.pb import core_pb2
 from scheduler import plugins
 from scheduler.cache import SchedulerCache, pod_key
-from scheduler.framework import NodeInfo, Snapshot, Status
+from scheduler.framework import FilterPlugin, NodeInfo, Snapshot, Status
 from scheduler.queue import SchedulingQueue
 
 log = structlog.get_logger()
@@ -77,12 +77,24 @@ def fit_error(total: int, statuses: dict[str, Status]) -> str:
     return f"0/{total} nodes are available: {', '.join(parts)}."
 
 
-def run_filters(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
-    for plugin in plugins.FILTERS:
+def run_filters(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot,
+                filters: Sequence[FilterPlugin] = plugins.FILTERS) -> Status:
+    for plugin in filters:
         st = plugin.filter(pod, node, snapshot)
         if not st.ok:
             return st
     return Status()
+
+
+def active_filters(pod: core_pb2.Pod, snapshot: Snapshot) -> list[FilterPlugin]:
+    """The filters to run for this pod: those whose PreFilter would return Skip (they pass every node) left
+    out, as upstream's framework does."""
+    out = []
+    for plugin in plugins.FILTERS:
+        skip = getattr(plugin, "skip_filter", None)
+        if skip is None or not skip(pod, snapshot):
+            out.append(plugin)
+    return out
 
 
 def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int = 0) -> Decision:
@@ -94,11 +106,12 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     nodes = snapshot.nodes
     total = len(nodes)
     wanted = num_feasible_nodes_to_find(total)
+    filters = active_filters(pod, snapshot)
     processed = 0
     for i in range(total):
         node = nodes[(start + i) % total]
         processed += 1
-        st = run_filters(pod, node, snapshot)
+        st = run_filters(pod, node, snapshot, filters)
         if st.ok:
             feasible.append(node)
             if len(feasible) >= wanted:

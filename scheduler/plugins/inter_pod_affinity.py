@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kubemu.pb import core_pb2
-from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, unschedulable
+from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, has_pod_affinity, unschedulable
 from scheduler.plugins.selector_util import (
     MaybeSelector,
     default_namespace_labels,
@@ -191,6 +191,10 @@ class InterPodAffinity:
                 if state.existing_anti_affinity_counts.get((key, value), 0) > 0:
                     return False
         return True
+
+    def skip_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
+        """PreFilter's Skip: neither the pod nor any pod on a node has affinity or anti-affinity terms."""
+        return not has_pod_affinity(pod) and not any(n.pods_with_affinity for n in snapshot.nodes)
 
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
         state = self._pre_filter(pod, snapshot)

@@ -62,6 +62,10 @@ class NodeAffinity:
 
     name = NAME
 
+    def skip_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
+        """PreFilter's Skip: no nodeSelector and no required node affinity."""
+        return not pod.spec.node_selector and required_terms(pod) is None
+
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
         if required_node_affinity(pod, snapshot).matches_info(node):
             return OK

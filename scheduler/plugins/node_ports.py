@@ -44,6 +44,10 @@ class NodePorts:
 
     name = NAME
 
+    def skip_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
+        """PreFilter's Skip: the pod asks for no host port."""
+        return not any(port.host_port for c in pod.spec.containers for port in c.ports)
+
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
         if fits(pod, node):
             return OK

@@ -173,6 +173,10 @@ class PodTopologySpread:
             paths.append(cp)
         return _FilterState(constraints, paths, counts)
 
+    def skip_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
+        """PreFilter's Skip: the pod has no DoNotSchedule constraints."""
+        return not self._pre_filter(pod, snapshot).constraints
+
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
         state = self._pre_filter(pod, snapshot)
         node_labels = node.node.metadata.labels

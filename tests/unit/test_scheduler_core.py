@@ -254,3 +254,26 @@ def test_score_plugins_whose_prescore_skips_are_not_run_and_change_nothing() -> 
     d = decide(preferring, nodes(), random.Random(0))
     assert d.node == "hdd" and d.scores["hdd"]["NodeAffinity"] == 200 and d.scores["ssd"]["NodeAffinity"] == 0
     assert "PodTopologySpread" in d.scores["hdd"] and "InterPodAffinity" not in d.scores["hdd"]
+
+
+def test_filters_whose_prefilter_skips_are_left_out_per_pod() -> None:
+    from scheduler.framework import Snapshot
+    from scheduler.scheduler import active_filters
+
+    def names(p: core_pb2.Pod, snapshot: Snapshot) -> set[str]:
+        return {f.name for f in active_filters(p, snapshot)}
+
+    empty = Snapshot([NodeInfo.build(node("n1"))])
+    always = {"NodeUnschedulable", "NodeName", "TaintToleration", "NodeResourcesFit"}
+    assert names(pod("plain"), empty) == always
+    ported = pod("web", containers=[{"name": "c", "image": "x", "ports": [{"containerPort": 80, "hostPort": 80}]}])
+    assert names(ported, empty) == always | {"NodePorts"}
+    assert names(pod("sel", nodeSelector={"disk": "ssd"}), empty) == always | {"NodeAffinity"}
+    strict = pod("s", topologySpreadConstraints=[{"maxSkew": 1, "topologyKey": "zone",
+                                                  "whenUnsatisfiable": "DoNotSchedule"}])
+    assert names(strict, empty) == always | {"PodTopologySpread"}
+    anti = pod("db", affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}]}})
+    assert names(anti, empty) == always | {"InterPodAffinity"}
+    # An existing pod's anti-affinity can refuse a plain pod: then the plain pod runs the filter too.
+    assert names(pod("plain"), Snapshot([NodeInfo.build(node("n1"), [anti])])) == always | {"InterPodAffinity"}
