@@ -148,7 +148,12 @@ class NodeInfo:
     match_counts: dict[tuple[str, str], int] = field(default_factory=dict, repr=False, compare=False)
     """How many pods here match a (selector, namespace), kept until the node's pods change: most nodes are
     unchanged from one scheduling cycle to the next, so spreading counts cost a lookup per node."""
-    affinity_matches: dict[object, bool] = field(default_factory=dict, repr=False, compare=False)
+    spread_counts: dict[str, tuple[tuple[int, str, int], ...]] = field(
+        default_factory=dict, repr=False, compare=False)
+    """PodTopologySpread's share of this node in a pod's per-domain counts, by (constraints, node affinity,
+    namespace): (constraint index, domain, matching pods) for each constraint, () when the node does not count.
+    Kept, like match_counts, until the node's pods change."""
+    affinity_matches: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
     """Whether the node matches a required node affinity (by RequiredNodeAffinity.key): node-only answers,
     valid as long as this node info (a changed Node gets a new one)."""
     _requests: dict[tuple[str, str], tuple[Resources, Resources]] = field(
@@ -167,7 +172,7 @@ class NodeInfo:
         return info
 
     def add_pod(self, pod: core_pb2.Pod) -> None:
-        self.match_counts.clear()
+        self._counts_changed()
         self.pods.append(pod)
         if has_pod_affinity(pod):
             self.pods_with_affinity.append(pod)
@@ -187,7 +192,7 @@ class NodeInfo:
         i = self._index(key)
         if i is None:
             return False
-        self.match_counts.clear()
+        self._counts_changed()
         gone = self.pods.pop(i)
         if has_pod_affinity(gone):
             self.pods_with_affinity = [p for p in self.pods_with_affinity if p is not gone]
@@ -210,8 +215,12 @@ class NodeInfo:
         if has_pod_affinity(old):
             self.pods_with_affinity = [pod if p is old else p for p in self.pods_with_affinity]
         if old.metadata.labels != pod.metadata.labels:
-            self.match_counts.clear()
+            self._counts_changed()
         return True
+
+    def _counts_changed(self) -> None:
+        self.match_counts.clear()
+        self.spread_counts.clear()
 
     def _index(self, key: tuple[str, str]) -> int | None:
         if key not in self._requests:

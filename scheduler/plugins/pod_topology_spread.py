@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from kubemu.api import labels
 from kubemu.pb import core_pb2
 from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, unschedulable
-from scheduler.plugins.selector_util import MaybeSelector, is_terminating, label_selector, required_node_affinity
+from scheduler.plugins.selector_util import (
+    MaybeSelector,
+    RequiredNodeAffinity,
+    is_terminating,
+    label_selector,
+    required_node_affinity,
+)
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -92,6 +98,34 @@ def _has_all_keys(node: core_pb2.Node, constraints: Sequence[SpreadConstraint]) 
     return True
 
 
+def _domain_counts(snapshot: Snapshot, constraints: Sequence[SpreadConstraint], affinity: RequiredNodeAffinity,
+                   namespace: str, *, skip_hostname: bool) -> list[dict[str, int]]:
+    """Per constraint, the pods matching its selector in each domain, over the nodes that have every
+    constraint's key and pass the pod's required node affinity (nodeAffinityPolicy Honor); a domain whose
+    nodes hold no matching pod is there with 0. Each node's share is kept on its NodeInfo until its pods
+    change, so a cycle adds up shares instead of re-matching every node."""
+    # As text: a str caches its hash, a nested tuple is hashed again at every lookup.
+    sig = repr((skip_hostname, [(c.topology_key, c.selector_key) for c in constraints], affinity.key, namespace))
+    counts: list[dict[str, int]] = [{} for _ in constraints]
+    for info in snapshot.nodes:
+        share = info.spread_counts.get(sig)
+        if share is None:
+            share = ()
+            if _has_all_keys(info.node, constraints) and affinity.matches_info(info):
+                node_labels = info.node.metadata.labels
+                share = tuple(
+                    (i, node_labels[c.topology_key], count_on_node(info, c.selector, namespace, c.selector_key))
+                    for i, c in enumerate(constraints)
+                    if not (skip_hostname and c.topology_key == LABEL_HOSTNAME))
+            if len(info.spread_counts) >= 64:
+                info.spread_counts.clear()
+            info.spread_counts[sig] = share
+        for i, value, n in share:
+            per = counts[i]
+            per[value] = per.get(value, 0) + n
+    return counts
+
+
 class _CriticalPaths:
     """criticalPaths: the two smallest (value, count) entries, so [0] holds the global minimum."""
 
@@ -156,15 +190,8 @@ class PodTopologySpread:
         constraints = spread_constraints(pod, DO_NOT_SCHEDULE)
         counts: list[dict[str, int]] = [{} for _ in constraints]
         if constraints:
-            affinity = required_node_affinity(pod, snapshot)
-            for info in snapshot.nodes:
-                node = info.node
-                if not _has_all_keys(node, constraints) or not affinity.matches_info(info):
-                    continue
-                for i, c in enumerate(constraints):
-                    value = node.metadata.labels[c.topology_key]
-                    n = count_on_node(info, c.selector, pod.metadata.namespace, c.selector_key)
-                    counts[i][value] = counts[i].get(value, 0) + n
+            counts = _domain_counts(snapshot, constraints, required_node_affinity(pod, snapshot),
+                                    pod.metadata.namespace, skip_hostname=False)
         paths = []
         for per_value in counts:
             cp = _CriticalPaths()
@@ -204,20 +231,10 @@ class PodTopologySpread:
         def calc() -> _ScoreState:
             constraints = spread_constraints(pod, SCHEDULE_ANYWAY)
             counts: list[dict[str, int]] = [{} for _ in constraints]
-            namespace = pod.metadata.namespace
             if constraints and any(c.topology_key != LABEL_HOSTNAME for c in constraints):
-                affinity = required_node_affinity(pod, snapshot)
-                for info in snapshot.nodes:
-                    node = info.node
-                    if not _has_all_keys(node, constraints) or not affinity.matches_info(info):
-                        continue
-                    node_labels = node.metadata.labels
-                    for i, c in enumerate(constraints):
-                        if c.topology_key == LABEL_HOSTNAME:
-                            continue  # per-node counts are taken in Score
-                        value = node_labels[c.topology_key]
-                        counts[i][value] = (counts[i].get(value, 0)
-                                            + count_on_node(info, c.selector, namespace, c.selector_key))
+                # Per-node (hostname) counts are taken in Score.
+                counts = _domain_counts(snapshot, constraints, required_node_affinity(pod, snapshot),
+                                        pod.metadata.namespace, skip_hostname=True)
             return _ScoreState(constraints, counts)
 
         return snapshot.cycle_state(NAME + "/pre-score", pod, calc)

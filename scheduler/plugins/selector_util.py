@@ -54,9 +54,10 @@ class RequiredNodeAffinity:
         terms = required_terms(pod)
         self._terms: list[Term] | None = (
             None if terms is None else [parse_term(t) for t in terms if not is_empty_term(t)])
-        self.key = (tuple(sorted(spec.node_selector.items())),
-                    None if terms is None else tuple(t.SerializeToString(deterministic=True) for t in terms))
-        """What the answer depends on besides the node: pods with the same key match the same nodes."""
+        self.key = repr((sorted(spec.node_selector.items()),
+                         None if terms is None else [t.SerializeToString(deterministic=True) for t in terms]))
+        """What the answer depends on besides the node: pods with the same key match the same nodes. Text,
+        whose hash Python keeps, as it is looked up once per node."""
 
     def matches_info(self, info: NodeInfo) -> bool:
         """`matches` for a node info, remembered on it: a changed Node gets a new NodeInfo, and the pods of a

@@ -277,3 +277,34 @@ def test_filters_whose_prefilter_skips_are_left_out_per_pod() -> None:
     assert names(anti, empty) == always | {"InterPodAffinity"}
     # An existing pod's anti-affinity can refuse a plain pod: then the plain pod runs the filter too.
     assert names(pod("plain"), Snapshot([NodeInfo.build(node("n1"), [anti])])) == always | {"InterPodAffinity"}
+
+
+def test_spreading_counts_kept_on_node_infos_follow_their_pods() -> None:
+    from scheduler.framework import Snapshot
+    from scheduler.plugins.pod_topology_spread import pod_topology_spread
+
+    def zoned(name: str, zone: str) -> NodeInfo:
+        n = node(name)
+        n.metadata.labels["zone"] = zone
+        return NodeInfo.build(n)
+
+    a, b = zoned("a", "z1"), zoned("b", "z2")
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+
+    def web(name: str) -> core_pb2.Pod:
+        p = pod(name, topologySpreadConstraints=spread)
+        p.metadata.labels["app"] = "web"
+        return p
+
+    def fits() -> set[str]:
+        s = Snapshot([a, b])  # a new cycle over the same node infos, as the scheduler's cache hands them out
+        return {n.name for n in s.nodes if pod_topology_spread.filter(web("new"), n, s).ok}
+
+    assert fits() == {"a", "b"}
+    a.add_pod(web("w1"))
+    assert fits() == {"b"}  # z1 has one more: a would make the skew 2
+    b.add_pod(web("w2"))
+    assert fits() == {"a", "b"}
+    a.remove_pod(web("w1"))
+    assert fits() == {"a"}
