@@ -43,10 +43,12 @@ class ImageLocality:
     name = NAME
 
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
+        states = node.image_states
+        if not states:
+            return 0  # no image here: the sum is 0, which scores 0 whatever the pod
         containers = [*pod.spec.init_containers, *pod.spec.containers]
         if not containers:
             return 0  # validation requires a container; this only avoids a negative threshold span
-        states = node.image_states
         total = 0
         # Init containers count as well as app containers: all their images must be present before the pod runs.
         for c in containers:

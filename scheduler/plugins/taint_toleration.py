@@ -56,7 +56,10 @@ class TaintToleration:
 
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
         """The number of PreferNoSchedule taints the pod does not tolerate: more is worse."""
-        return count_intolerable_prefer_no_schedule(node.node.spec.taints, pod.spec.tolerations)
+        taints = node.node.spec.taints
+        if not taints:
+            return 0  # most nodes: nothing to count
+        return count_intolerable_prefer_no_schedule(taints, pod.spec.tolerations)
 
     def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
         # DefaultNormalizeScore(MaxNodeScore, reverse=true): the node with the most intolerable taints gets 0,
