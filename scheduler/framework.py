@@ -205,8 +205,8 @@ class NodeInfo:
 
     def replace_pod(self, pod: core_pb2.Pod) -> bool:
         """A newer copy of a pod already counted here (its status moved on): swap the object, keep the sums.
-        A pod's requests, ports and affinity cannot change once it is bound; its labels can, and spreading
-        counts them."""
+        A pod's requests, ports and affinity cannot change once it is bound; its labels can, and it can start
+        terminating, and spreading counts both."""
         i = self._index((pod.metadata.namespace, pod.metadata.name))
         if i is None:
             return False
@@ -214,7 +214,8 @@ class NodeInfo:
         self.pods[i] = pod
         if has_pod_affinity(old):
             self.pods_with_affinity = [pod if p is old else p for p in self.pods_with_affinity]
-        if old.metadata.labels != pod.metadata.labels:
+        if (old.metadata.labels != pod.metadata.labels
+                or old.metadata.HasField("deletion_timestamp") != pod.metadata.HasField("deletion_timestamp")):
             self._counts_changed()
         return True
 

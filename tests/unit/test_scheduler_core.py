@@ -112,6 +112,12 @@ def test_a_status_update_of_a_bound_pod_swaps_the_object_and_keeps_the_sums() ->
     relabelled.metadata.labels["app"] = "other"
     cache.update_pod(relabelled)
     assert info.pods == [relabelled] and not info.match_counts  # labels changed: recount
+    info.match_counts[("sel", "default")] = 1
+    terminating = pod("p", cpu="1", node_name="n1")
+    terminating.metadata.labels["app"] = "other"
+    terminating.metadata.deletion_timestamp.seconds = 1
+    cache.update_pod(terminating)
+    assert info.pods == [terminating] and not info.match_counts  # terminating pods no longer count: recount
 
 
 def test_cache_keeps_pods_of_a_node_it_has_not_seen_yet() -> None:
