@@ -272,8 +272,10 @@ class Snapshot:
         return value
 
     def invalidate(self) -> None:
-        """Forget the cycle state: a node info of the snapshot has changed."""
+        """Forget the cycle state and what was derived from the node infos: one of them has changed."""
         self._cycle.clear()
+        for derived in ("image_num_nodes", "any_pod_affinity"):
+            self.__dict__.pop(derived, None)
 
     @cached_property
     def image_num_nodes(self) -> dict[str, int]:
@@ -283,6 +285,11 @@ class Snapshot:
             for name in n.image_states:
                 counts[name] = counts.get(name, 0) + 1
         return counts
+
+    @cached_property
+    def any_pod_affinity(self) -> bool:
+        """Whether a pod on any node has pod affinity or anti-affinity (HavePodsWithAffinityList non-empty)."""
+        return any(n.pods_with_affinity for n in self.nodes)
 
     def all_pods(self) -> Iterable[tuple[NodeInfo, core_pb2.Pod]]:
         for n in self.nodes:

@@ -194,7 +194,7 @@ class InterPodAffinity:
 
     def skip_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
         """PreFilter's Skip: neither the pod nor any pod on a node has affinity or anti-affinity terms."""
-        return not has_pod_affinity(pod) and not any(n.pods_with_affinity for n in snapshot.nodes)
+        return not has_pod_affinity(pod) and not snapshot.any_pod_affinity
 
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
         state = self._pre_filter(pod, snapshot)
@@ -216,7 +216,7 @@ class InterPodAffinity:
         affinity terms of its own, so nothing can score."""
         if preferred_affinity_terms(pod) or preferred_anti_affinity_terms(pod):
             return False
-        return not any(n.pods_with_affinity for n in snapshot.nodes)
+        return not snapshot.any_pod_affinity
 
     def topology_scores(self, pod: core_pb2.Pod, snapshot: Snapshot) -> dict[str, dict[str, int]]:
         """PreScore: computed once per cycle (pod and snapshot), then read by every Score call."""

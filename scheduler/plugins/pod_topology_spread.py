@@ -77,15 +77,15 @@ def count_pods_match_selector(pods: Iterable[core_pb2.Pod], selector: MaybeSelec
     )
 
 
-def count_on_node(info: NodeInfo, selector: MaybeSelector, namespace: str, selector_key: str | None = None) -> int:
-    """count_pods_match_selector over a node's pods, remembered on the NodeInfo until its pods change (under
-    `selector_key`, the selector's text, when the caller has it made already)."""
-    if selector is None or selector.empty:
+def count_on_node(info: NodeInfo, c: SpreadConstraint, namespace: str) -> int:
+    """count_pods_match_selector for the constraint's selector over a node's pods, remembered on the NodeInfo
+    (under the selector's text) until its pods change."""
+    if c.selector is None or c.selector.empty:
         return 0
-    key = (str(selector) if selector_key is None else selector_key, namespace)
+    key = (c.selector_key, namespace)
     found = info.match_counts.get(key)
     if found is None:
-        found = info.match_counts[key] = count_pods_match_selector(info.pods, selector, namespace)
+        found = info.match_counts[key] = count_pods_match_selector(info.pods, c.selector, namespace)
     return found
 
 
@@ -114,7 +114,7 @@ def _domain_counts(snapshot: Snapshot, constraints: Sequence[SpreadConstraint], 
             if _has_all_keys(info.node, constraints) and affinity.matches_info(info):
                 node_labels = info.node.metadata.labels
                 share = tuple(
-                    (i, node_labels[c.topology_key], count_on_node(info, c.selector, namespace, c.selector_key))
+                    (i, node_labels[c.topology_key], count_on_node(info, c, namespace))
                     for i, c in enumerate(constraints)
                     if not (skip_hostname and c.topology_key == LABEL_HOSTNAME))
             if len(info.spread_counts) >= 64:
@@ -274,7 +274,7 @@ class PodTopologySpread:
                 if c.topology_key not in node_labels:
                     continue
                 if c.topology_key == LABEL_HOSTNAME:
-                    cnt = count_on_node(info, c.selector, pod.metadata.namespace, c.selector_key)
+                    cnt = count_on_node(info, c, pod.metadata.namespace)
                 else:
                     cnt = state.counts[i].get(node_labels[c.topology_key], 0)
                 # scoreForCount: maxSkew - 1 waters down differences between domains.
