@@ -7,7 +7,6 @@ entry id is `<revision>-0`; `c:<Kind>` the highest revision trimmed from that st
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,10 +14,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apiserver import errors
+from apiserver.resp import ScriptConnection
 
 # Shared by every write script: append the event, then trim the stream in batches, recording
 # the highest trimmed revision so a watch from before it is refused rather than silently gapped.
@@ -110,72 +110,6 @@ class StreamEvent:
     all the watchers it goes to."""
 
 
-class _Pipeliner:
-    """Coalesces the write scripts called while a round trip to Redis is in flight into the next one: one
-    pipelined request (no MULTI: each script is atomic by itself) instead of one per write. A lone write goes
-    at once; under concurrency, writes queue for at most one round trip. Each caller gets its own script's
-    reply or error, in call order."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
-        self.pending: builtins.list[tuple[Any, builtins.list[Any], builtins.list[Any], asyncio.Future[Any]]] = []
-        self.flusher: asyncio.Task[None] | None = None
-
-    async def call(self, script: Any, keys: builtins.list[Any], args: builtins.list[Any]) -> Any:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending.append((script, keys, args, fut))
-        if self.flusher is None:
-            self.flusher = asyncio.create_task(self._flush())
-        return await fut
-
-    async def _flush(self) -> None:
-        try:
-            while self.pending:
-                batch, self.pending = self.pending, []
-                try:
-                    results = await self._execute(batch)
-                except BaseException as e:  # the connection failed: every write in this batch gets the error
-                    for *_, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(e if isinstance(e, Exception) else RedisConnectionError(str(e)))
-                    if not isinstance(e, Exception):
-                        raise
-                    continue
-                for (*_, fut), result in zip(batch, results, strict=True):
-                    if fut.done():
-                        continue
-                    if isinstance(result, Exception):
-                        fut.set_exception(result)
-                    else:
-                        fut.set_result(result)
-        finally:
-            self.flusher = None
-
-    async def _execute(self, batch: builtins.list[tuple[Any, Any, Any, Any]]) -> builtins.list[Any]:
-        if len(batch) == 1:
-            script, keys, args, _ = batch[0]
-            try:
-                return [await script(keys=keys, args=args)]
-            except ResponseError as e:
-                return [e]
-        pipe = self.redis.pipeline(transaction=False)
-        for script, keys, args, _ in batch:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        results: builtins.list[Any] = await pipe.execute(raise_on_error=False)
-        missing = {id(b[0]): b[0] for b, r in zip(batch, results, strict=True) if isinstance(r, NoScriptError)}
-        if missing:  # first use, or Redis restarted and lost its script cache: load, then run those again
-            for script in missing.values():
-                await self.redis.script_load(script.script)
-            again = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-            retry = self.redis.pipeline(transaction=False)
-            for i in again:
-                script, keys, args, _ = batch[i]
-                retry.evalsha(script.sha, len(keys), *keys, *args)
-            for i, r in zip(again, await retry.execute(raise_on_error=False), strict=True):
-                results[i] = r
-        return results
-
-
 class Store:
     def __init__(self, url: str, watch_history: int = 10_000) -> None:
         self.url = url
@@ -188,9 +122,10 @@ class Store:
         self._delete = self.redis.register_script(_DELETE)
         self._list = self.redis.register_script(_LIST)
         self._range = self.redis.register_script(_RANGE)
-        self._writes = _Pipeliner(self.redis)
+        self._writes = ScriptConnection(url, connect_timeout=2)
 
     async def close(self) -> None:
+        await self._writes.close()
         await self.redis.aclose()
 
     async def ping(self) -> None:
@@ -242,7 +177,7 @@ class Store:
             self.object_key("Namespace", namespace_member) if namespace_member is not None else "",
         ]
         result = await self._call(
-            self._writes.call(self._create, keys, [data, uid, member, attrs, self.watch_history])
+            self._writes.evalsha(self._create, keys, [data, uid, member, attrs, self.watch_history])
         )
         if result[0] == -1:
             raise Exists()
@@ -255,7 +190,7 @@ class Store:
     ) -> int:
         keys = ["rev", self.object_key(kind, member), self.stream_key(kind), f"c:{kind}"]
         result = await self._call(
-            self._writes.call(self._update, keys, [data, str(expected_rv), member, attrs, prev_attrs,
+            self._writes.evalsha(self._update, keys, [data, str(expected_rv), member, attrs, prev_attrs,
                                                    self.watch_history])
         )
         if result[0] == -1:
@@ -267,7 +202,7 @@ class Store:
     async def delete(self, kind: str, member: str, final_data: bytes, expected_rv: int, attrs: bytes) -> int:
         keys = ["rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}"]
         result = await self._call(
-            self._writes.call(self._delete, keys, [final_data, str(expected_rv), member, attrs, self.watch_history])
+            self._writes.evalsha(self._delete, keys, [final_data, str(expected_rv), member, attrs, self.watch_history])
         )
         if result[0] == -1:
             raise Missing()

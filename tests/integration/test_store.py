@@ -1,16 +1,18 @@
-"""The store's write pipelining against a real redis-server: writes made while a round trip is in flight share the
-next one, and each caller still gets its own result or error, in order; a Redis that lost its scripts (restarted)
-gets them loaded again."""
+"""The store's write pipelining against a real redis-server: writes made while others are in flight share the
+connection, and each caller still gets its own result or error, in order; a Redis that lost its scripts (restarted)
+gets them loaded again; a Redis that dies fails the writes in flight as unavailable, and the next write after it
+is back connects again."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import pytest
 import redis
 
-from apiserver import storage
-from tests.support import RedisServer, fresh_database
+from apiserver import errors, storage
+from tests.support import RedisServer, fresh_database, until
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +61,36 @@ async def test_scripts_are_loaded_again_after_a_script_flush(redis_server: Redis
         assert len(set(results)) == 20
     finally:
         await store.close()
+
+
+async def test_a_dead_redis_fails_writes_in_flight_and_the_store_reconnects_when_it_is_back() -> None:
+    server = RedisServer().start()
+    store = storage.Store(server.url)
+    try:
+        await store.create("Pod", "/before", b"d", "u0", b"{}", None)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)  # writes sent now wait on a Redis that will never answer them
+        in_flight = [asyncio.create_task(store.create("Pod", f"/w{i}", b"d", f"u{i}", b"{}", None))
+                     for i in range(10)]
+        await asyncio.sleep(0.1)
+        assert not any(t.done() for t in in_flight)
+        server.proc.kill()
+        server.proc.wait()
+        outcomes = await asyncio.wait_for(asyncio.gather(*in_flight, return_exceptions=True), 5)
+        assert all(isinstance(o, errors.Unavailable) for o in outcomes), outcomes
+        with pytest.raises(errors.Unavailable):
+            await store.create("Pod", "/down", b"d", "u-down", b"{}", None)
+
+        server.start()  # the same port, empty (no persistence): the scripts are loaded again
+
+        async def created() -> bool:
+            try:
+                return await store.create("Pod", "/after", b"d", "u-after", b"{}", None) > 0
+            except errors.Unavailable:
+                return False
+
+        await until(created, timeout=10)
+        assert await store.get("Pod", "/after") is not None
+    finally:
+        await store.close()
+        server.stop()
