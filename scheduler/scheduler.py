@@ -244,7 +244,10 @@ class Scheduler:
             if was_placed and pod_key(pod) not in self.cache.pod_node:
                 self.queue.cluster_changed()  # it finished: its resources are free again
         elif self._ours(pod):
-            self.queue.add(pod)
+            if pod_key(pod) not in self.cache.assumed:
+                # An assumed pod's update (the explain annotations, say) is not a reason to schedule it again
+                # (upstream's updatePodInSchedulingQueue): its binding is in flight or just made.
+                self.queue.add(pod)
         else:
             self.queue.remove(pod)
 
@@ -272,7 +275,9 @@ class Scheduler:
         while True:
             pod = await self.queue.pop()
             current = self.pods.store.get(pod_key(pod))
-            if current is None or not self._ours(current) or pod_key(current) in self.binding:
+            key = pod_key(pod)
+            if current is None or not self._ours(current) or key in self.binding or key in self.cache.assumed:
+                # skipPodSchedule: an assumed pod is bound or being bound; the watch has not shown it bound yet.
                 continue
             await self.schedule_one(current)
 

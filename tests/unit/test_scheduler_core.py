@@ -314,3 +314,29 @@ def test_spreading_counts_kept_on_node_infos_follow_their_pods() -> None:
     assert fits() == {"a", "b"}
     a.remove_pod(web("w1"))
     assert fits() == {"a"}
+
+
+async def test_an_assumed_pods_updates_do_not_queue_it_again() -> None:
+    # The explain annotations are written before the binding, and the binding's own event can come after the
+    # bind call returned: an unbound update of an assumed pod must not send it through scheduling twice.
+    from kubemu.client.client import Client
+    from scheduler.scheduler import Scheduler
+
+    client = Client("127.0.0.1:1")  # never called: the channel connects lazily
+    try:
+        s = Scheduler(client)
+        s.cache.set_node(node("n1"))
+        p = pod("p")
+        s._pod_added(p)
+        assert len(s.queue) == 1
+        s.queue.remove(p)
+        s.cache.assume(p, "n1")
+        annotated = pod("p")
+        annotated.metadata.annotations["scheduler.kubemu.io/selected-node"] = "n1"
+        s._pod_added(annotated)
+        assert len(s.queue) == 0
+        s.cache.forget(p)  # the binding failed: the pod is queued again by its next update
+        s._pod_added(annotated)
+        assert len(s.queue) == 1
+    finally:
+        await client.close()
