@@ -4,7 +4,7 @@ scheduler before their binding is seen, so two pods cannot both take the last fr
 from __future__ import annotations
 
 from kubemu.pb import core_pb2
-from scheduler.framework import NodeInfo, Snapshot
+from scheduler.framework import ChangeLog, NodeInfo, Snapshot
 
 
 def pod_key(pod: core_pb2.Pod) -> str:
@@ -24,6 +24,9 @@ class SchedulerCache:
         self.assumed: set[str] = set()
         self._orphans: dict[str, core_pb2.Pod] = {}
         """Bound pods whose node we have not seen yet."""
+        self.log = ChangeLog()
+        self._sorted: list[NodeInfo] | None = None
+        """The node infos by name, kept until the set of nodes changes."""
 
     # -- nodes ------------------------------------------------------------------------------------
 
@@ -33,10 +36,16 @@ class SchedulerCache:
         pods = info.pods if info is not None else [p for p in self._orphans.values() if p.spec.node_name == name]
         for p in pods:
             self._orphans.pop(pod_key(p), None)
-        self.nodes[name] = NodeInfo.build(node, pods)
+        info = NodeInfo.build(node, pods)
+        info.log = self.log
+        self.nodes[name] = info
+        self.log.changed(name)
+        self._sorted = None
 
     def remove_node(self, name: str) -> None:
         info = self.nodes.pop(name, None)
+        self.log.changed(name)
+        self._sorted = None
         if info is not None:
             for p in info.pods:
                 self._orphans[pod_key(p)] = p
@@ -91,4 +100,6 @@ class SchedulerCache:
             self._unplace(key, pod)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(sorted(self.nodes.values(), key=lambda n: n.name))
+        if self._sorted is None:
+            self._sorted = sorted(self.nodes.values(), key=lambda n: n.name)
+        return Snapshot(list(self._sorted), self.log, dict(self.nodes))

@@ -3,9 +3,11 @@ plugin protocols. Plugins get these and nothing else (no client), so they are te
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 from typing import Protocol, TypeVar, cast
 
 from kubemu.api.nodematch import tolerates as tolerates  # plugins import it from the framework
@@ -132,6 +134,39 @@ def has_pod_affinity(pod: core_pb2.Pod) -> bool:
     return a.HasField("pod_affinity") or a.HasField("pod_anti_affinity")
 
 
+class ChangeLog:
+    """A cache's record of which nodes changed what per-node counts read (pods added, removed, relabelled or
+    starting to terminate; the node set, replaced or removed), numbered: a sum over every node (the spreading
+    counts per domain) is kept in `sums` with the version it is current to, and brought up to date from the
+    nodes changed since, instead of being added up over every node each cycle."""
+
+    LIMIT = 4096
+    """Changes remembered; a sum further behind is computed again from every node."""
+    SUMS = 256
+    """Sums kept; past it they are dropped and computed again when next needed."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._names: deque[str] = deque(maxlen=self.LIMIT)
+        self.sums: dict[str, tuple[int, object]] = {}
+
+    def changed(self, name: str) -> None:
+        self.version += 1
+        self._names.append(name)
+
+    def since(self, version: int) -> set[str] | None:
+        """The nodes changed after `version`, or None when that is further back than the log reaches."""
+        behind = self.version - version
+        if behind < 0 or behind > len(self._names):
+            return None
+        return set(islice(reversed(self._names), behind))
+
+    def keep(self, key: str, value: object) -> None:
+        if len(self.sums) >= self.SUMS and key not in self.sums:
+            self.sums.clear()
+        self.sums[key] = (self.version, value)
+
+
 @dataclass
 class NodeInfo:
     """A node and what is on it: bound pods and pods the scheduler has assumed onto it."""
@@ -156,9 +191,20 @@ class NodeInfo:
     affinity_matches: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
     """Whether the node matches a required node affinity (by RequiredNodeAffinity.key): node-only answers,
     valid as long as this node info (a changed Node gets a new one)."""
+    topology_values: dict[str, tuple[str, ...] | None] = field(default_factory=dict, repr=False, compare=False)
+    """The node's values for a set of topology keys (None when it lacks one), by the keys joined: node-only
+    answers, read once per node info."""
+    local_results: dict[bytes, object] = field(default_factory=dict, repr=False, compare=False)
+    """What the node-local plugins (NODE_LOCAL: they read only the pod's spec and this node info) answered for
+    a pod spec (`spec_key`): the filters' status and each one's raw score. Kept until the node's pods are added
+    or removed (a changed Node gets a new NodeInfo): the pods of a workload share one spec and most nodes are
+    unchanged from one cycle to the next, so a cycle looks their answers up instead of running the plugins."""
     _requests: dict[tuple[str, str], tuple[Resources, Resources]] = field(
         default_factory=dict, repr=False, compare=False)
     """Per pod, what add_pod counted (requests, non-zero requests), so removing it subtracts the same."""
+
+    log: ChangeLog | None = field(default=None, repr=False, compare=False)
+    """The cache's change log, told when this node's counts change (None outside a cache)."""
 
     def __post_init__(self) -> None:
         self.name = str(self.node.metadata.name)
@@ -173,6 +219,7 @@ class NodeInfo:
 
     def add_pod(self, pod: core_pb2.Pod) -> None:
         self._counts_changed()
+        self.local_results.clear()
         self.pods.append(pod)
         if has_pod_affinity(pod):
             self.pods_with_affinity.append(pod)
@@ -193,6 +240,7 @@ class NodeInfo:
         if i is None:
             return False
         self._counts_changed()
+        self.local_results.clear()
         gone = self.pods.pop(i)
         if has_pod_affinity(gone):
             self.pods_with_affinity = [p for p in self.pods_with_affinity if p is not gone]
@@ -222,6 +270,8 @@ class NodeInfo:
     def _counts_changed(self) -> None:
         self.match_counts.clear()
         self.spread_counts.clear()
+        if self.log is not None:
+            self.log.changed(self.name)
 
     def _index(self, key: tuple[str, str]) -> int | None:
         if key not in self._requests:
@@ -243,6 +293,11 @@ class NodeInfo:
         return states
 
 
+def spec_key(pod: core_pb2.Pod) -> bytes:
+    """The pod's spec as bytes: pods with the same key get the same answers from the node-local plugins."""
+    return pod.spec.SerializeToString(deterministic=True)
+
+
 def _host_ports(pod: core_pb2.Pod) -> Iterable[tuple[str, str, int]]:
     for c in pod.spec.containers:
         for port in c.ports:
@@ -255,9 +310,16 @@ class Snapshot:
     """Every node info at the start of a scheduling cycle; plugins read it, never change it."""
 
     nodes: list[NodeInfo]
+    log: ChangeLog | None = None
+    """Set when the nodes are exactly a cache's current node infos (SchedulerCache.snapshot): sums over them
+    may then be kept up to date from the log. Snapshots that swap node infos (nominated pods, preemption
+    trials) have none and sum over their nodes."""
+    by_name: dict[str, NodeInfo] = field(default_factory=dict)
+    """The nodes by name (made from `nodes` when not given)."""
 
     def __post_init__(self) -> None:
-        self.by_name = {n.name: n for n in self.nodes}
+        if not self.by_name:
+            self.by_name = {n.name: n for n in self.nodes}
         self._cycle: dict[str, tuple[core_pb2.Pod, object]] = {}
 
     def cycle_state(self, key: str, pod: core_pb2.Pod, compute: Callable[[], T]) -> T:
@@ -288,8 +350,25 @@ class Snapshot:
 
     @cached_property
     def any_pod_affinity(self) -> bool:
-        """Whether a pod on any node has pod affinity or anti-affinity (HavePodsWithAffinityList non-empty)."""
-        return any(n.pods_with_affinity for n in self.nodes)
+        """Whether a pod on any node has pod affinity or anti-affinity (HavePodsWithAffinityList non-empty).
+        Over a cache's snapshot the nodes holding such pods are kept in its log and updated from the changes."""
+        if self.log is None:
+            return any(n.pods_with_affinity for n in self.nodes)
+        key = "nodes with pod affinity"
+        kept = self.log.sums.get(key)
+        changed = self.log.since(kept[0]) if kept is not None else None
+        if kept is None or changed is None:
+            holders = {n.name for n in self.nodes if n.pods_with_affinity}
+        else:
+            holders = cast(set[str], kept[1])
+            for name in changed:
+                info = self.by_name.get(name)
+                if info is not None and info.pods_with_affinity:
+                    holders.add(name)
+                else:
+                    holders.discard(name)
+        self.log.keep(key, holders)
+        return bool(holders)
 
     def all_pods(self) -> Iterable[tuple[NodeInfo, core_pb2.Pod]]:
         for n in self.nodes:

@@ -10,7 +10,9 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import cast
 
 import structlog
 
@@ -22,7 +24,7 @@ from kubemu.client.informer import Informer
 from kubemu.pb import core_pb2
 from scheduler import plugins
 from scheduler.cache import SchedulerCache, pod_key
-from scheduler.framework import FilterPlugin, NodeInfo, Snapshot, Status
+from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, Status, spec_key
 from scheduler.queue import SchedulingQueue
 
 log = structlog.get_logger()
@@ -39,10 +41,24 @@ class Decision:
     node: str | None
     statuses: dict[str, Status]
     """Per node, the first failing filter (absent for feasible nodes)."""
-    scores: dict[str, dict[str, int]]
-    """Per feasible node scored, each score plugin's weighted score and the total."""
+    scored: list[str] = field(default_factory=list)
+    """The feasible nodes scored, in filtering order."""
+    plugin_scores: list[tuple[str, list[int]]] = field(default_factory=list)
+    """Each score plugin run, with its weighted score for each of `scored`."""
     processed: int = 0
     """How many nodes were run through the filters (where the next cycle's search starts, upstream)."""
+
+    @cached_property
+    def scores(self) -> dict[str, dict[str, int]]:
+        """Per feasible node scored, each score plugin's weighted score and the total (made when asked: the
+        explain annotation, tests)."""
+        out: dict[str, dict[str, int]] = {name: {} for name in self.scored}
+        for plugin, values in self.plugin_scores:
+            for name, value in zip(self.scored, values, strict=True):
+                out[name][plugin] = value
+        for per in out.values():
+            per["total"] = sum(per.values())
+        return out
 
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
@@ -50,6 +66,10 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 """minFeasibleNodesPercentageToFind: the adaptive percentage's floor."""
 
+
+LOCAL_RESULTS_PER_NODE = 64
+"""Node-local answers kept per node (a filter status or a score per pod spec): enough for the workloads being
+scheduled at once; past it the node starts over."""
 
 BINDS_IN_FLIGHT = 32
 """Binding cycles running at once; the scheduling loop waits when this many are in flight."""
@@ -107,11 +127,26 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     total = len(nodes)
     wanted = num_feasible_nodes_to_find(total)
     filters = active_filters(pod, snapshot)
+    # The leading node-local filters' answer for this pod spec is looked up on each node; the others run.
+    k = 0
+    while k < len(filters) and filters[k] in plugins.NODE_LOCAL:
+        k += 1
+    local, rest = filters[:k], filters[k:]
+    spec = spec_key(pod)
+    filter_key = spec + b"\0filter\0" + ",".join(f.name for f in local).encode()
     processed = 0
     for i in range(total):
         node = nodes[(start + i) % total]
         processed += 1
-        st = run_filters(pod, node, snapshot, filters)
+        memo = node.local_results
+        st = cast(Status | None, memo.get(filter_key))
+        if st is None:
+            st = run_filters(pod, node, snapshot, local)
+            if len(memo) >= LOCAL_RESULTS_PER_NODE:
+                memo.clear()
+            memo[filter_key] = st
+        if rest and st.ok:
+            st = run_filters(pod, node, snapshot, rest)
         if st.ok:
             feasible.append(node)
             if len(feasible) >= wanted:
@@ -119,22 +154,48 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
         else:
             statuses[node.name] = st
     if not feasible:
-        return Decision(None, statuses, {}, processed)
-    scores: dict[str, dict[str, int]] = {n.name: {} for n in feasible}
+        return Decision(None, statuses, processed=processed)
+    names = [n.name for n in feasible]
+    plugin_scores: list[tuple[str, list[int]]] = []
     if len(feasible) > 1:
+        active: list[tuple[ScorePlugin, int]] = []
         for plugin, weight in plugins.SCORES:
             skip = getattr(plugin, "skip", None)
-            if skip is not None and skip(pod, snapshot):
-                continue  # PreScore said Skip: the plugin adds nothing to any node, so it is not called
-            raw = {n.name: plugin.score(pod, n, snapshot) for n in feasible}
-            for name, value in plugin.normalize(pod, raw, snapshot).items():
-                scores[name][plugin.name] = value * weight
-    for per in scores.values():
-        per["total"] = sum(per.values())
-    best = max(s["total"] for s in scores.values())
+            if skip is None or not skip(pod, snapshot):  # PreScore's Skip: the plugin adds nothing, not called
+                active.append((plugin, weight))
+        scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
+        local_raw = _local_scores(scorers, pod, feasible, snapshot,
+                                  spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
+        for plugin, weight in active:
+            if plugin in plugins.NODE_LOCAL:
+                j = scorers.index(plugin)
+                raw = dict(zip(names, [r[j] for r in local_raw], strict=True))
+            else:
+                raw = {n.name: plugin.score(pod, n, snapshot) for n in feasible}
+            normalized = plugin.normalize(pod, raw, snapshot)
+            plugin_scores.append((plugin.name, [normalized[name] * weight for name in names]))
+    totals = [sum(t) for t in zip(*(values for _, values in plugin_scores), strict=True)] or [0] * len(names)
+    best = max(totals)
     # Ties are broken at random (seedable), as upstream's selectHost does with reservoir sampling.
-    choice = rng.choice(sorted(name for name, s in scores.items() if s["total"] == best))
-    return Decision(choice, statuses, scores, processed)
+    choice = rng.choice(sorted(name for name, t in zip(names, totals, strict=True) if t == best))
+    return Decision(choice, statuses, names, plugin_scores, processed)
+
+
+def _local_scores(local: list[ScorePlugin], pod: core_pb2.Pod, feasible: list[NodeInfo], snapshot: Snapshot,
+                  key: bytes) -> list[tuple[int, ...]]:
+    """The node-local score plugins' raw scores for each node, looked up on the node (NodeInfo.local_results,
+    all of them under one key) or computed there."""
+    out: list[tuple[int, ...]] = []
+    for n in feasible:
+        memo = n.local_results
+        value = cast(tuple[int, ...] | None, memo.get(key))
+        if value is None:
+            value = tuple(plugin.score(pod, n, snapshot) for plugin in local)
+            if len(memo) >= LOCAL_RESULTS_PER_NODE:
+                memo.clear()
+            memo[key] = value
+        out.append(value)
+    return out
 
 
 def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[str, Status]
@@ -297,7 +358,7 @@ class Scheduler:
         key = pod_key(pod)
         self.binding.add(key)
         await self.bind_slots.acquire()
-        task = asyncio.create_task(self._bind(pod, decision.node, len(decision.scores), len(snapshot.nodes)))
+        task = asyncio.create_task(self._bind(pod, decision.node, len(decision.scored), len(snapshot.nodes)))
         self.bind_tasks.add(task)
         task.add_done_callback(self.bind_tasks.discard)
 

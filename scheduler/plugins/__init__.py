@@ -35,3 +35,10 @@ SCORES: tuple[tuple[ScorePlugin, int], ...] = (
     (balanced_allocation, 1),
     (image_locality, 1),
 )
+
+NODE_LOCAL: frozenset[object] = frozenset({
+    node_unschedulable, node_name, taint_toleration, node_affinity, node_ports, node_resources_fit,
+    balanced_allocation,
+})
+"""The plugins whose Filter and Score read only the pod's spec and the node info (their per-cycle state is
+derived from the pod alone): their answers are kept per node and pod spec (NodeInfo.local_results)."""

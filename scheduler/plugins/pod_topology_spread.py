@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from kubemu.api import labels
 from kubemu.pb import core_pb2
@@ -98,32 +99,94 @@ def _has_all_keys(node: core_pb2.Node, constraints: Sequence[SpreadConstraint]) 
     return True
 
 
+def topology_values(info: NodeInfo, keys: tuple[str, ...], keys_text: str) -> tuple[str, ...] | None:
+    """The node's label values for the keys, or None when it lacks one (nodeLabelsMatchSpreadConstraints), kept on
+    the node info under the keys joined (`keys_text`): a changed Node gets a new node info."""
+    memo = info.topology_values
+    if keys_text in memo:
+        return memo[keys_text]
+    node_labels = info.node.metadata.labels
+    found = tuple(node_labels[k] for k in keys) if all(k in node_labels for k in keys) else None
+    if len(memo) >= 64:
+        memo.clear()
+    memo[keys_text] = found
+    return found
+
+
+def _share(info: NodeInfo, sig: str, constraints: Sequence[SpreadConstraint], affinity: RequiredNodeAffinity,
+           namespace: str, skip_hostname: bool) -> tuple[tuple[int, str, int], ...]:
+    """The node's part of the per-domain counts: (constraint index, domain, matching pods) per constraint, () for
+    a node that does not count (a key missing, or the pod's required node affinity not matched). Kept on the
+    node info under `sig` until its pods change."""
+    share = info.spread_counts.get(sig)
+    if share is None:
+        share = ()
+        if _has_all_keys(info.node, constraints) and affinity.matches_info(info):
+            node_labels = info.node.metadata.labels
+            share = tuple(
+                (i, node_labels[c.topology_key], count_on_node(info, c, namespace))
+                for i, c in enumerate(constraints)
+                if not (skip_hostname and c.topology_key == LABEL_HOSTNAME))
+        if len(info.spread_counts) >= 64:
+            info.spread_counts.clear()
+        info.spread_counts[sig] = share
+    return share
+
+
+class _DomainSums:
+    """Per constraint, the matching pods per domain and how many nodes are in each domain (a domain leaves when
+    its last node does), with each node's share as added, so a changed node is subtracted and added again."""
+
+    def __init__(self, n: int) -> None:
+        self.counts: list[dict[str, int]] = [{} for _ in range(n)]
+        self.nodes: list[dict[str, int]] = [{} for _ in range(n)]
+        self.shares: dict[str, tuple[tuple[int, str, int], ...]] = {}
+
+    def add(self, name: str, share: tuple[tuple[int, str, int], ...]) -> None:
+        self.shares[name] = share
+        for i, value, n in share:
+            per = self.counts[i]
+            per[value] = per.get(value, 0) + n
+            self.nodes[i][value] = self.nodes[i].get(value, 0) + 1
+
+    def remove(self, name: str) -> None:
+        for i, value, n in self.shares.pop(name, ()):
+            left = self.nodes[i][value] - 1
+            if left:
+                self.nodes[i][value] = left
+                self.counts[i][value] -= n
+            else:
+                del self.nodes[i][value], self.counts[i][value]
+
+
 def _domain_counts(snapshot: Snapshot, constraints: Sequence[SpreadConstraint], affinity: RequiredNodeAffinity,
                    namespace: str, *, skip_hostname: bool) -> list[dict[str, int]]:
     """Per constraint, the pods matching its selector in each domain, over the nodes that have every
     constraint's key and pass the pod's required node affinity (nodeAffinityPolicy Honor); a domain whose
-    nodes hold no matching pod is there with 0. Each node's share is kept on its NodeInfo until its pods
-    change, so a cycle adds up shares instead of re-matching every node."""
+    nodes hold no matching pod is there with 0. Each node's share is kept on its node info until its pods
+    change; over a cache's snapshot the sums themselves are kept in its change log and brought up to date from
+    the nodes changed since, so a cycle touches the changed nodes, not every node."""
     # As text: a str caches its hash, a nested tuple is hashed again at every lookup.
     sig = repr((skip_hostname, [(c.topology_key, c.selector_key) for c in constraints], affinity.key, namespace))
-    counts: list[dict[str, int]] = [{} for _ in constraints]
-    for info in snapshot.nodes:
-        share = info.spread_counts.get(sig)
-        if share is None:
-            share = ()
-            if _has_all_keys(info.node, constraints) and affinity.matches_info(info):
-                node_labels = info.node.metadata.labels
-                share = tuple(
-                    (i, node_labels[c.topology_key], count_on_node(info, c, namespace))
-                    for i, c in enumerate(constraints)
-                    if not (skip_hostname and c.topology_key == LABEL_HOSTNAME))
-            if len(info.spread_counts) >= 64:
-                info.spread_counts.clear()
-            info.spread_counts[sig] = share
-        for i, value, n in share:
-            per = counts[i]
-            per[value] = per.get(value, 0) + n
-    return counts
+    log = snapshot.log
+    sums: _DomainSums | None = None
+    if log is not None and sig in log.sums:
+        version, kept = log.sums[sig]
+        changed = log.since(version)
+        if changed is not None:
+            sums = cast(_DomainSums, kept)
+            for name in changed:
+                sums.remove(name)
+                info = snapshot.by_name.get(name)
+                if info is not None:
+                    sums.add(name, _share(info, sig, constraints, affinity, namespace, skip_hostname))
+    if sums is None:
+        sums = _DomainSums(len(constraints))
+        for info in snapshot.nodes:
+            sums.add(info.name, _share(info, sig, constraints, affinity, namespace, skip_hostname))
+    if log is not None:
+        log.keep(sig, sums)
+    return [dict(per) for per in sums.counts]
 
 
 class _CriticalPaths:
@@ -248,40 +311,41 @@ class PodTopologySpread:
         constraints = state.constraints
         if not constraints or not snapshot.nodes:
             return {}
-        ignored: set[str] = set()
-        domains: list[set[str]] = [set() for _ in constraints]
-        for info in filtered:
-            if not _has_all_keys(info.node, constraints):
-                # The pod has its own constraints (requireAllTopologies): such nodes get no score.
-                ignored.add(info.name)
-                continue
-            for i, c in enumerate(constraints):
-                if c.topology_key != LABEL_HOSTNAME:
-                    domains[i].add(info.node.metadata.labels[c.topology_key])
+        keys = tuple(c.topology_key for c in constraints)
+        keys_text = "\0".join(keys)
+        # Each node's values for the keys, None for nodes the pod's own constraints ignore
+        # (requireAllTopologies: such nodes get no score).
+        values = [(info, topology_values(info, keys, keys_text)) for info in filtered]
+        distinct = {v for _, v in values if v is not None}
+        scored = sum(1 for _, v in values if v is not None)
         weights = []
         for i, c in enumerate(constraints):
-            size = len(filtered) - len(ignored) if c.topology_key == LABEL_HOSTNAME else len(domains[i])
+            size = scored if c.topology_key == LABEL_HOSTNAME else len({v[i] for v in distinct})
             # topologyNormalizingWeight: small topologies are not watered down by big ones.
             weights.append(math.log(size + 2))
+        per_host = any(k == LABEL_HOSTNAME for k in keys)
+        by_values: dict[tuple[str, ...], int] = {}
         out: dict[str, int | None] = {}
-        for info in filtered:
-            if info.name in ignored:
+        for info, v in values:
+            if v is None:
                 out[info.name] = None
                 continue
-            score = 0.0
-            node_labels = info.node.metadata.labels
-            for i, c in enumerate(constraints):
-                if c.topology_key not in node_labels:
-                    continue
-                if c.topology_key == LABEL_HOSTNAME:
-                    cnt = count_on_node(info, c, pod.metadata.namespace)
-                else:
-                    cnt = state.counts[i].get(node_labels[c.topology_key], 0)
-                # scoreForCount: maxSkew - 1 waters down differences between domains.
-                score += cnt * weights[i] + (c.max_skew - 1)
-            # Go's math.Round rounds halves away from zero (Python's round() would go to even); never negative.
-            whole = math.floor(score)
-            out[info.name] = whole + 1 if score - whole >= 0.5 else whole
+            found = None if per_host else by_values.get(v)
+            if found is None:
+                score = 0.0
+                for i, c in enumerate(constraints):
+                    if c.topology_key == LABEL_HOSTNAME:
+                        cnt = count_on_node(info, c, pod.metadata.namespace)
+                    else:
+                        cnt = state.counts[i].get(v[i], 0)
+                    # scoreForCount: maxSkew - 1 waters down differences between domains.
+                    score += cnt * weights[i] + (c.max_skew - 1)
+                # Go's math.Round rounds halves away from zero (Python's round() would go to even); never negative.
+                whole = math.floor(score)
+                found = whole + 1 if score - whole >= 0.5 else whole
+                if not per_host:  # without a per-node constraint, nodes with the same values score the same
+                    by_values[v] = found
+            out[info.name] = found
         return out
 
     def skip(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:

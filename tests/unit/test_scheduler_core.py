@@ -316,6 +316,36 @@ def test_spreading_counts_kept_on_node_infos_follow_their_pods() -> None:
     assert fits() == {"a"}
 
 
+def test_node_local_answers_are_kept_per_pod_spec_until_the_nodes_pods_change() -> None:
+    import random
+
+    from scheduler.framework import NodeInfo, Snapshot
+    from scheduler.scheduler import decide
+
+    a, b = NodeInfo.build(node("a", cpu="2")), NodeInfo.build(node("b", cpu="2"))
+    snap = Snapshot([a, b])
+    first = decide(pod("p1", cpu="1500m"), snap, random.Random(0))
+    assert first.node is not None and a.local_results and b.local_results
+    # The same spec again, after the chosen node filled up: its kept answers are gone, so it is not chosen.
+    chosen, other = (a, b) if first.node == "a" else (b, a)
+    chosen.add_pod(pod("p1", cpu="1500m", node_name=chosen.name))
+    assert not chosen.local_results and other.local_results
+    second = decide(pod("p2", cpu="1500m"), Snapshot([a, b]), random.Random(0))
+    assert second.node == other.name and second.statuses[chosen.name].reasons == ("Insufficient cpu",)
+    # A different spec is answered on its own, not from another spec's answers.
+    assert decide(pod("p3", cpu="3"), Snapshot([a, b]), random.Random(0)).node is None
+    # Removing the pod frees the node again.
+    chosen.remove_pod(pod("p1", cpu="1500m", node_name=chosen.name))
+    assert decide(pod("p4", cpu="1500m"), Snapshot([chosen]), random.Random(0)).node == chosen.name
+    # Its scores are kept too, and follow the node's pods: less allocated scores higher after the removal.
+    busy = NodeInfo.build(node("busy", cpu="4"), [pod("x", cpu="3", node_name="busy")])
+    idle = NodeInfo.build(node("idle", cpu="4"))
+    assert decide(pod("p5"), Snapshot([busy, idle]), random.Random(0)).node == "idle"
+    busy.remove_pod(pod("x", cpu="3", node_name="busy"))
+    idle.add_pod(pod("y", cpu="3", node_name="idle"))
+    assert decide(pod("p6"), Snapshot([busy, idle]), random.Random(0)).node == "busy"
+
+
 async def test_an_assumed_pods_updates_do_not_queue_it_again() -> None:
     # The explain annotations are written before the binding, and the binding's own event can come after the
     # bind call returned: an unbound update of an assumed pod must not send it through scheduling twice.
@@ -340,3 +370,71 @@ async def test_an_assumed_pods_updates_do_not_queue_it_again() -> None:
         assert len(s.queue) == 1
     finally:
         await client.close()
+
+
+def test_sums_kept_in_the_caches_log_match_a_full_count_through_any_change() -> None:
+    import random
+
+    from scheduler.framework import Snapshot
+    from scheduler.plugins.pod_topology_spread import DO_NOT_SCHEDULE, _domain_counts, spread_constraints
+    from scheduler.plugins.selector_util import RequiredNodeAffinity
+
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}},
+              {"maxSkew": 1, "topologyKey": "rack", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    incoming = pod("incoming", topologySpreadConstraints=spread, nodeSelector={"pool": "a"})
+    constraints = spread_constraints(incoming, DO_NOT_SCHEDULE)
+    affinity = RequiredNodeAffinity(incoming)
+
+    def zoned(name: str, rng: random.Random) -> core_pb2.Node:
+        n = node(name)
+        n.metadata.labels.update({"zone": f"z{rng.randrange(3)}", "pool": rng.choice("ab")})
+        if rng.random() < 0.8:  # some nodes lack the rack key: they do not count
+            n.metadata.labels["rack"] = f"r{rng.randrange(4)}"
+        return n
+
+    def counts(snapshot: Snapshot) -> list[dict[str, int]]:
+        return _domain_counts(snapshot, constraints, affinity, "default", skip_hostname=False)
+
+    rng = random.Random(7)
+    cache = SchedulerCache()
+    for i in range(8):
+        cache.set_node(zoned(f"n{i}", rng))
+    live: list[core_pb2.Pod] = []
+    kept_sums_used = 0
+    seen_affinity: set[bool] = set()
+    for step in range(400):
+        roll = rng.random()
+        if roll < 0.45 or not live:
+            extra: dict[str, Any] = {}
+            if rng.random() < 0.05:
+                extra["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": "web"}}}]}}
+            p = pod(f"p{step}", node_name=rng.choice(sorted(cache.nodes) or ["n0"]), **extra)
+            p.metadata.labels["app"] = rng.choice(["web", "web", "db"])
+            cache.update_pod(p)
+            live.append(p)
+        elif roll < 0.7:
+            cache.remove_pod(live.pop(rng.randrange(len(live))))
+        elif roll < 0.8:  # relabelled, or starting to terminate
+            p = core_pb2.Pod()
+            p.CopyFrom(live[rng.randrange(len(live))])
+            if rng.random() < 0.5:
+                p.metadata.labels["app"] = "db" if p.metadata.labels["app"] == "web" else "web"
+            else:
+                p.metadata.deletion_timestamp.seconds = 1
+            cache.update_pod(p)
+            live = [p if (q.metadata.name == p.metadata.name) else q for q in live]
+        elif roll < 0.9:
+            cache.set_node(zoned(rng.choice([f"n{i}" for i in range(10)]), rng))  # new, or relabelled
+        elif cache.nodes:
+            cache.remove_node(rng.choice(sorted(cache.nodes)))
+        snap = cache.snapshot()
+        kept_sums_used += bool(cache.log.sums)  # kept from the step before: brought up to date, not summed
+        full = Snapshot(list(snap.nodes))  # no log: summed over every node
+        assert counts(snap) == counts(full), f"step {step}"
+        assert snap.any_pod_affinity == full.any_pod_affinity, f"step {step}"
+        seen_affinity.add(full.any_pod_affinity)
+    assert seen_affinity == {True, False}
+    assert kept_sums_used > 300  # the kept sums were exercised, not recomputed each time
