@@ -162,7 +162,9 @@ class Store:
         return int(value or 0)
 
     async def get(self, kind: str, member: str) -> tuple[bytes, int] | None:
-        rv, data = await self._call(self.redis.hmget(self.object_key(kind, member), ["rv", "d"]))
+        # On the write connection: a read sent after a write is answered after it (and without redis-py's
+        # per-command cost, on the path of every update).
+        rv, data = await self._call(self._writes.call("HMGET", self.object_key(kind, member), "rv", "d"))
         if rv is None:
             return None
         return data, int(rv)
