@@ -143,7 +143,7 @@ class ChangeLog:
     LIMIT = 4096
     """Changes remembered; a sum further behind is computed again from every node."""
     SUMS = 256
-    """Sums kept; past it they are dropped and computed again when next needed."""
+    """Sums kept; past it the least recently kept is dropped (and computed again when next needed)."""
 
     def __init__(self) -> None:
         self.version = 0
@@ -162,9 +162,11 @@ class ChangeLog:
         return set(islice(reversed(self._names), behind))
 
     def keep(self, key: str, value: object) -> None:
-        if len(self.sums) >= self.SUMS and key not in self.sums:
-            self.sums.clear()
+        """Keep a sum current to this version; past SUMS the one kept longest ago is dropped."""
+        self.sums.pop(key, None)
         self.sums[key] = (self.version, value)
+        if len(self.sums) > self.SUMS:
+            del self.sums[next(iter(self.sums))]
 
 
 @dataclass
@@ -341,12 +343,35 @@ class Snapshot:
 
     @cached_property
     def image_num_nodes(self) -> dict[str, int]:
-        """ImageStateSummary.NumNodes: how many of the snapshot's nodes hold each image name."""
-        counts: dict[str, int] = {}
-        for n in self.nodes:
-            for name in n.image_states:
-                counts[name] = counts.get(name, 0) + 1
-        return counts
+        """ImageStateSummary.NumNodes: how many of the snapshot's nodes hold each image name. Over a cache's
+        snapshot the counts are kept in its log and updated from the changed nodes."""
+        key = "image nodes"
+        kept = self.log.sums.get(key) if self.log is not None else None
+        changed = self.log.since(kept[0]) if self.log is not None and kept is not None else None
+        if kept is not None and changed is not None:
+            counts, held = cast(tuple[dict[str, int], dict[str, tuple[str, ...]]], kept[1])
+            for name in changed:
+                for image in held.pop(name, ()):
+                    left = counts[image] - 1
+                    if left:
+                        counts[image] = left
+                    else:
+                        del counts[image]
+                info = self.by_name.get(name)
+                if info is not None and info.image_states:
+                    held[name] = tuple(info.image_states)
+                    for image in held[name]:
+                        counts[image] = counts.get(image, 0) + 1
+        else:
+            counts, held = {}, {}
+            for n in self.nodes:
+                if n.image_states:
+                    held[n.name] = tuple(n.image_states)
+                    for image in held[n.name]:
+                        counts[image] = counts.get(image, 0) + 1
+        if self.log is not None:
+            self.log.keep(key, (counts, held))
+        return dict(counts)
 
     @cached_property
     def any_pod_affinity(self) -> bool:
@@ -387,7 +412,9 @@ class FilterPlugin(Protocol):
 
 class ScorePlugin(Protocol):
     """A score plugin. It may also have `skip(pod, snapshot) -> bool`, upstream's PreScore returning Skip:
-    when true the plugin would score every node alike (0), so it is not called for this pod at all."""
+    when true the plugin would score every node alike (0), so it is not called for this pod at all; and
+    `scores_in_normalize = True` when its scores depend on which nodes are candidates, so `normalize` computes
+    them all and `score` is not called per node."""
 
     name: str
 

@@ -135,24 +135,37 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     spec = spec_key(pod)
     filter_key = spec + b"\0filter\0" + ",".join(f.name for f in local).encode()
     processed = 0
-    for i in range(total):
-        node = nodes[(start + i) % total]
-        processed += 1
-        memo = node.local_results
-        st = cast(Status | None, memo.get(filter_key))
-        if st is None:
-            st = run_filters(pod, node, snapshot, local)
-            if len(memo) >= LOCAL_RESULTS_PER_NODE:
-                memo.clear()
-            memo[filter_key] = st
-        if rest and st.ok:
-            st = run_filters(pod, node, snapshot, rest)
-        if st.ok:
-            feasible.append(node)
-            if len(feasible) >= wanted:
-                break
+    if not rest and snapshot.log is not None:
+        # Only node-local filters: which nodes fail them is kept for this spec over the cache's snapshots.
+        failed = _local_failures(pod, snapshot, local, filter_key)
+        if not failed:  # every node passes: the nodes filtered are the next `wanted` from `start`
+            processed = min(wanted, total)
+            end = start + processed
+            feasible = nodes[start:end] if end <= total else nodes[start:] + nodes[:end - total]
         else:
-            statuses[node.name] = st
+            for i in range(total):
+                node = nodes[(start + i) % total]
+                processed += 1
+                found = failed.get(node.name)
+                if found is None:
+                    feasible.append(node)
+                    if len(feasible) >= wanted:
+                        break
+                else:
+                    statuses[node.name] = found
+    else:
+        for i in range(total):
+            node = nodes[(start + i) % total]
+            processed += 1
+            st = _local_verdict(pod, node, snapshot, local, filter_key)
+            if rest and st.ok:
+                st = run_filters(pod, node, snapshot, rest)
+            if st.ok:
+                feasible.append(node)
+                if len(feasible) >= wanted:
+                    break
+            else:
+                statuses[node.name] = st
     if not feasible:
         return Decision(None, statuses, processed=processed)
     names = [n.name for n in feasible]
@@ -170,6 +183,8 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
             if plugin in plugins.NODE_LOCAL:
                 j = scorers.index(plugin)
                 raw = dict(zip(names, [r[j] for r in local_raw], strict=True))
+            elif getattr(plugin, "scores_in_normalize", False):
+                raw = dict.fromkeys(names, 0)
             else:
                 raw = {n.name: plugin.score(pod, n, snapshot) for n in feasible}
             normalized = plugin.normalize(pod, raw, snapshot)
@@ -179,6 +194,47 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     # Ties are broken at random (seedable), as upstream's selectHost does with reservoir sampling.
     choice = rng.choice(sorted(name for name, t in zip(names, totals, strict=True) if t == best))
     return Decision(choice, statuses, names, plugin_scores, processed)
+
+
+def _local_verdict(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot, local: list[FilterPlugin],
+                   key: bytes) -> Status:
+    """The node-local filters' verdict on the node, looked up on it (NodeInfo.local_results) or computed there."""
+    memo = node.local_results
+    st = cast(Status | None, memo.get(key))
+    if st is None:
+        st = run_filters(pod, node, snapshot, local)
+        if len(memo) >= LOCAL_RESULTS_PER_NODE:
+            memo.clear()
+        memo[key] = st
+    return st
+
+
+def _local_failures(pod: core_pb2.Pod, snapshot: Snapshot, local: list[FilterPlugin], key: bytes
+                    ) -> dict[str, Status]:
+    """The nodes of a cache's snapshot that fail the node-local filters, with their status: kept in the cache's
+    change log per pod spec and brought up to date from the nodes changed since."""
+    log = snapshot.log
+    assert log is not None
+    name_key = "local filter failures " + key.hex()
+    kept = log.sums.get(name_key)
+    changed = log.since(kept[0]) if kept is not None else None
+    if kept is None or changed is None:
+        failed: dict[str, Status] = {}
+        for node in snapshot.nodes:
+            st = _local_verdict(pod, node, snapshot, local, key)
+            if not st.ok:
+                failed[node.name] = st
+    else:
+        failed = cast(dict[str, Status], kept[1])
+        for name in changed:
+            info = snapshot.by_name.get(name)
+            verdict = _local_verdict(pod, info, snapshot, local, key) if info is not None else None
+            if verdict is None or verdict.ok:
+                failed.pop(name, None)
+            else:
+                failed[name] = verdict
+    log.keep(name_key, failed)
+    return failed
 
 
 def _local_scores(local: list[ScorePlugin], pod: core_pb2.Pod, feasible: list[NodeInfo], snapshot: Snapshot,

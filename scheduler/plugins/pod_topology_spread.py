@@ -352,6 +352,8 @@ class PodTopologySpread:
         """PreScore's Skip: the pod has no ScheduleAnyway constraints."""
         return not PodTopologySpread._pre_score(pod, snapshot).constraints
 
+    scores_in_normalize = True
+
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
         """0: a node's raw score depends on which other nodes passed filtering (the topology weights count
         their domains), so `normalize`, which is given the candidates, scores them all at once

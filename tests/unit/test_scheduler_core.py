@@ -392,6 +392,8 @@ def test_sums_kept_in_the_caches_log_match_a_full_count_through_any_change() -> 
         n.metadata.labels.update({"zone": f"z{rng.randrange(3)}", "pool": rng.choice("ab")})
         if rng.random() < 0.8:  # some nodes lack the rack key: they do not count
             n.metadata.labels["rack"] = f"r{rng.randrange(4)}"
+        for image in rng.sample(["a:1", "b:1", "c:1"], rng.randrange(3)):
+            n.status.images.add(names=[image], size_bytes=1000)
         return n
 
     def counts(snapshot: Snapshot) -> list[dict[str, int]]:
@@ -435,6 +437,56 @@ def test_sums_kept_in_the_caches_log_match_a_full_count_through_any_change() -> 
         full = Snapshot(list(snap.nodes))  # no log: summed over every node
         assert counts(snap) == counts(full), f"step {step}"
         assert snap.any_pod_affinity == full.any_pod_affinity, f"step {step}"
+        assert snap.image_num_nodes == full.image_num_nodes, f"step {step}"
         seen_affinity.add(full.any_pod_affinity)
     assert seen_affinity == {True, False}
     assert kept_sums_used > 300  # the kept sums were exercised, not recomputed each time
+
+
+def test_decisions_over_the_caches_snapshots_equal_decisions_over_fresh_node_infos() -> None:
+    # What the cache keeps between cycles (node-local answers, which nodes fail them, spreading sums) must not
+    # change a decision: compare with node infos built afresh, through random pods and node changes.
+    import random
+
+    from scheduler.framework import Snapshot
+    from scheduler.scheduler import decide
+
+    rng = random.Random(3)
+    cache = SchedulerCache()
+
+    def some_node(name: str, cordon: float = 0.0) -> core_pb2.Node:
+        n = node(name, cpu=rng.choice(["1", "2", "4"]))
+        n.metadata.labels["zone"] = f"z{rng.randrange(3)}"
+        n.spec.unschedulable = rng.random() < cordon
+        return n
+
+    for i in range(150):
+        cache.set_node(some_node(f"n{i:03d}"))
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    shapes = [{"cpu": "500m"}, {"cpu": "1500m", "topologySpreadConstraints": spread}, {"cpu": "3"}]
+    placed: list[core_pb2.Pod] = []
+    all_passed = 0
+    for step in range(150):
+        shape = dict(rng.choice(shapes))
+        incoming = pod(f"p{step}", **shape)
+        incoming.metadata.labels["app"] = "web"
+        snap = cache.snapshot()
+        fresh = Snapshot([NodeInfo.build(n.node, n.pods) for n in snap.nodes])
+        start = rng.randrange(len(snap.nodes))
+        got = decide(incoming, snap, random.Random(step), start)
+        want = decide(incoming, fresh, random.Random(step), start)
+        assert (got.node, got.processed, got.statuses, got.scores) == (want.node, want.processed, want.statuses,
+                                                                        want.scores), f"step {step}"
+        every_node_passed = not got.statuses and got.processed == min(100, len(snap.nodes))
+        all_passed += every_node_passed
+        if got.node is not None and rng.random() < 0.8:
+            cache.assume(incoming, got.node)
+            placed.append(incoming)
+        elif rng.random() < 0.3 and placed:
+            cache.forget(placed.pop(rng.randrange(len(placed))))
+        elif rng.random() < 0.5:
+            cache.set_node(some_node(f"n{rng.randrange(160):03d}", cordon=0.3))  # new, resized or cordoned
+        elif rng.random() < 0.3:
+            cache.remove_node(rng.choice(sorted(cache.nodes)))
+    assert len(placed) > 50 and all_passed > 5

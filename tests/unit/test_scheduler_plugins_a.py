@@ -443,3 +443,12 @@ def test_normalized_image_name() -> None:
     assert normalized_image_name("gcr.io:5000/root") == "gcr.io:5000/root:latest"
     assert normalized_image_name("root:tag") == "root:tag"
     assert normalized_image_name("root@sha256:abc") == "root@sha256:abc"
+
+
+def test_image_locality_skips_pods_whose_images_no_node_holds() -> None:
+    # Every node would score 0 for such a pod, so PreScore-style Skip changes no total.
+    snap = snapshot_of(image_node("node1", NODE_40_300_2000), image_node("node2", NODE_250_10))
+    assert image_locality.skip(image_pod("gcr.io/nowhere"), snap)
+    assert scores(image_locality, image_pod("gcr.io/nowhere"), snap) == {"node1": 0, "node2": 0}
+    assert not image_locality.skip(image_pod("gcr.io/nowhere", "gcr.io/250"), snap)
+    assert not image_locality.skip(image_pod("gcr.io/nowhere", init=("gcr.io/40",)), snap)
