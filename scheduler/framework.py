@@ -414,7 +414,10 @@ class ScorePlugin(Protocol):
     """A score plugin. It may also have `skip(pod, snapshot) -> bool`, upstream's PreScore returning Skip:
     when true the plugin would score every node alike (0), so it is not called for this pod at all; and
     `scores_in_normalize = True` when its scores depend on which nodes are candidates, so `normalize` computes
-    them all and `score` is not called per node."""
+    them all and `score` is not called per node (it then has `normalized_scores(pod, nodes, snapshot)`, the
+    normalized scores of the candidate nodes in their order). Plugins whose normalizing reads only the scores
+    have `normalize_values(pod, values, snapshot)`, the same over a list; `normalize_is_identity = True` says
+    their scores are final as scored."""
 
     name: str
 
@@ -429,11 +432,14 @@ class ScorePlugin(Protocol):
 
 def default_normalize(scores: dict[str, int], reverse: bool = False) -> dict[str, int]:
     """helper.DefaultNormalizeScore: scale so the highest is 100 (reverse: the lowest is 100)."""
-    top = max(scores.values(), default=0)
+    return dict(zip(scores, default_normalize_values(list(scores.values()), reverse), strict=True))
+
+
+def default_normalize_values(values: list[int], reverse: bool = False) -> list[int]:
+    """default_normalize over the scores alone, in their order."""
+    top = max(values, default=0)
     if top == 0:
-        return {k: (MAX_NODE_SCORE if reverse else 0) for k in scores}
-    out = {}
-    for k, v in scores.items():
-        s = MAX_NODE_SCORE * v // top
-        out[k] = MAX_NODE_SCORE - s if reverse else s
-    return out
+        return [MAX_NODE_SCORE if reverse else 0] * len(values)
+    if reverse:
+        return [MAX_NODE_SCORE - MAX_NODE_SCORE * v // top for v in values]
+    return [MAX_NODE_SCORE * v // top for v in values]

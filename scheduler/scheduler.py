@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import cast
 
 import structlog
@@ -43,8 +43,8 @@ class Decision:
     """Per node, the first failing filter (absent for feasible nodes)."""
     scored: list[str] = field(default_factory=list)
     """The feasible nodes scored, in filtering order."""
-    plugin_scores: list[tuple[str, list[int]]] = field(default_factory=list)
-    """Each score plugin run, with its weighted score for each of `scored`."""
+    breakdown: Callable[[], list[tuple[str, list[int]]]] | None = None
+    """Each score plugin run, with its weighted score for each of `scored` (made when asked)."""
     processed: int = 0
     """How many nodes were run through the filters (where the next cycle's search starts, upstream)."""
 
@@ -53,7 +53,7 @@ class Decision:
         """Per feasible node scored, each score plugin's weighted score and the total (made when asked: the
         explain annotation, tests)."""
         out: dict[str, dict[str, int]] = {name: {} for name in self.scored}
-        for plugin, values in self.plugin_scores:
+        for plugin, values in self.breakdown() if self.breakdown is not None else []:
             for name, value in zip(self.scored, values, strict=True):
                 out[name][plugin] = value
         for per in out.values():
@@ -169,31 +169,58 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     if not feasible:
         return Decision(None, statuses, processed=processed)
     names = [n.name for n in feasible]
-    plugin_scores: list[tuple[str, list[int]]] = []
-    if len(feasible) > 1:
-        active: list[tuple[ScorePlugin, int]] = []
-        for plugin, weight in plugins.SCORES:
-            skip = getattr(plugin, "skip", None)
-            if skip is None or not skip(pod, snapshot):  # PreScore's Skip: the plugin adds nothing, not called
-                active.append((plugin, weight))
-        scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
-        local_raw = _local_scores(scorers, pod, feasible, snapshot,
-                                  spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
-        for plugin, weight in active:
-            if plugin in plugins.NODE_LOCAL:
-                j = scorers.index(plugin)
-                raw = dict(zip(names, [r[j] for r in local_raw], strict=True))
-            elif getattr(plugin, "scores_in_normalize", False):
-                raw = dict.fromkeys(names, 0)
-            else:
-                raw = {n.name: plugin.score(pod, n, snapshot) for n in feasible}
-            normalized = plugin.normalize(pod, raw, snapshot)
-            plugin_scores.append((plugin.name, [normalized[name] * weight for name in names]))
-    totals = [sum(t) for t in zip(*(values for _, values in plugin_scores), strict=True)] or [0] * len(names)
+    if len(feasible) == 1:
+        return Decision(names[0], statuses, names, None, processed)
+    active: list[tuple[ScorePlugin, int]] = []
+    for plugin, weight in plugins.SCORES:
+        skip = getattr(plugin, "skip", None)
+        if skip is None or not skip(pod, snapshot):  # PreScore's Skip: the plugin adds nothing, not called
+            active.append((plugin, weight))
+    # The node-local plugins' raw scores, kept per node; those already final (identity normalize) are also
+    # summed there, weighted, so the totals start from that sum.
+    scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
+    weights = [weight for plugin, weight in active if plugin in plugins.NODE_LOCAL]
+    local_raw = _local_scores(scorers, weights, pod, feasible, snapshot,
+                              spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
+    totals = [r[-1] for r in local_raw]
+    parts: list[tuple[str, Callable[[], list[int]]]] = []
+    """Each plugin's weighted scores, in SCORES order (the identity ones' made only when asked)."""
+    for plugin, weight in active:
+        if plugin in plugins.NODE_LOCAL:
+            j = scorers.index(plugin)
+            if getattr(plugin, "normalize_is_identity", False):
+                parts.append((plugin.name, partial(_weighted_column, local_raw, j, weight)))
+                continue
+            normalized = _normalize(plugin, pod, [r[j] for r in local_raw], names, snapshot)
+        elif getattr(plugin, "scores_in_normalize", False):
+            normalized = plugin.normalized_scores(pod, feasible, snapshot)  # type: ignore[attr-defined]
+        else:
+            normalized = _normalize(plugin, pod, [plugin.score(pod, n, snapshot) for n in feasible], names, snapshot)
+        weighted = [v * weight for v in normalized]
+        totals = [a + b for a, b in zip(totals, weighted, strict=True)]
+        parts.append((plugin.name, partial(list, weighted)))
+
+    def breakdown() -> list[tuple[str, list[int]]]:
+        return [(name, values()) for name, values in parts]
+
     best = max(totals)
     # Ties are broken at random (seedable), as upstream's selectHost does with reservoir sampling.
     choice = rng.choice(sorted(name for name, t in zip(names, totals, strict=True) if t == best))
-    return Decision(choice, statuses, names, plugin_scores, processed)
+    return Decision(choice, statuses, names, breakdown, processed)
+
+
+def _weighted_column(rows: list[tuple[int, ...]], j: int, weight: int) -> list[int]:
+    return [r[j] * weight for r in rows]
+
+
+def _normalize(plugin: ScorePlugin, pod: core_pb2.Pod, values: list[int], names: list[str],
+               snapshot: Snapshot) -> list[int]:
+    """A plugin's normalized scores in the candidates' order: over the list when it normalizes scores alone."""
+    by_values = getattr(plugin, "normalize_values", None)
+    if by_values is not None:
+        return by_values(pod, values, snapshot)  # type: ignore[no-any-return]
+    normalized = plugin.normalize(pod, dict(zip(names, values, strict=True)), snapshot)
+    return [normalized[name] for name in names]
 
 
 def _local_verdict(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot, local: list[FilterPlugin],
@@ -237,20 +264,22 @@ def _local_failures(pod: core_pb2.Pod, snapshot: Snapshot, local: list[FilterPlu
     return failed
 
 
-def _local_scores(local: list[ScorePlugin], pod: core_pb2.Pod, feasible: list[NodeInfo], snapshot: Snapshot,
-                  key: bytes) -> list[tuple[int, ...]]:
-    """The node-local score plugins' raw scores for each node, looked up on the node (NodeInfo.local_results,
-    all of them under one key) or computed there."""
+def _local_scores(local: list[ScorePlugin], weights: list[int], pod: core_pb2.Pod, feasible: list[NodeInfo],
+                  snapshot: Snapshot, key: bytes) -> list[tuple[int, ...]]:
+    """For each node, the node-local score plugins' raw scores followed by the weighted sum of those whose
+    normalize is the identity: looked up on the node (NodeInfo.local_results, under one key) or computed there."""
+    identity = [j for j, p in enumerate(local) if getattr(p, "normalize_is_identity", False)]
     out: list[tuple[int, ...]] = []
     for n in feasible:
         memo = n.local_results
-        value = cast(tuple[int, ...] | None, memo.get(key))
+        value = memo.get(key)
         if value is None:
-            value = tuple(plugin.score(pod, n, snapshot) for plugin in local)
+            raw = [plugin.score(pod, n, snapshot) for plugin in local]
+            value = (*raw, sum(raw[j] * weights[j] for j in identity))
             if len(memo) >= LOCAL_RESULTS_PER_NODE:
                 memo.clear()
             memo[key] = value
-        out.append(value)
+        out.append(value)  # type: ignore[arg-type]
     return out
 
 

@@ -30,6 +30,7 @@ class BalancedAllocation:
     so it uses the actual requests of the node's pods and of the incoming pod (no 100m/200Mi defaults)."""
 
     name = NAME
+    normalize_is_identity = True
 
     def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
         pod_req = snapshot.cycle_state(NAME + "/pre-score", pod, lambda: pod_requests(pod))

@@ -41,6 +41,7 @@ class ImageLocality:
     """Score only; scores are already 0..100, so normalize is the identity (ScoreExtensions() is nil)."""
 
     name = NAME
+    normalize_is_identity = True
 
     def skip(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
         """No node of the snapshot holds any of the pod's images: every node would score 0. (Upstream has no

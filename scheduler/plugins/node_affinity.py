@@ -12,7 +12,15 @@ from kubemu.api.nodematch import (
     required_terms,
 )
 from kubemu.pb import core_pb2
-from scheduler.framework import OK, NodeInfo, Snapshot, Status, default_normalize, unschedulable
+from scheduler.framework import (
+    OK,
+    NodeInfo,
+    Snapshot,
+    Status,
+    default_normalize,
+    default_normalize_values,
+    unschedulable,
+)
 from scheduler.plugins.selector_util import required_node_affinity
 
 NAME = "NodeAffinity"
@@ -86,6 +94,9 @@ class NodeAffinity:
     def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
         # DefaultNormalizeScore(MaxNodeScore, reverse=false): the best-matching node gets 100.
         return default_normalize(scores)
+
+    def normalize_values(self, pod: core_pb2.Pod, values: list[int], snapshot: Snapshot) -> list[int]:
+        return default_normalize_values(values)
 
 
 node_affinity = NodeAffinity()

@@ -92,6 +92,7 @@ class NodeResourcesFit:
     """Filter: pods/cpu/memory/ephemeral-storage/extended resources fit. Score: LeastAllocated."""
 
     name = NAME
+    normalize_is_identity = True
 
     def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status:
         req = snapshot.cycle_state(NAME + "/pre-filter", pod, lambda: pod_requests(pod))

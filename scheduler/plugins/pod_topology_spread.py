@@ -303,32 +303,36 @@ class PodTopologySpread:
         return snapshot.cycle_state(NAME + "/pre-score", pod, calc)
 
     @staticmethod
-    def raw_scores(pod: core_pb2.Pod, filtered: Sequence[NodeInfo], snapshot: Snapshot) -> dict[str, int | None]:
-        """PreScore + Score for the nodes that passed filtering: None for ignored nodes (missing a key),
-        otherwise round(sum of count * log(domains + 2) + maxSkew - 1) over the ScheduleAnyway constraints.
-        Returns {} when the pod has no such constraints (upstream's Skip)."""
+    def raw_scores(pod: core_pb2.Pod, filtered: Sequence[NodeInfo], snapshot: Snapshot) -> list[int | None] | None:
+        """PreScore + Score for the nodes that passed filtering, in their order: None for ignored nodes (missing
+        a key), otherwise round(sum of count * log(domains + 2) + maxSkew - 1) over the ScheduleAnyway
+        constraints. None when the pod has no such constraints (upstream's Skip)."""
         state = PodTopologySpread._pre_score(pod, snapshot)
         constraints = state.constraints
         if not constraints or not snapshot.nodes:
-            return {}
+            return None
         keys = tuple(c.topology_key for c in constraints)
         keys_text = "\0".join(keys)
         # Each node's values for the keys, None for nodes the pod's own constraints ignore
         # (requireAllTopologies: such nodes get no score).
-        values = [(info, topology_values(info, keys, keys_text)) for info in filtered]
-        distinct = {v for _, v in values if v is not None}
-        scored = sum(1 for _, v in values if v is not None)
+        values: list[tuple[str, ...] | None] = []
+        for info in filtered:
+            memo = info.topology_values
+            values.append(memo[keys_text] if keys_text in memo else topology_values(info, keys, keys_text))
+        distinct = set(values)
+        distinct.discard(None)
+        scored = len(values) - values.count(None)
         weights = []
         for i, c in enumerate(constraints):
-            size = scored if c.topology_key == LABEL_HOSTNAME else len({v[i] for v in distinct})
+            size = scored if c.topology_key == LABEL_HOSTNAME else len({v[i] for v in distinct if v is not None})
             # topologyNormalizingWeight: small topologies are not watered down by big ones.
             weights.append(math.log(size + 2))
         per_host = any(k == LABEL_HOSTNAME for k in keys)
         by_values: dict[tuple[str, ...], int] = {}
-        out: dict[str, int | None] = {}
-        for info, v in values:
+        out: list[int | None] = []
+        for info, v in zip(filtered, values, strict=True):
             if v is None:
-                out[info.name] = None
+                out.append(None)
                 continue
             found = None if per_host else by_values.get(v)
             if found is None:
@@ -345,7 +349,7 @@ class PodTopologySpread:
                 found = whole + 1 if score - whole >= 0.5 else whole
                 if not per_host:  # without a per-node constraint, nodes with the same values score the same
                     by_values[v] = found
-            out[info.name] = found
+            out.append(found)
         return out
 
     def skip(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
@@ -362,25 +366,24 @@ class PodTopologySpread:
         return 0
 
     def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
+        """NormalizeScore over the candidates named by `scores` (see normalized_scores)."""
+        names = [name for name in scores if name in snapshot.by_name]
+        normalized = dict(zip(names, self.normalized_scores(pod, [snapshot.by_name[n] for n in names], snapshot),
+                              strict=True))
+        return {name: normalized.get(name, 0) for name in scores}
+
+    def normalized_scores(self, pod: core_pb2.Pod, nodes: Sequence[NodeInfo], snapshot: Snapshot) -> list[int]:
         """NormalizeScore: fewer matching pods is better, 100 * (max + min - s) / max; ignored nodes get 0."""
-        filtered = [snapshot.by_name[name] for name in scores if name in snapshot.by_name]
-        raw = self.raw_scores(pod, filtered, snapshot)
-        if not raw:
+        raw = self.raw_scores(pod, nodes, snapshot)
+        if raw is None:
             # Skip: the plugin does not score this pod, which adds nothing to any node.
-            return {name: 0 for name in scores}
-        valid = [v for v in raw.values() if v is not None]
+            return [0] * len(nodes)
+        valid = [v for v in raw if v is not None]
         low = min(valid, default=0)
         high = max(valid, default=0)
-        out: dict[str, int] = {}
-        for name in scores:
-            value = raw.get(name)
-            if value is None:
-                out[name] = 0
-            elif high == 0:
-                out[name] = MAX_NODE_SCORE
-            else:
-                out[name] = MAX_NODE_SCORE * (high + low - value) // high
-        return out
+        if high == 0:
+            return [0 if v is None else MAX_NODE_SCORE for v in raw]
+        return [0 if v is None else MAX_NODE_SCORE * (high + low - v) // high for v in raw]
 
 
 pod_topology_spread = PodTopologySpread()

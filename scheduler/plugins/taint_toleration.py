@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubemu.pb import core_pb2
-from scheduler.framework import OK, NodeInfo, Snapshot, Status, default_normalize, tolerates, unschedulable
+from scheduler.framework import (
+    OK,
+    NodeInfo,
+    Snapshot,
+    Status,
+    default_normalize,
+    default_normalize_values,
+    tolerates,
+    unschedulable,
+)
 
 NAME = "TaintToleration"
 NO_SCHEDULE = "NoSchedule"
@@ -65,6 +74,9 @@ class TaintToleration:
         # DefaultNormalizeScore(MaxNodeScore, reverse=true): the node with the most intolerable taints gets 0,
         # nodes without any get 100 (all 100 when no node has one).
         return default_normalize(scores, reverse=True)
+
+    def normalize_values(self, pod: core_pb2.Pod, values: list[int], snapshot: Snapshot) -> list[int]:
+        return default_normalize_values(values, reverse=True)
 
 
 taint_toleration = TaintToleration()
