@@ -51,7 +51,13 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         while True:
-            reply = self.reader.gets()
+            try:
+                reply = self.reader.gets()
+            except hiredis.ProtocolError:
+                # Replies can no longer be matched to commands: drop the connection, failing what waits.
+                if self.transport is not None:
+                    self.transport.close()
+                return
             if reply is False:
                 return
             fut = self.waiting.popleft()
