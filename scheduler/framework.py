@@ -3,6 +3,7 @@ plugin protocols. Plugins get these and nothing else (no client), so they are te
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -296,8 +297,9 @@ class NodeInfo:
 
 
 def spec_key(pod: core_pb2.Pod) -> bytes:
-    """The pod's spec as bytes: pods with the same key get the same answers from the node-local plugins."""
-    return pod.spec.SerializeToString(deterministic=True)
+    """A 128-bit digest of the pod's spec: pods with the same key get the same answers from the node-local
+    plugins. A digest, not the spec's bytes, because every node keeps answers under it."""
+    return hashlib.blake2b(pod.spec.SerializeToString(deterministic=True), digest_size=16).digest()
 
 
 def _host_ports(pod: core_pb2.Pod) -> Iterable[tuple[str, str, int]]:
