@@ -76,8 +76,12 @@ class _Protocol(asyncio.Protocol):
         if self.lost is not None or self.transport is None:
             fut.set_exception(self.lost or RedisConnectionError("not connected to Redis"))
             return fut
+        idle = not self.waiting
         self.waiting.append(fut)
-        if not self.outgoing:  # the commands made in this turn of the loop go out in one write
+        if idle:  # nothing in flight: a lone command goes at once
+            self.transport.write(payload)
+            return fut
+        if not self.outgoing:  # under load, the commands made in this turn of the loop go out in one write
             asyncio.get_running_loop().call_soon(self._flush)
         self.outgoing.append(payload)
         return fut
