@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from urllib.parse import urlsplit
 
 import grpc
 import structlog
@@ -37,7 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="debug also logs every write (object.created, object.updated, pod.bound, ...)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    scheme = urlsplit(args.redis).scheme
+    if scheme not in ("redis", "unix"):
+        # The store's write connection speaks plain RESP over TCP or a unix socket (apiserver/resp.py).
+        p.error(f"argument --redis: unsupported URL scheme {scheme!r} in {args.redis!r}: use redis:// or unix://")
+    return args
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -46,3 +46,15 @@ async def test_replies_go_to_the_commands_in_order_and_garbage_fails_the_rest() 
     late = proto.send(encode_command(("GET", "d")))
     with pytest.raises(RedisConnectionError):
         late.result()
+
+
+@pytest.mark.parametrize("url", ["rediss://127.0.0.1:6379/0", "127.0.0.1:6379"])
+def test_the_apiserver_refuses_a_store_url_its_connection_cannot_speak(url: str, capsys: pytest.CaptureFixture[str]
+                                                                       ) -> None:
+    from apiserver.main import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["--redis", url])
+    assert exit_.value.code == 2
+    assert "argument --redis: unsupported URL scheme" in capsys.readouterr().err
+    assert parse_args(["--redis", "unix:///tmp/redis.sock"]).redis == "unix:///tmp/redis.sock"
