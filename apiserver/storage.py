@@ -122,10 +122,11 @@ class Store:
         self._delete = self.redis.register_script(_DELETE)
         self._list = self.redis.register_script(_LIST)
         self._range = self.redis.register_script(_RANGE)
-        self._writes = ScriptConnection(url, connect_timeout=2)
+        self._conn = ScriptConnection(url, connect_timeout=2)
+        """Writes and object reads, pipelined on one connection (redis-py serves lists, ranges and XREAD)."""
 
     async def close(self) -> None:
-        await self._writes.close()
+        await self._conn.close()
         await self.redis.aclose()
 
     async def ping(self) -> None:
@@ -164,7 +165,7 @@ class Store:
     async def get(self, kind: str, member: str) -> tuple[bytes, int] | None:
         # On the write connection: a read sent after a write is answered after it (and without redis-py's
         # per-command cost, on the path of every update).
-        rv, data = await self._call(self._writes.call("HMGET", self.object_key(kind, member), "rv", "d"))
+        rv, data = await self._call(self._conn.call("HMGET", self.object_key(kind, member), "rv", "d"))
         if rv is None:
             return None
         return data, int(rv)
@@ -179,7 +180,7 @@ class Store:
             self.object_key("Namespace", namespace_member) if namespace_member is not None else "",
         ]
         result = await self._call(
-            self._writes.evalsha(self._create, keys, [data, uid, member, attrs, self.watch_history])
+            self._conn.evalsha(self._create, keys, [data, uid, member, attrs, self.watch_history])
         )
         if result[0] == -1:
             raise Exists()
@@ -192,8 +193,8 @@ class Store:
     ) -> int:
         keys = ["rev", self.object_key(kind, member), self.stream_key(kind), f"c:{kind}"]
         result = await self._call(
-            self._writes.evalsha(self._update, keys, [data, str(expected_rv), member, attrs, prev_attrs,
-                                                   self.watch_history])
+            self._conn.evalsha(self._update, keys, [data, str(expected_rv), member, attrs, prev_attrs,
+                                                    self.watch_history])
         )
         if result[0] == -1:
             raise Missing()
@@ -204,7 +205,7 @@ class Store:
     async def delete(self, kind: str, member: str, final_data: bytes, expected_rv: int, attrs: bytes) -> int:
         keys = ["rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}"]
         result = await self._call(
-            self._writes.evalsha(self._delete, keys, [final_data, str(expected_rv), member, attrs, self.watch_history])
+            self._conn.evalsha(self._delete, keys, [final_data, str(expected_rv), member, attrs, self.watch_history])
         )
         if result[0] == -1:
             raise Missing()

@@ -21,6 +21,7 @@ UNRESOLVABLE = "UnschedulableAndUnresolvable"
 """Preemption on this node cannot help (wrong labels, taints, ...)."""
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 MAX_NODE_SCORE = 100
 DEFAULT_MILLI_CPU_REQUEST = 100
@@ -343,64 +344,68 @@ class Snapshot:
         for derived in ("image_num_nodes", "any_pod_affinity"):
             self.__dict__.pop(derived, None)
 
+    def kept(self, key: str, new: Callable[[], V], update: Callable[[V, str, NodeInfo | None], None]) -> V:
+        """A value summed over the nodes: `new()` empty, then `update(value, name, info)` for each node (info None
+        for a node gone; update takes out what it added for that name before, if anything). Over a cache's
+        snapshot the value is kept in its change log and updated for the nodes changed since, instead of
+        summed over every node again."""
+        log = self.log
+        found = log.sums.get(key) if log is not None else None
+        changed = log.since(found[0]) if log is not None and found is not None else None
+        if found is not None and changed is not None:
+            value = cast(V, found[1])
+            for name in changed:
+                update(value, name, self.by_name.get(name))
+        else:
+            value = new()
+            for n in self.nodes:
+                update(value, n.name, n)
+        if log is not None:
+            log.keep(key, value)
+        return value
+
     @cached_property
     def image_num_nodes(self) -> dict[str, int]:
-        """ImageStateSummary.NumNodes: how many of the snapshot's nodes hold each image name. Over a cache's
-        snapshot the counts are kept in its log and updated from the changed nodes."""
-        key = "image nodes"
-        kept = self.log.sums.get(key) if self.log is not None else None
-        changed = self.log.since(kept[0]) if self.log is not None and kept is not None else None
-        if kept is not None and changed is not None:
-            counts, held = cast(tuple[dict[str, int], dict[str, tuple[str, ...]]], kept[1])
-            for name in changed:
-                for image in held.pop(name, ()):
-                    left = counts[image] - 1
-                    if left:
-                        counts[image] = left
-                    else:
-                        del counts[image]
-                info = self.by_name.get(name)
-                if info is not None and info.image_states:
-                    held[name] = tuple(info.image_states)
-                    for image in held[name]:
-                        counts[image] = counts.get(image, 0) + 1
-        else:
-            counts, held = {}, {}
-            for n in self.nodes:
-                if n.image_states:
-                    held[n.name] = tuple(n.image_states)
-                    for image in held[n.name]:
-                        counts[image] = counts.get(image, 0) + 1
-        if self.log is not None:
-            self.log.keep(key, (counts, held))
+        """ImageStateSummary.NumNodes: how many of the snapshot's nodes hold each image name."""
+        counts, _ = self.kept("image nodes", _no_images, _update_image_counts)
         return dict(counts)
 
     @cached_property
     def any_pod_affinity(self) -> bool:
-        """Whether a pod on any node has pod affinity or anti-affinity (HavePodsWithAffinityList non-empty).
-        Over a cache's snapshot the nodes holding such pods are kept in its log and updated from the changes."""
-        if self.log is None:
-            return any(n.pods_with_affinity for n in self.nodes)
-        key = "nodes with pod affinity"
-        kept = self.log.sums.get(key)
-        changed = self.log.since(kept[0]) if kept is not None else None
-        if kept is None or changed is None:
-            holders = {n.name for n in self.nodes if n.pods_with_affinity}
-        else:
-            holders = cast(set[str], kept[1])
-            for name in changed:
-                info = self.by_name.get(name)
-                if info is not None and info.pods_with_affinity:
-                    holders.add(name)
-                else:
-                    holders.discard(name)
-        self.log.keep(key, holders)
-        return bool(holders)
+        """Whether a pod on any node has pod affinity or anti-affinity (HavePodsWithAffinityList non-empty)."""
+        return bool(self.kept("nodes with pod affinity", set, _update_affinity_holders))
 
     def all_pods(self) -> Iterable[tuple[NodeInfo, core_pb2.Pod]]:
         for n in self.nodes:
             for p in n.pods:
                 yield n, p
+
+
+def _no_images() -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
+    return {}, {}
+
+
+def _update_image_counts(value: tuple[dict[str, int], dict[str, tuple[str, ...]]], name: str,
+                         info: NodeInfo | None) -> None:
+    """Image counts by name, with the names counted for each node."""
+    counts, held = value
+    for image in held.pop(name, ()):
+        left = counts[image] - 1
+        if left:
+            counts[image] = left
+        else:
+            del counts[image]
+    if info is not None and info.image_states:
+        held[name] = tuple(info.image_states)
+        for image in held[name]:
+            counts[image] = counts.get(image, 0) + 1
+
+
+def _update_affinity_holders(holders: set[str], name: str, info: NodeInfo | None) -> None:
+    if info is not None and info.pods_with_affinity:
+        holders.add(name)
+    else:
+        holders.discard(name)
 
 
 class FilterPlugin(Protocol):

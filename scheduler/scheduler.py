@@ -216,6 +216,8 @@ def _weighted_column(rows: list[tuple[int, ...]], j: int, weight: int) -> list[i
 def _normalize(plugin: ScorePlugin, pod: core_pb2.Pod, values: list[int], names: list[str],
                snapshot: Snapshot) -> list[int]:
     """A plugin's normalized scores in the candidates' order: over the list when it normalizes scores alone."""
+    if getattr(plugin, "normalize_is_identity", False):
+        return values
     by_values = getattr(plugin, "normalize_values", None)
     if by_values is not None:
         return by_values(pod, values, snapshot)  # type: ignore[no-any-return]
@@ -238,30 +240,17 @@ def _local_verdict(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot, local:
 
 def _local_failures(pod: core_pb2.Pod, snapshot: Snapshot, local: list[FilterPlugin], key: bytes
                     ) -> dict[str, Status]:
-    """The nodes of a cache's snapshot that fail the node-local filters, with their status: kept in the cache's
-    change log per pod spec and brought up to date from the nodes changed since."""
-    log = snapshot.log
-    assert log is not None
-    name_key = "local filter failures " + key.hex()
-    kept = log.sums.get(name_key)
-    changed = log.since(kept[0]) if kept is not None else None
-    if kept is None or changed is None:
-        failed: dict[str, Status] = {}
-        for node in snapshot.nodes:
-            st = _local_verdict(pod, node, snapshot, local, key)
-            if not st.ok:
-                failed[node.name] = st
-    else:
-        failed = cast(dict[str, Status], kept[1])
-        for name in changed:
-            info = snapshot.by_name.get(name)
-            verdict = _local_verdict(pod, info, snapshot, local, key) if info is not None else None
-            if verdict is None or verdict.ok:
-                failed.pop(name, None)
-            else:
-                failed[name] = verdict
-    log.keep(name_key, failed)
-    return failed
+    """The nodes that fail the node-local filters, with their status: over a cache's snapshot kept per pod spec
+    and brought up to date from the nodes changed since (Snapshot.kept)."""
+
+    def update(failed: dict[str, Status], name: str, info: NodeInfo | None) -> None:
+        verdict = _local_verdict(pod, info, snapshot, local, key) if info is not None else None
+        if verdict is None or verdict.ok:
+            failed.pop(name, None)
+        else:
+            failed[name] = verdict
+
+    return snapshot.kept("local filter failures " + key.hex(), dict, update)
 
 
 def _local_scores(local: list[ScorePlugin], weights: list[int], pod: core_pb2.Pod, feasible: list[NodeInfo],

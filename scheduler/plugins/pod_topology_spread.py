@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from kubemu.api import labels
 from kubemu.pb import core_pb2
@@ -90,15 +89,6 @@ def count_on_node(info: NodeInfo, c: SpreadConstraint, namespace: str) -> int:
     return found
 
 
-def _has_all_keys(node: core_pb2.Node, constraints: Sequence[SpreadConstraint]) -> bool:
-    """nodeLabelsMatchSpreadConstraints."""
-    node_labels = node.metadata.labels
-    for c in constraints:
-        if c.topology_key not in node_labels:
-            return False
-    return True
-
-
 def topology_values(info: NodeInfo, keys: tuple[str, ...], keys_text: str) -> tuple[str, ...] | None:
     """The node's label values for the keys, or None when it lacks one (nodeLabelsMatchSpreadConstraints), kept on
     the node info under the keys joined (`keys_text`): a changed Node gets a new node info."""
@@ -120,13 +110,12 @@ def _share(info: NodeInfo, sig: str, constraints: Sequence[SpreadConstraint], af
     node info under `sig` until its pods change."""
     share = info.spread_counts.get(sig)
     if share is None:
+        keys = tuple(c.topology_key for c in constraints)
+        values = topology_values(info, keys, "\0".join(keys))
         share = ()
-        if _has_all_keys(info.node, constraints) and affinity.matches_info(info):
-            node_labels = info.node.metadata.labels
-            share = tuple(
-                (i, node_labels[c.topology_key], count_on_node(info, c, namespace))
-                for i, c in enumerate(constraints)
-                if not (skip_hostname and c.topology_key == LABEL_HOSTNAME))
+        if values is not None and affinity.matches_info(info):
+            share = tuple((i, values[i], count_on_node(info, c, namespace)) for i, c in enumerate(constraints)
+                          if not (skip_hostname and c.topology_key == LABEL_HOSTNAME))
         if len(info.spread_counts) >= 64:
             info.spread_counts.clear()
         info.spread_counts[sig] = share
@@ -158,6 +147,12 @@ class _DomainSums:
             else:
                 del self.nodes[i][value], self.counts[i][value]
 
+    def update(self, name: str, share: tuple[tuple[int, str, int], ...] | None) -> None:
+        """The node's share replaced (None: the node is gone)."""
+        self.remove(name)
+        if share is not None:
+            self.add(name, share)
+
 
 def _domain_counts(snapshot: Snapshot, constraints: Sequence[SpreadConstraint], affinity: RequiredNodeAffinity,
                    namespace: str, *, skip_hostname: bool) -> list[dict[str, int]]:
@@ -168,24 +163,11 @@ def _domain_counts(snapshot: Snapshot, constraints: Sequence[SpreadConstraint], 
     the nodes changed since, so a cycle touches the changed nodes, not every node."""
     # As text: a str caches its hash, a nested tuple is hashed again at every lookup.
     sig = repr((skip_hostname, [(c.topology_key, c.selector_key) for c in constraints], affinity.key, namespace))
-    log = snapshot.log
-    sums: _DomainSums | None = None
-    if log is not None and sig in log.sums:
-        version, kept = log.sums[sig]
-        changed = log.since(version)
-        if changed is not None:
-            sums = cast(_DomainSums, kept)
-            for name in changed:
-                sums.remove(name)
-                info = snapshot.by_name.get(name)
-                if info is not None:
-                    sums.add(name, _share(info, sig, constraints, affinity, namespace, skip_hostname))
-    if sums is None:
-        sums = _DomainSums(len(constraints))
-        for info in snapshot.nodes:
-            sums.add(info.name, _share(info, sig, constraints, affinity, namespace, skip_hostname))
-    if log is not None:
-        log.keep(sig, sums)
+
+    def update(sums: _DomainSums, name: str, info: NodeInfo | None) -> None:
+        sums.update(name, None if info is None else _share(info, sig, constraints, affinity, namespace, skip_hostname))
+
+    sums = snapshot.kept(sig, lambda: _DomainSums(len(constraints)), update)
     return [dict(per) for per in sums.counts]
 
 
