@@ -1,9 +1,10 @@
-"""One pipelined Redis connection for the store's write scripts and object reads.
+"""Pipelined Redis connections: one for the store's write scripts and object reads, one for the watch hub's
+blocking stream read.
 
 Redis answers the commands of one connection in the order they were sent, so a write is sent the moment it
 is made and its reply is the next one due: concurrent writes share round trips without waiting for each other
 (no batch to fill, no connection pool, no per-command timeout task). Replies are parsed by hiredis. redis-py
-still serves everything else (lists, ranges, the watch's XREAD); this is only the hot path of every write.
+still serves the rare calls (lists, ranges); this is the hot path of every write and of every event read back.
 
 A lost connection fails every write in flight with ConnectionError (its outcome is unknown to the caller, as
 with any store); the next write connects again.

@@ -123,10 +123,13 @@ class Store:
         self._list = self.redis.register_script(_LIST)
         self._range = self.redis.register_script(_RANGE)
         self._conn = ScriptConnection(url, connect_timeout=2)
-        """Writes and object reads, pipelined on one connection (redis-py serves lists, ranges and XREAD)."""
+        """Writes and object reads, pipelined on one connection (redis-py serves lists and ranges)."""
+        self._stream_conn = ScriptConnection(url, connect_timeout=2)
+        """The watch hub's blocking XREAD, on a connection of its own (a blocked command holds its connection)."""
 
     async def close(self) -> None:
         await self._conn.close()
+        await self._stream_conn.close()
         await self.redis.aclose()
 
     async def ping(self) -> None:
@@ -244,12 +247,13 @@ class Store:
         self, positions: dict[str, int], block_ms: int, count: int = 1000
     ) -> builtins.list[tuple[str, builtins.list[StreamEvent]]]:
         """Block until any kind's stream has events after its position (one XREAD for all kinds)."""
-        streams: dict[Any, Any] = {self.stream_key(kind): f"{pos}-0" for kind, pos in positions.items()}
-        reply: Any = await self.redis.xread(streams, count=count, block=block_ms)
+        kinds = list(positions)
+        reply: Any = await self._call(self._stream_conn.call(
+            "XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS",
+            *(self.stream_key(kind) for kind in kinds), *(f"{positions[kind]}-0" for kind in kinds)))
         out: builtins.list[tuple[str, builtins.list[StreamEvent]]] = []
         for stream, entries in reply or []:
-            name = stream.decode() if isinstance(stream, bytes) else stream
-            out.append((name[2:], [parse_entry(eid, fields) for eid, fields in entries]))
+            out.append((stream.decode()[2:], [parse_entry(eid, fields) for eid, fields in entries]))
         return out
 
 

@@ -94,3 +94,41 @@ async def test_a_dead_redis_fails_writes_in_flight_and_the_store_reconnects_when
     finally:
         await store.close()
         server.stop()
+
+
+async def test_stream_reads_return_each_kinds_events_and_a_blocked_read_fails_when_redis_dies() -> None:
+    server = RedisServer().start()
+    store = storage.Store(server.url)
+    try:
+        rev_a = await store.create("Pod", "ns/a", b"pod-a", "u1", b'{"l":{}}', None)
+        rev_n = await store.create("Node", "/n1", b"node-1", "u2", b"{}", None)
+        rev_b = await store.create("Pod", "ns/b", b"pod-b", "u3", b"{}", None)
+        batches = dict(await store.read_streams({"Pod": 0, "Node": 0}, block_ms=100))
+        assert [(e.revision, e.type, e.member, e.data, e.attrs) for e in batches["Pod"]] == [
+            (rev_a, "ADDED", "ns/a", b"pod-a", b'{"l":{}}'), (rev_b, "ADDED", "ns/b", b"pod-b", b"{}")]
+        assert [(e.revision, e.member) for e in batches["Node"]] == [(rev_n, "/n1")]
+        assert await store.read_streams({"Pod": rev_b, "Node": rev_n}, block_ms=50) == []  # nothing new
+
+        blocked = asyncio.create_task(store.read_streams({"Pod": rev_b}, block_ms=60_000))
+        await asyncio.sleep(0.1)
+        assert not blocked.done()
+        assert server.proc is not None
+        server.proc.kill()
+        server.proc.wait()
+        with pytest.raises(errors.Unavailable):
+            await asyncio.wait_for(blocked, 5)
+
+        server.start()  # empty again: the next read connects anew
+
+        async def read_again() -> bool:
+            try:
+                await store.create("Pod", "ns/c", b"pod-c", "u4", b"{}", None)
+                got = await store.read_streams({"Pod": 0}, block_ms=100)
+            except errors.Unavailable:
+                return False
+            return [e.member for _, evs in got for e in evs] == ["ns/c"]
+
+        await until(read_again, timeout=10)
+    finally:
+        await store.close()
+        server.stop()
