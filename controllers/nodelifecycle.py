@@ -29,6 +29,11 @@ UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 NODE_EVICTION_RATE = 0.1
 """--node-eviction-rate: NoExecute taints per second per zone (divided by the profile's time scale)."""
+MARK_PODS_CONCURRENCY = 16
+"""Pod status writes in flight while marking a lost node's pods not Ready."""
+EVICTION_WORKERS = 8
+"""The taint eviction controller's workers (upstream's UpdateWorkerSize): evictions from a lost node are
+deleted concurrently, not one at a time."""
 
 
 def ready_condition(node: core_pb2.Node) -> core_pb2.NodeCondition | None:
@@ -120,18 +125,25 @@ class NodeLifecycleController:
             return
         heartbeat = self._last_heartbeat(node)
         grace = self.config.node.node_monitor_grace_period_seconds
+        marked = None
         if self.monotonic() - heartbeat > grace:
-            await self._mark_unknown(node)
-            node = self.nodes.store.get(name) or node
-        await self._reconcile_taints(node)
+            marked = await self._mark_unknown(node)
+        # The taints first (upstream queues the node for its NoExecute taint before MarkPodsNotReady): a node with
+        # many pods must not wait for each pod's status write before its pods can be evicted.
+        await self._reconcile_taints(marked if marked is not None else node)
+        if marked is not None:
+            await self.recorder.event(node, "Normal", "NodeNotReady",
+                                      f"Node {node.metadata.name} status is now: NodeNotReady")
+            await self._mark_pods_not_ready(node.metadata.name)
 
-    async def _mark_unknown(self, node: core_pb2.Node) -> None:
+    async def _mark_unknown(self, node: core_pb2.Node) -> core_pb2.Node | None:
+        """Set the node's conditions Unknown; the node as written, or None when they already were."""
         ready = ready_condition(node)
         if ready is not None and ready.status == "Unknown":
-            return
+            return None
         never = ready is None
 
-        async def write() -> None:
+        async def write() -> core_pb2.Node:
             cur = await self.client.nodes.get(node.metadata.name)
             now = float(int(self.clock()))
             for ctype in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure"):
@@ -143,32 +155,35 @@ class NodeLifecycleController:
                 c.status = "Unknown"
                 c.reason = "NodeStatusNeverUpdated" if never else "NodeStatusUnknown"
                 c.message = "Kubelet never posted node status." if never else "Kubelet stopped posting node status."
-            await self.client.nodes.update_status(cur)
+            return await self.client.nodes.update_status(cur)
 
-        await retry_on_conflict(write)
+        written = await retry_on_conflict(write)
         self.log.warning("node.unknown", node=node.metadata.name)
-        await self.recorder.event(node, "Normal", "NodeNotReady", f"Node {node.metadata.name} status is now: "
-                                  "NodeNotReady")
-        await self._mark_pods_not_ready(node.metadata.name)
+        return written
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
-        """MarkPodsNotReady: pods on an unreachable node are not Ready (services stop sending them traffic)."""
-        for pod in self.pods.store.by_index("node", node_name):
-            if not any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions):
-                continue
+        """MarkPodsNotReady: pods on an unreachable node are not Ready (services stop sending them traffic).
+        Written MARK_PODS_CONCURRENCY at a time."""
+        slots = asyncio.Semaphore(MARK_PODS_CONCURRENCY)
 
-            async def write(pod: core_pb2.Pod = pod) -> None:
-                cur = await self.client.pods.get(pod.metadata.name, pod.metadata.namespace)
-                for c in cur.status.conditions:
-                    if c.type in ("Ready", "ContainersReady") and c.status != "False":
-                        c.status = "False"
-                        set_time(c.last_transition_time, float(int(self.clock())))
-                await self.client.pods.update_status(cur)
+        async def write(pod: core_pb2.Pod) -> None:
+            cur = await self.client.pods.get(pod.metadata.name, pod.metadata.namespace)
+            for c in cur.status.conditions:
+                if c.type in ("Ready", "ContainersReady") and c.status != "False":
+                    c.status = "False"
+                    set_time(c.last_transition_time, float(int(self.clock())))
+            await self.client.pods.update_status(cur)
 
-            try:
-                await retry_on_conflict(write)
-            except errors.NotFound:
-                pass
+        async def mark(pod: core_pb2.Pod) -> None:
+            async with slots:
+                try:
+                    await retry_on_conflict(lambda: write(pod))
+                except errors.NotFound:
+                    pass
+
+        await asyncio.gather(*(
+            mark(pod) for pod in self.pods.store.by_index("node", node_name)
+            if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)))
 
     async def _reconcile_taints(self, node: core_pb2.Node) -> None:
         want = desired_taints(node)
@@ -231,7 +246,7 @@ class TaintEvictionController:
                 self._enqueue_pod(pod)
 
     async def run(self) -> None:
-        await run_workers(self.queue, self.sync, 2)
+        await run_workers(self.queue, self.sync, EVICTION_WORKERS)
 
     async def sync(self, key: str) -> None:
         pod = self.pods.store.get(key)

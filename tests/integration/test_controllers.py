@@ -4,6 +4,7 @@ and kubelets: kill a kubelet and watch its pods come back on the live nodes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -226,6 +227,53 @@ async def test_silent_node_goes_unknown_tainted_and_its_pods_are_evicted(
         return not any(t.key.startswith("node.kubernetes.io/") for t in n.spec.taints)
 
     await until(healed, 20, describe=controllers.logs)
+
+
+async def test_a_lost_node_is_tainted_before_its_pods_are_marked_not_ready(
+    api: Client, controllers: ControllersProcess
+) -> None:
+    # Upstream queues the NoExecute taint before MarkPodsNotReady: evictions must not wait for a status write
+    # per pod of the lost node. Each pod stays (it tolerates the taint forever) and is marked not Ready.
+    await register_node(api, "crowded")
+    start = (await api.pods.list("default")).resource_version
+    names = [f"crowded-{i}" for i in range(30)]
+    for name in names:
+        await api.pods.create(from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+            "nodeName": "crowded", "containers": [{"name": "c", "image": "x"}],
+            "tolerations": [{"operator": "Exists", "effect": "NoExecute"}]}}))
+        pod = await api.pods.get(name, "default")
+        pod.status.phase = "Running"
+        for ctype in ("Ready", "ContainersReady"):
+            pod.status.conditions.add(type=ctype, status="True")
+        await api.pods.update_status(pod)
+
+    tainted_at: list[int] = []
+    not_ready_at: dict[str, int] = {}
+
+    async def follow_node() -> None:
+        async for ev in api.nodes.watch(resource_version=start, field_selector="metadata.name=crowded"):
+            if ev.object is not None and any(t.key == "node.kubernetes.io/unreachable" and t.effect == "NoExecute"
+                                             for t in ev.object.spec.taints):
+                tainted_at.append(int(ev.object.metadata.resource_version))
+                return
+
+    async def follow_pods() -> None:
+        async for ev in api.pods.watch("default", resource_version=start, field_selector="spec.nodeName=crowded"):
+            pod = ev.object
+            if pod is not None and any(c.type == "Ready" and c.status == "False" for c in pod.status.conditions):
+                not_ready_at.setdefault(pod.metadata.name, int(pod.metadata.resource_version))
+                if len(not_ready_at) == len(names):
+                    return
+
+    watches = asyncio.gather(follow_node(), follow_pods())
+    try:
+        await asyncio.wait_for(asyncio.shield(watches), 30)
+    except TimeoutError:
+        watches.cancel()
+        raise AssertionError(
+            f"tainted at {tainted_at}, {len(not_ready_at)} pods not Ready\n{controllers.logs()}") from None
+    assert sorted(not_ready_at) == sorted(names)
+    assert tainted_at[0] < min(not_ready_at.values()), (tainted_at, sorted(not_ready_at.values()))
 
 
 async def test_untolerated_noexecute_taint_evicts_at_once(api: Client, controllers: ControllersProcess) -> None:
