@@ -100,6 +100,7 @@ class KubeletHost:
             node.start()
         first = next(iter(self.nodes.values()))
         self._spawn(self.leases.run(), "leases")
+        self._spawn(self._every(first.oom_interval(), self._oom_tick), "oom-killer")
         self._spawn(self._every(first.eviction_interval(), self._eviction_tick), "eviction-manager")
         self._spawn(self._every(first.static_interval(), self._static_tick), "static-pods")
         self.informer.start()
@@ -160,6 +161,13 @@ class KubeletHost:
         while True:
             await asyncio.sleep(interval)
             await tick()
+
+    async def _oom_tick(self) -> None:
+        for node in self.nodes.values():
+            try:
+                node.oom_tick()
+            except Exception as e:  # one node's failure must not stop the others' OOM checks
+                node.log.warning("oom.check_failed", error=str(e) or type(e).__name__)
 
     async def _eviction_tick(self) -> None:
         for node in self.nodes.values():

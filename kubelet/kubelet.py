@@ -30,6 +30,8 @@ log = structlog.get_logger()
 
 
 EVICTION_THRESHOLD = 100 * 1024 * 1024
+EVICTION_MONITORING_PERIOD = 10.0
+"""Seconds between the eviction manager's checks for memory pressure (upstream's evictionMonitoringPeriod)."""
 """The default hard eviction threshold, memory.available<100Mi."""
 STATUS_COALESCE_SECONDS = 0.01
 """How long the status manager lets a burst of changes settle before writing the latest status."""
@@ -279,18 +281,27 @@ class Kubelet:
     def _all_workers(self) -> list[PodWorker]:
         return list(self.workers.values()) + list(self.static_workers.values())
 
-    def eviction_interval(self) -> float:
+    def oom_interval(self) -> float:
+        """How often containers are checked against their memory limit (the kernel's OOM killer acts at once;
+        a tenth of a second of simulated time stands in for that)."""
         return max(0.1, self.config.time_scale)
 
+    def eviction_interval(self) -> float:
+        """The eviction manager's monitoring period (upstream's evictionMonitoringPeriod, 10 s, scaled)."""
+        return max(0.1, self.config.scaled(EVICTION_MONITORING_PERIOD))
+
+    def oom_tick(self) -> None:
+        """OOM-kill containers past their memory limit."""
+        for w in self._all_workers():
+            if w.memory_limited:
+                w.check_memory()
+
     async def eviction_tick(self) -> None:
-        """Every monitoring interval (the host's timer): OOM-kill containers past their limit; when the node's
-        simulated memory use leaves less than the hard threshold (memory.available<100Mi), evict pods in
-        upstream's order."""
+        """Every monitoring period (the host's timer): when the node's simulated memory use leaves less than the
+        hard threshold (memory.available<100Mi), evict a pod in upstream's order."""
         workers = self._all_workers()
         if not workers:
             return
-        for w in workers:
-            w.check_memory()
         capacity = bytes_of(self.spec.memory)
         used = sum(w.memory_usage(r) for w in workers for r in w.records.values())
         available = capacity - used
