@@ -1,5 +1,6 @@
 """Leader election on a coordination.k8s.io Lease, as client-go's leaderelection: acquire or renew every
-retry period; a holder whose lease is not renewed within the lease duration can be replaced."""
+retry period (the leader renews with one update of the lease it last wrote, reading it only when that fails);
+a holder whose lease is not renewed within the lease duration can be replaced."""
 
 from __future__ import annotations
 
@@ -42,11 +43,31 @@ class LeaderElector:
         self.is_leader = False
         self._observed: tuple[str, bytes] | None = None  # (holder, renewTime) last seen
         self._observed_at = 0.0
+        self._lease: coordination_pb2.Lease | None = None
+        """The lease as we last wrote it, while we hold it."""
         self.log = log.bind(lease=f"{config.namespace}/{config.lease_name}", identity=config.identity)
 
     async def try_acquire_or_renew(self) -> bool:
         cfg = self.config
         now_wall = time.time()
+        held = self._lease
+        if held is not None and held.spec.holder_identity == cfg.identity \
+                and self.clock() < self._observed_at + cfg.lease_duration:
+            # client-go's fast path: the leader updates the lease it last wrote, assuming it is still the current
+            # version; only when that fails does it read the lease again (the slow path below).
+            renewed = coordination_pb2.Lease()
+            renewed.CopyFrom(held)
+            set_time(renewed.spec.renew_time, now_wall)
+            try:
+                updated = await self.client.leases.update(renewed)
+            except errors.ApiError as e:
+                self.log.info("leader.optimistic_renew_failed", error=str(e))
+                self._lease = None
+            else:
+                self._lease = updated
+                self._observe(updated)
+                return True
+        self._lease = None
         try:
             lease = await self.client.leases.get(cfg.lease_name, cfg.namespace)
         except errors.NotFound:
@@ -59,7 +80,7 @@ class LeaderElector:
             set_time(lease.spec.renew_time, now_wall)
             lease.spec.lease_transitions = 0
             try:
-                await self.client.leases.create(lease)
+                self._lease = await self.client.leases.create(lease)
             except errors.AlreadyExists:
                 return False
             self._observe(lease)
@@ -79,6 +100,7 @@ class LeaderElector:
             updated = await self.client.leases.update(lease)
         except errors.Conflict:
             return False
+        self._lease = updated
         self._observe(updated)
         return True
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from kubemu.client.client import Client
+from kubemu.client.client import Client, retry_on_conflict
 from kubemu.client.leaderelection import LeaderElectionConfig, LeaderElector
 from tests.support import unique, until
 
@@ -44,3 +44,56 @@ async def test_one_leader_then_failover(client: Client) -> None:
     assert after.spec.holder_identity == "b" and after.spec.lease_transitions == 1
     tb.cancel()
     await asyncio.gather(tb, return_exceptions=True)
+
+
+async def test_the_leader_renews_without_reading_and_steps_down_when_the_lease_is_taken(client: Client) -> None:
+    lease = unique("lock")
+    cfg = LeaderElectionConfig(identity="a", lease_name=lease, lease_duration=1.0, renew_deadline=0.5,
+                               retry_period=0.05)
+    elector = LeaderElector(client, cfg)
+    reads = 0
+    get = client.leases.get
+
+    async def counting_get(*args: object, **kw: object) -> object:
+        nonlocal reads
+        reads += 1
+        return await get(*args, **kw)  # type: ignore[arg-type]
+
+    leading = asyncio.Event()
+
+    async def lead() -> None:
+        leading.set()
+        await asyncio.Event().wait()
+
+    run = asyncio.create_task(elector.run(lead))
+    try:
+        await asyncio.wait_for(leading.wait(), 5)
+        client.leases.get = counting_get  # type: ignore[method-assign]
+        first = (await get(lease, "kube-system")).metadata.resource_version
+        reads = 0
+
+        async def renewed_thrice() -> bool:
+            held = await get(lease, "kube-system")
+            return int(held.metadata.resource_version) >= int(first) + 3
+
+        await until(renewed_thrice, 5)
+        assert reads == 0  # client-go's fast path: each renewal is one update of the lease it last wrote
+        # Someone else takes the lease: the optimistic update conflicts, the leader reads it and steps down.
+        async def take() -> None:
+            taken = await get(lease, "kube-system")
+            taken.spec.holder_identity = "thief"
+            await client.leases.update(taken)
+
+        await retry_on_conflict(take, attempts=20)  # the leader renews every 50 ms
+
+        async def stepped_down() -> bool:
+            return run.done()
+
+        await until(stepped_down, 5)
+        assert reads > 0 and not elector.is_leader
+        held = await get(lease, "kube-system")
+        assert held.spec.holder_identity == "thief"
+    finally:
+        client.leases.get = get  # type: ignore[method-assign]
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
