@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -1021,8 +1022,28 @@ def _id_errors(value: int) -> list[str]:
     return [] if 0 <= value <= MAX_INT32 else [f"must be between 0 and {MAX_INT32}, inclusive"]
 
 
+SPEC_MEMO_SIZE = 256
+_spec_memo: OrderedDict[tuple[bytes, str, bool], tuple[FieldError, ...]] = OrderedDict()
+
+
 def validate_pod_spec(spec: core_pb2.PodSpec, path: str = "spec", *, is_pod: bool = False) -> list[FieldError]:
-    """ValidatePodSpec; `is_pod` is PodValidationOptions.ResourceIsPod (a Pod, not a template)."""
+    """ValidatePodSpec; `is_pod` is PodValidationOptions.ResourceIsPod (a Pod, not a template).
+
+    The answer depends on the spec's content alone, so the last SPEC_MEMO_SIZE answers are kept by the spec's
+    deterministic serialization: the pods of one ReplicaSet, Job or DaemonSet are validated once."""
+    key = (spec.SerializeToString(deterministic=True), path, is_pod)
+    kept = _spec_memo.get(key)
+    if kept is not None:
+        _spec_memo.move_to_end(key)
+        return list(kept)
+    errs = _validate_pod_spec(spec, path, is_pod=is_pod)
+    _spec_memo[key] = tuple(errs)
+    if len(_spec_memo) > SPEC_MEMO_SIZE:
+        _spec_memo.popitem(last=False)
+    return errs
+
+
+def _validate_pod_spec(spec: core_pb2.PodSpec, path: str, *, is_pod: bool) -> list[FieldError]:
     errs: list[FieldError] = []
     if not spec.HasField("termination_grace_period_seconds"):
         errs.append(required(_child(path, "terminationGracePeriodSeconds")))

@@ -924,3 +924,21 @@ def test_finalizers_cannot_be_added_while_deleting() -> None:
     assert [str(e) for e in validate_update(new, old)] == [
         'metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.com/f"}'  # noqa: E501
     ]
+
+
+def test_kept_pod_spec_answers_follow_the_spec_and_cannot_be_changed_by_callers() -> None:
+    from apiserver.validation import validate_pod_spec
+
+    good = _obj(POD).spec
+    bad = _obj(pod(containers=[{"name": "c", "image": "nginx", "resources": {"limits": {"cpu": "-1"}}}])).spec
+    unset = _obj(POD).spec
+    unset.ClearField("termination_grace_period_seconds")  # presence alone differs
+    for _ in range(2):  # the second round is answered from what was kept
+        assert validate_pod_spec(good, is_pod=True) == []
+        found = validate_pod_spec(bad, is_pod=True)
+        assert [e.field for e in found] == ["spec.containers[0].resources.limits[cpu]",
+                                            "spec.containers[0].resources.requests[cpu]"]  # defaulted from limits
+        found.clear()  # a caller changing its list does not change the next answer
+        assert [e.field for e in validate_pod_spec(unset, is_pod=True)] == ["spec.terminationGracePeriodSeconds"]
+        assert [e.field for e in validate_pod_spec(unset, "spec.template.spec")] == [
+            "spec.template.spec.terminationGracePeriodSeconds"]  # the path is part of the answer
