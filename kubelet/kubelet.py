@@ -30,9 +30,9 @@ log = structlog.get_logger()
 
 
 EVICTION_THRESHOLD = 100 * 1024 * 1024
+"""The default hard eviction threshold, memory.available<100Mi."""
 EVICTION_MONITORING_PERIOD = 10.0
 """Seconds between the eviction manager's checks for memory pressure (upstream's evictionMonitoringPeriod)."""
-"""The default hard eviction threshold, memory.available<100Mi."""
 STATUS_COALESCE_SECONDS = 0.01
 """How long the status manager lets a burst of changes settle before writing the latest status."""
 

@@ -40,8 +40,8 @@ _bytes = functools.lru_cache(maxsize=1024)(bytes_of)
 @functools.lru_cache(maxsize=4096)
 def memory_model(annotation: str, container: str, request: str) -> tuple[int, int]:
     """A container's simulated memory as (start bytes, growth bytes/s), from the pod's `sim.kubemu.io/memory`
-    value, else its memory request, else 10Mi. Parsed once per distinct input: the eviction manager asks for
-    every running container on every tick."""
+    value, else its memory request, else 10Mi. Parsed once per distinct input: the OOM check and the eviction
+    manager ask again on every tick."""
     spec = per_container(annotation, container) or ""
     if not spec:
         return (bytes_of(request) if request else 10 * 1024 * 1024), 0

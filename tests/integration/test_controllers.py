@@ -246,6 +246,9 @@ async def test_a_lost_node_is_tainted_before_its_pods_are_marked_not_ready(
         for ctype in ("Ready", "ContainersReady"):
             pod.status.conditions.add(type=ctype, status="True")
         await api.pods.update_status(pod)
+    lease = await api.leases.get("crowded", "kube-node-lease")  # the grace period starts with every pod Ready
+    set_time(lease.spec.renew_time, time.time())
+    await api.leases.update(lease)
 
     tainted_at: list[int] = []
     not_ready_at: dict[str, int] = {}
