@@ -344,24 +344,31 @@ class Kubelet:
 
     async def _static_loop(self) -> None:
         while True:
-            added, changed, removed = self.static.scan()
-            for sp in removed + changed:
-                old = self.static_workers.pop(f"{sp.pod.metadata.namespace}/{sp.pod.metadata.name}", None)
-                if old is not None:
-                    old.terminate()
-                    await old.wait()
-                    self.log.info("static_pod.stopped", pod=old.key, file=str(sp.path))
-            for sp in added + changed:
-                worker = PodWorker(self.ctx, sp.pod, static=True)
-                self.static_workers[worker.key] = worker
-                worker.start()
-                self.log.info("static_pod.started", pod=worker.key, file=str(sp.path))
             try:
-                await self._sync_mirrors([sp.pod for sp in removed])
-            except errors.ApiError as e:
-                self.log.debug("mirror.sync_failed", error=str(e))
+                await self._static_sync()
+            except Exception as e:  # the loop must outlive one bad pass: the next wake-up tries again
+                self.log.warning("static_pod.sync_failed", error=str(e) or type(e).__name__)
             await self.static_wake.wait()
             self.static_wake.clear()
+
+    async def _static_sync(self) -> None:
+        """One pass over the static pod folder: stop what was removed or changed, start what is new, mirror."""
+        added, changed, removed = self.static.scan()
+        for sp in removed + changed:
+            old = self.static_workers.pop(f"{sp.pod.metadata.namespace}/{sp.pod.metadata.name}", None)
+            if old is not None:
+                old.terminate()
+                await old.wait()
+                self.log.info("static_pod.stopped", pod=old.key, file=str(sp.path))
+        for sp in added + changed:
+            worker = PodWorker(self.ctx, sp.pod, static=True)
+            self.static_workers[worker.key] = worker
+            worker.start()
+            self.log.info("static_pod.started", pod=worker.key, file=str(sp.path))
+        try:
+            await self._sync_mirrors([sp.pod for sp in removed])
+        except errors.ApiError as e:
+            self.log.debug("mirror.sync_failed", error=str(e))
 
     async def _sync_mirrors(self, removed: list[core_pb2.Pod]) -> None:
         if self.agent.node is None:

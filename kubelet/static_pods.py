@@ -81,9 +81,14 @@ class StaticPodSource:
             files = sorted(p for p in self.folder.iterdir()
                            if p.is_file() and not p.name.startswith(".") and p.suffix in (".yaml", ".yml", ".json"))
         added, changed, removed = [], [], []
+        sigs: dict[Path, tuple[float, int]] = {}
         for path in files:
-            st = path.stat()
-            sig = (st.st_mtime, st.st_size)
+            try:
+                st = path.stat()
+            except OSError:  # removed since the listing (a manifest being replaced): gone for this scan
+                continue
+            sigs[path] = (st.st_mtime, st.st_size)
+        for path, sig in sigs.items():
             if self._mtimes.get(path) == sig:
                 continue
             self._mtimes[path] = sig
@@ -102,7 +107,7 @@ class StaticPodSource:
             else:
                 continue
             self.pods[path] = sp
-        for path in [p for p in self.pods if p not in files]:
+        for path in [p for p in self.pods if p not in sigs]:
             removed.append(self.pods.pop(path))
             self._mtimes.pop(path, None)
         return added, changed, removed
