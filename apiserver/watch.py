@@ -24,11 +24,11 @@ INDEXED_FIELD = "spec.nodeName"
 are indexed by it, as the watch cache's pod trigger on spec.nodeName: an event is offered only to the watches
 of the node it was and is on, plus the unindexed ones, instead of to every watch."""
 
-READ_SPACING = 0.002
+READ_SPACING = 0.01
 """Under load, stream reads start at least this far apart, so that one read (and each watch's stream message)
-carries the events of a couple of milliseconds instead of one or two: every stream message costs gRPC the same
-whatever it holds. A read that finds nothing blocks and returns on the next write, so an event that comes after
-a quiet spell is delivered at once."""
+carries the events of up to 10 ms instead of one or two: every stream message costs gRPC (and the watcher) about
+the same whatever it holds. A read that finds nothing blocks and returns on the next write, so an event that comes
+after a quiet spell is delivered at once; under load an event waits at most this long for its read."""
 
 QUEUE_LIMIT = 10_000
 """Batches a watcher may fall behind before its stream is closed; its client re-watches from the last
