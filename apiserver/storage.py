@@ -7,6 +7,7 @@ entry id is `<revision>-0`; `c:<Kind>` the highest revision trimmed from that st
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -245,16 +246,20 @@ class Store:
 
     async def read_streams(
         self, positions: dict[str, int], block_ms: int, count: int = 1000
-    ) -> builtins.list[tuple[str, builtins.list[StreamEvent]]]:
-        """Block until any kind's stream has events after its position (one XREAD for all kinds)."""
+    ) -> tuple[builtins.list[tuple[str, builtins.list[StreamEvent]]], dict[str, int]]:
+        """Block until any kind's stream has events after its position (one XREAD for all kinds). Also returns
+        each kind's compaction point (the highest trimmed revision) as it stands right after the read, from an
+        MGET pipelined behind it, so that the reader can tell events trimmed before it read them."""
         kinds = list(positions)
-        reply: Any = await self._call(self._stream_conn.call(
+        xread = self._stream_conn.call(
             "XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS",
-            *(self.stream_key(kind) for kind in kinds), *(f"{positions[kind]}-0" for kind in kinds)))
+            *(self.stream_key(kind) for kind in kinds), *(f"{positions[kind]}-0" for kind in kinds))
+        mget = self._stream_conn.call("MGET", *(f"c:{kind}" for kind in kinds))
+        reply, points = await self._call(asyncio.gather(xread, mget))
         out: builtins.list[tuple[str, builtins.list[StreamEvent]]] = []
         for stream, entries in reply or []:
             out.append((stream.decode()[2:], [parse_entry(eid, fields) for eid, fields in entries]))
-        return out
+        return out, {kind: int(point or 0) for kind, point in zip(kinds, points, strict=True)}
 
 
 def parse_entry(eid: bytes | str, fields: dict[bytes, bytes] | Sequence[bytes]) -> StreamEvent:

@@ -191,7 +191,7 @@ class WatchHub:
         while True:
             started = loop.time()
             try:
-                batches = await self.store.read_streams(self.positions, self.block_ms)
+                batches, compacted = await self.store.read_streams(self.positions, self.block_ms)
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
@@ -201,8 +201,16 @@ class WatchHub:
                 backoff = min(backoff * 2, 5.0)
                 await self._expire_trimmed()
                 continue
+            read = dict(batches)
+            for kind, point in compacted.items():
+                # Events after our position were trimmed before this read took them (the stream moved on more
+                # than watch_history while we waited): the watches cannot be served without a gap.
+                events = read.get(kind)
+                if point > self.positions[kind] and (not events or events[0].revision > point):
+                    self._expire(kind, point, events[-1].revision if events else point)
+                    read.pop(kind, None)
             read_any = False
-            for kind, events in batches:
+            for kind, events in read.items():
                 if not events:
                     continue
                 read_any = True
@@ -218,11 +226,15 @@ class WatchHub:
             except errors.ApiError:
                 return
             if compacted > self.positions[kind]:
-                # Events we never dispatched are gone: end every watch of the kind; clients relist.
-                self.log.warning("watch.expired", kind=kind, position=self.positions[kind], compacted=compacted)
-                for sub in list(self.subscriptions[kind]):
-                    sub.close()
-                self.positions[kind] = await self.store.revision()
+                self._expire(kind, compacted, await self.store.revision())
+
+    def _expire(self, kind: str, compacted: int, position: int) -> None:
+        """Events we never dispatched are gone: end every watch of the kind (clients re-watch from their last
+        revision, which is too old, and relist) and go on from `position`."""
+        self.log.warning("watch.expired", kind=kind, position=self.positions[kind], compacted=compacted)
+        for sub in list(self.subscriptions[kind]):
+            sub.close()
+        self.positions[kind] = position
 
 
 def make_filter(kind: str, namespace: str, label_selector: str, field_selector: str) -> Filter:

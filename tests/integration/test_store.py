@@ -103,11 +103,13 @@ async def test_stream_reads_return_each_kinds_events_and_a_blocked_read_fails_wh
         rev_a = await store.create("Pod", "ns/a", b"pod-a", "u1", b'{"l":{}}', None)
         rev_n = await store.create("Node", "/n1", b"node-1", "u2", b"{}", None)
         rev_b = await store.create("Pod", "ns/b", b"pod-b", "u3", b"{}", None)
-        batches = dict(await store.read_streams({"Pod": 0, "Node": 0}, block_ms=100))
+        read, compacted = await store.read_streams({"Pod": 0, "Node": 0}, block_ms=100)
+        batches = dict(read)
+        assert compacted == {"Pod": 0, "Node": 0}  # nothing trimmed
         assert [(e.revision, e.type, e.member, e.data, e.attrs) for e in batches["Pod"]] == [
             (rev_a, "ADDED", "ns/a", b"pod-a", b'{"l":{}}'), (rev_b, "ADDED", "ns/b", b"pod-b", b"{}")]
         assert [(e.revision, e.member) for e in batches["Node"]] == [(rev_n, "/n1")]
-        assert await store.read_streams({"Pod": rev_b, "Node": rev_n}, block_ms=50) == []  # nothing new
+        assert (await store.read_streams({"Pod": rev_b, "Node": rev_n}, block_ms=50))[0] == []  # nothing new
 
         blocked = asyncio.create_task(store.read_streams({"Pod": rev_b}, block_ms=60_000))
         await asyncio.sleep(0.1)
@@ -123,7 +125,7 @@ async def test_stream_reads_return_each_kinds_events_and_a_blocked_read_fails_wh
         async def read_again() -> bool:
             try:
                 await store.create("Pod", "ns/c", b"pod-c", "u4", b"{}", None)
-                got = await store.read_streams({"Pod": 0}, block_ms=100)
+                got, _ = await store.read_streams({"Pod": 0}, block_ms=100)
             except errors.Unavailable:
                 return False
             return [e.member for _, evs in got for e in evs] == ["ns/c"]

@@ -38,3 +38,35 @@ async def test_writes_during_the_read_spacing_come_in_one_batch(redis_server: Re
     finally:
         await hub.stop()
         await store.close()
+
+
+async def test_events_trimmed_while_the_hub_waited_end_the_watches_instead_of_a_gap(
+    redis_server: RedisServer,
+) -> None:
+    # A stream keeping 5 events (trimmed back to 5 once it holds 22): 40 writes during the spacing trim away
+    # events the hub has not read yet. Its watches must end (their clients relist), not skip them silently.
+    store = storage.Store(fresh_database(redis_server.url, 9), watch_history=5)
+    hub = WatchHub(store, ["Pod", "Node"], block_ms=10_000, read_spacing=SPACING)
+    try:
+        await hub.start()
+        pods, _ = hub.subscribe("Pod", make_filter("Pod", "", "", ""))
+        nodes, _ = hub.subscribe("Node", make_filter("Node", "", "", ""))
+        await store.create("Pod", "/a", b"a", "uid-a", b'{"l":{},"f":{}}', None)
+        first = await asyncio.wait_for(pods.queue.get(), SPACING - 0.5)
+        assert first is not None and [ev.member for _, ev in first] == ["/a"]
+        for i in range(40):
+            await store.create("Pod", f"/b{i}", b"b", f"uid-b{i}", b'{"l":{},"f":{}}', None)
+        await store.create("Node", "/n", b"n", "uid-n", b'{"l":{},"f":{}}', None)
+        assert await asyncio.wait_for(pods.queue.get(), SPACING + 10) is None  # closed: no gapped batch
+        assert pods.closed
+        # The other kind lost nothing: its watch goes on.
+        got = await asyncio.wait_for(nodes.queue.get(), 10)
+        assert got is not None and [ev.member for _, ev in got] == ["/n"] and not nodes.closed
+        # A new pod watch starts from the hub's position and gets what comes next.
+        again, _ = hub.subscribe("Pod", make_filter("Pod", "", "", ""))
+        await store.create("Pod", "/c", b"c", "uid-c", b'{"l":{},"f":{}}', None)
+        later = await asyncio.wait_for(again.queue.get(), SPACING + 10)
+        assert later is not None and [ev.member for _, ev in later] == ["/c"]
+    finally:
+        await hub.stop()
+        await store.close()
