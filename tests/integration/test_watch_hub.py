@@ -1,6 +1,7 @@
 """The watch hub's stream reads against a real redis-server: under load they are spaced, so the writes made
 meanwhile reach a watch in one batch (one stream message), while a write after a quiet spell is delivered by the
-read already waiting for it, without waiting out the spacing."""
+read already waiting for it, without waiting out the spacing; and when the stream is trimmed past events the hub
+has not read yet, that kind's watches end instead of going on with a gap."""
 
 from __future__ import annotations
 
