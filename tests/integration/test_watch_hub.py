@@ -10,12 +10,23 @@ import asyncio
 import pytest
 
 from apiserver import storage
-from apiserver.watch import WatchHub, make_filter
+from apiserver.watch import Subscription, WatchHub, make_filter
 from tests.support import RedisServer, fresh_database
 
 pytestmark = pytest.mark.integration
 
 SPACING = 3.0
+ATTRS = b'{"l":{},"f":{}}'
+
+
+async def _create(store: storage.Store, kind: str, name: str) -> None:
+    await store.create(kind, f"/{name}", name.encode(), f"uid-{name}", ATTRS, None)
+
+
+async def _members(sub: Subscription, within: float) -> list[str]:
+    batch = await asyncio.wait_for(sub.queue.get(), within)
+    assert batch is not None, "the watch was closed"
+    return [ev.member for _, ev in batch]
 
 
 async def test_writes_during_the_read_spacing_come_in_one_batch(redis_server: RedisServer) -> None:
@@ -24,17 +35,15 @@ async def test_writes_during_the_read_spacing_come_in_one_batch(redis_server: Re
     try:
         await hub.start()
         sub, _ = hub.subscribe("Pod", make_filter("Pod", "", "", ""))
-        await store.create("Pod", "/a", b"a", "uid-a", b'{"l":{},"f":{}}', None)
+        await _create(store, "Pod", "a")
         # The hub's first read was waiting: "a" comes well inside the spacing (a hub that slept before every
         # read would hand it over only after SPACING).
-        first = await asyncio.wait_for(sub.queue.get(), SPACING - 0.5)
-        assert first is not None and [ev.member for _, ev in first] == ["/a"]
+        assert await _members(sub, SPACING - 0.5) == ["/a"]
         # That read returned at once, so the next one waits out the rest of the spacing: these five arrive
         # together.
         for i in range(5):
-            await store.create("Pod", f"/b{i}", b"b", f"uid-b{i}", b'{"l":{},"f":{}}', None)
-        batch = await asyncio.wait_for(sub.queue.get(), SPACING + 10)
-        assert batch is not None and [ev.member for _, ev in batch] == [f"/b{i}" for i in range(5)]
+            await _create(store, "Pod", f"b{i}")
+        assert await _members(sub, SPACING + 10) == [f"/b{i}" for i in range(5)]
         assert sub.queue.empty()
     finally:
         await hub.stop()
@@ -52,22 +61,19 @@ async def test_events_trimmed_while_the_hub_waited_end_the_watches_instead_of_a_
         await hub.start()
         pods, _ = hub.subscribe("Pod", make_filter("Pod", "", "", ""))
         nodes, _ = hub.subscribe("Node", make_filter("Node", "", "", ""))
-        await store.create("Pod", "/a", b"a", "uid-a", b'{"l":{},"f":{}}', None)
-        first = await asyncio.wait_for(pods.queue.get(), SPACING - 0.5)
-        assert first is not None and [ev.member for _, ev in first] == ["/a"]
+        await _create(store, "Pod", "a")
+        assert await _members(pods, SPACING - 0.5) == ["/a"]
         for i in range(40):
-            await store.create("Pod", f"/b{i}", b"b", f"uid-b{i}", b'{"l":{},"f":{}}', None)
-        await store.create("Node", "/n", b"n", "uid-n", b'{"l":{},"f":{}}', None)
+            await _create(store, "Pod", f"b{i}")
+        await _create(store, "Node", "n")
         assert await asyncio.wait_for(pods.queue.get(), SPACING + 10) is None  # closed: no gapped batch
         assert pods.closed
         # The other kind lost nothing: its watch goes on.
-        got = await asyncio.wait_for(nodes.queue.get(), 10)
-        assert got is not None and [ev.member for _, ev in got] == ["/n"] and not nodes.closed
+        assert await _members(nodes, 10) == ["/n"] and not nodes.closed
         # A new pod watch starts from the hub's position and gets what comes next.
         again, _ = hub.subscribe("Pod", make_filter("Pod", "", "", ""))
-        await store.create("Pod", "/c", b"c", "uid-c", b'{"l":{},"f":{}}', None)
-        later = await asyncio.wait_for(again.queue.get(), SPACING + 10)
-        assert later is not None and [ev.member for _, ev in later] == ["/c"]
+        await _create(store, "Pod", "c")
+        assert await _members(again, SPACING + 10) == ["/c"]
     finally:
         await hub.stop()
         await store.close()
