@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -7,6 +8,18 @@ import pytest
 
 from kubemu.client.client import Client
 from tests.support import ApiServer, RedisContainer, RedisServer, start_redis, unique
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The processes' logs go with a green session and stay, with their folder named, after a red one."""
+    from tests import support
+
+    if support._LOG_DIR is None:
+        return
+    if exitstatus == 0:
+        shutil.rmtree(support._LOG_DIR, ignore_errors=True)
+    else:
+        print(f"\nlogs of the processes the tests started: {support._LOG_DIR}")
 
 
 def pytest_report_header() -> str:

@@ -192,8 +192,20 @@ class Process:
         return self.log.read_text()
 
 
+_LOG_DIR: Path | None = None
+
+
+def log_dir() -> Path:
+    """The folder for the logs of every process this test session starts: conftest removes it after a green
+    session and keeps it, saying where, after a red one."""
+    global _LOG_DIR
+    if _LOG_DIR is None:
+        _LOG_DIR = Path(tempfile.mkdtemp(prefix="kubemu-test-logs-"))
+    return _LOG_DIR
+
+
 def _log_file(name: str) -> Path:
-    return Path(tempfile.mkstemp(prefix=f"kubemu-{name}-", suffix=".log")[1])
+    return Path(tempfile.mkstemp(prefix=f"kubemu-{name}-", suffix=".log", dir=log_dir())[1])
 
 
 def _config_args(config: Path | None) -> list[str]:
