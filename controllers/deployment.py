@@ -233,8 +233,11 @@ class DeploymentController:
             size[rs.metadata.name] -= down
             budget -= down
             await self._scale(rs, size[rs.metadata.name], d)
-        # ... then available ones, as far as availability above replicas - maxUnavailable allows.
-        surplus = sum(rs.status.available_replicas for rs in all_rs) - min_available
+        # ... then available ones, as far as availability above replicas - maxUnavailable allows. A replica set
+        # counts at most its spec's replicas as available: right after a scale-down its status still counts the
+        # pods being removed until the replica set controller writes it again, and counting those let a sync
+        # scale down twice for one step (seen as 2 Ready pods of 4 with maxUnavailable 1).
+        surplus = sum(min(rs.status.available_replicas, _replicas(rs)) for rs in all_rs) - min_available
         for rs in oldest_first:
             if surplus <= 0:
                 break
