@@ -209,14 +209,11 @@ class WatchHub:
                 if point > self.positions[kind] and (not events or events[0].revision > point):
                     self._expire(kind, point, events[-1].revision if events else point)
                     read.pop(kind, None)
-            read_any = False
             for kind, events in read.items():
-                if not events:
-                    continue
-                read_any = True
-                self.dispatch(kind, events)
-                self.positions[kind] = events[-1].revision
-            if read_any and (wait := started + self.read_spacing - loop.time()) > 0:
+                if events:
+                    self.dispatch(kind, events)
+                    self.positions[kind] = events[-1].revision
+            if any(read.values()) and (wait := started + self.read_spacing - loop.time()) > 0:
                 await asyncio.sleep(wait)
 
     async def _expire_trimmed(self) -> None:
