@@ -424,7 +424,8 @@ class ScorePlugin(Protocol):
     them all and `score` is not called per node (it then has `normalized_scores(pod, nodes, snapshot)`, the
     normalized scores of the candidate nodes in their order). Plugins whose normalizing reads only the scores
     have `normalize_values(pod, values, snapshot)`, the same over a list; `normalize_is_identity = True` says
-    their scores are final as scored."""
+    their scores are final as scored. A normalize must give equal raw scores equal results (upstream's all
+    do): when every candidate scores alike, decide leaves the plugin out of the comparison."""
 
     name: str
 

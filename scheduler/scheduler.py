@@ -184,21 +184,26 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
                               spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
     totals = [r[-1] for r in local_raw]
     parts: list[tuple[str, Callable[[], list[int]]]] = []
-    """Each plugin's weighted scores, in SCORES order (the identity ones' made only when asked)."""
+    """Each plugin's weighted scores, in SCORES order (made only when asked)."""
     for plugin, weight in active:
         if plugin in plugins.NODE_LOCAL:
             j = scorers.index(plugin)
             if getattr(plugin, "normalize_is_identity", False):
                 parts.append((plugin.name, partial(_weighted_column, local_raw, j, weight)))
                 continue
-            normalized = _normalize(plugin, pod, [r[j] for r in local_raw], names, snapshot)
+            column = [r[j] for r in local_raw]
+            if column.count(column[0]) == len(column):
+                # Every candidate scored alike, so normalized alike: the same amount added to every total
+                # leaves the choice as it is.
+                parts.append((plugin.name, partial(_weighted_normalized, plugin, pod, column, names, snapshot, weight)))
+                continue
+            normalized = _normalize(plugin, pod, column, names, snapshot)
         elif getattr(plugin, "scores_in_normalize", False):
             normalized = plugin.normalized_scores(pod, feasible, snapshot)  # type: ignore[attr-defined]
         else:
             normalized = _normalize(plugin, pod, [plugin.score(pod, n, snapshot) for n in feasible], names, snapshot)
-        weighted = [v * weight for v in normalized]
-        totals = [a + b for a, b in zip(totals, weighted, strict=True)]
-        parts.append((plugin.name, partial(list, weighted)))
+        totals = [a + b * weight for a, b in zip(totals, normalized, strict=True)]
+        parts.append((plugin.name, partial(_weighted, normalized, weight)))
 
     def breakdown() -> list[tuple[str, list[int]]]:
         return [(name, values()) for name, values in parts]
@@ -211,6 +216,15 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
 
 def _weighted_column(rows: list[tuple[int, ...]], j: int, weight: int) -> list[int]:
     return [r[j] * weight for r in rows]
+
+
+def _weighted(values: list[int], weight: int) -> list[int]:
+    return [v * weight for v in values]
+
+
+def _weighted_normalized(plugin: ScorePlugin, pod: core_pb2.Pod, values: list[int], names: list[str],
+                         snapshot: Snapshot, weight: int) -> list[int]:
+    return _weighted(_normalize(plugin, pod, values, names, snapshot), weight)
 
 
 def _normalize(plugin: ScorePlugin, pod: core_pb2.Pod, values: list[int], names: list[str],

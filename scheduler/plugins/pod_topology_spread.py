@@ -289,6 +289,19 @@ class PodTopologySpread:
         """PreScore + Score for the nodes that passed filtering, in their order: None for ignored nodes (missing
         a key), otherwise round(sum of count * log(domains + 2) + maxSkew - 1) over the ScheduleAnyway
         constraints. None when the pod has no such constraints (upstream's Skip)."""
+        scored = PodTopologySpread._scores(pod, filtered, snapshot)
+        if scored is None:
+            return None
+        values, by_values, per_node = scored
+        return per_node if per_node is not None else [None if v is None else by_values[v] for v in values]
+
+    @staticmethod
+    def _scores(pod: core_pb2.Pod, filtered: Sequence[NodeInfo], snapshot: Snapshot
+                ) -> tuple[list[tuple[str, ...] | None], dict[tuple[str, ...], int], list[int | None] | None] | None:
+        """The raw scores as (each node's values for the keys, the score of each distinct values tuple, None),
+        or, with a per-node (hostname) constraint, ([], {}, the score of each node). Without a per-node
+        constraint nodes with the same values score the same, so a score is worked out once per domain tuple
+        rather than once per node (420 candidates of 1,000 nodes in 10 zones: 10 sums)."""
         state = PodTopologySpread._pre_score(pod, snapshot)
         constraints = state.constraints
         if not constraints or not snapshot.nodes:
@@ -303,36 +316,31 @@ class PodTopologySpread:
             values.append(memo[keys_text] if keys_text in memo else topology_values(info, keys, keys_text))
         distinct = set(values)
         distinct.discard(None)
-        scored = len(values) - values.count(None)
+        per_host = any(k == LABEL_HOSTNAME for k in keys)
+        scored = len(values) - values.count(None) if per_host else 0
         weights = []
         for i, c in enumerate(constraints):
             size = scored if c.topology_key == LABEL_HOSTNAME else len({v[i] for v in distinct if v is not None})
             # topologyNormalizingWeight: small topologies are not watered down by big ones.
             weights.append(math.log(size + 2))
-        per_host = any(k == LABEL_HOSTNAME for k in keys)
-        by_values: dict[tuple[str, ...], int] = {}
-        out: list[int | None] = []
-        for info, v in zip(filtered, values, strict=True):
-            if v is None:
-                out.append(None)
-                continue
-            found = None if per_host else by_values.get(v)
-            if found is None:
-                score = 0.0
-                for i, c in enumerate(constraints):
-                    if c.topology_key == LABEL_HOSTNAME:
-                        cnt = count_on_node(info, c, pod.metadata.namespace)
-                    else:
-                        cnt = state.counts[i].get(v[i], 0)
-                    # scoreForCount: maxSkew - 1 waters down differences between domains.
-                    score += cnt * weights[i] + (c.max_skew - 1)
-                # Go's math.Round rounds halves away from zero (Python's round() would go to even); never negative.
-                whole = math.floor(score)
-                found = whole + 1 if score - whole >= 0.5 else whole
-                if not per_host:  # without a per-node constraint, nodes with the same values score the same
-                    by_values[v] = found
-            out.append(found)
-        return out
+
+        def score_for(info: NodeInfo | None, v: tuple[str, ...]) -> int:
+            score = 0.0
+            for i, c in enumerate(constraints):
+                if c.topology_key == LABEL_HOSTNAME:
+                    assert info is not None
+                    cnt = count_on_node(info, c, pod.metadata.namespace)
+                else:
+                    cnt = state.counts[i].get(v[i], 0)
+                # scoreForCount: maxSkew - 1 waters down differences between domains.
+                score += cnt * weights[i] + (c.max_skew - 1)
+            # Go's math.Round rounds halves away from zero (Python's round() would go to even); never negative.
+            whole = math.floor(score)
+            return whole + 1 if score - whole >= 0.5 else whole
+
+        if per_host:
+            return [], {}, [None if v is None else score_for(info, v) for info, v in zip(filtered, values, strict=True)]
+        return values, {v: score_for(None, v) for v in distinct if v is not None}, None
 
     def skip(self, pod: core_pb2.Pod, snapshot: Snapshot) -> bool:
         """PreScore's Skip: the pod has no ScheduleAnyway constraints."""
@@ -356,16 +364,24 @@ class PodTopologySpread:
 
     def normalized_scores(self, pod: core_pb2.Pod, nodes: Sequence[NodeInfo], snapshot: Snapshot) -> list[int]:
         """NormalizeScore: fewer matching pods is better, 100 * (max + min - s) / max; ignored nodes get 0."""
-        raw = self.raw_scores(pod, nodes, snapshot)
-        if raw is None:
+        scored = self._scores(pod, nodes, snapshot)
+        if scored is None:
             # Skip: the plugin does not score this pod, which adds nothing to any node.
             return [0] * len(nodes)
-        valid = [v for v in raw if v is not None]
-        low = min(valid, default=0)
-        high = max(valid, default=0)
-        if high == 0:
-            return [0 if v is None else MAX_NODE_SCORE for v in raw]
-        return [0 if v is None else MAX_NODE_SCORE * (high + low - v) // high for v in raw]
+        values, by_values, per_node = scored
+        if per_node is not None:
+            valid = [v for v in per_node if v is not None]
+            low, high = min(valid, default=0), max(valid, default=0)
+            return [0 if v is None else _normalized(v, low, high) for v in per_node]
+        # The minimum and maximum over the nodes are those over the distinct values tuples: normalized once each.
+        low, high = min(by_values.values(), default=0), max(by_values.values(), default=0)
+        normalized: dict[tuple[str, ...] | None, int] = {v: _normalized(s, low, high) for v, s in by_values.items()}
+        normalized[None] = 0
+        return [normalized[v] for v in values]
+
+
+def _normalized(score: int, low: int, high: int) -> int:
+    return MAX_NODE_SCORE if high == 0 else MAX_NODE_SCORE * (high + low - score) // high
 
 
 pod_topology_spread = PodTopologySpread()

@@ -490,3 +490,55 @@ def test_decisions_over_the_caches_snapshots_equal_decisions_over_fresh_node_inf
         elif rng.random() < 0.3:
             cache.remove_node(rng.choice(sorted(cache.nodes)))
     assert len(placed) > 50 and all_passed > 5
+
+
+def test_the_node_chosen_is_a_best_total_of_the_score_breakdown_by_the_seeded_tie_break() -> None:
+    # decide sums only what can change the choice (a plugin that scores every candidate alike adds nothing to
+    # compare) and normalizes the spreading scores once per domain: the choice must still be the seeded pick
+    # among the best totals of the full breakdown, through constant and varying columns, zone and per-node
+    # spreading, and nodes lacking the zone key.
+    import random
+
+    from scheduler.framework import MAX_NODE_SCORE, Snapshot
+    from scheduler.plugins.pod_topology_spread import pod_topology_spread
+    from scheduler.scheduler import decide
+
+    rng = random.Random(11)
+    varied = {"constant": 0, "varying": 0}
+    for step in range(120):
+        taint_share = rng.choice([0.0, 0.0, 0.3])  # no PreferNoSchedule taint anywhere: a constant column
+        infos = []
+        for i in range(rng.randrange(2, 40)):
+            n = node(f"n{i:02d}", cpu=rng.choice(["2", "4"]))
+            n.metadata.labels["kubernetes.io/hostname"] = f"n{i:02d}"
+            if rng.random() < 0.9:
+                n.metadata.labels["zone"] = f"z{rng.randrange(4)}"
+            if rng.random() < taint_share:
+                n.spec.taints.add(key="slow", value="yes", effect="PreferNoSchedule")
+            placed = [pod(f"e{i}-{k}", cpu="100m", node_name=n.metadata.name) for k in range(rng.randrange(4))]
+            for p in placed:
+                p.metadata.labels["app"] = rng.choice(["web", "db"])
+            infos.append(NodeInfo.build(n, placed))
+        keys = rng.choice([["zone"], ["zone", "kubernetes.io/hostname"], ["kubernetes.io/hostname"]])
+        incoming = pod("p", topologySpreadConstraints=[
+            {"maxSkew": rng.randrange(1, 3), "topologyKey": k, "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": {"app": "web"}}} for k in keys])
+        incoming.metadata.labels["app"] = "web"
+        snapshot = Snapshot(infos)
+        d = decide(incoming, snapshot, random.Random(step))
+        assert d.node is not None
+        totals = {name: per["total"] for name, per in d.scores.items()}
+        best = max(totals.values())
+        assert d.node == random.Random(step).choice(sorted(n for n, t in totals.items() if t == best)), f"step {step}"
+        taint_column = {per["TaintToleration"] for per in d.scores.values()}
+        varied["constant" if len(taint_column) == 1 else "varying"] += 1
+        # The spreading scores, normalized per domain, equal NormalizeScore over each node's raw score.
+        feasible = [snapshot.by_name[name] for name in d.scored]
+        raw = pod_topology_spread.raw_scores(incoming, feasible, snapshot)
+        assert raw is not None
+        valid = [v for v in raw if v is not None]
+        low, high = min(valid, default=0), max(valid, default=0)
+        want = [0 if v is None else MAX_NODE_SCORE if high == 0 else MAX_NODE_SCORE * (high + low - v) // high
+                for v in raw]
+        assert [d.scores[name]["PodTopologySpread"] for name in d.scored] == [2 * w for w in want], f"step {step}"
+    assert varied["constant"] > 30 and varied["varying"] > 10
