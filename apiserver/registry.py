@@ -48,12 +48,28 @@ def _invalid(info: kinds.KindInfo, name: str, errs: list[validation.FieldError])
     return exc
 
 
+class _Recheck(Exception):
+    """A verb that started from the watch cache would answer without writing (a no-op): only the store can
+    say that the object really is as the cache has it."""
+
+
+_CACHE_ERRORS = (errors.Conflict, errors.NotFound, errors.Invalid, _Recheck)
+"""What a verb that started from the watch cache may have concluded from a version the store has moved past:
+it runs again from the store, so that the answer is the store's."""
+
+
 class Registry:
     def __init__(self, store: st.Store, config: ClusterConfig, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.log = log.bind(component="apiserver")
+        self.cached: Callable[[str, str], tuple[bytes, int] | None] | None = None
+        """The watch cache (WatchHub.cached): updates, bindings and deletes start from the object as the watch
+        hub last read it instead of reading the store, as kube-apiserver's cacher hands GuaranteedUpdate its
+        cached object. A stale one fails the store's compare-and-swap and the verb goes on from the store;
+        a verb that would fail, or answer without writing, after starting from the cache runs again from the
+        store, so no answer is the cache's alone."""
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -62,10 +78,13 @@ class Registry:
         obj.metadata.resource_version = str(rv)
         return obj
 
-    async def _current(self, info: kinds.KindInfo, namespace: str, name: str) -> Any:
-        found = await self.store.get(info.kind, st.Store.member(namespace, name))
+    async def _current(self, info: kinds.KindInfo, namespace: str, name: str, *, cached: bool = False) -> Any:
+        member = st.Store.member(namespace, name)
+        found = self.cached(info.kind, member) if cached and self.cached is not None else None
         if found is None:
-            raise errors.NotFound(errors.not_found_message(info.resource, name))
+            found = await self.store.get(info.kind, member)
+            if found is None:
+                raise errors.NotFound(errors.not_found_message(info.resource, name))
         return self.decode(info, *found)
 
     @staticmethod
@@ -140,14 +159,22 @@ class Registry:
         return out, rev
 
     async def update(self, obj: Any, *, status: bool, dry_run: bool = False) -> Any:
+        if self.cached is not None and not dry_run:
+            try:
+                return await self._update(obj, status=status, dry_run=False, cached=True)
+            except _CACHE_ERRORS:
+                pass
+        return await self._update(obj, status=status, dry_run=dry_run, cached=False)
+
+    async def _update(self, obj: Any, *, status: bool, dry_run: bool, cached: bool) -> Any:
         info = kinds.of_message(obj)
         namespace = self._namespace_of(info, obj)
         name = obj.metadata.name
         requested_rv = obj.metadata.resource_version
         if requested_rv and not requested_rv.isdigit():
             raise errors.BadRequest(f'invalid resource version "{requested_rv}"')
-        for _ in range(_CAS_RETRIES):
-            old = await self._current(info, namespace, name)
+        for attempt in range(_CAS_RETRIES):
+            old = await self._current(info, namespace, name, cached=cached and attempt == 0)
             if requested_rv and requested_rv != old.metadata.resource_version:
                 raise errors.Conflict(errors.conflict_message(info.resource, name))
             new = self._merge_update(info, old, obj, status=status)
@@ -160,7 +187,7 @@ class Registry:
                 new.metadata.resource_version = old.metadata.resource_version
                 return new
             try:
-                return await self._write_update(info, old, new)
+                return await self._write_update(info, old, new, from_cache=cached and attempt == 0)
             except st.Stale:
                 if requested_rv:
                     raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
@@ -225,7 +252,7 @@ class Registry:
             meta.generation = old_meta.generation + 1
         return new
 
-    async def _write_update(self, info: kinds.KindInfo, old: Any, new: Any) -> Any:
+    async def _write_update(self, info: kinds.KindInfo, old: Any, new: Any, *, from_cache: bool = False) -> Any:
         member = st.Store.member(new.metadata.namespace, new.metadata.name)
         old_rv = int(old.metadata.resource_version)
         meta = new.metadata
@@ -238,6 +265,8 @@ class Registry:
             self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
             return new
         if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
+            if from_cache:
+                raise _Recheck()
             return old  # a no-op write does not bump the revision, as upstream
         rev = await self.store.update(
             info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(new), _encode_attrs(old)
@@ -267,8 +296,20 @@ class Registry:
             )
         if grace_period_seconds is not None and grace_period_seconds < 0:
             grace_period_seconds = 0
-        for _ in range(_CAS_RETRIES):
-            obj = await self._current(info, namespace, name)
+        if self.cached is not None:
+            try:
+                return await self._delete(info, namespace, name, grace_period_seconds, uid, resource_version,
+                                          propagation_policy, cached=True)
+            except _CACHE_ERRORS:
+                pass
+        return await self._delete(info, namespace, name, grace_period_seconds, uid, resource_version,
+                                  propagation_policy, cached=False)
+
+    async def _delete(self, info: kinds.KindInfo, namespace: str, name: str, grace_period_seconds: int | None,
+                      uid: str | None, resource_version: str | None, propagation_policy: str, *, cached: bool
+                      ) -> Any:
+        for attempt in range(_CAS_RETRIES):
+            obj = await self._current(info, namespace, name, cached=cached and attempt == 0)
             meta = obj.metadata
             if uid is not None and uid != meta.uid:
                 raise errors.Conflict(
@@ -280,7 +321,8 @@ class Registry:
                     f"ResourceVersion in object meta: {meta.resource_version}"
                 )
             try:
-                return await self._delete_once(info, obj, grace_period_seconds, propagation_policy)
+                return await self._delete_once(info, obj, grace_period_seconds, propagation_policy,
+                                               from_cache=cached and attempt == 0)
             except st.Stale:
                 if resource_version is not None:
                     raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
@@ -302,7 +344,8 @@ class Registry:
             grace = 0
         return max(grace, 0)
 
-    async def _delete_once(self, info: kinds.KindInfo, obj: Any, requested: int | None, policy: str) -> Any:
+    async def _delete_once(self, info: kinds.KindInfo, obj: Any, requested: int | None, policy: str, *,
+                           from_cache: bool = False) -> Any:
         meta = obj.metadata
         member = st.Store.member(meta.namespace, meta.name)
         old_rv = int(meta.resource_version)
@@ -325,6 +368,8 @@ class Registry:
                 changed = True
         if meta.finalizers or (info.kind == "Pod" and meta.HasField("deletion_timestamp") and grace > 0):
             if not changed:
+                if from_cache:
+                    raise _Recheck()
                 return obj
             rev = await self.store.update(
                 info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(obj), old_attrs
@@ -345,8 +390,17 @@ class Registry:
         namespace = namespace or "default"
         if not node_name:
             raise _invalid(info, name, [validation.required("target.name")])
-        for _ in range(_CAS_RETRIES):
-            pod = await self._current(info, namespace, name)
+        if self.cached is not None:
+            try:
+                return await self._bind(info, namespace, name, node_name, uid, cached=True)
+            except _CACHE_ERRORS:
+                pass
+        return await self._bind(info, namespace, name, node_name, uid, cached=False)
+
+    async def _bind(self, info: kinds.KindInfo, namespace: str, name: str, node_name: str, uid: str | None, *,
+                    cached: bool) -> Any:
+        for attempt in range(_CAS_RETRIES):
+            pod = await self._current(info, namespace, name, cached=cached and attempt == 0)
             if uid is not None and uid != pod.metadata.uid:
                 raise errors.Conflict(
                     f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.metadata.uid}"

@@ -122,6 +122,9 @@ class WatchHub:
         self._unindexed: dict[str, set[Subscription]] = {k: set() for k in self.kinds}
         self._indexed: dict[str, dict[str, set[Subscription]]] = {k: {} for k in self.kinds}
         """kind -> value of INDEXED_FIELD the watch requires -> watches."""
+        self.objects: dict[str, dict[str, tuple[bytes, int]]] = {k: {} for k in self.kinds}
+        """The watch cache: kind -> member -> the stored bytes and revision of the latest event read for each
+        object written since the hub started (deleted ones dropped). See `cached`."""
         self._task: asyncio.Task[None] | None = None
         self.log = log.bind(component="apiserver")
 
@@ -185,6 +188,20 @@ class WatchHub:
     def position(self, kind: str) -> int:
         return self.positions[kind]
 
+    def cached(self, kind: str, member: str) -> tuple[bytes, int] | None:
+        """The object as of the last event the hub read for it, or None when it has not seen it written: what
+        an update starts from instead of a store read (the Registry's `cached`). It can be behind the store
+        (by the events not read yet), never ahead of it, and never behind what this hub's watches were sent."""
+        return self.objects[kind].get(member)
+
+    def _remember(self, kind: str, events: list[StreamEvent]) -> None:
+        objects = self.objects[kind]
+        for ev in events:
+            if ev.type == "DELETED":
+                objects.pop(ev.member, None)
+            else:
+                objects[ev.member] = (ev.data, ev.revision)
+
     async def _run(self) -> None:
         backoff = 0.1
         loop = asyncio.get_running_loop()
@@ -211,6 +228,7 @@ class WatchHub:
                     read.pop(kind, None)
             for kind, events in read.items():
                 if events:
+                    self._remember(kind, events)
                     self.dispatch(kind, events)
                     self.positions[kind] = events[-1].revision
             if any(read.values()) and (wait := started + self.read_spacing - loop.time()) > 0:
@@ -229,6 +247,7 @@ class WatchHub:
         """Events we never dispatched are gone: end every watch of the kind (clients re-watch from their last
         revision, which is too old, and relist) and go on from `position`."""
         self.log.warning("watch.expired", kind=kind, position=self.positions[kind], compacted=compacted)
+        self.objects[kind].clear()  # it missed those events too
         for sub in list(self.subscriptions[kind]):
             sub.close()
         self.positions[kind] = position
