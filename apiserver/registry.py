@@ -191,6 +191,8 @@ class Registry:
             except st.Stale:
                 if requested_rv:
                     raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
+            except st.Missing:  # deleted since it was read
+                raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
         raise errors.Conflict(errors.conflict_message(info.resource, name))
 
     @staticmethod

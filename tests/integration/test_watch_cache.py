@@ -133,6 +133,11 @@ async def test_a_cache_behind_the_store_never_decides_the_answer(parts: Parts) -
     deleted = await reg.delete("Pod", "default", "b", grace_period_seconds=0, uid=again.metadata.uid)
     assert deleted.metadata.uid == again.metadata.uid
 
+    # Gone from the store, still in the cache: an update is NotFound, as without the cache.
+    as_created.status.phase = "Running"
+    with pytest.raises(errors.NotFound, match='pods "b" not found'):
+        await reg.update(as_created, status=True)
+
 
 def pod_from(stored: tuple[bytes, int]) -> core_pb2.Pod:
     pod = core_pb2.Pod.FromString(stored[0])
