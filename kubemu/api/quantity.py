@@ -304,11 +304,14 @@ class Quantity:
         return Quantity(-self.amount, self.format)
 
 
+@functools.lru_cache(maxsize=4096)
 def cpu_millis(text: str) -> int:
-    """A CPU quantity in millicores: "500m" -> 500, "1" -> 1000, "0.1" -> 100."""
+    """A CPU quantity in millicores: "500m" -> 500, "1" -> 1000, "0.1" -> 100. Kept per text, as the parse is:
+    the rounding is Fraction arithmetic, and the scheduler asks it of every pod's requests every cycle."""
     return parse_quantity(text).milli_value()
 
 
+@functools.lru_cache(maxsize=4096)
 def bytes_of(text: str) -> int:
-    """A memory or storage quantity in bytes, rounded up: "128Mi" -> 134217728, "1G" -> 10**9."""
+    """A memory or storage quantity in bytes, rounded up: "128Mi" -> 134217728, "1G" -> 10**9 (kept per text)."""
     return parse_quantity(text).value()
