@@ -109,6 +109,11 @@ class Subscription:
             self.queue.put_nowait(None)
 
 
+UNCACHED_KINDS = frozenset({"Event"})
+"""Kinds the watch cache leaves out: Events are many, written once or bumped now and then, and never read back
+by the registry's writes often enough to pay for a copy of each in the apiserver's memory."""
+
+
 class WatchHub:
     def __init__(
         self, store: Store, kinds: Iterable[str], block_ms: int = 1000, read_spacing: float = READ_SPACING
@@ -122,9 +127,10 @@ class WatchHub:
         self._unindexed: dict[str, set[Subscription]] = {k: set() for k in self.kinds}
         self._indexed: dict[str, dict[str, set[Subscription]]] = {k: {} for k in self.kinds}
         """kind -> value of INDEXED_FIELD the watch requires -> watches."""
-        self.objects: dict[str, dict[str, tuple[bytes, int]]] = {k: {} for k in self.kinds}
+        self.objects: dict[str, dict[str, tuple[bytes, int]]] = {k: {} for k in self.kinds
+                                                                 if k not in UNCACHED_KINDS}
         """The watch cache: kind -> member -> the stored bytes and revision of the latest event read for each
-        object written since the hub started (deleted ones dropped). See `cached`."""
+        object written since the hub started (deleted ones dropped; none of UNCACHED_KINDS). See `cached`."""
         self._task: asyncio.Task[None] | None = None
         self.log = log.bind(component="apiserver")
 
@@ -192,10 +198,13 @@ class WatchHub:
         """The object as of the last event the hub read for it, or None when it has not seen it written: what
         an update starts from instead of a store read (the Registry's `cached`). It can be behind the store
         (by the events not read yet), never ahead of it, and never behind what this hub's watches were sent."""
-        return self.objects[kind].get(member)
+        objects = self.objects.get(kind)
+        return objects.get(member) if objects is not None else None
 
     def _remember(self, kind: str, events: list[StreamEvent]) -> None:
-        objects = self.objects[kind]
+        objects = self.objects.get(kind)
+        if objects is None:
+            return
         for ev in events:
             if ev.type == "DELETED":
                 objects.pop(ev.member, None)
@@ -247,7 +256,7 @@ class WatchHub:
         """Events we never dispatched are gone: end every watch of the kind (clients re-watch from their last
         revision, which is too old, and relist) and go on from `position`."""
         self.log.warning("watch.expired", kind=kind, position=self.positions[kind], compacted=compacted)
-        self.objects[kind].clear()  # it missed those events too
+        self.objects.get(kind, {}).clear()  # it missed those events too
         for sub in list(self.subscriptions[kind]):
             sub.close()
         self.positions[kind] = position

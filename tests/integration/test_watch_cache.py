@@ -51,7 +51,7 @@ async def parts(redis_server: RedisServer) -> AsyncIterator[Parts]:
     store = storage.Store(fresh_database(redis_server.url, 10))
     registry = Registry(store, load(None, "fast"))
     await registry.ensure_system_namespaces()
-    hub = WatchHub(store, ["Pod", "Namespace"], block_ms=1000, read_spacing=0.0)
+    hub = WatchHub(store, ["Pod", "Namespace", "Event"], block_ms=1000, read_spacing=0.0)
     await hub.start()
     registry.cached = hub.cached
     p = Parts(store, registry, hub)
@@ -143,3 +143,13 @@ def pod_from(stored: tuple[bytes, int]) -> core_pb2.Pod:
     pod = core_pb2.Pod.FromString(stored[0])
     pod.metadata.resource_version = str(stored[1])
     return pod
+
+
+async def test_events_are_not_kept_in_the_cache(parts: Parts) -> None:
+    # Events are many and never expire: the apiserver does not hold a second copy of each.
+    await parts.store.create("Event", "default/e1", b"event", "uid-e1", b'{"l":{},"f":{}}', None)
+    await parts.registry.create(_pod("c"))
+    await parts.cached_as_stored("c")  # the hub has read past the Event
+    assert parts.hub.cached("Event", "default/e1") is None
+    assert await parts.stored("Event", "default/e1") is not None
+
