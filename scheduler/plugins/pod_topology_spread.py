@@ -310,10 +310,10 @@ class PodTopologySpread:
         keys_text = "\0".join(keys)
         # Each node's values for the keys, None for nodes the pod's own constraints ignore
         # (requireAllTopologies: such nodes get no score).
-        values: list[tuple[str, ...] | None] = []
-        for info in filtered:
-            memo = info.topology_values
-            values.append(memo[keys_text] if keys_text in memo else topology_values(info, keys, keys_text))
+        try:
+            values = [info.topology_values[keys_text] for info in filtered]
+        except KeyError:  # a node info that has not looked these keys up yet (a new or changed Node)
+            values = [topology_values(info, keys, keys_text) for info in filtered]
         distinct = set(values)
         distinct.discard(None)
         per_host = any(k == LABEL_HOSTNAME for k in keys)
