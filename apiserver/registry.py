@@ -7,7 +7,7 @@ from __future__ import annotations
 import builtins
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -87,6 +87,16 @@ class Registry:
                 raise errors.NotFound(errors.not_found_message(info.resource, name))
         return self.decode(info, *found)
 
+    async def _cache_first(self, verb: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """`verb(*args, cached=True)` when there is a watch cache, and `verb(*args, cached=False)` (from the store
+        only) without one or when that attempt ended in what a stale copy could have caused (_CACHE_ERRORS)."""
+        if self.cached is not None:
+            try:
+                return await verb(*args, cached=True)
+            except _CACHE_ERRORS:
+                pass
+        return await verb(*args, cached=False)
+
     @staticmethod
     def _namespace_of(info: kinds.KindInfo, obj: Any) -> str:
         if info.namespaced:
@@ -159,14 +169,11 @@ class Registry:
         return out, rev
 
     async def update(self, obj: Any, *, status: bool, dry_run: bool = False) -> Any:
-        if self.cached is not None and not dry_run:
-            try:
-                return await self._update(obj, status=status, dry_run=False, cached=True)
-            except _CACHE_ERRORS:
-                pass
-        return await self._update(obj, status=status, dry_run=dry_run, cached=False)
+        if dry_run:
+            return await self._update(obj, status, True, cached=False)
+        return await self._cache_first(self._update, obj, status, False)
 
-    async def _update(self, obj: Any, *, status: bool, dry_run: bool, cached: bool) -> Any:
+    async def _update(self, obj: Any, status: bool, dry_run: bool, *, cached: bool) -> Any:
         info = kinds.of_message(obj)
         namespace = self._namespace_of(info, obj)
         name = obj.metadata.name
@@ -174,7 +181,8 @@ class Registry:
         if requested_rv and not requested_rv.isdigit():
             raise errors.BadRequest(f'invalid resource version "{requested_rv}"')
         for attempt in range(_CAS_RETRIES):
-            old = await self._current(info, namespace, name, cached=cached and attempt == 0)
+            from_cache = cached and attempt == 0  # a retry after a failed CAS reads the store
+            old = await self._current(info, namespace, name, cached=from_cache)
             if requested_rv and requested_rv != old.metadata.resource_version:
                 raise errors.Conflict(errors.conflict_message(info.resource, name))
             new = self._merge_update(info, old, obj, status=status)
@@ -187,7 +195,7 @@ class Registry:
                 new.metadata.resource_version = old.metadata.resource_version
                 return new
             try:
-                return await self._write_update(info, old, new, from_cache=cached and attempt == 0)
+                return await self._write_update(info, old, new, from_cache=from_cache)
             except st.Stale:
                 if requested_rv:
                     raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
@@ -298,20 +306,15 @@ class Registry:
             )
         if grace_period_seconds is not None and grace_period_seconds < 0:
             grace_period_seconds = 0
-        if self.cached is not None:
-            try:
-                return await self._delete(info, namespace, name, grace_period_seconds, uid, resource_version,
-                                          propagation_policy, cached=True)
-            except _CACHE_ERRORS:
-                pass
-        return await self._delete(info, namespace, name, grace_period_seconds, uid, resource_version,
-                                  propagation_policy, cached=False)
+        return await self._cache_first(self._delete, info, namespace, name, grace_period_seconds, uid,
+                                       resource_version, propagation_policy)
 
     async def _delete(self, info: kinds.KindInfo, namespace: str, name: str, grace_period_seconds: int | None,
                       uid: str | None, resource_version: str | None, propagation_policy: str, *, cached: bool
                       ) -> Any:
         for attempt in range(_CAS_RETRIES):
-            obj = await self._current(info, namespace, name, cached=cached and attempt == 0)
+            from_cache = cached and attempt == 0  # a retry after a failed CAS reads the store
+            obj = await self._current(info, namespace, name, cached=from_cache)
             meta = obj.metadata
             if uid is not None and uid != meta.uid:
                 raise errors.Conflict(
@@ -324,7 +327,7 @@ class Registry:
                 )
             try:
                 return await self._delete_once(info, obj, grace_period_seconds, propagation_policy,
-                                               from_cache=cached and attempt == 0)
+                                               from_cache=from_cache)
             except st.Stale:
                 if resource_version is not None:
                     raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
@@ -392,17 +395,13 @@ class Registry:
         namespace = namespace or "default"
         if not node_name:
             raise _invalid(info, name, [validation.required("target.name")])
-        if self.cached is not None:
-            try:
-                return await self._bind(info, namespace, name, node_name, uid, cached=True)
-            except _CACHE_ERRORS:
-                pass
-        return await self._bind(info, namespace, name, node_name, uid, cached=False)
+        return await self._cache_first(self._bind, info, namespace, name, node_name, uid)
 
     async def _bind(self, info: kinds.KindInfo, namespace: str, name: str, node_name: str, uid: str | None, *,
                     cached: bool) -> Any:
         for attempt in range(_CAS_RETRIES):
-            pod = await self._current(info, namespace, name, cached=cached and attempt == 0)
+            from_cache = cached and attempt == 0  # a retry after a failed CAS reads the store
+            pod = await self._current(info, namespace, name, cached=from_cache)
             if uid is not None and uid != pod.metadata.uid:
                 raise errors.Conflict(
                     f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.metadata.uid}"
