@@ -8,6 +8,7 @@ plugin/pkg/admission/defaulttolerationseconds, pkg/registry/batch/job/strategy.g
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -148,8 +149,33 @@ def add_default_tolerations(spec: core_pb2.PodSpec, seconds: int = DEFAULT_TOLER
             spec.tolerations.add(key=key, operator="Exists", effect="NoExecute", toleration_seconds=seconds)
 
 
+SPEC_MEMO_SIZE = 256
+_spec_memo: OrderedDict[tuple[bytes, int], tuple[bytes, str]] = OrderedDict()
+
+
 def default_pod(pod: core_pb2.Pod, default_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
+    """A Pod's defaults (its spec's and its QoS class).
+
+    They depend on the spec alone, so the last SPEC_MEMO_SIZE defaulted specs are kept by the spec's
+    deterministic serialization: the pods of one ReplicaSet, Job or DaemonSet are defaulted once, and the
+    others get the kept result parsed back."""
     spec = pod.spec
+    key = (spec.SerializeToString(deterministic=True), default_toleration_seconds)
+    kept = _spec_memo.get(key)
+    if kept is not None:
+        _spec_memo.move_to_end(key)
+        spec.ParseFromString(kept[0])
+        pod.status.qos_class = kept[1]
+        return
+    qos = _default_pod_uncached(spec, default_toleration_seconds)
+    pod.status.qos_class = qos
+    _spec_memo[key] = (spec.SerializeToString(deterministic=True), qos)
+    if len(_spec_memo) > SPEC_MEMO_SIZE:
+        _spec_memo.popitem(last=False)
+
+
+def _default_pod_uncached(spec: core_pb2.PodSpec, default_toleration_seconds: int) -> str:
+    """default_pod's work on the spec; returns the QoS class."""
     default_pod_spec(spec)
     _requests_from_limits(spec.containers)
     _requests_from_limits(spec.init_containers)
@@ -167,7 +193,7 @@ def default_pod(pod: core_pb2.Pod, default_toleration_seconds: int = DEFAULT_TOL
     if not spec.HasField("preemption_policy"):
         spec.preemption_policy = "PreemptLowerPriority"
     add_default_tolerations(spec, default_toleration_seconds)
-    pod.status.qos_class = qos_class(spec)
+    return qos_class(spec)
 
 
 # ---- other core kinds -------------------------------------------------------------------------------

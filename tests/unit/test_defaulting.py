@@ -409,3 +409,52 @@ def test_system_priority_class() -> None:
     pod = _pod({"priorityClassName": "system-node-critical", "containers": [{"name": "c", "image": "x"}]})
     default(pod)
     assert pod.spec.priority == 2000001000
+
+
+_MEMO_SPECS = [
+    {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+    {"containers": [{"name": "a", "image": "x", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]},
+    {"containers": [{"name": "a", "image": "x", "resources": {"requests": {"cpu": "100m"}}}],
+     "initContainers": [{"name": "i", "image": "busybox", "resources": {"limits": {"memory": "64Mi"}}}]},
+    {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 80}]}], "hostNetwork": True,
+     "priorityClassName": "system-node-critical", "tolerations": [{"operator": "Exists"}]},
+]
+
+
+@pytest.mark.parametrize("spec", _MEMO_SPECS)
+def test_a_kept_pod_default_equals_defaulting_afresh(spec: dict[str, Any]) -> None:
+    # The memo answers a spec it has seen with the defaulted spec it kept: the pod must come out exactly as
+    # defaulting it afresh would, QoS class included, whatever else the pod carries.
+    from apiserver import defaulting
+
+    defaulting._spec_memo.clear()
+    fresh = _pod(spec)
+    defaulting._default_pod_uncached(fresh.spec, 300)
+    expected_qos = defaulting.qos_class(fresh.spec)
+    first, second = _pod(spec), _pod(spec)
+    second.metadata.name = "other"
+    default(first)
+    default(second)  # from the memo
+    assert len(defaulting._spec_memo) == 1
+    for pod in (first, second):
+        assert pod.spec.SerializeToString(deterministic=True) == fresh.spec.SerializeToString(deterministic=True)
+        assert pod.status.qos_class == expected_qos
+    assert second.metadata.name == "other"
+    first.spec.containers[0].image = "changed"  # a kept result is not shared with the pods it was given to
+    third = _pod(spec)
+    default(third)
+    assert third.spec.containers[0].image == fresh.spec.containers[0].image
+
+
+def test_the_pod_default_memo_keys_on_the_toleration_seconds_and_stays_bounded() -> None:
+    from apiserver import defaulting
+
+    defaulting._spec_memo.clear()
+    a, b = _pod(), _pod()
+    default(a, default_toleration_seconds=42)
+    default(b, default_toleration_seconds=7)
+    assert [t.toleration_seconds for t in a.spec.tolerations] == [42, 42]
+    assert [t.toleration_seconds for t in b.spec.tolerations] == [7, 7]
+    for i in range(defaulting.SPEC_MEMO_SIZE + 10):
+        default(_pod({"containers": [{"name": "c", "image": f"img-{i}"}]}))
+    assert len(defaulting._spec_memo) == defaulting.SPEC_MEMO_SIZE
