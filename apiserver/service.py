@@ -72,7 +72,10 @@ class ApiService(api_pb2_grpc.APIServicer):
 
     async def Create(self, request: api_pb2.CreateRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
-            return kinds.wrap(await self.registry.create(self._object(request.object), dry_run=request.dry_run))
+            obj = self._object(request.object)
+            created = await self.registry.create(obj, dry_run=request.dry_run)
+            # The registry fills the object in where it lies, in the request's envelope: that is the answer.
+            return request.object if created is obj else kinds.wrap(created)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
