@@ -35,6 +35,10 @@ QUEUE_LIMIT = 10_000
 revision it saw, as a kube-apiserver watcher whose channel fills up does."""
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+"""json.dumps with separators builds an encoder per call; this one is built once."""
+
+
 @dataclass(frozen=True)
 class Attrs:
     namespace: str
@@ -48,7 +52,7 @@ class Attrs:
 
     @staticmethod
     def encode(labels: dict[str, str], fields: dict[str, str]) -> bytes:
-        return json.dumps({"l": labels, "f": fields}, separators=(",", ":")).encode()
+        return _COMPACT_JSON({"l": labels, "f": fields}).encode()
 
 
 def _attrs(event: StreamEvent, which: str) -> Attrs:
