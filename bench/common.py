@@ -156,6 +156,8 @@ def fmt_value(v: float | None, unit: str) -> str:
         return f"{v:.2f}x"
     if unit == "ms":
         return f"{v:.1f} ms"
+    if unit == "us":
+        return f"{v:,.0f} us"
     if unit == "s":
         return f"{v:.2f} s"
     if unit in ("MB", "KB", "bytes"):
@@ -222,6 +224,56 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, all its threads, from /proc/PID/stat; None without /proc (or once the
+    process is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """The CPU time each named group of processes spends between `start()` and `per_op(n)`, per operation. On a
+    machine whose cores are all busy, rates move with whatever else runs; CPU per operation is the steadier figure
+    (though not immune: a process does more per call when fewer calls share each wake-up)."""
+
+    def __init__(self, groups: dict[str, Sequence[int]]) -> None:
+        self.groups = {name: list(pids) for name, pids in groups.items() if pids}
+        self.before: dict[str, float | None] = {}
+
+    def _now(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for name, pids in self.groups.items():
+            times = [cpu_seconds(p) for p in pids]
+            out[name] = None if any(t is None for t in times) else sum(t for t in times if t is not None)
+        return out
+
+    def start(self) -> CpuMeter:
+        self.before = self._now()
+        return self
+
+    def per_op(self, ops: float, scale: float = 1e6) -> dict[str, float]:
+        """Seconds of CPU per operation times `scale` (microseconds by default) for each group that could be read
+        at both ends, and "all" for their sum."""
+        after = self._now()
+        out: dict[str, float] = {}
+        for name, b in self.before.items():
+            a = after.get(name)
+            if a is not None and b is not None and ops > 0:
+                out[name] = (a - b) / ops * scale
+        if out:
+            out["all"] = sum(out.values())
+        return out
+
+
+def cpu_rows(benchmark: str, what: str, samples: Sequence[dict[str, float]], unit: str) -> list[dict[str, Any]]:
+    """One report row per process group measured in every repeat: "CPU per <what>: <group>"."""
+    names = [n for n in samples[0] if all(n in s for s in samples)] if samples else []
+    return [row(benchmark, f"CPU per {what}: {n}", [s[n] for s in samples], unit) for n in names]
 
 
 _LIVE: set[Proc] = set()
@@ -367,6 +419,16 @@ class Cluster:
             "--apiserver", self.address, "--log-format", "json", "--config", str(self.config), *extra)).start()
         self.kubelets[f"{prefix}{first}+{count}"] = k
         return k
+
+    def pids(self) -> dict[str, list[int]]:
+        """The running processes by component, for CpuMeter."""
+        out: dict[str, list[int]] = {"apiserver": [], "redis": [], "scheduler": [], "controllers": [], "kubelets": []}
+        for name, p in (("apiserver", self.apiserver), ("redis", self.redis.proc), ("scheduler", self.scheduler),
+                        ("controllers", self.controllers)):
+            if p is not None and p.alive():
+                out[name].append(p.pid)
+        out["kubelets"] = [k.pid for k in self.kubelets.values() if k.alive()]
+        return out
 
     def stop(self) -> None:
         for k in self.kubelets.values():

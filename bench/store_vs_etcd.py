@@ -1,7 +1,8 @@
 """store-vs-etcd: the same workload, create-if-absent (compare-and-swap) of pod-sized objects from 8 concurrent
 clients while one watch on the prefix receives them, against kubemu's apiserver (gRPC, SDK) and against etcd
 (Debian's etcd-server) through its JSON gRPC gateway over HTTP (/v3/kv/txn with base64 keys, /v3/watch).
-Throughput: objects / (first create -> last event seen on the watch). Goal: kubemu >= etcd.
+Throughput: objects / (first create -> last event seen on the watch). Goal: kubemu >= etcd. The CPU each side's
+processes spend per object (server, store, the benchmark's clients) is reported beside the rates.
 
 etcd keeps its data in /dev/shm when there is one, so that neither store pays for a disk (Redis runs without
 AOF here); etcd is skipped with the reason when the `etcd` binary is absent (`apt-get install etcd-server`)."""
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -126,7 +128,7 @@ class Etcd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def _etcd_run(port: int, n: int, data: bytes, tag: str) -> float:
+async def _etcd_run(port: int, n: int, data: bytes, tag: str, pid: int) -> tuple[float, dict[str, float]]:
     prefix = f"/registry/pods/{tag}/"
     watch = await Http(port).connect()
     conns = [await Http(port).connect() for _ in range(CLIENTS)]
@@ -165,6 +167,7 @@ async def _etcd_run(port: int, n: int, data: bytes, tag: str) -> float:
     try:
         await asyncio.wait_for(created.wait(), 10)
         value = _b64(data)
+        meter = c.CpuMeter({"etcd": [pid], "benchmark": [os.getpid()]}).start()
         start = time.monotonic()
 
         async def create(i: int) -> None:
@@ -182,14 +185,14 @@ async def _etcd_run(port: int, n: int, data: bytes, tag: str) -> float:
 
         await asyncio.gather(*(worker(w) for w in range(CLIENTS)))
         await asyncio.wait_for(all_seen.wait(), 60)
-        return n / (time.monotonic() - start)
+        return n / (time.monotonic() - start), meter.per_op(n)
     finally:
         task.cancel()
         for h in (watch, *conns):
             await h.close()
 
 
-async def _kubemu_run(address: str, n: int, tag: str) -> float:
+async def _kubemu_run(address: str, n: int, tag: str, pids: dict[str, list[int]]) -> tuple[float, dict[str, float]]:
     from kubemu.client.client import Client
 
     conns = [Client(address) for _ in range(CLIENTS)]
@@ -211,6 +214,7 @@ async def _kubemu_run(address: str, n: int, tag: str) -> float:
     try:
         await asyncio.sleep(0.2)  # the watch is from `rv`: nothing is missed, this only lets it settle
         pods = [c.make_pod("x", tag) for _ in range(CLIENTS)]
+        meter = c.CpuMeter({"apiserver": pids["apiserver"], "redis": pids["redis"], "benchmark": [os.getpid()]}).start()
         start = time.monotonic()
 
         async def worker(w: int) -> None:
@@ -220,7 +224,7 @@ async def _kubemu_run(address: str, n: int, tag: str) -> float:
 
         await asyncio.gather(*(worker(w) for w in range(CLIENTS)))
         await asyncio.wait_for(all_seen.wait(), 60)
-        return n / (time.monotonic() - start)
+        return n / (time.monotonic() - start), meter.per_op(n)
     finally:
         task.cancel()
         for cl in conns:
@@ -236,11 +240,17 @@ async def run(size: str, repeats: int) -> list[dict[str, Any]]:
             await etcd.start()
         data = c.make_pod("x", "bench").SerializeToString()
         kubemu_rates, etcd_rates = [], []
+        kubemu_cpu, etcd_cpu = [], []
         for r in range(repeats):
-            kubemu_rates.append(await _kubemu_run(cluster.address, n, f"kv{r}"))
+            rate, cpu = await _kubemu_run(cluster.address, n, f"kv{r}", cluster.pids())
+            kubemu_rates.append(rate)
+            kubemu_cpu.append(cpu)
             if etcd is not None:
-                etcd_rates.append(await _etcd_run(etcd.port, n, data, f"kv{r}"))
-        rows = [c.row(NAME, f"kubemu creates/s, CAS + watch ({CLIENTS} clients)", kubemu_rates, "/s", objects=n)]
+                rate, cpu = await _etcd_run(etcd.port, n, data, f"kv{r}", etcd.proc.pid)
+                etcd_rates.append(rate)
+                etcd_cpu.append(cpu)
+        rows = [c.row(NAME, f"kubemu creates/s, CAS + watch ({CLIENTS} clients)", kubemu_rates, "/s", objects=n),
+                *c.cpu_rows(NAME, "kubemu create", kubemu_cpu, "us")]
         if etcd is None:
             rows.append(c.skipped(NAME, "etcd: the `etcd` binary is absent (apt-get install etcd-server)"))
             return rows
@@ -249,6 +259,7 @@ async def run(size: str, repeats: int) -> list[dict[str, Any]]:
                   objects=n, data_dir="/dev/shm" if str(etcd.dir).startswith("/dev/shm") else "tmp"),
             c.row(NAME, "kubemu / etcd", [a / b for a, b in zip(kubemu_rates, etcd_rates, strict=True)], "x",
                   c.at_least(1.0, ">= 1.0x etcd")),
+            *c.cpu_rows(NAME, "etcd create", etcd_cpu, "us"),
         ]
         return rows
     finally:

@@ -70,3 +70,23 @@ def test_rates_latencies_and_sizes_are_positive(results: dict[str, Any], name: s
         if r["figure"].startswith("minus"):
             continue  # an overhead above a floor may be negative on a lucky run
         assert r["median"] > 0, r
+
+
+@pytest.mark.parametrize(("name", "what", "groups"), [
+    ("api-writes", "create", {"apiserver", "redis", "benchmark"}),
+    ("api-writes", "echo call", {"echo server", "benchmark"}),
+    ("store-vs-etcd", "kubemu create", {"apiserver", "redis", "benchmark"}),
+    ("scheduler", "pod created and bound", {"apiserver", "scheduler", "redis", "benchmark"}),
+    ("churn", "pod Running", {"apiserver", "scheduler", "controllers", "kubelets", "redis", "benchmark"}),
+])
+def test_cpu_per_operation_is_reported_per_process(results: dict[str, Any], name: str, what: str,
+                                                   groups: set[str]) -> None:
+    prefix = f"CPU per {what}: "
+    rows = {r["figure"][len(prefix):]: r for r in results["results"]
+            if r["benchmark"] == name and r["figure"].startswith(prefix)}
+    assert set(rows) == groups | {"all"}, sorted(rows)
+    assert all(r["unit"] == "us" for r in rows.values())
+    assert rows["all"]["median"] == pytest.approx(sum(rows[g]["median"] for g in groups))
+    # The process serving the calls is busy throughout: its share cannot round to nothing.
+    server = "echo server" if what == "echo call" else "apiserver"
+    assert rows[server]["median"] > 0, rows[server]
