@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
-import re
 import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -19,6 +18,7 @@ from kubemu.cli import common, printers
 from kubemu.cli.common import CliError, add_common, parse_type_args, run_async
 from kubemu.client import errors
 from kubemu.client.client import Client, ResourceClient, retry_on_conflict
+from kubemu.durations import parse_duration
 from kubemu.pb import apps_pb2, core_pb2
 
 AddFn = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -65,32 +65,6 @@ def _resource_string(info: kinds.KindInfo) -> str:
 def _group_kind(info: kinds.KindInfo) -> str:
     return f"{info.kind}.{info.group}" if info.group else info.kind
 
-
-# ---- durations ----------------------------------------------------------------------------------------------------
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """A Go duration (`30s`, `1m30s`, `500ms`) in seconds; a bare number is taken as seconds."""
-    t = text.strip()
-    try:
-        return float(t)
-    except ValueError:
-        pass
-    sign = -1.0 if t.startswith("-") else 1.0
-    body = t.lstrip("+-")
-    pos, total = 0, 0.0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if not match:
-            raise argparse.ArgumentTypeError(f'time: invalid duration "{text}"')
-        total += float(match.group(1)) * _UNIT[match.group(2)]
-        pos = match.end()
-    if not body:
-        raise argparse.ArgumentTypeError(f'time: invalid duration "{text}"')
-    return sign * total
 
 
 def _trim(value: float) -> str:
