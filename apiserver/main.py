@@ -20,6 +20,7 @@ from apiserver.watch import WatchHub
 from kubemu import aio, logs
 from kubemu import config as cfg
 from kubemu.api import kinds
+from kubemu.durations import positive_duration
 from kubemu.pb import api_pb2, api_pb2_grpc
 
 log = structlog.get_logger()
@@ -35,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", help="cluster config YAML (timings); see kubemu/config.py")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
     p.add_argument("--bookmark-interval", type=float, default=5.0, help="seconds between watch bookmarks")
+    p.add_argument("--event-ttl", type=positive_duration, metavar="DURATION",
+                   help="how long Events are kept after their last write, as kube-apiserver's flag (1h, 90s, "
+                        "1h30m; default: the config's store.event_ttl_seconds, 1h)")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="debug also logs every write (object.created, object.updated, pod.bound, ...)")
@@ -48,7 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     config = cfg.load(args.config, args.profile)
-    store = Store(args.redis, watch_history=config.store.watch_history)
+    event_ttl = args.event_ttl if args.event_ttl is not None else config.store.event_ttl_seconds
+    if event_ttl <= 0:
+        raise cfg.ConfigError(f"{args.config}: store.event_ttl_seconds: must be greater than zero, got {event_ttl}")
+    store = Store(args.redis, watch_history=config.store.watch_history, ttl={"Event": event_ttl})
     registry = Registry(store, config)
     backoff = 0.2
     while True:  # the store may come up after us (compose, chaos): wait for it rather than exit
@@ -92,12 +99,34 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    sweeper = asyncio.create_task(_expire_events(registry, min(1.0, event_ttl / 2), stop))
     await stop.wait()
+    sweeper.cancel()
     log.info("apiserver.stopping")
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=1.0)
     await hub.stop()
     await store.close()
+
+
+async def _expire_events(registry: Registry, interval: float, stop: asyncio.Event) -> None:
+    """Every `interval` seconds, delete the Events past their time to live (etcd checks its leases about as
+    often); a store that is down is tried again on the next tick."""
+    failing = False
+    while not stop.is_set():
+        try:
+            count = await registry.expire("Event")
+            failing = False
+            if count:
+                log.info("events.expired", component="apiserver", count=count)
+        except Exception as e:  # the store may be down for a while (chaos): the next tick tries again
+            if not failing:  # once per outage, not every tick
+                log.warning("events.expire_failed", component="apiserver", error=str(e))
+            failing = True
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except TimeoutError:
+            pass
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,7 @@ subresource, graceful deletion, finalizers and binding, as kube-apiserver's regi
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import time
 import uuid
@@ -284,6 +285,36 @@ class Registry:
         meta.resource_version = str(rev)
         self.log.debug("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return new
+
+    async def expire(self, kind: str, batch: int = 500) -> int:
+        """Delete the objects of a kind whose time to live (the store's `ttl`, --event-ttl for Events) ran out
+        since their last write, as etcd drops a key when its lease expires: watchers get DELETED with the object
+        as last stored. The delete checks, in the same atomic step, that the object is at the revision read and that
+        its time is still up, so one written meanwhile (given a new expiry) stays; several apiservers may sweep
+        at once. Returns how many were deleted."""
+        info = kinds.by_kind(kind)
+
+        async def one(member: str) -> int:
+            found = await self.store.get(kind, member)
+            if found is None:
+                await self.store.forget_expiry(kind, member)
+                return 0
+            data, rv = found
+            try:
+                rev = await self.store.delete(kind, member, data, rv, _encode_attrs(self.decode(info, data, rv)),
+                                              expired=True)
+            except (st.Stale, st.Missing, st.NotExpired):
+                return 0
+            self.log.debug("object.expired", kind=kind, object=member, rv=rev)
+            return 1
+
+        total = 0
+        while True:
+            members = await self.store.expired(kind, batch)
+            done = await asyncio.gather(*(one(m) for m in members))
+            total += sum(done)
+            if len(members) < batch or not any(done):
+                return total
 
     async def delete(
         self,

@@ -2,14 +2,17 @@
 
 Keys: `rev` (the revision counter); `o:<Kind>:<ns>/<name>` a hash {d: object bytes without resourceVersion,
 rv, uid}; `i:<Kind>` a sorted set of `<ns>/<name>` for listing; `e:<Kind>` a stream of watch events whose
-entry id is `<revision>-0`; `c:<Kind>` the highest revision trimmed from that stream.
+entry id is `<revision>-0`; `c:<Kind>` the highest revision trimmed from that stream; `x:<Kind>`, for a kind
+kept only for a while (Events, kube-apiserver's --event-ttl), a sorted set of `<ns>/<name>` by the time each
+object expires, set by every create and update, as etcd's lease on an Event key is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,41 +39,54 @@ local function append(stream, compacted, rev, etype, member, data, attrs, prev, 
 end
 """
 
-# KEYS: rev, object, index, stream, compacted, namespace-object-or-empty
-# ARGV: data, uid, member, attrs, maxlen
+# KEYS: rev, object, index, stream, compacted, namespace-object-or-empty, expiry-index-or-empty
+# ARGV: data, uid, member, attrs, maxlen, expires-at
 _CREATE = _APPEND + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
 if KEYS[6] ~= '' and redis.call('EXISTS', KEYS[6]) == 0 then return {-2} end
 local rev = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], 'd', ARGV[1], 'rv', rev, 'uid', ARGV[2])
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
+if KEYS[7] ~= '' then redis.call('ZADD', KEYS[7], ARGV[6], ARGV[3]) end
 append(KEYS[4], KEYS[5], rev, 'ADDED', ARGV[3], ARGV[1], ARGV[4], '', tonumber(ARGV[5]))
 return {rev}
 """
 
-# KEYS: rev, object, stream, compacted
-# ARGV: data, expected rv, member, attrs, prev attrs, maxlen
+# KEYS: rev, object, stream, compacted, expiry-index-or-empty
+# ARGV: data, expected rv, member, attrs, prev attrs, maxlen, expires-at
 _UPDATE = _APPEND + """
 local cur = redis.call('HGET', KEYS[2], 'rv')
 if not cur then return {-1} end
 if cur ~= ARGV[2] then return {-3, tonumber(cur)} end
 local rev = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], 'd', ARGV[1], 'rv', rev)
+if KEYS[5] ~= '' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[3]) end
 append(KEYS[3], KEYS[4], rev, 'MODIFIED', ARGV[3], ARGV[1], ARGV[4], ARGV[5], tonumber(ARGV[6]))
 return {rev}
 """
 
-# KEYS: rev, object, index, stream, compacted
-# ARGV: final data, expected rv, member, attrs, maxlen
+# KEYS: rev, object, index, stream, compacted, expiry-index-or-empty
+# ARGV: final data, expected rv, member, attrs, maxlen, only-if-expired-by-or-empty
 _DELETE = _APPEND + """
 local cur = redis.call('HGET', KEYS[2], 'rv')
 if not cur then return {-1} end
 if cur ~= ARGV[2] then return {-3, tonumber(cur)} end
+if ARGV[6] ~= '' then
+  local at = redis.call('ZSCORE', KEYS[6], ARGV[3])
+  if not at or tonumber(at) > tonumber(ARGV[6]) then return {-4} end
+end
 local rev = redis.call('INCR', KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[3])
+if KEYS[6] ~= '' then redis.call('ZREM', KEYS[6], ARGV[3]) end
 append(KEYS[4], KEYS[5], rev, 'DELETED', ARGV[3], ARGV[1], ARGV[4], '', tonumber(ARGV[5]))
 return {rev}
+"""
+
+# KEYS: expiry index, object.  ARGV: member.  An index entry whose object is gone goes too (never a live one).
+_FORGET = """
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
 """
 
 # KEYS: rev, index.  ARGV: object key prefix, lex min, lex max.
@@ -112,15 +128,21 @@ class StreamEvent:
 
 
 class Store:
-    def __init__(self, url: str, watch_history: int = 10_000) -> None:
+    def __init__(self, url: str, watch_history: int = 10_000, ttl: dict[str, float] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """`ttl`: seconds each object of a kind is kept after its last create or update (kube-apiserver keeps
+        Events for --event-ttl); `expired` names the ones past it."""
         self.url = url
         self.watch_history = watch_history
+        self.ttl = dict(ttl or {})
+        self.clock = clock
         self.redis: aioredis.Redis = aioredis.Redis.from_url(
             url, decode_responses=False, socket_connect_timeout=2, health_check_interval=10
         )
         self._create = self.redis.register_script(_CREATE)
         self._update = self.redis.register_script(_UPDATE)
         self._delete = self.redis.register_script(_DELETE)
+        self._forget = self.redis.register_script(_FORGET)
         self._list = self.redis.register_script(_LIST)
         self._range = self.redis.register_script(_RANGE)
         self._conn = ScriptConnection(url, connect_timeout=2)
@@ -149,6 +171,14 @@ class Store:
     @staticmethod
     def stream_key(kind: str) -> str:
         return f"e:{kind}"
+
+    def _expiry(self, kind: str) -> tuple[str, str]:
+        """The kind's expiry index key and the expiry time of an object written now ("", "" for a kind kept for
+        good)."""
+        ttl = self.ttl.get(kind)
+        if ttl is None:
+            return "", ""
+        return f"x:{kind}", repr(self.clock() + ttl)
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -179,12 +209,13 @@ class Store:
     ) -> int:
         """Store a new object; returns its revision. `namespace_member` must exist (objects in a missing
         namespace are refused inside the same atomic step)."""
+        expiry_key, expires = self._expiry(kind)
         keys = [
             "rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}",
-            self.object_key("Namespace", namespace_member) if namespace_member is not None else "",
+            self.object_key("Namespace", namespace_member) if namespace_member is not None else "", expiry_key,
         ]
         result = await self._call(
-            self._conn.evalsha(self._create, keys, [data, uid, member, attrs, self.watch_history])
+            self._conn.evalsha(self._create, keys, [data, uid, member, attrs, self.watch_history, expires])
         )
         if result[0] == -1:
             raise Exists()
@@ -195,10 +226,11 @@ class Store:
     async def update(
         self, kind: str, member: str, data: bytes, expected_rv: int, attrs: bytes, prev_attrs: bytes
     ) -> int:
-        keys = ["rev", self.object_key(kind, member), self.stream_key(kind), f"c:{kind}"]
+        expiry_key, expires = self._expiry(kind)
+        keys = ["rev", self.object_key(kind, member), self.stream_key(kind), f"c:{kind}", expiry_key]
         result = await self._call(
             self._conn.evalsha(self._update, keys, [data, str(expected_rv), member, attrs, prev_attrs,
-                                                    self.watch_history])
+                                                    self.watch_history, expires])
         )
         if result[0] == -1:
             raise Missing()
@@ -206,16 +238,36 @@ class Store:
             raise Stale(int(result[1]))
         return int(result[0])
 
-    async def delete(self, kind: str, member: str, final_data: bytes, expected_rv: int, attrs: bytes) -> int:
-        keys = ["rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}"]
-        result = await self._call(
-            self._conn.evalsha(self._delete, keys, [final_data, str(expected_rv), member, attrs, self.watch_history])
-        )
+    async def delete(self, kind: str, member: str, final_data: bytes, expected_rv: int, attrs: bytes, *,
+                     expired: bool = False) -> int:
+        """Delete at `expected_rv`; with `expired`, only if the object's time to live has run out (NotExpired
+        otherwise: a write since gave it a new one)."""
+        keys = ["rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}",
+                f"x:{kind}" if kind in self.ttl else ""]
+        if expired and kind not in self.ttl:
+            raise NotExpired()
+        result = await self._call(self._conn.evalsha(
+            self._delete, keys,
+            [final_data, str(expected_rv), member, attrs, self.watch_history, repr(self.clock()) if expired else ""]))
         if result[0] == -1:
             raise Missing()
         if result[0] == -3:
             raise Stale(int(result[1]))
+        if result[0] == -4:
+            raise NotExpired()
         return int(result[0])
+
+    async def expired(self, kind: str, limit: int = 500) -> builtins.list[str]:
+        """Up to `limit` members of a kind kept for a while (`ttl`) whose time is up, soonest first."""
+        if kind not in self.ttl:
+            return []
+        found = await self._call(self._conn.call("ZRANGEBYSCORE", f"x:{kind}", "-inf", repr(self.clock()),
+                                                 "LIMIT", 0, limit))
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+
+    async def forget_expiry(self, kind: str, member: str) -> None:
+        """Drop a member from the expiry index if its object is gone (it was re-created meanwhile otherwise)."""
+        await self._call(self._conn.evalsha(self._forget, [f"x:{kind}", self.object_key(kind, member)], [member]))
 
     async def list(self, kind: str, namespace: str | None) -> tuple[builtins.list[tuple[bytes, int]], int]:
         """Every object of a kind (in one namespace, or all), sorted by namespace/name, and the revision of
@@ -287,6 +339,10 @@ class NamespaceMissing(Exception):
 
 class Missing(Exception):
     pass
+
+
+class NotExpired(Exception):
+    """An expiring delete found the object's time to live renewed (or never set)."""
 
 
 class Stale(Exception):

@@ -55,6 +55,8 @@ class PodTimings:
 class StoreConfig:
     watch_history: int = 10_000
     """Events kept per kind's stream before trimming; a watch from before them gets OUT_OF_RANGE."""
+    event_ttl_seconds: float = 3600.0
+    """How long an Event is kept after its last write (kube-apiserver's --event-ttl, 1h)."""
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,8 @@ class ApiServer(Process):
     config: Path | None = None
     log: Path = field(default_factory=lambda: _log_file("apiserver"))
     proc: subprocess.Popen[bytes] | None = None
+    flags: list[str] = field(default_factory=list)
+    """More command-line flags (`--event-ttl 1s`)."""
 
     @property
     def address(self) -> str:
@@ -226,7 +228,7 @@ class ApiServer(Process):
 
     def start(self) -> ApiServer:
         self._spawn("apiserver.main", "--listen", self.address, "--redis", self.redis_url, "--log-format", "json",
-                    "--bookmark-interval", "0.5", *_config_args(self.config))
+                    "--bookmark-interval", "0.5", *_config_args(self.config), *self.flags)
         wait_port(self.port, proc=self.proc)
         return self
 
