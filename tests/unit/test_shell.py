@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import re
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kubelet.runtime.fs import ContainerFS, Mount, Volume, image_root
@@ -561,6 +562,8 @@ def test_format_date() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="'")))
 def test_echo_single_quoted_text_is_unchanged(text: str) -> None:
+    # A word of echo's own options alone (`-n`, `-E`, `-neE`) is taken as options, in bash as here.
+    assume(re.fullmatch(r"-[neE]+", text) is None)
     ctx, lines = make_ctx()
     code = asyncio.run(run_script(f"echo '{text}'", ctx))
     assert code == 0
