@@ -242,10 +242,10 @@ class Store:
                      expired: bool = False) -> int:
         """Delete at `expected_rv`; with `expired`, only if the object's time to live has run out (NotExpired
         otherwise: a write since gave it a new one)."""
-        keys = ["rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}",
-                f"x:{kind}" if kind in self.ttl else ""]
         if expired and kind not in self.ttl:
             raise NotExpired()
+        keys = ["rev", self.object_key(kind, member), f"i:{kind}", self.stream_key(kind), f"c:{kind}",
+                f"x:{kind}" if kind in self.ttl else ""]
         result = await self._call(self._conn.evalsha(
             self._delete, keys,
             [final_data, str(expected_rv), member, attrs, self.watch_history, repr(self.clock()) if expired else ""]))

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,12 +174,20 @@ async def test_an_apiserver_started_with_event_ttl_expires_events_for_its_watche
 
 
 def test_a_bad_event_ttl_is_refused_naming_the_flag() -> None:
-    import subprocess
-    import sys
-
     for value, message in (("0", 'invalid duration "0": must be greater than zero'),
                            ("1x", 'time: invalid duration "1x"')):
         done = subprocess.run([sys.executable, "-m", "apiserver.main", "--event-ttl", value],
                               capture_output=True, text=True, timeout=30)
         assert done.returncode == 2
         assert f"argument --event-ttl: {message}" in done.stderr
+
+
+def test_a_bad_event_ttl_in_the_config_is_refused_naming_the_file_and_field(tmp_path: Path) -> None:
+    config = tmp_path / "cluster.yaml"
+    config.write_text("store:\n  event_ttl_seconds: -5\n")
+    # Nothing listens on the Redis URL: the check comes before any store is touched.
+    done = subprocess.run([sys.executable, "-m", "apiserver.main", "--config", str(config),
+                           "--redis", "redis://127.0.0.1:1/0", "--listen", "127.0.0.1:0"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert f"{config}: store.event_ttl_seconds: must be greater than zero, got -5.0" in done.stderr
