@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import grpc
@@ -22,8 +23,8 @@ from kubemu.pb import api_pb2, api_pb2_grpc
 log = structlog.get_logger()
 
 MAX_EVENTS_PER_MESSAGE = 500
-MAX_CREATE_MANY = 500
-"""Objects one CreateMany may carry."""
+MAX_ITEMS = 500
+"""Objects one CreateMany, bindings one BindMany may carry."""
 
 
 def _kind(name: str) -> kinds.KindInfo:
@@ -37,6 +38,23 @@ def _causes(e: errors.ApiError) -> str:
     """An Invalid error's field causes as JSON (the kubemu-causes trailer), else ""."""
     causes = getattr(e, "causes", None)
     return json.dumps([{"field": f, "message": m} for f, m in causes]) if causes else ""
+
+
+def _at_most(field: str, n: int) -> None:
+    if n > MAX_ITEMS:
+        raise errors.BadRequest(f"{field}: Too many: {n}: must have at most {MAX_ITEMS} items")
+
+
+async def _item(verb: Callable[[], Awaitable[Any]]) -> api_pb2.ItemResult:
+    """One item of a CreateMany or BindMany: the stored object, or the error the single call would have ended
+    with (as a status code, reason, message and causes)."""
+    try:
+        try:
+            return api_pb2.ItemResult(object=kinds.wrap(await verb()))
+        except kinds.UnknownKind as e:
+            raise errors.NotFound(str(e)) from None
+    except errors.ApiError as e:
+        return api_pb2.ItemResult(code=e.code.value[0], reason=e.reason, message=e.message, causes=_causes(e))
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], e: errors.ApiError) -> None:
@@ -70,6 +88,9 @@ class ApiService(api_pb2_grpc.APIServicer):
             raise errors.BadRequest("object: Required value: the request carries no object")
         return kinds.unwrap(request_object)
 
+    def _create(self, request_object: api_pb2.Object, dry_run: bool) -> Any:
+        return self.registry.create(self._object(request_object), dry_run=dry_run)
+
     async def Create(self, request: api_pb2.CreateRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
             obj = self._object(request.object)
@@ -82,22 +103,10 @@ class ApiService(api_pb2_grpc.APIServicer):
     async def CreateMany(self, request: api_pb2.CreateManyRequest, context: Any) -> api_pb2.CreateManyResponse:
         """Each object created as Create would, concurrently, so their store writes share round trips."""
 
-        async def one(obj: api_pb2.Object) -> api_pb2.CreateResult:
-            try:
-                try:
-                    created = await self.registry.create(self._object(obj), dry_run=request.dry_run)
-                except kinds.UnknownKind as e:
-                    raise errors.NotFound(str(e)) from None
-                return api_pb2.CreateResult(object=kinds.wrap(created))
-            except errors.ApiError as e:
-                return api_pb2.CreateResult(code=e.code.value[0], reason=e.reason, message=e.message,
-                                            causes=_causes(e))
-
         async def go() -> api_pb2.CreateManyResponse:
-            if len(request.objects) > MAX_CREATE_MANY:
-                raise errors.BadRequest(
-                    f"objects: Too many: {len(request.objects)}: must have at most {MAX_CREATE_MANY} items")
-            results = await asyncio.gather(*(one(o) for o in request.objects))
+            _at_most("objects", len(request.objects))
+            results = await asyncio.gather(*(
+                _item(partial(self._create, o, request.dry_run)) for o in request.objects))
             return api_pb2.CreateManyResponse(results=results)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
@@ -153,13 +162,23 @@ class ApiService(api_pb2_grpc.APIServicer):
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
+    def _bind(self, request: api_pb2.BindRequest) -> Any:
+        return self.registry.bind(request.namespace, request.name, request.node_name,
+                                  request.uid if request.HasField("uid") else None)
+
     async def Bind(self, request: api_pb2.BindRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
-            pod = await self.registry.bind(
-                request.namespace, request.name, request.node_name,
-                request.uid if request.HasField("uid") else None,
-            )
-            return kinds.wrap(pod)
+            return kinds.wrap(await self._bind(request))
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def BindMany(self, request: api_pb2.BindManyRequest, context: Any) -> api_pb2.BindManyResponse:
+        """Each binding made as Bind would, concurrently, so their store writes share round trips."""
+
+        async def go() -> api_pb2.BindManyResponse:
+            _at_most("bindings", len(request.bindings))
+            results = await asyncio.gather(*(_item(partial(self._bind, b)) for b in request.bindings))
+            return api_pb2.BindManyResponse(results=results)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 

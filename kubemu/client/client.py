@@ -7,7 +7,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import grpc
 
@@ -141,9 +141,7 @@ class ResourceClient(Generic[T]):
         """Create each object as `create` would, in one call (not a transaction): per object, in order, the
         created object or the error its create ended with."""
         req = api_pb2.CreateManyRequest(objects=[kinds.wrap(o) for o in objs], dry_run=dry_run)  # type: ignore[arg-type]
-        resp = await self.client.call(self.client.stub.CreateMany, req)
-        return [kinds.unwrap(r.object) if r.code == 0 else
-                errors.from_status(errors.code_of(r.code), r.message, r.reason, r.causes) for r in resp.results]
+        return _outcomes(await self.client.call(self.client.stub.CreateMany, req))
 
     async def get(self, name: str, namespace: str | None = None) -> T:
         req = api_pb2.GetRequest(kind=self.info.kind, namespace=self._ns(namespace), name=name)
@@ -227,15 +225,40 @@ class ResourceClient(Generic[T]):
             call.cancel()
 
 
+def _outcomes(resp: api_pb2.CreateManyResponse | api_pb2.BindManyResponse) -> list[Any]:
+    """A CreateMany's or BindMany's results, in order: each stored object, or the error its item ended with."""
+    return [kinds.unwrap(r.object) if r.code == 0 else
+            errors.from_status(errors.code_of(r.code), r.message, r.reason, r.causes) for r in resp.results]
+
+
+class Binding(NamedTuple):
+    """One pod's assignment to a node, for PodClient.bind_many."""
+
+    name: str
+    node_name: str
+    namespace: str | None = None
+    uid: str | None = None
+
+
 class PodClient(ResourceClient[core_pb2.Pod]):
     async def bind(
         self, name: str, node_name: str, namespace: str | None = None, *, uid: str | None = None
     ) -> core_pb2.Pod:
         """Assign a pending pod to a node (the pods/binding subresource)."""
-        req = api_pb2.BindRequest(namespace=self._ns(namespace), name=name, node_name=node_name)
-        if uid is not None:
-            req.uid = uid
+        req = self._bind_request(Binding(name, node_name, namespace, uid))
         return kinds.unwrap(await self.client.call(self.client.stub.Bind, req))  # type: ignore[no-any-return]
+
+    async def bind_many(self, bindings: Sequence[Binding]) -> list[core_pb2.Pod | errors.ApiError]:
+        """Make each binding as `bind` would, in one call (not a transaction; at most 500): per binding, in
+        order, the bound pod or the error its bind ended with."""
+        req = api_pb2.BindManyRequest(bindings=[self._bind_request(b) for b in bindings])
+        return _outcomes(await self.client.call(self.client.stub.BindMany, req))
+
+    def _bind_request(self, b: Binding) -> api_pb2.BindRequest:
+        req = api_pb2.BindRequest(namespace=self._ns(b.namespace), name=b.name, node_name=b.node_name)
+        if b.uid is not None:
+            req.uid = b.uid
+        return req
 
     async def logs(
         self, name: str, namespace: str | None = None, *, container: str = "", previous: bool = False,

@@ -135,8 +135,10 @@ class CreateManyRequest(_message.Message):
 Global___CreateManyRequest: _TypeAlias = CreateManyRequest  # noqa: Y015
 
 @_typing.final
-class CreateResult(_message.Message):
-    """One object's outcome, in request order: the stored object, or the error Create would have ended with."""
+class ItemResult(_message.Message):
+    """One item's outcome in a CreateMany or BindMany, in request order: the stored object, or the error Create (Bind)
+    would have ended with.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -169,7 +171,7 @@ class CreateResult(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateResult: _TypeAlias = CreateResult  # noqa: Y015
+Global___ItemResult: _TypeAlias = ItemResult  # noqa: Y015
 
 @_typing.final
 class CreateManyResponse(_message.Message):
@@ -177,11 +179,11 @@ class CreateManyResponse(_message.Message):
 
     RESULTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateResult]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ItemResult]: ...
     def __init__(
         self,
         *,
-        results: _abc.Iterable[Global___CreateResult] | None = ...,
+        results: _abc.Iterable[Global___ItemResult] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -479,6 +481,48 @@ class BindRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__uid) -> _WhichOneofReturnType__uid | None: ...
 
 Global___BindRequest: _TypeAlias = BindRequest  # noqa: Y015
+
+@_typing.final
+class BindManyRequest(_message.Message):
+    """Each binding made as Bind would make it, independently (some may fail while others are stored). At most 500."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BINDINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def bindings(self) -> _containers.RepeatedCompositeFieldContainer[Global___BindRequest]: ...
+    def __init__(
+        self,
+        *,
+        bindings: _abc.Iterable[Global___BindRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bindings", b"bindings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BindManyRequest: _TypeAlias = BindManyRequest  # noqa: Y015
+
+@_typing.final
+class BindManyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ItemResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ItemResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BindManyResponse: _TypeAlias = BindManyResponse  # noqa: Y015
 
 @_typing.final
 class LogsRequest(_message.Message):

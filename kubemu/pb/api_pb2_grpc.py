@@ -79,6 +79,11 @@ class APIStub:
                 request_serializer=kubemu_dot_pb_dot_api__pb2.BindRequest.SerializeToString,
                 response_deserializer=kubemu_dot_pb_dot_api__pb2.Object.FromString,
                 _registered_method=True)
+        self.BindMany = channel.unary_unary(
+                '/kubemu.pb.API/BindMany',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.BindManyRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.BindManyResponse.FromString,
+                _registered_method=True)
         self.Logs = channel.unary_stream(
                 '/kubemu.pb.API/Logs',
                 request_serializer=kubemu_dot_pb_dot_api__pb2.LogsRequest.SerializeToString,
@@ -149,6 +154,13 @@ class APIServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BindMany(self, request, context):
+        """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Logs(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -208,6 +220,11 @@ def add_APIServicer_to_server(servicer, server):
                     servicer.Bind,
                     request_deserializer=kubemu_dot_pb_dot_api__pb2.BindRequest.FromString,
                     response_serializer=kubemu_dot_pb_dot_api__pb2.Object.SerializeToString,
+            ),
+            'BindMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.BindMany,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.BindManyRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.BindManyResponse.SerializeToString,
             ),
             'Logs': grpc.unary_stream_rpc_method_handler(
                     servicer.Logs,
@@ -463,6 +480,33 @@ class API:
             '/kubemu.pb.API/Bind',
             kubemu_dot_pb_dot_api__pb2.BindRequest.SerializeToString,
             kubemu_dot_pb_dot_api__pb2.Object.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BindMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kubemu.pb.API/BindMany',
+            kubemu_dot_pb_dot_api__pb2.BindManyRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.BindManyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,8 @@ class APIStub:
     Delete: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteRequest, _api_pb2.Object]
     Watch: _grpc.UnaryStreamMultiCallable[_api_pb2.WatchRequest, _api_pb2.WatchResponse]
     Bind: _grpc.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]
+    BindMany: _grpc.UnaryUnaryMultiCallable[_api_pb2.BindManyRequest, _api_pb2.BindManyResponse]
+    """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
     Logs: _grpc.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]
     Exec: _grpc.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]
 
@@ -57,6 +59,8 @@ class APIAsyncStub(APIStub):
     Delete: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteRequest, _api_pb2.Object]  # type: ignore[assignment]
     Watch: _aio.UnaryStreamMultiCallable[_api_pb2.WatchRequest, _api_pb2.WatchResponse]  # type: ignore[assignment]
     Bind: _aio.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]  # type: ignore[assignment]
+    BindMany: _aio.UnaryUnaryMultiCallable[_api_pb2.BindManyRequest, _api_pb2.BindManyResponse]  # type: ignore[assignment]
+    """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
     Logs: _aio.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]  # type: ignore[assignment]
     Exec: _aio.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]  # type: ignore[assignment]
 
@@ -124,6 +128,14 @@ class APIServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.BindRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]: ...
+
+    @_abc_1.abstractmethod
+    def BindMany(
+        self,
+        request: _api_pb2.BindManyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.BindManyResponse, _abc.Awaitable[_api_pb2.BindManyResponse]]:
+        """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
 
     @_abc_1.abstractmethod
     def Logs(

@@ -7,7 +7,7 @@ import pytest
 from kubemu.api import kinds
 from kubemu.api.serialization import from_dict
 from kubemu.client import errors
-from kubemu.client.client import Client, retry_on_conflict
+from kubemu.client.client import Binding, Client, retry_on_conflict
 from tests.integration.manifests import manifest
 from tests.support import unique
 
@@ -105,6 +105,34 @@ async def test_create_many_creates_each_independently_and_reports_each_error(cli
     with pytest.raises(errors.BadRequest, match="objects: Too many: 501: must have at most 500 items"):
         await client.pods.create_many([from_dict(manifest("Pod", f"p{i}", namespace)) for i in range(501)])
     assert len((await client.pods.list(namespace)).items) == 3
+
+
+async def test_bind_many_binds_each_independently_and_reports_each_error(client: Client, namespace: str) -> None:
+    for name in ("a", "b", "taken", "other"):
+        await client.pods.create(from_dict(manifest("Pod", name, namespace)))
+    await client.pods.bind("taken", "node-1", namespace)
+    results = await client.pods.bind_many([
+        Binding("a", "node-1", namespace),
+        Binding("taken", "node-2", namespace),
+        Binding("missing", "node-1", namespace),
+        Binding("other", "node-2", namespace, uid="not-its-uid"),
+        Binding("other", "", namespace),
+        Binding("b", "node-2", namespace),
+    ])
+    a, taken, missing, wrong_uid, no_node, b = results
+    assert not isinstance(a, errors.ApiError) and a.spec.node_name == "node-1"
+    assert [(c.type, c.status) for c in a.status.conditions] == [("PodScheduled", "True")]
+    assert not isinstance(b, errors.ApiError) and b.spec.node_name == "node-2"
+    assert isinstance(taken, errors.Conflict) and 'pod taken is already assigned to node "node-1"' in taken.message
+    assert isinstance(missing, errors.NotFound) and 'pods "missing" not found' in missing.message
+    assert isinstance(wrong_uid, errors.Conflict) and "Precondition failed: UID in precondition" in wrong_uid.message
+    assert isinstance(no_node, errors.Invalid) and no_node.causes and no_node.causes[0].field == "target.name"
+    stored = {p.metadata.name: p.spec.node_name for p in (await client.pods.list(namespace)).items}
+    assert stored == {"a": "node-1", "b": "node-2", "taken": "node-1", "other": ""}
+
+    with pytest.raises(errors.BadRequest, match="bindings: Too many: 501: must have at most 500 items"):
+        await client.pods.bind_many([Binding("other", "node-1", namespace)] * 501)
+    assert not (await client.pods.get("other", namespace)).spec.node_name
 
 
 async def test_missing_namespace_is_refused(client: Client) -> None:
