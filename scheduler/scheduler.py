@@ -18,11 +18,12 @@ import structlog
 
 from kubemu.api.serialization import set_time
 from kubemu.client import errors
-from kubemu.client.client import Client, retry_on_conflict
+from kubemu.client.client import Binding, Client, retry_on_conflict
 from kubemu.client.events import EventRecorder
 from kubemu.client.informer import Informer
 from kubemu.pb import core_pb2
 from scheduler import plugins
+from scheduler.binder import Binder
 from scheduler.cache import SchedulerCache, pod_key
 from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, Status, spec_key
 from scheduler.queue import SchedulingQueue
@@ -371,6 +372,7 @@ class Scheduler:
         """Pods assumed and being bound (upstream's binding cycle, which runs beside the next scheduling cycle)."""
         self.bind_slots = asyncio.Semaphore(BINDS_IN_FLIGHT)
         self.bind_tasks: set[asyncio.Task[None]] = set()
+        self.binder = Binder(client.pods)
         self.next_start_node_index = 0
         """nextStartNodeIndex: where the next cycle's filtering starts, so the nodes share the scoring."""
         self.nominated: dict[str, tuple[str, core_pb2.Pod]] = {}
@@ -454,7 +456,7 @@ class Scheduler:
         key = pod_key(pod)
         try:
             try:
-                await self.client.pods.bind(pod.metadata.name, node, pod.metadata.namespace, uid=pod.metadata.uid)
+                await self.binder.bind(Binding(pod.metadata.name, node, pod.metadata.namespace, pod.metadata.uid))
             except (errors.Conflict, errors.NotFound) as e:
                 # Bound or deleted meanwhile (another scheduler, a user): forget our assumption; the watch tells.
                 self.cache.forget(pod)
