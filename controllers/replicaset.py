@@ -242,20 +242,28 @@ class ReplicaSetController:
                     self.expectations.deletion_observed(key, p.metadata.uid)
 
     async def _slow_start(self, owner: Any, key: str, count: int) -> int:
-        """Create in batches of 1, 2, 4, ... so a template that always fails costs one call, not hundreds."""
+        """slowStartBatch: create in batches of 1, 2, 4, ..., each batch's pods at once (upstream: one goroutine
+        per pod; here one CreateMany per batch), and stop after a batch in which a create failed, so a template
+        that always fails costs one call, not hundreds. Returns how many were created."""
         created, batch = 0, 1
         while created < count:
             size = min(batch, count - created)
-            for _ in range(size):
-                try:
-                    pod = await self.client.pods.create(self._new_pod(owner))
-                except errors.ApiError as e:
-                    await self.recorder.event(owner, "Warning", "FailedCreate", f"Error creating: {e.message}")
-                    self.log.warning("pod.create_failed", owner=key, error=e.message)
-                    return created
-                created += 1
-                await self.recorder.event(owner, "Normal", "SuccessfulCreate",
-                                          f"Created pod: {pod.metadata.name}")
+            try:
+                results = await self.client.pods.create_many([self._new_pod(owner) for _ in range(size)])
+            except errors.ApiError as e:  # the call itself failed: so did every create in it
+                results = [e] * size
+            failed = False
+            for result in results:
+                if isinstance(result, errors.ApiError):
+                    failed = True
+                    await self.recorder.event(owner, "Warning", "FailedCreate", f"Error creating: {result.message}")
+                    self.log.warning("pod.create_failed", owner=key, error=result.message)
+                else:
+                    created += 1
+                    await self.recorder.event(owner, "Normal", "SuccessfulCreate",
+                                              f"Created pod: {result.metadata.name}")
+            if failed:
+                return created
             batch *= 2
         return created
 

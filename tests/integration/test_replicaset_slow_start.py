@@ -1,0 +1,96 @@
+"""The ReplicaSet controller's slow start in-process against a real apiserver: batches of 1, 2, 4, ... each
+created in one CreateMany, a SuccessfulCreate Event per pod, and a stop after the first batch in which a create
+failed (upstream's slowStartBatch), with a FailedCreate Event naming the error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from controllers.replicaset import ReplicaSetController
+from kubemu.api.serialization import from_dict
+from kubemu.client.client import Client
+from kubemu.client.events import EventRecorder
+from kubemu.client.informer import Informer
+from kubemu.pb import apps_pb2, core_pb2
+
+pytestmark = pytest.mark.integration
+
+
+def _replica_set(namespace: str) -> apps_pb2.ReplicaSet:
+    rs: apps_pb2.ReplicaSet = from_dict({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+    return rs
+
+
+@pytest.fixture
+async def controller(client: Client) -> AsyncIterator[ReplicaSetController]:
+    owners: Informer[apps_pb2.ReplicaSet] = Informer(client.replica_sets)
+    pods: Informer[core_pb2.Pod] = Informer(client.pods)
+    yield ReplicaSetController(client, "ReplicaSet", owners, pods, EventRecorder(client, "replicaset-controller"))
+
+
+class Batches:
+    """Records the size of each CreateMany the controller makes (the calls still go to the apiserver); `spoil`
+    makes the given item of the given call invalid before it goes."""
+
+    def __init__(self, client: Client, monkeypatch: pytest.MonkeyPatch, spoil: tuple[int, int] | None = None) -> None:
+        self.sizes: list[int] = []
+        real = client.pods.create_many
+
+        async def create_many(objs: list[core_pb2.Pod], **kw: Any) -> Any:
+            if spoil is not None and len(self.sizes) == spoil[0]:
+                objs[spoil[1]].spec.containers[0].image = ""
+            self.sizes.append(len(objs))
+            return await real(objs, **kw)
+
+        monkeypatch.setattr(client.pods, "create_many", create_many)
+
+
+async def _reasons(client: Client, controller: ReplicaSetController, namespace: str) -> list[tuple[str, str]]:
+    await controller.recorder.flush()
+    return sorted((e.reason, e.message) for e in (await client.events.list(namespace)).items)
+
+
+async def test_slow_start_creates_each_batch_in_one_call(
+    client: Client, namespace: str, controller: ReplicaSetController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await client.replica_sets.create(_replica_set(namespace))
+    batches = Batches(client, monkeypatch)
+    assert await controller._slow_start(owner, f"{namespace}/web", 40) == 40
+    assert batches.sizes == [1, 2, 4, 8, 16, 9]
+    pods = (await client.pods.list(namespace)).items
+    assert len(pods) == 40
+    assert all(p.metadata.name.startswith("web-") and p.metadata.owner_references[0].uid == owner.metadata.uid
+               for p in pods)
+    reasons = await _reasons(client, controller, namespace)
+    assert reasons == sorted(("SuccessfulCreate", f"Created pod: {p.metadata.name}") for p in pods)
+
+
+async def test_slow_start_stops_after_the_batch_where_a_create_failed(
+    client: Client, namespace: str, controller: ReplicaSetController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await client.replica_sets.create(_replica_set(namespace))
+    batches = Batches(client, monkeypatch, spoil=(2, 1))  # the third call's second pod
+    assert await controller._slow_start(owner, f"{namespace}/web", 40) == 6  # 1 + 2 + 3
+    assert batches.sizes == [1, 2, 4]
+    assert len((await client.pods.list(namespace)).items) == 6
+    reasons = [r for r in await _reasons(client, controller, namespace) if r[0] == "FailedCreate"]
+    assert len(reasons) == 1
+    assert reasons[0][1].startswith("Error creating: ")
+    assert "spec.containers[0].image: Required value" in reasons[0][1]
+
+
+async def test_a_namespace_that_is_gone_costs_one_call(
+    client: Client, controller: ReplicaSetController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = _replica_set("no-such-namespace")
+    owner.metadata.uid = "0f0f0f0f-0000-4000-8000-000000000000"
+    batches = Batches(client, monkeypatch)
+    assert await controller._slow_start(owner, "no-such-namespace/web", 500) == 0
+    assert batches.sizes == [1]
