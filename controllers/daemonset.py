@@ -555,13 +555,11 @@ class DaemonSetController:
         pos, batch = 0, 1
         while pos < len(to_create):
             size = min(batch, len(to_create) - pos)
-            failed = False
-            for node_name in to_create[pos:pos + size]:
-                if not await self._create_pod(ds, template, node_name):
-                    self.expectations.creation_observed(key)
-                    failed = True
+            failures = await self._create_pods(ds, template, to_create[pos:pos + size])
+            for _ in range(failures):
+                self.expectations.creation_observed(key)
             pos += size
-            if failed and pos < len(to_create):
+            if failures and pos < len(to_create):
                 # Slow start: a template that fails fails once, not once per node; the rest wait for a retry.
                 self.expectations.lower_expectations(key, len(to_create) - pos, 0)
                 break
@@ -577,7 +575,7 @@ class DaemonSetController:
                 await self.recorder.event(ds, "Warning", "FailedDelete", f"Error deleting: {e.message}")
                 raise
 
-    async def _create_pod(self, ds: apps_pb2.DaemonSet, template: core_pb2.PodTemplateSpec, node_name: str) -> bool:
+    def _new_pod(self, ds: apps_pb2.DaemonSet, template: core_pb2.PodTemplateSpec, node_name: str) -> core_pb2.Pod:
         pod = core_pb2.Pod()
         pod.metadata.generate_name = f"{ds.metadata.name}-"
         pod.metadata.namespace = ds.metadata.namespace
@@ -589,14 +587,25 @@ class DaemonSetController:
         pod.spec.CopyFrom(template.spec)
         # The default scheduler binds it: the affinity leaves it exactly one node.
         pin_to_node(pod.spec, node_name)
+        return pod
+
+    async def _create_pods(self, ds: apps_pb2.DaemonSet, template: core_pb2.PodTemplateSpec,
+                           node_names: list[str]) -> int:
+        """One slow-start batch, each node's pod, in one CreateMany (upstream: a goroutine per pod). Returns how
+        many creates failed, each with a FailedCreate Event."""
         try:
-            created = await self.client.pods.create(pod)
-        except errors.ApiError as e:
-            await self.recorder.event(ds, "Warning", "FailedCreate", f"Error creating: {e.message}")
-            self.log.warning("pod.create_failed", daemonset=self._key(ds), node=node_name, error=e.message)
-            return False
-        await self.recorder.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {created.metadata.name}")
-        return True
+            results = await self.client.pods.create_many([self._new_pod(ds, template, n) for n in node_names])
+        except errors.ApiError as e:  # the call itself failed: so did every create in it
+            results = [e] * len(node_names)
+        failures = 0
+        for node_name, result in zip(node_names, results, strict=True):
+            if isinstance(result, errors.ApiError):
+                failures += 1
+                await self.recorder.event(ds, "Warning", "FailedCreate", f"Error creating: {result.message}")
+                self.log.warning("pod.create_failed", daemonset=self._key(ds), node=node_name, error=result.message)
+            else:
+                await self.recorder.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {result.metadata.name}")
+        return failures
 
     # -- rolling update (update.go) -----------------------------------------------------------------------------
 
