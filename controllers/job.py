@@ -24,6 +24,8 @@ log = structlog.get_logger()
 
 INITIAL_BACKOFF = 10.0
 MAX_BACKOFF = 360.0
+MAX_POD_CREATE_PER_SYNC = 500
+"""MaxPodCreateDeletePerSync: at most this many pod creates per sync; the pods' events bring the next sync."""
 
 
 def finished(job: batch_pb2.Job) -> str:
@@ -177,26 +179,47 @@ class JobController:
             if now < last + delay:
                 self.queue.add_after(key, last + delay - now)
                 return active
+        missing = min(missing, MAX_POD_CREATE_PER_SYNC)
         self.expectations.expect_creations(key, missing)
-        for _ in range(missing):
-            pod = core_pb2.Pod()
-            tpl = job.spec.template
-            pod.metadata.generate_name = f"{job.metadata.name}-"
-            pod.metadata.namespace = job.metadata.namespace
-            pod.metadata.labels.update(tpl.metadata.labels)
-            pod.metadata.annotations.update(tpl.metadata.annotations)
-            pod.metadata.owner_references.add(api_version="batch/v1", kind="Job", name=job.metadata.name,
-                                              uid=job.metadata.uid, controller=True, block_owner_deletion=True)
-            pod.spec.CopyFrom(tpl.spec)
+        # Slow start, as upstream's manageJob: batches of 1, 2, 4, ..., each batch's pods at once (here one
+        # CreateMany), and no further batch after one in which a create failed.
+        pos, batch = 0, 1
+        while pos < missing:
+            size = min(batch, missing - pos)
             try:
-                created = await self.client.pods.create(pod)
-            except errors.ApiError as e:
-                self.expectations.lower_expectations(key, 1, 0)
-                await self.recorder.event(job, "Warning", "FailedCreate", f"Error creating: {e.message}")
-                raise
-            active.append(created)
-            await self.recorder.event(job, "Normal", "SuccessfulCreate", f"Created pod: {created.metadata.name}")
+                results = await self.client.pods.create_many([self._new_pod(job) for _ in range(size)])
+            except errors.ApiError as e:  # the call itself failed: so did every create in it
+                results = [e] * size
+            error: errors.ApiError | None = None
+            for result in results:
+                if isinstance(result, errors.ApiError):
+                    error = result
+                    self.expectations.lower_expectations(key, 1, 0)
+                    await self.recorder.event(job, "Warning", "FailedCreate", f"Error creating: {result.message}")
+                else:
+                    active.append(result)
+                    await self.recorder.event(job, "Normal", "SuccessfulCreate",
+                                              f"Created pod: {result.metadata.name}")
+            pos += size
+            if error is not None:
+                # The pods never tried are not expected either; the sync fails and is retried with back-off.
+                self.expectations.lower_expectations(key, missing - pos, 0)
+                raise error
+            batch *= 2
         return active
+
+    @staticmethod
+    def _new_pod(job: batch_pb2.Job) -> core_pb2.Pod:
+        pod = core_pb2.Pod()
+        tpl = job.spec.template
+        pod.metadata.generate_name = f"{job.metadata.name}-"
+        pod.metadata.namespace = job.metadata.namespace
+        pod.metadata.labels.update(tpl.metadata.labels)
+        pod.metadata.annotations.update(tpl.metadata.annotations)
+        pod.metadata.owner_references.add(api_version="batch/v1", kind="Job", name=job.metadata.name,
+                                          uid=job.metadata.uid, controller=True, block_owner_deletion=True)
+        pod.spec.CopyFrom(tpl.spec)
+        return pod
 
     async def _delete_pods(self, key: str, pods: list[core_pb2.Pod]) -> None:
         if not pods:

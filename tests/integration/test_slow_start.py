@@ -1,6 +1,6 @@
-"""The ReplicaSet controller's slow start in-process against a real apiserver: batches of 1, 2, 4, ... each
-created in one CreateMany, a SuccessfulCreate Event per pod, and a stop after the first batch in which a create
-failed (upstream's slowStartBatch), with a FailedCreate Event naming the error."""
+"""The ReplicaSet and Job controllers' slow start in-process against a real apiserver: batches of 1, 2, 4, ...
+each created in one CreateMany, a SuccessfulCreate Event per pod, and a stop after the first batch in which a
+create failed (upstream's slowStartBatch, manageJob), with a FailedCreate Event naming the error."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from controllers.job import JobController
 from controllers.replicaset import ReplicaSetController
 from kubemu.api.serialization import from_dict
+from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.client.events import EventRecorder
 from kubemu.client.informer import Informer
-from kubemu.pb import apps_pb2, core_pb2
+from kubemu.pb import apps_pb2, batch_pb2, core_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +54,8 @@ class Batches:
         monkeypatch.setattr(client.pods, "create_many", create_many)
 
 
-async def _reasons(client: Client, controller: ReplicaSetController, namespace: str) -> list[tuple[str, str]]:
+async def _reasons(client: Client, controller: ReplicaSetController | JobController,
+                   namespace: str) -> list[tuple[str, str]]:
     await controller.recorder.flush()
     return sorted((e.reason, e.message) for e in (await client.events.list(namespace)).items)
 
@@ -94,3 +97,47 @@ async def test_a_namespace_that_is_gone_costs_one_call(
     batches = Batches(client, monkeypatch)
     assert await controller._slow_start(owner, "no-such-namespace/web", 500) == 0
     assert batches.sizes == [1]
+
+
+@pytest.fixture
+async def job_controller(client: Client) -> JobController:
+    jobs: Informer[batch_pb2.Job] = Informer(client.jobs)
+    pods: Informer[core_pb2.Pod] = Informer(client.pods)
+    return JobController(client, jobs, pods, EventRecorder(client, "job-controller"))
+
+
+async def _job(client: Client, namespace: str) -> batch_pb2.Job:
+    job: batch_pb2.Job = from_dict({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "work", "namespace": namespace},
+        "spec": {"parallelism": 10, "template": {"spec": {"restartPolicy": "Never",
+                                                          "containers": [{"name": "c", "image": "busybox"}]}}}})
+    return await client.jobs.create(job)
+
+
+async def test_a_job_creates_its_missing_pods_in_slow_start_batches(
+    client: Client, namespace: str, job_controller: JobController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = await _job(client, namespace)
+    batches = Batches(client, monkeypatch)
+    key = f"{namespace}/work"
+    active = await job_controller._manage(job, key, [], 10, 0, [], 0.0)
+    assert batches.sizes == [1, 2, 4, 3]
+    assert sorted(p.metadata.name for p in active) == sorted(
+        p.metadata.name for p in (await client.pods.list(namespace)).items)
+    assert len(active) == 10 and all(p.metadata.owner_references[0].uid == job.metadata.uid for p in active)
+    assert job_controller.expectations.get(key) == (10, 0)  # until the informer sees them
+
+
+async def test_a_job_stops_creating_after_a_failed_batch_and_expects_only_what_it_made(
+    client: Client, namespace: str, job_controller: JobController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = await _job(client, namespace)
+    batches = Batches(client, monkeypatch, spoil=(2, 0))
+    key = f"{namespace}/work"
+    with pytest.raises(errors.Invalid, match=r"spec.containers\[0\].image: Required value"):
+        await job_controller._manage(job, key, [], 10, 0, [], 0.0)
+    assert batches.sizes == [1, 2, 4]
+    assert len((await client.pods.list(namespace)).items) == 6
+    assert job_controller.expectations.get(key) == (6, 0)  # 10 expected, 1 refused and 3 never tried
+    reasons = [r for r, _ in await _reasons(client, job_controller, namespace)]
+    assert reasons.count("FailedCreate") == 1 and reasons.count("SuccessfulCreate") == 6
