@@ -4,6 +4,7 @@ upstream's order, and never create twice for a slow watch (expectations). Status
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -234,12 +235,23 @@ class ReplicaSetController:
                 per_node[p.spec.node_name] = per_node.get(p.spec.node_name, 0) + 1
             victims = sorted(active, key=lambda p: deletion_rank(p, per_node))[:count]
             self.expectations.expect_deletions(key, {p.metadata.uid for p in victims})
-            for p in victims:
-                try:
-                    await self.client.pods.delete(p.metadata.name, p.metadata.namespace, uid=p.metadata.uid)
-                    await self.recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {p.metadata.name}")
-                except (errors.NotFound, errors.Conflict):
-                    self.expectations.deletion_observed(key, p.metadata.uid)
+            # All at once, as upstream's goroutine per pod (the calls share the channel).
+            failures = [e for e in await asyncio.gather(*(self._delete(owner, key, p) for p in victims)) if e]
+            if failures:
+                raise failures[0]
+
+    async def _delete(self, owner: Any, key: str, pod: core_pb2.Pod) -> errors.ApiError | None:
+        """Delete one pod; on failure it will not be seen deleted, so it is no longer expected to be."""
+        try:
+            await self.client.pods.delete(pod.metadata.name, pod.metadata.namespace, uid=pod.metadata.uid)
+        except errors.ApiError as e:
+            self.expectations.deletion_observed(key, pod.metadata.uid)
+            if isinstance(e, (errors.NotFound, errors.Conflict)):  # gone or replaced meanwhile
+                return None
+            await self.recorder.event(owner, "Warning", "FailedDelete", f"Error deleting: {e.message}")
+            return e
+        await self.recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}")
+        return None
 
     async def _slow_start(self, owner: Any, key: str, count: int) -> int:
         """slowStartBatch: create in batches of 1, 2, 4, ..., each batch's pods at once (upstream: one goroutine

@@ -1,9 +1,11 @@
-"""The ReplicaSet and Job controllers' slow start in-process against a real apiserver: batches of 1, 2, 4, ...
-each created in one CreateMany, a SuccessfulCreate Event per pod, and a stop after the first batch in which a
-create failed (upstream's slowStartBatch, manageJob), with a FailedCreate Event naming the error."""
+"""The ReplicaSet and Job controllers' pod creates and deletes in-process against a real apiserver: slow start in
+batches of 1, 2, 4, ... each created in one CreateMany, a SuccessfulCreate Event per pod, and a stop after the
+first batch in which a create failed (upstream's slowStartBatch, manageJob), with a FailedCreate Event naming the
+error; a scale-down's deletes all at once, a failed one no longer expected."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -141,3 +143,41 @@ async def test_a_job_stops_creating_after_a_failed_batch_and_expects_only_what_i
     assert job_controller.expectations.get(key) == (6, 0)  # 10 expected, 1 refused and 3 never tried
     reasons = [r for r, _ in await _reasons(client, job_controller, namespace)]
     assert reasons.count("FailedCreate") == 1 and reasons.count("SuccessfulCreate") == 6
+
+
+async def test_scale_down_deletes_its_victims_at_once_and_forgets_a_failed_one(
+    client: Client, namespace: str, controller: ReplicaSetController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await client.replica_sets.create(_replica_set(namespace))
+    key = f"{namespace}/web"
+    assert await controller._slow_start(owner, key, 5) == 5
+    active = (await client.pods.list(namespace)).items
+    real = client.pods.delete
+    in_flight, most = 0, 0
+    refused = active[0].metadata.name
+
+    async def delete(name: str, namespace: str | None = None, **kw: Any) -> Any:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0)  # every delete has started before any returns, if they run at once
+            if name == refused:
+                raise errors.Unavailable("the apiserver is unreachable")
+            return await real(name, namespace, **kw)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(client.pods, "delete", delete)
+    owner.spec.replicas = 0
+    with pytest.raises(errors.Unavailable):
+        await controller._manage(owner, key, active)
+    assert most == 5
+    left = {p.metadata.name for p in (await client.pods.list(namespace)).items
+            if not p.metadata.HasField("deletion_timestamp")}
+    assert left == {refused}
+    # The refused pod will not be seen deleted: only the four deleted are still awaited.
+    uids = controller.expectations.get_uids(key)
+    assert uids == {p.metadata.uid for p in active[1:]}
+    reasons = [r for r, _ in await _reasons(client, controller, namespace)]
+    assert reasons.count("SuccessfulDelete") == 4 and reasons.count("FailedDelete") == 1
