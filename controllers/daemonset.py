@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from controllers.expectations import UIDTrackingExpectations
+from controllers.podcontrol import create_pods, pod_from_template
 from controllers.workqueue import RateLimitingQueue, run_workers
 from kubemu.api import labels
 from kubemu.api.nodematch import OBJECT_NAME_FIELD, spec_matches_node, untolerated_taint
@@ -575,37 +576,17 @@ class DaemonSetController:
                 await self.recorder.event(ds, "Warning", "FailedDelete", f"Error deleting: {e.message}")
                 raise
 
-    def _new_pod(self, ds: apps_pb2.DaemonSet, template: core_pb2.PodTemplateSpec, node_name: str) -> core_pb2.Pod:
-        pod = core_pb2.Pod()
-        pod.metadata.generate_name = f"{ds.metadata.name}-"
-        pod.metadata.namespace = ds.metadata.namespace
-        pod.metadata.labels.update(template.metadata.labels)
-        pod.metadata.annotations.update(template.metadata.annotations)
-        pod.metadata.finalizers.extend(template.metadata.finalizers)
-        pod.metadata.owner_references.add(api_version=API_VERSION, kind=KIND, name=ds.metadata.name,
-                                          uid=ds.metadata.uid, controller=True, block_owner_deletion=True)
-        pod.spec.CopyFrom(template.spec)
-        # The default scheduler binds it: the affinity leaves it exactly one node.
-        pin_to_node(pod.spec, node_name)
-        return pod
-
     async def _create_pods(self, ds: apps_pb2.DaemonSet, template: core_pb2.PodTemplateSpec,
                            node_names: list[str]) -> int:
-        """One slow-start batch, each node's pod, in one CreateMany (upstream: a goroutine per pod). Returns how
-        many creates failed, each with a FailedCreate Event."""
-        try:
-            results = await self.client.pods.create_many([self._new_pod(ds, template, n) for n in node_names])
-        except errors.ApiError as e:  # the call itself failed: so did every create in it
-            results = [e] * len(node_names)
-        failures = 0
-        for node_name, result in zip(node_names, results, strict=True):
-            if isinstance(result, errors.ApiError):
-                failures += 1
-                await self.recorder.event(ds, "Warning", "FailedCreate", f"Error creating: {result.message}")
-                self.log.warning("pod.create_failed", daemonset=self._key(ds), node=node_name, error=result.message)
-            else:
-                await self.recorder.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {result.metadata.name}")
-        return failures
+        """One slow-start batch, each node's pod (which the default scheduler binds: the affinity leaves it
+        exactly one node), created at once. Returns how many creates failed."""
+        pods = []
+        for node_name in node_names:
+            pod = pod_from_template(template, ds, API_VERSION, KIND)
+            pin_to_node(pod.spec, node_name)
+            pods.append(pod)
+        results = await create_pods(self.client, self.recorder, ds, pods)
+        return sum(1 for r in results if isinstance(r, errors.ApiError))
 
     # -- rolling update (update.go) -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from controllers.expectations import UIDTrackingExpectations
+from controllers.podcontrol import create_pods, pod_from_template
 from controllers.replicaset import controller_ref, is_pod_active, is_pod_ready
 from controllers.workqueue import RateLimitingQueue, run_workers
 from kubemu.api.serialization import set_time, time_value
@@ -186,20 +187,15 @@ class JobController:
         pos, batch = 0, 1
         while pos < missing:
             size = min(batch, missing - pos)
-            try:
-                results = await self.client.pods.create_many([self._new_pod(job) for _ in range(size)])
-            except errors.ApiError as e:  # the call itself failed: so did every create in it
-                results = [e] * size
+            results = await create_pods(self.client, self.recorder, job, [
+                pod_from_template(job.spec.template, job, "batch/v1", "Job") for _ in range(size)])
             error: errors.ApiError | None = None
             for result in results:
                 if isinstance(result, errors.ApiError):
                     error = result
                     self.expectations.lower_expectations(key, 1, 0)
-                    await self.recorder.event(job, "Warning", "FailedCreate", f"Error creating: {result.message}")
                 else:
                     active.append(result)
-                    await self.recorder.event(job, "Normal", "SuccessfulCreate",
-                                              f"Created pod: {result.metadata.name}")
             pos += size
             if error is not None:
                 # The pods never tried are not expected either; the sync fails and is retried with back-off.
@@ -207,19 +203,6 @@ class JobController:
                 raise error
             batch *= 2
         return active
-
-    @staticmethod
-    def _new_pod(job: batch_pb2.Job) -> core_pb2.Pod:
-        pod = core_pb2.Pod()
-        tpl = job.spec.template
-        pod.metadata.generate_name = f"{job.metadata.name}-"
-        pod.metadata.namespace = job.metadata.namespace
-        pod.metadata.labels.update(tpl.metadata.labels)
-        pod.metadata.annotations.update(tpl.metadata.annotations)
-        pod.metadata.owner_references.add(api_version="batch/v1", kind="Job", name=job.metadata.name,
-                                          uid=job.metadata.uid, controller=True, block_owner_deletion=True)
-        pod.spec.CopyFrom(tpl.spec)
-        return pod
 
     async def _delete_pods(self, key: str, pods: list[core_pb2.Pod]) -> None:
         if not pods:

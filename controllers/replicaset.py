@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from controllers.expectations import UIDTrackingExpectations
+from controllers.podcontrol import create_pods, pod_from_template
 from controllers.workqueue import RateLimitingQueue, run_workers
 from kubemu.api import kinds, labels
 from kubemu.api.serialization import time_value
@@ -193,20 +194,6 @@ class ReplicaSetController:
         except (errors.NotFound, errors.Conflict, errors.Invalid):
             return None
 
-    def _new_pod(self, owner: Any) -> core_pb2.Pod:
-        pod = core_pb2.Pod()
-        tpl = owner.spec.template
-        pod.metadata.generate_name = f"{owner.metadata.name}-"
-        pod.metadata.namespace = owner.metadata.namespace
-        pod.metadata.labels.update(tpl.metadata.labels)
-        pod.metadata.annotations.update(tpl.metadata.annotations)
-        pod.metadata.finalizers.extend(tpl.metadata.finalizers)
-        pod.metadata.owner_references.add(api_version=self.info.api_version, kind=self.kind,
-                                          name=owner.metadata.name, uid=owner.metadata.uid, controller=True,
-                                          block_owner_deletion=True)
-        pod.spec.CopyFrom(tpl.spec)
-        return pod
-
     async def sync(self, key: str) -> None:
         owner = self.owners.store.get(key)
         if owner is None:
@@ -260,20 +247,14 @@ class ReplicaSetController:
         created, batch = 0, 1
         while created < count:
             size = min(batch, count - created)
-            try:
-                results = await self.client.pods.create_many([self._new_pod(owner) for _ in range(size)])
-            except errors.ApiError as e:  # the call itself failed: so did every create in it
-                results = [e] * size
+            results = await create_pods(self.client, self.recorder, owner, [
+                pod_from_template(owner.spec.template, owner, self.info.api_version, self.kind) for _ in range(size)])
             failed = False
             for result in results:
                 if isinstance(result, errors.ApiError):
                     failed = True
-                    await self.recorder.event(owner, "Warning", "FailedCreate", f"Error creating: {result.message}")
-                    self.log.warning("pod.create_failed", owner=key, error=result.message)
                 else:
                     created += 1
-                    await self.recorder.event(owner, "Normal", "SuccessfulCreate",
-                                              f"Created pod: {result.metadata.name}")
             if failed:
                 return created
             batch *= 2

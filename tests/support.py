@@ -314,3 +314,21 @@ def unique(prefix: str) -> str:
 
 async def maybe_await(x: Awaitable[Any] | Any) -> Any:
     return await x if inspect.isawaitable(x) else x
+
+
+class CreateManySpy:
+    """Records the size of each CreateMany a client makes (the calls still go to the apiserver, through the
+    client's own method); `spoil=(call, item)` empties that item's first container image before that call goes,
+    so the apiserver refuses that one create as invalid."""
+
+    def __init__(self, client: Any, monkeypatch: Any, spoil: tuple[int, int] | None = None) -> None:
+        self.sizes: list[int] = []
+        real = client.pods.create_many
+
+        async def create_many(objs: list[Any], **kw: Any) -> Any:
+            if spoil is not None and len(self.sizes) == spoil[0]:
+                objs[spoil[1]].spec.containers[0].image = ""
+            self.sizes.append(len(objs))
+            return await real(objs, **kw)
+
+        monkeypatch.setattr(client.pods, "create_many", create_many)

@@ -19,6 +19,7 @@ from kubemu.client.client import Client
 from kubemu.client.events import EventRecorder
 from kubemu.client.informer import Informer
 from kubemu.pb import apps_pb2, batch_pb2, core_pb2
+from tests.support import CreateManySpy
 
 pytestmark = pytest.mark.integration
 
@@ -39,23 +40,6 @@ async def controller(client: Client) -> AsyncIterator[ReplicaSetController]:
     yield ReplicaSetController(client, "ReplicaSet", owners, pods, EventRecorder(client, "replicaset-controller"))
 
 
-class Batches:
-    """Records the size of each CreateMany the controller makes (the calls still go to the apiserver); `spoil`
-    makes the given item of the given call invalid before it goes."""
-
-    def __init__(self, client: Client, monkeypatch: pytest.MonkeyPatch, spoil: tuple[int, int] | None = None) -> None:
-        self.sizes: list[int] = []
-        real = client.pods.create_many
-
-        async def create_many(objs: list[core_pb2.Pod], **kw: Any) -> Any:
-            if spoil is not None and len(self.sizes) == spoil[0]:
-                objs[spoil[1]].spec.containers[0].image = ""
-            self.sizes.append(len(objs))
-            return await real(objs, **kw)
-
-        monkeypatch.setattr(client.pods, "create_many", create_many)
-
-
 async def _reasons(client: Client, controller: ReplicaSetController | JobController,
                    namespace: str) -> list[tuple[str, str]]:
     await controller.recorder.flush()
@@ -66,7 +50,7 @@ async def test_slow_start_creates_each_batch_in_one_call(
     client: Client, namespace: str, controller: ReplicaSetController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner = await client.replica_sets.create(_replica_set(namespace))
-    batches = Batches(client, monkeypatch)
+    batches = CreateManySpy(client, monkeypatch)
     assert await controller._slow_start(owner, f"{namespace}/web", 40) == 40
     assert batches.sizes == [1, 2, 4, 8, 16, 9]
     pods = (await client.pods.list(namespace)).items
@@ -81,7 +65,7 @@ async def test_slow_start_stops_after_the_batch_where_a_create_failed(
     client: Client, namespace: str, controller: ReplicaSetController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner = await client.replica_sets.create(_replica_set(namespace))
-    batches = Batches(client, monkeypatch, spoil=(2, 1))  # the third call's second pod
+    batches = CreateManySpy(client, monkeypatch, spoil=(2, 1))  # the third call's second pod
     assert await controller._slow_start(owner, f"{namespace}/web", 40) == 6  # 1 + 2 + 3
     assert batches.sizes == [1, 2, 4]
     assert len((await client.pods.list(namespace)).items) == 6
@@ -96,7 +80,7 @@ async def test_a_namespace_that_is_gone_costs_one_call(
 ) -> None:
     owner = _replica_set("no-such-namespace")
     owner.metadata.uid = "0f0f0f0f-0000-4000-8000-000000000000"
-    batches = Batches(client, monkeypatch)
+    batches = CreateManySpy(client, monkeypatch)
     assert await controller._slow_start(owner, "no-such-namespace/web", 500) == 0
     assert batches.sizes == [1]
 
@@ -120,7 +104,7 @@ async def test_a_job_creates_its_missing_pods_in_slow_start_batches(
     client: Client, namespace: str, job_controller: JobController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = await _job(client, namespace)
-    batches = Batches(client, monkeypatch)
+    batches = CreateManySpy(client, monkeypatch)
     key = f"{namespace}/work"
     active = await job_controller._manage(job, key, [], 10, 0, [], 0.0)
     assert batches.sizes == [1, 2, 4, 3]
@@ -134,7 +118,7 @@ async def test_a_job_stops_creating_after_a_failed_batch_and_expects_only_what_i
     client: Client, namespace: str, job_controller: JobController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = await _job(client, namespace)
-    batches = Batches(client, monkeypatch, spoil=(2, 0))
+    batches = CreateManySpy(client, monkeypatch, spoil=(2, 0))
     key = f"{namespace}/work"
     with pytest.raises(errors.Invalid, match=r"spec.containers\[0\].image: Required value"):
         await job_controller._manage(job, key, [], 10, 0, [], 0.0)

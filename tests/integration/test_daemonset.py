@@ -18,7 +18,7 @@ from kubemu.client.client import Client
 from kubemu.client.events import EventRecorder
 from kubemu.client.informer import Informer, by_node
 from kubemu.pb import apps_pb2, core_pb2
-from tests.support import ApiServer, fresh_database, until
+from tests.support import ApiServer, CreateManySpy, fresh_database, until
 
 pytestmark = pytest.mark.integration
 
@@ -322,30 +322,13 @@ async def test_on_delete_replaces_only_pods_the_user_deletes(api: Client, contro
         await api.pods.get(by["n1"][0].metadata.name, NS)
 
 
-class CreateCalls:
-    """The size of each CreateMany the controller makes (the calls still go to the apiserver); `spoil=(call, item)`
-    makes that item of that call invalid before it goes."""
-
-    def __init__(self, api: Client, monkeypatch: pytest.MonkeyPatch, spoil: tuple[int, int] | None = None) -> None:
-        self.sizes: list[int] = []
-        real = api.pods.create_many
-
-        async def create_many(objs: list[core_pb2.Pod], **kw: Any) -> Any:
-            if spoil is not None and len(self.sizes) == spoil[0]:
-                objs[spoil[1]].spec.containers[0].image = ""
-            self.sizes.append(len(objs))
-            return await real(objs, **kw)
-
-        monkeypatch.setattr(api.pods, "create_many", create_many)
-
-
 async def test_daemon_pods_are_created_in_slow_start_batches_of_one_call_each(
     api: Client, controller: DaemonSetController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nodes = {f"n{i}" for i in range(10)}
     for n in sorted(nodes):
         await add_node(api, n)
-    calls = CreateCalls(api, monkeypatch)
+    calls = CreateManySpy(api, monkeypatch)
     await api.daemon_sets.create(daemon_set("agent"))
     await until(lambda: on_nodes(api, "agent", nodes), 15, describe=lambda: pods_by_node(api, "agent"))
     assert calls.sizes == [1, 2, 4, 3]
@@ -358,7 +341,7 @@ async def test_a_failed_create_ends_the_slow_start_and_the_next_sync_starts_over
     nodes = {f"n{i}" for i in range(10)}
     for n in sorted(nodes):
         await add_node(api, n)
-    calls = CreateCalls(api, monkeypatch, spoil=(1, 0))  # the second call's first pod is refused
+    calls = CreateManySpy(api, monkeypatch, spoil=(1, 0))  # the second call's first pod is refused
     await api.daemon_sets.create(daemon_set("agent"))
     await until(lambda: on_nodes(api, "agent", nodes), 15, describe=lambda: pods_by_node(api, "agent"))
     # 1 created; 1 of 2 created, then no batch of 4: the 8 left wait for the next sync, which starts at 1 again.
