@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from controllers.expectations import UIDTrackingExpectations
-from controllers.podcontrol import create_pods, pod_from_template
+from controllers.podcontrol import create_pods, delete_pods, pod_from_template
 from controllers.workqueue import RateLimitingQueue, run_workers
 from kubemu.api import labels
 from kubemu.api.nodematch import OBJECT_NAME_FIELD, spec_matches_node, untolerated_taint
@@ -565,16 +565,10 @@ class DaemonSetController:
                 self.expectations.lower_expectations(key, len(to_create) - pos, 0)
                 break
             batch *= 2
-        for pod in to_delete:
-            try:
-                await self.client.pods.delete(pod.metadata.name, pod.metadata.namespace, uid=pod.metadata.uid)
-                await self.recorder.event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}")
-            except errors.NotFound:
-                self.expectations.deletion_observed(key, pod.metadata.uid)
-            except errors.ApiError as e:
-                self.expectations.deletion_observed(key, pod.metadata.uid)
-                await self.recorder.event(ds, "Warning", "FailedDelete", f"Error deleting: {e.message}")
-                raise
+        error = await delete_pods(self.client, self.recorder, ds, to_delete,
+                                  lambda p: self.expectations.deletion_observed(key, p.metadata.uid))
+        if error is not None:
+            raise error
 
     async def _create_pods(self, ds: apps_pb2.DaemonSet, template: core_pb2.PodTemplateSpec,
                            node_names: list[str]) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from controllers.expectations import UIDTrackingExpectations
-from controllers.podcontrol import create_pods, pod_from_template
+from controllers.podcontrol import create_pods, delete_pods, pod_from_template
 from controllers.replicaset import controller_ref, is_pod_active, is_pod_ready
 from controllers.workqueue import RateLimitingQueue, run_workers
 from kubemu.api.serialization import set_time, time_value
@@ -120,18 +120,18 @@ class JobController:
         done = (completions is not None and succeeded >= completions) or (
             completions is None and succeeded > 0 and not active)
         if spec.HasField("suspend") and spec.suspend:
-            await self._delete_pods(key, active)
+            await self._delete_pods(job, key, active)
             active = []
             self._condition(st, "Suspended", "True", "JobSuspended", "Job suspended", now)
         elif failure is not None:
-            await self._delete_pods(key, active)
+            await self._delete_pods(job, key, active)
             active = []
             self._condition(st, "FailureTarget", "True", *failure, now)
             self._condition(st, "Failed", "True", *failure, now)
             await self.recorder.event(job, "Warning", failure[0], failure[1])
             self.log.info("job.failed", job=key, reason=failure[0])
         elif done:
-            await self._delete_pods(key, active)
+            await self._delete_pods(job, key, active)
             active = []
             self._condition(st, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of "
                             "succeeded pods", now)
@@ -167,7 +167,7 @@ class JobController:
                       pods: list[core_pb2.Pod], now: float) -> list[core_pb2.Pod]:
         if len(active) > want:
             extra = sorted(active, key=lambda p: -time_value(p.metadata.creation_timestamp))[: len(active) - want]
-            await self._delete_pods(key, extra)
+            await self._delete_pods(job, key, extra)
             return [p for p in active if p not in extra]
         missing = want - len(active)
         if missing <= 0:
@@ -204,15 +204,14 @@ class JobController:
             batch *= 2
         return active
 
-    async def _delete_pods(self, key: str, pods: list[core_pb2.Pod]) -> None:
+    async def _delete_pods(self, job: batch_pb2.Job, key: str, pods: list[core_pb2.Pod]) -> None:
         if not pods:
             return
         self.expectations.expect_deletions(key, {p.metadata.uid for p in pods})
-        for p in pods:
-            try:
-                await self.client.pods.delete(p.metadata.name, p.metadata.namespace, uid=p.metadata.uid)
-            except (errors.NotFound, errors.Conflict):
-                self.expectations.deletion_observed(key, p.metadata.uid)
+        error = await delete_pods(self.client, self.recorder, job, pods,
+                                  lambda p: self.expectations.deletion_observed(key, p.metadata.uid))
+        if error is not None:
+            raise error
 
     @staticmethod
     def _condition(st: batch_pb2.JobStatus, ctype: str, status: str, reason: str, message: str, now: float) -> None:

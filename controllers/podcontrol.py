@@ -1,10 +1,12 @@
-"""What the workload controllers share to make their pods (upstream's pkg/controller/controller_utils.go):
-a pod from a template (GetPodFromTemplate) and the creation of a batch of them (RealPodControl.CreatePods, one
-goroutine per pod upstream, here one CreateMany per batch), each pod's outcome recorded as an Event on its
-owner."""
+"""What the workload controllers share to make and remove their pods (upstream's
+pkg/controller/controller_utils.go): a pod from a template (GetPodFromTemplate), the creation of a batch of them
+(RealPodControl.CreatePods, one goroutine per pod upstream, here one CreateMany per batch) and their deletion, all
+at once (DeletePod, a goroutine each), each pod's outcome recorded as an Event on its owner."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -49,3 +51,26 @@ async def create_pods(client: Client, recorder: EventRecorder, owner: Any,
         else:
             await recorder.event(owner, "Normal", "SuccessfulCreate", f"Created pod: {result.metadata.name}")
     return results
+
+
+async def delete_pods(client: Client, recorder: EventRecorder, owner: Any, pods: list[core_pb2.Pod],
+                      forget: Callable[[core_pb2.Pod], None]) -> errors.ApiError | None:
+    """Delete the pods at once (each with its uid as precondition): a SuccessfulDelete Event per pod deleted. A
+    pod whose delete failed will not be seen deleted, so `forget(pod)` (the owner's expectations); if it was
+    gone already or replaced (NotFound, Conflict on the uid) that is all, otherwise a FailedDelete Event names
+    the error, and the first such error is returned."""
+
+    async def one(pod: core_pb2.Pod) -> errors.ApiError | None:
+        try:
+            await client.pods.delete(pod.metadata.name, pod.metadata.namespace, uid=pod.metadata.uid)
+        except errors.ApiError as e:
+            forget(pod)
+            if isinstance(e, (errors.NotFound, errors.Conflict)):
+                return None
+            await recorder.event(owner, "Warning", "FailedDelete", f"Error deleting: {e.message}")
+            return e
+        await recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}")
+        return None
+
+    failures = [e for e in await asyncio.gather(*(one(p) for p in pods)) if e is not None]
+    return failures[0] if failures else None

@@ -4,7 +4,6 @@ upstream's order, and never create twice for a slow watch (expectations). Status
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import structlog
 
 from controllers.expectations import UIDTrackingExpectations
-from controllers.podcontrol import create_pods, pod_from_template
+from controllers.podcontrol import create_pods, delete_pods, pod_from_template
 from controllers.workqueue import RateLimitingQueue, run_workers
 from kubemu.api import kinds, labels
 from kubemu.api.serialization import time_value
@@ -222,23 +221,10 @@ class ReplicaSetController:
                 per_node[p.spec.node_name] = per_node.get(p.spec.node_name, 0) + 1
             victims = sorted(active, key=lambda p: deletion_rank(p, per_node))[:count]
             self.expectations.expect_deletions(key, {p.metadata.uid for p in victims})
-            # All at once, as upstream's goroutine per pod (the calls share the channel).
-            failures = [e for e in await asyncio.gather(*(self._delete(owner, key, p) for p in victims)) if e]
-            if failures:
-                raise failures[0]
-
-    async def _delete(self, owner: Any, key: str, pod: core_pb2.Pod) -> errors.ApiError | None:
-        """Delete one pod; on failure it will not be seen deleted, so it is no longer expected to be."""
-        try:
-            await self.client.pods.delete(pod.metadata.name, pod.metadata.namespace, uid=pod.metadata.uid)
-        except errors.ApiError as e:
-            self.expectations.deletion_observed(key, pod.metadata.uid)
-            if isinstance(e, (errors.NotFound, errors.Conflict)):  # gone or replaced meanwhile
-                return None
-            await self.recorder.event(owner, "Warning", "FailedDelete", f"Error deleting: {e.message}")
-            return e
-        await self.recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}")
-        return None
+            error = await delete_pods(self.client, self.recorder, owner, victims,
+                                      lambda p: self.expectations.deletion_observed(key, p.metadata.uid))
+            if error is not None:
+                raise error
 
     async def _slow_start(self, owner: Any, key: str, count: int) -> int:
         """slowStartBatch: create in batches of 1, 2, 4, ..., each batch's pods at once (upstream: one goroutine
