@@ -192,7 +192,7 @@ class JobController:
             error: errors.ApiError | None = None
             for result in results:
                 if isinstance(result, errors.ApiError):
-                    error = result
+                    error = error or result  # the sync fails with the first, as upstream's errorFromChannel
                     self.expectations.lower_expectations(key, 1, 0)
                 else:
                     active.append(result)

@@ -322,15 +322,22 @@ async def test_on_delete_replaces_only_pods_the_user_deletes(api: Client, contro
         await api.pods.get(by["n1"][0].metadata.name, NS)
 
 
-async def test_daemon_pods_are_created_in_slow_start_batches_of_one_call_each(
-    api: Client, controller: DaemonSetController, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _agent_on_ten_nodes(api: Client, monkeypatch: pytest.MonkeyPatch,
+                              spoil: tuple[int, int] | None = None) -> CreateManySpy:
+    """Ten nodes, then a DaemonSet over them, its CreateMany calls recorded: once there is a pod on each."""
     nodes = {f"n{i}" for i in range(10)}
     for n in sorted(nodes):
         await add_node(api, n)
-    calls = CreateManySpy(api, monkeypatch)
+    calls = CreateManySpy(api, monkeypatch, spoil)
     await api.daemon_sets.create(daemon_set("agent"))
     await until(lambda: on_nodes(api, "agent", nodes), 15, describe=lambda: pods_by_node(api, "agent"))
+    return calls
+
+
+async def test_daemon_pods_are_created_in_slow_start_batches_of_one_call_each(
+    api: Client, controller: DaemonSetController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = await _agent_on_ten_nodes(api, monkeypatch)
     assert calls.sizes == [1, 2, 4, 3]
     assert (await event_reasons(api, "agent", controller.recorder)).count("SuccessfulCreate") == 10
 
@@ -338,12 +345,7 @@ async def test_daemon_pods_are_created_in_slow_start_batches_of_one_call_each(
 async def test_a_failed_create_ends_the_slow_start_and_the_next_sync_starts_over(
     api: Client, controller: DaemonSetController, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    nodes = {f"n{i}" for i in range(10)}
-    for n in sorted(nodes):
-        await add_node(api, n)
-    calls = CreateManySpy(api, monkeypatch, spoil=(1, 0))  # the second call's first pod is refused
-    await api.daemon_sets.create(daemon_set("agent"))
-    await until(lambda: on_nodes(api, "agent", nodes), 15, describe=lambda: pods_by_node(api, "agent"))
+    calls = await _agent_on_ten_nodes(api, monkeypatch, spoil=(1, 0))  # the second call's first pod is refused
     # 1 created; 1 of 2 created, then no batch of 4: the 8 left wait for the next sync, which starts at 1 again.
     assert calls.sizes == [1, 2, 1, 2, 4, 1]
     reasons = await event_reasons(api, "agent", controller.recorder)
