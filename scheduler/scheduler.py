@@ -72,8 +72,13 @@ LOCAL_RESULTS_PER_NODE = 64
 """Node-local answers kept per node (a filter status or a score per pod spec): enough for the workloads being
 scheduled at once; past it the node starts over."""
 
-BINDS_IN_FLIGHT = 32
-"""Binding cycles running at once; the scheduling loop waits when this many are in flight."""
+BINDS_IN_FLIGHT = 256
+"""Binding cycles running at once; the scheduling loop waits when this many are in flight. Upstream runs each
+binding cycle in a goroutine of its own, with no limit; this bounds what a stalled apiserver can pile up."""
+YIELD_EVERY = 0.02
+"""With pods waiting, the scheduling loop lets the rest of the process run at least this often (seconds): the
+binding cycles of the pods decided so far send their bindings while the next pods are decided, and the informers
+deliver what changed meanwhile."""
 
 
 def num_feasible_nodes_to_find(num_all_nodes: int, percentage_of_nodes_to_score: int = 0) -> int:
@@ -423,7 +428,12 @@ class Scheduler:
         await self.nodes.wait_synced()
         await self.pods.wait_synced()
         self.log.info("scheduler.synced", nodes=len(self.cache.nodes), pending=len(self.queue))
+        loop = asyncio.get_running_loop()
+        yielded = loop.time()
         while True:
+            if loop.time() - yielded >= YIELD_EVERY:
+                await asyncio.sleep(0)
+                yielded = loop.time()
             pod = await self.queue.pop()
             current = self.pods.store.get(pod_key(pod))
             key = pod_key(pod)

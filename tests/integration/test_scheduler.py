@@ -237,3 +237,40 @@ def test_taint_cli_messages(own_apiserver: ApiServer) -> None:
     assert (r.returncode, r.stderr.strip()) == (1, 'error: taint "a" not found')
     r = run_cli("taint", "nodes", "t1", "a=b:Sometimes", server=srv)
     assert r.returncode == 1 and "invalid taint effect: Sometimes" in r.stderr
+
+
+async def test_the_scheduling_loop_lets_the_bindings_go_out_while_pods_wait(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a backlog, the loop yields every YIELD_EVERY (here after every pod), so the bindings of the pods
+    # decided so far are sent while the rest are decided: several calls, none carrying the whole backlog. A loop
+    # that never yields while pods wait sends them all in one call once the queue is empty.
+    from scheduler import scheduler as scheduler_module
+
+    monkeypatch.setattr(scheduler_module, "YIELD_EVERY", 0.0)
+    await add_node(api, "n1", cpu="100")
+    names = [f"p{i}" for i in range(40)]
+    for name in names:
+        await api.pods.create(pod(name, cpu="100m"))
+    sizes: list[int] = []
+    bind_many = api.pods.bind_many
+
+    async def recorded(bindings: Any) -> Any:
+        sizes.append(len(bindings))
+        return await bind_many(bindings)
+
+    monkeypatch.setattr(api.pods, "bind_many", recorded)
+    s = scheduler_module.Scheduler(api, seed=1)
+    run = asyncio.create_task(s.run())
+    try:
+        async def all_bound() -> bool:
+            return all(p.spec.node_name == "n1" for p in (await api.pods.list("default")).items)
+
+        await until(all_bound, 20, describe=lambda: sizes)
+    finally:
+        run.cancel()
+        await asyncio.gather(run, *s.bind_tasks, return_exceptions=True)
+        await s.pods.stop()
+        await s.nodes.stop()
+    assert sum(sizes) == 40
+    assert max(sizes) < 40, sizes
