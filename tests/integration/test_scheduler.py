@@ -1,6 +1,7 @@
 """A real kubemu-scheduler process against a real apiserver, with nodes registered through the SDK (no
 kubelets): plugin behaviours end to end, the unschedulable message, no double-booking, retries on node
-changes, preemption, leader failover, and explain mode."""
+changes, preemption, leader failover, and explain mode; and, in process, how the scheduling loop sends its
+bindings while pods wait."""
 
 from __future__ import annotations
 
@@ -270,6 +271,7 @@ async def test_the_scheduling_loop_lets_the_bindings_go_out_while_pods_wait(
     finally:
         run.cancel()
         await asyncio.gather(run, *s.bind_tasks, return_exceptions=True)
+        await s.recorder.close()
         await s.pods.stop()
         await s.nodes.stop()
     assert sum(sizes) == 40
