@@ -22,6 +22,7 @@ UNRESOLVABLE = "UnschedulableAndUnresolvable"
 
 T = TypeVar("T")
 V = TypeVar("V")
+K = TypeVar("K", str, bytes)
 
 MAX_NODE_SCORE = 100
 DEFAULT_MILLI_CPU_REQUEST = 100
@@ -295,6 +296,23 @@ class NodeInfo:
             for name in image.names:
                 states.setdefault(name, image.size_bytes)
         return states
+
+
+_SHARED_KEYS: dict[object, object] = {}
+SHARED_KEYS_LIMIT = 4096
+"""Keys kept by shared_key; past it they start over (lookups then compare contents until each is shared again)."""
+
+
+def shared_key(key: K) -> K:
+    """The one object for keys equal to `key`. The per-node memos (local_results, topology_values) are looked up
+    under a key made again each cycle, once per candidate node: a dict finds its entry by identity before it
+    compares contents, so with one object for each key the ~420 lookups of a cycle never compare bytes."""
+    found = _SHARED_KEYS.get(key)
+    if found is None:
+        if len(_SHARED_KEYS) >= SHARED_KEYS_LIMIT:
+            _SHARED_KEYS.clear()
+        _SHARED_KEYS[key] = found = key
+    return cast(K, found)
 
 
 def spec_key(pod: core_pb2.Pod) -> bytes:

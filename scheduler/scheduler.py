@@ -25,7 +25,7 @@ from kubemu.pb import core_pb2
 from scheduler import plugins
 from scheduler.binder import Binder
 from scheduler.cache import SchedulerCache, pod_key
-from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, Status, spec_key
+from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, Status, shared_key, spec_key
 from scheduler.queue import SchedulingQueue
 
 log = structlog.get_logger()
@@ -139,7 +139,7 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
         k += 1
     local, rest = filters[:k], filters[k:]
     spec = spec_key(pod)
-    filter_key = spec + b"\0filter\0" + ",".join(f.name for f in local).encode()
+    filter_key = shared_key(spec + b"\0filter\0" + ",".join(f.name for f in local).encode())
     processed = 0
     if not rest and snapshot.log is not None:
         # Only node-local filters: which nodes fail them is kept for this spec over the cache's snapshots.
@@ -187,7 +187,7 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
     weights = [weight for plugin, weight in active if plugin in plugins.NODE_LOCAL]
     local_raw = _local_scores(scorers, weights, pod, feasible, snapshot,
-                              spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
+                              shared_key(spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode()))
     totals = [r[-1] for r in local_raw]
     parts: list[tuple[str, Callable[[], list[int]]]] = []
     """Each plugin's weighted scores, in SCORES order (made only when asked)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from kubemu.api import labels
 from kubemu.pb import core_pb2
-from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, unschedulable
+from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, shared_key, unschedulable
 from scheduler.plugins.selector_util import (
     MaybeSelector,
     RequiredNodeAffinity,
@@ -111,7 +111,7 @@ def _share(info: NodeInfo, sig: str, constraints: Sequence[SpreadConstraint], af
     share = info.spread_counts.get(sig)
     if share is None:
         keys = tuple(c.topology_key for c in constraints)
-        values = topology_values(info, keys, "\0".join(keys))
+        values = topology_values(info, keys, shared_key("\0".join(keys)))
         share = ()
         if values is not None and affinity.matches_info(info):
             share = tuple((i, values[i], count_on_node(info, c, namespace)) for i, c in enumerate(constraints)
@@ -307,7 +307,7 @@ class PodTopologySpread:
         if not constraints or not snapshot.nodes:
             return None
         keys = tuple(c.topology_key for c in constraints)
-        keys_text = "\0".join(keys)
+        keys_text = shared_key("\0".join(keys))
         # Each node's values for the keys, None for nodes the pod's own constraints ignore
         # (requireAllTopologies: such nodes get no score).
         try:

@@ -346,6 +346,36 @@ def test_node_local_answers_are_kept_per_pod_spec_until_the_nodes_pods_change() 
     assert decide(pod("p6"), Snapshot([busy, idle]), random.Random(0)).node == "busy"
 
 
+def test_the_answers_kept_for_one_spec_are_kept_under_one_key_object() -> None:
+    # Every cycle makes its memo keys again; shared_key hands out the first object made for them, so a cycle's
+    # lookups on every candidate node find their entries by identity instead of comparing the keys' bytes.
+    import random
+
+    from scheduler.framework import NodeInfo, Snapshot
+    from scheduler.scheduler import decide
+
+    a, b = NodeInfo.build(node("a", cpu="4")), NodeInfo.build(node("b", cpu="4"))
+    decide(pod("p1"), Snapshot([a, b]), random.Random(0))
+    a.add_pod(pod("x", node_name="a"))  # a's answers go: the next cycle answers it again, under its own keys
+    decide(pod("p2"), Snapshot([a, b]), random.Random(0))
+    keys = [k for n in (a, b) for k in n.local_results]
+    assert len(keys) == 4  # the filters' verdict and the scores, on each node
+    assert len({id(k) for k in keys}) == 2
+
+
+def test_shared_keys_start_over_past_their_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scheduler import framework
+
+    monkeypatch.setattr(framework, "_SHARED_KEYS", {})
+    monkeypatch.setattr(framework, "SHARED_KEYS_LIMIT", 2)
+    first = framework.shared_key(b"".join([b"k", b"1"]))
+    assert framework.shared_key(b"".join([b"k", b"1"])) is first
+    framework.shared_key(b"k2")
+    again = b"".join([b"k", b"1"])
+    assert framework.shared_key(b"k3") == b"k3"  # the third key: the kept ones are let go
+    assert framework.shared_key(again) is again and len(framework._SHARED_KEYS) == 2
+
+
 async def test_an_assumed_pods_updates_do_not_queue_it_again() -> None:
     # The explain annotations are written before the binding, and the binding's own event can come after the
     # bind call returned: an unbound update of an assumed pod must not send it through scheduling twice.
