@@ -306,7 +306,7 @@ SHARED_KEYS_LIMIT = 4096
 def shared_key(key: K) -> K:
     """The one object for keys equal to `key`. The per-node memos (local_results, topology_values) are looked up
     under a key made again each cycle, once per candidate node: a dict finds its entry by identity before it
-    compares contents, so with one object for each key the ~420 lookups of a cycle never compare bytes."""
+    compares contents, so with one object for each key the ~420 lookups of a cycle never compare contents."""
     found = _SHARED_KEYS.get(key)
     if found is None:
         if len(_SHARED_KEYS) >= SHARED_KEYS_LIMIT:
