@@ -27,6 +27,10 @@ class SchedulerCache:
         self.log = ChangeLog()
         self._sorted: list[NodeInfo] | None = None
         """The node infos by name, kept until the set of nodes changes."""
+        self._names: list[str] = []
+        self._position: dict[str, int] = {}
+        self.generation = -1
+        """Numbers the sorted node lists: a new one each time the set of nodes changes (Snapshot.generation)."""
 
     # -- nodes ------------------------------------------------------------------------------------
 
@@ -36,11 +40,15 @@ class SchedulerCache:
         pods = info.pods if info is not None else [p for p in self._orphans.values() if p.spec.node_name == name]
         for p in pods:
             self._orphans.pop(pod_key(p), None)
+        known = name in self.nodes
         info = NodeInfo.build(node, pods)
         info.log = self.log
         self.nodes[name] = info
         self.log.changed(name)
-        self._sorted = None
+        if known and self._sorted is not None:
+            self._sorted[self._position[name]] = info  # the same name in the same place: the same generation
+        else:
+            self._sorted = None
 
     def remove_node(self, name: str) -> None:
         info = self.nodes.pop(name, None)
@@ -102,4 +110,7 @@ class SchedulerCache:
     def snapshot(self) -> Snapshot:
         if self._sorted is None:
             self._sorted = sorted(self.nodes.values(), key=lambda n: n.name)
-        return Snapshot(list(self._sorted), self.log, dict(self.nodes))
+            self._names = [n.name for n in self._sorted]
+            self._position = {name: i for i, name in enumerate(self._names)}
+            self.generation += 1
+        return Snapshot(list(self._sorted), self.log, dict(self.nodes), self._names, self._position, self.generation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
@@ -152,6 +152,7 @@ class ChangeLog:
         self.version = 0
         self._names: deque[str] = deque(maxlen=self.LIMIT)
         self.sums: dict[str, tuple[int, object]] = {}
+        self._seen: dict[str, None] = {}
 
     def changed(self, name: str) -> None:
         self.version += 1
@@ -163,6 +164,15 @@ class ChangeLog:
         if behind < 0 or behind > len(self._names):
             return None
         return set(islice(reversed(self._names), behind))
+
+    def seen_before(self, key: str) -> bool:
+        """Whether `key` was asked about before (False the first time; at most SUMS keys are remembered)."""
+        if key in self._seen:
+            return True
+        self._seen[key] = None
+        if len(self._seen) > self.SUMS:
+            del self._seen[next(iter(self._seen))]
+        return False
 
     def keep(self, key: str, value: object) -> None:
         """Keep a sum current to this version; past SUMS the one kept longest ago is dropped."""
@@ -298,6 +308,11 @@ class NodeInfo:
         return states
 
 
+def window(items: list[T], start: int, end: int) -> list[T]:
+    """items[start:end], going round past the last."""
+    return items[start:end] if end <= len(items) else items[start:] + items[:end - len(items)]
+
+
 _SHARED_KEYS: dict[object, object] = {}
 SHARED_KEYS_LIMIT = 4096
 """Keys kept by shared_key; past it they start over (lookups then compare contents until each is shared again)."""
@@ -339,6 +354,13 @@ class Snapshot:
     trials) have none and sum over their nodes."""
     by_name: dict[str, NodeInfo] = field(default_factory=dict)
     """The nodes by name (made from `nodes` when not given)."""
+    names: list[str] | None = None
+    """The nodes' names in `nodes`' order, when the cache keeps them (SchedulerCache.snapshot)."""
+    position: dict[str, int] | None = None
+    """Each node's index in `nodes`, when the cache keeps it."""
+    generation: int = -1
+    """The cache's number for its node list: every snapshot of one generation has the same nodes (by name) in
+    the same order, so a column over them (`column`) stays in place. -1: not a cache's snapshot."""
 
     def __post_init__(self) -> None:
         if not self.by_name:
@@ -381,6 +403,43 @@ class Snapshot:
         if log is not None:
             log.keep(key, value)
         return value
+
+    def column(self, key: str, value_of: Callable[[NodeInfo], V]) -> list[V] | None:
+        """`value_of(node)` for every node, in `nodes`' order, so that a run of candidates is a slice of it: kept
+        in the cache's log for this generation of its node list and brought up to date from the nodes changed
+        since (value_of must read only what a change to a node records there: its pods and its Node). None
+        outside a cache's snapshot, and the first time a key is asked for in a generation, so that a key asked
+        for once (a pod spec of its own) never costs a pass over every node."""
+        log, position = self.log, self.position
+        if log is None or position is None or self.generation < 0:
+            return None
+        key = f"{key}\0{self.generation}"
+        if not log.seen_before(key):
+            return None
+
+        def new() -> list[V | None]:
+            return [None] * len(self.nodes)
+
+        def update(col: list[V | None], name: str, info: NodeInfo | None) -> None:
+            if info is not None:  # a node gone is a new generation: its column is never asked for again
+                col[position[name]] = value_of(info)
+
+        return cast(list[V], self.kept(key, new, update))
+
+    def column_for(self, nodes: Sequence[NodeInfo], key: str, value_of: Callable[[NodeInfo], V]) -> list[V] | None:
+        """`column(key, value_of)` for `nodes` when they are a run of this snapshot's nodes (round the end), as
+        a cycle's candidates are when every node passes the filters; else None."""
+        position = self.position
+        if not nodes or position is None:
+            return None
+        start = position.get(nodes[0].name)
+        if start is None or len(nodes) > len(self.nodes):
+            return None
+        end = start + len(nodes)
+        if window(self.nodes, start, end) != list(nodes):  # the same objects: compared by identity
+            return None
+        col = self.column(key, value_of)
+        return None if col is None else window(col, start, end)
 
     @cached_property
     def image_num_nodes(self) -> dict[str, int]:

@@ -25,7 +25,7 @@ from kubemu.pb import core_pb2
 from scheduler import plugins
 from scheduler.binder import Binder
 from scheduler.cache import SchedulerCache, pod_key
-from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, Status, shared_key, spec_key
+from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, Status, shared_key, spec_key, window
 from scheduler.queue import SchedulingQueue
 
 log = structlog.get_logger()
@@ -141,13 +141,15 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     spec = spec_key(pod)
     filter_key = shared_key(spec + b"\0filter\0" + ",".join(f.name for f in local).encode())
     processed = 0
+    span: tuple[int, int] | None = None
+    """(start, end) when the candidates are the nodes from start to end (round the end): columns are sliced."""
     if not rest and snapshot.log is not None:
         # Only node-local filters: which nodes fail them is kept for this spec over the cache's snapshots.
         failed = _local_failures(pod, snapshot, local, filter_key)
         if not failed:  # every node passes: the nodes filtered are the next `wanted` from `start`
             processed = min(wanted, total)
-            end = start + processed
-            feasible = nodes[start:end] if end <= total else nodes[start:] + nodes[:end - total]
+            span = (start, start + processed)
+            feasible = window(nodes, *span)
         else:
             for i in range(total):
                 node = nodes[(start + i) % total]
@@ -174,7 +176,7 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
                 statuses[node.name] = st
     if not feasible:
         return Decision(None, statuses, processed=processed)
-    names = [n.name for n in feasible]
+    names = window(snapshot.names, *span) if span and snapshot.names else [n.name for n in feasible]
     if len(feasible) == 1:
         return Decision(names[0], statuses, names, None, processed)
     active: list[tuple[ScorePlugin, int]] = []
@@ -186,8 +188,16 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     # summed there, weighted, so the totals start from that sum.
     scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
     weights = [weight for plugin, weight in active if plugin in plugins.NODE_LOCAL]
-    local_raw = _local_scores(scorers, weights, pod, feasible, snapshot,
-                              shared_key(spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode()))
+    scores_key = shared_key(spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
+    rows = None
+    if span is not None:
+        # The same rows, in the nodes' order, kept over the cache's snapshots: the candidates are a slice.
+        rows = snapshot.column("local scores " + scores_key.hex(),
+                               partial(_local_row, scorers, weights, pod, snapshot, scores_key))
+    if rows is not None and span is not None:
+        local_raw = window(rows, *span)
+    else:
+        local_raw = _local_scores(scorers, weights, pod, feasible, snapshot, scores_key)
     totals = [r[-1] for r in local_raw]
     parts: list[tuple[str, Callable[[], list[int]]]] = []
     """Each plugin's weighted scores, in SCORES order (made only when asked)."""
@@ -277,19 +287,26 @@ def _local_scores(local: list[ScorePlugin], weights: list[int], pod: core_pb2.Po
                   snapshot: Snapshot, key: bytes) -> list[tuple[int, ...]]:
     """For each node, the node-local score plugins' raw scores followed by the weighted sum of those whose
     normalize is the identity: looked up on the node (NodeInfo.local_results, under one key) or computed there."""
-    identity = [j for j, p in enumerate(local) if getattr(p, "normalize_is_identity", False)]
     out: list[tuple[int, ...]] = []
     for n in feasible:
-        memo = n.local_results
-        value = memo.get(key)
-        if value is None:
-            raw = [plugin.score(pod, n, snapshot) for plugin in local]
-            value = (*raw, sum(raw[j] * weights[j] for j in identity))
-            if len(memo) >= LOCAL_RESULTS_PER_NODE:
-                memo.clear()
-            memo[key] = value
-        out.append(value)  # type: ignore[arg-type]
+        value = n.local_results.get(key)
+        out.append(_local_row(local, weights, pod, snapshot, key, n) if value is None else value)  # type: ignore[arg-type]
     return out
+
+
+def _local_row(local: list[ScorePlugin], weights: list[int], pod: core_pb2.Pod, snapshot: Snapshot, key: bytes,
+               node: NodeInfo) -> tuple[int, ...]:
+    """One node's row of _local_scores, kept on the node."""
+    memo = node.local_results
+    value = memo.get(key)
+    if value is None:
+        raw = [plugin.score(pod, node, snapshot) for plugin in local]
+        value = (*raw, sum(r * w for r, w, p in zip(raw, weights, local, strict=True)
+                           if getattr(p, "normalize_is_identity", False)))
+        if len(memo) >= LOCAL_RESULTS_PER_NODE:
+            memo.clear()
+        memo[key] = value
+    return value  # type: ignore[return-value]
 
 
 def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[str, Status]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from kubemu.api import labels
 from kubemu.pb import core_pb2
@@ -310,10 +311,13 @@ class PodTopologySpread:
         keys_text = shared_key("\0".join(keys))
         # Each node's values for the keys, None for nodes the pod's own constraints ignore
         # (requireAllTopologies: such nodes get no score).
-        try:
-            values = [info.topology_values[keys_text] for info in filtered]
-        except KeyError:  # a node info that has not looked these keys up yet (a new or changed Node)
-            values = [topology_values(info, keys, keys_text) for info in filtered]
+        values = snapshot.column_for(filtered, "topology values " + keys_text,
+                                     partial(topology_values, keys=keys, keys_text=keys_text))
+        if values is None:
+            try:
+                values = [info.topology_values[keys_text] for info in filtered]
+            except KeyError:  # a node info that has not looked these keys up yet (a new or changed Node)
+                values = [topology_values(info, keys, keys_text) for info in filtered]
         distinct = set(values)
         distinct.discard(None)
         per_host = any(k == LABEL_HOSTNAME for k in keys)

@@ -522,6 +522,67 @@ def test_decisions_over_the_caches_snapshots_equal_decisions_over_fresh_node_inf
     assert len(placed) > 50 and all_passed > 5
 
 
+def test_columns_kept_over_the_caches_snapshots_give_the_decisions_of_fresh_node_infos(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # When every node passes the filters the candidates are a run of the node list, and the node-local scores
+    # are sliced from a column kept per pod spec and generation of the list, brought up to date from the nodes
+    # changed since: through pods placed and forgotten, nodes resized in place (the same generation) and nodes
+    # added and removed (a new one), the decision must be the one made over node infos built afresh.
+    import random
+
+    from scheduler.framework import Snapshot
+    from scheduler.scheduler import decide
+
+    sliced = 0
+    column = Snapshot.column
+
+    def counted(self: Snapshot, key: str, value_of: Any) -> Any:
+        nonlocal sliced
+        found = column(self, key, value_of)
+        sliced += found is not None
+        return found
+
+    monkeypatch.setattr(Snapshot, "column", counted)
+    rng = random.Random(7)
+    cache = SchedulerCache()
+
+    def some_node(name: str) -> core_pb2.Node:
+        n = node(name, cpu=rng.choice(["8", "16", "32"]))
+        n.metadata.labels["zone"] = f"z{int(name[1:]) % 3}"
+        return n
+
+    for i in range(200):
+        cache.set_node(some_node(f"n{i:03d}"))
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    shapes = [{"cpu": "500m"}, {"cpu": "1", "topologySpreadConstraints": spread}]
+    placed: list[core_pb2.Pod] = []
+    for step in range(300):
+        incoming = pod(f"p{step}", **rng.choice(shapes))
+        incoming.metadata.labels["app"] = "web"
+        snap = cache.snapshot()
+        fresh = Snapshot([NodeInfo.build(n.node, n.pods) for n in snap.nodes])
+        start = rng.randrange(len(snap.nodes))
+        got = decide(incoming, snap, random.Random(step), start)
+        want = decide(incoming, fresh, random.Random(step), start)
+        assert (got.node, got.processed, got.statuses, got.scores) == (want.node, want.processed, want.statuses,
+                                                                        want.scores), f"step {step}"
+        roll = rng.random()
+        if got.node is not None and roll < 0.7:
+            cache.assume(incoming, got.node)
+            placed.append(incoming)
+        elif roll < 0.8 and placed:
+            cache.forget(placed.pop(rng.randrange(len(placed))))
+        elif roll < 0.95:
+            cache.set_node(some_node(rng.choice(sorted(cache.nodes))))  # resized in place
+        elif roll < 0.975:
+            cache.set_node(some_node(f"n{rng.randrange(200, 260):03d}"))  # a new node: a new generation
+        else:
+            cache.remove_node(rng.choice(sorted(cache.nodes)))
+    assert sliced > 150
+
+
 def test_the_node_chosen_is_a_best_total_of_the_score_breakdown_by_the_seeded_tie_break() -> None:
     # decide sums only what can change the choice (a plugin that scores every candidate alike adds nothing to
     # compare) and normalizes the spreading scores once per domain: the choice must still be the seeded pick
