@@ -189,14 +189,14 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
     weights = [weight for plugin, weight in active if plugin in plugins.NODE_LOCAL]
     scores_key = shared_key(spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
-    rows = None
+    local_raw = None
     if span is not None:
         # The same rows, in the nodes' order, kept over the cache's snapshots: the candidates are a slice.
         rows = snapshot.column("local scores " + scores_key.hex(),
                                partial(_local_row, scorers, weights, pod, snapshot, scores_key))
-    if rows is not None and span is not None:
-        local_raw = window(rows, *span)
-    else:
+        if rows is not None:
+            local_raw = window(rows, *span)
+    if local_raw is None:
         local_raw = _local_scores(scorers, weights, pod, feasible, snapshot, scores_key)
     totals = [r[-1] for r in local_raw]
     parts: list[tuple[str, Callable[[], list[int]]]] = []

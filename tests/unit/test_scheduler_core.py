@@ -473,13 +473,29 @@ def test_sums_kept_in_the_caches_log_match_a_full_count_through_any_change() -> 
     assert kept_sums_used > 300  # the kept sums were exercised, not recomputed each time
 
 
-def test_decisions_over_the_caches_snapshots_equal_decisions_over_fresh_node_infos() -> None:
-    # What the cache keeps between cycles (node-local answers, which nodes fail them, spreading sums) must not
-    # change a decision: compare with node infos built afresh, through random pods and node changes.
+def _decided_as_over_fresh_node_infos(cache: SchedulerCache, incoming: core_pb2.Pod, rng: Any, step: int
+                                      ) -> tuple[Any, Any]:
+    """decide over the cache's snapshot from a random start, checked equal to decide over node infos built afresh
+    from it; the decision and the snapshot."""
     import random
 
     from scheduler.framework import Snapshot
     from scheduler.scheduler import decide
+
+    snap = cache.snapshot()
+    fresh = Snapshot([NodeInfo.build(n.node, n.pods) for n in snap.nodes])
+    start = rng.randrange(len(snap.nodes))
+    got = decide(incoming, snap, random.Random(step), start)
+    want = decide(incoming, fresh, random.Random(step), start)
+    assert (got.node, got.processed, got.statuses, got.scores) == (want.node, want.processed, want.statuses,
+                                                                    want.scores), f"step {step}"
+    return got, snap
+
+
+def test_decisions_over_the_caches_snapshots_equal_decisions_over_fresh_node_infos() -> None:
+    # What the cache keeps between cycles (node-local answers, which nodes fail them, spreading sums) must not
+    # change a decision: compare with node infos built afresh, through random pods and node changes.
+    import random
 
     rng = random.Random(3)
     cache = SchedulerCache()
@@ -501,13 +517,7 @@ def test_decisions_over_the_caches_snapshots_equal_decisions_over_fresh_node_inf
         shape = dict(rng.choice(shapes))
         incoming = pod(f"p{step}", **shape)
         incoming.metadata.labels["app"] = "web"
-        snap = cache.snapshot()
-        fresh = Snapshot([NodeInfo.build(n.node, n.pods) for n in snap.nodes])
-        start = rng.randrange(len(snap.nodes))
-        got = decide(incoming, snap, random.Random(step), start)
-        want = decide(incoming, fresh, random.Random(step), start)
-        assert (got.node, got.processed, got.statuses, got.scores) == (want.node, want.processed, want.statuses,
-                                                                        want.scores), f"step {step}"
+        got, snap = _decided_as_over_fresh_node_infos(cache, incoming, rng, step)
         every_node_passed = not got.statuses and got.processed == min(100, len(snap.nodes))
         all_passed += every_node_passed
         if got.node is not None and rng.random() < 0.8:
@@ -532,7 +542,6 @@ def test_columns_kept_over_the_caches_snapshots_give_the_decisions_of_fresh_node
     import random
 
     from scheduler.framework import Snapshot
-    from scheduler.scheduler import decide
 
     sliced = 0
     column = Snapshot.column
@@ -561,13 +570,7 @@ def test_columns_kept_over_the_caches_snapshots_give_the_decisions_of_fresh_node
     for step in range(300):
         incoming = pod(f"p{step}", **rng.choice(shapes))
         incoming.metadata.labels["app"] = "web"
-        snap = cache.snapshot()
-        fresh = Snapshot([NodeInfo.build(n.node, n.pods) for n in snap.nodes])
-        start = rng.randrange(len(snap.nodes))
-        got = decide(incoming, snap, random.Random(step), start)
-        want = decide(incoming, fresh, random.Random(step), start)
-        assert (got.node, got.processed, got.statuses, got.scores) == (want.node, want.processed, want.statuses,
-                                                                        want.scores), f"step {step}"
+        got, _ = _decided_as_over_fresh_node_infos(cache, incoming, rng, step)
         roll = rng.random()
         if got.node is not None and roll < 0.7:
             cache.assume(incoming, got.node)
