@@ -52,19 +52,36 @@ def _merge_match_label_keys(pod: core_pb2.Pod, c: core_pb2.TopologySpreadConstra
     return labels.from_map(match).add(*selector.requirements)
 
 
-def spread_constraints(pod: core_pb2.Pod, action: str) -> list[SpreadConstraint]:
+_PARSED: dict[tuple[str, tuple[bytes, ...], tuple[tuple[str, str], ...]], tuple[SpreadConstraint, ...]] = {}
+PARSED_LIMIT = 1024
+"""Parsed constraint lists kept by spread_constraints; past it they start over."""
+
+
+def spread_constraints(pod: core_pb2.Pod, action: str) -> tuple[SpreadConstraint, ...]:
     """filterTopologySpreadConstraints: the pod's constraints for one whenUnsatisfiable action. The
-    cluster-level default constraints (system defaulting) are not applied in kubemu."""
-    out: list[SpreadConstraint] = []
-    for c in pod.spec.topology_spread_constraints:
-        if c.when_unsatisfiable != action:
-            continue
-        selector = label_selector(c.HasField("label_selector"), c.label_selector)
-        selector = _merge_match_label_keys(pod, c, selector)
-        min_domains = c.min_domains if c.HasField("min_domains") else 1
-        out.append(SpreadConstraint(c.max_skew, c.topology_key, selector, min_domains,
-                                    str(selector) if selector is not None else ""))
-    return out
+    cluster-level default constraints (system defaulting) are not applied in kubemu. Parsed once per
+    (action, constraints, the pod's values for their matchLabelKeys): every pod of a workload, scheduled in
+    turn, gets the same parsed tuple (selectors and all) instead of parsing its selectors again each cycle."""
+    spec = pod.spec.topology_spread_constraints
+    if not spec:
+        return ()
+    pod_labels = pod.metadata.labels
+    key = (action, tuple(c.SerializeToString(deterministic=True) for c in spec),
+           tuple((k, pod_labels[k]) for c in spec for k in c.match_label_keys if k in pod_labels))
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= PARSED_LIMIT:
+            _PARSED.clear()
+        found = _PARSED[key] = tuple(_parse(pod, c) for c in spec if c.when_unsatisfiable == action)
+    return found
+
+
+def _parse(pod: core_pb2.Pod, c: core_pb2.TopologySpreadConstraint) -> SpreadConstraint:
+    selector = label_selector(c.HasField("label_selector"), c.label_selector)
+    selector = _merge_match_label_keys(pod, c, selector)
+    min_domains = c.min_domains if c.HasField("min_domains") else 1
+    return SpreadConstraint(c.max_skew, c.topology_key, selector, min_domains,
+                            str(selector) if selector is not None else "")
 
 
 def count_pods_match_selector(pods: Iterable[core_pb2.Pod], selector: MaybeSelector, namespace: str) -> int:
@@ -198,7 +215,7 @@ class _CriticalPaths:
 
 @dataclass
 class _FilterState:
-    constraints: list[SpreadConstraint]
+    constraints: Sequence[SpreadConstraint]
     critical_paths: list[_CriticalPaths]
     value_to_match_num: list[dict[str, int]]
 
@@ -211,7 +228,7 @@ class _FilterState:
 
 @dataclass
 class _ScoreState:
-    constraints: list[SpreadConstraint]
+    constraints: Sequence[SpreadConstraint]
     counts: list[dict[str, int]]
     """Per constraint (hostname ones left empty): matching pods per domain."""
 

@@ -354,6 +354,28 @@ def test_spread_min_domains() -> None:
     assert all(pod_topology_spread.filter(p, n, s).ok for n in s.nodes)
 
 
+def test_spread_match_label_keys_uses_each_pods_own_values() -> None:
+    # matchLabelKeys: the incoming pod's value for each key is ANDed into the selector, so two pods of one spec
+    # that differ only in that label's value count different pods. zone1 holds 2 foo pods of hash a, zone2 3 of
+    # hash b: a pod of hash a fits zone2 only, one of hash b zone1 only, whichever is scheduled first.
+    from scheduler.plugins.pod_topology_spread import DO_NOT_SCHEDULE, spread_constraints
+
+    def existing(name: str, h: str) -> core_pb2.Pod:
+        return pod(name, {"foo": "", "hash": h})
+
+    s = Snapshot([NodeInfo.build(node("zone1", {ZONE: "zone1"}), [existing(f"a{i}", "a") for i in range(2)]),
+                  NodeInfo.build(node("zone2", {ZONE: "zone2"}), [existing(f"b{i}", "b") for i in range(3)])])
+    c = spread(ZONE, {"foo": ""}, matchLabelKeys=["hash"])
+    a, a2, b = (pod(n, {"foo": "", "hash": h}, topologySpreadConstraints=[c])
+                for n, h in (("pa", "a"), ("pa2", "a"), ("pb", "b")))
+    for incoming, fits in ((b, "zone1"), (a, "zone2"), (b, "zone1")):
+        s.invalidate()
+        assert [n.name for n in s.nodes if pod_topology_spread.filter(incoming, n, s).ok] == [fits]
+    # Parsed once per spec and values: the pods of hash a share one parse, the pod of hash b has its own.
+    assert spread_constraints(a, DO_NOT_SCHEDULE) is spread_constraints(a2, DO_NOT_SCHEDULE)
+    assert spread_constraints(a, DO_NOT_SCHEDULE) != spread_constraints(b, DO_NOT_SCHEDULE)
+
+
 def test_spread_counts_only_nodes_matching_node_selector() -> None:
     # "pods spread across zones as 3/3, but pod has nodeSelector...": nodeAffinityPolicy Honor leaves the
     # other zone's pods out, so the selected zone alone is balanced.
