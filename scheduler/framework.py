@@ -499,7 +499,8 @@ class ScorePlugin(Protocol):
     when true the plugin would score every node alike (0), so it is not called for this pod at all; and
     `scores_in_normalize = True` when its scores depend on which nodes are candidates, so `normalize` computes
     them all and `score` is not called per node (it then has `normalized_scores(pod, nodes, snapshot)`, the
-    normalized scores of the candidate nodes in their order). Plugins whose normalizing reads only the scores
+    normalized scores of the candidate nodes in their order, and `coded_normalized_scores`, the same as a code
+    per node and a table of the codes' scores). Plugins whose normalizing reads only the scores
     have `normalize_values(pod, values, snapshot)`, the same over a list; `normalize_is_identity = True` says
     their scores are final as scored. A normalize must give equal raw scores equal results (upstream's all
     do): when every candidate scores alike, decide leaves the plugin out of the comparison."""

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import cast
+from itertools import compress
+from typing import TypeVar, cast
 
 import structlog
 
@@ -29,6 +30,7 @@ from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, S
 from scheduler.queue import SchedulingQueue
 
 log = structlog.get_logger()
+V = TypeVar("V")
 
 SCHEDULER_NAME = "default-scheduler"
 EXPLAIN = "scheduler.kubemu.io/explain"
@@ -189,16 +191,24 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
     weights = [weight for plugin, weight in active if plugin in plugins.NODE_LOCAL]
     scores_key = shared_key(spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
-    local_raw = None
-    if span is not None:
-        # The same rows, in the nodes' order, kept over the cache's snapshots: the candidates are a slice.
-        rows = snapshot.column("local scores " + scores_key.hex(),
-                               partial(_local_row, scorers, weights, pod, snapshot, scores_key))
-        if rows is not None:
-            local_raw = window(rows, *span)
+    row_of = partial(_local_row, scorers, weights, pod, snapshot, scores_key)
+    rows_key = "local scores " + scores_key.hex()
+
+    def sliced(what: str, value_of: Callable[[NodeInfo], V]) -> list[V] | None:
+        """The candidates' values as a slice of a column kept over the cache's snapshots, or None."""
+        if span is None:
+            return None
+        col = snapshot.column(what, value_of)
+        return None if col is None else window(col, *span)
+
+    # The same rows, in the nodes' order, kept over the cache's snapshots: the candidates are a slice. So are
+    # the weighted sums that start the totals and the raw scores of a plugin still to be normalized.
+    local_raw = sliced(rows_key, row_of)
     if local_raw is None:
         local_raw = _local_scores(scorers, weights, pod, feasible, snapshot, scores_key)
-    totals = [r[-1] for r in local_raw]
+    totals = sliced(rows_key + " sum", partial(_row_entry, row_of, -1))
+    if totals is None:
+        totals = [r[-1] for r in local_raw]
     parts: list[tuple[str, Callable[[], list[int]]]] = []
     """Each plugin's weighted scores, in SCORES order (made only when asked)."""
     for plugin, weight in active:
@@ -207,7 +217,9 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
             if getattr(plugin, "normalize_is_identity", False):
                 parts.append((plugin.name, partial(_weighted_column, local_raw, j, weight)))
                 continue
-            column = [r[j] for r in local_raw]
+            column = sliced(f"{rows_key} {j}", partial(_row_entry, row_of, j))
+            if column is None:
+                column = [r[j] for r in local_raw]
             if column.count(column[0]) == len(column):
                 # Every candidate scored alike, so normalized alike: the same amount added to every total
                 # leaves the choice as it is.
@@ -215,7 +227,12 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
                 continue
             normalized = _normalize(plugin, pod, column, names, snapshot)
         elif getattr(plugin, "scores_in_normalize", False):
-            normalized = plugin.normalized_scores(pod, feasible, snapshot)  # type: ignore[attr-defined]
+            # A short table and an index into it per candidate (the nodes of one domain score alike).
+            codes, table = plugin.coded_normalized_scores(pod, feasible, snapshot)  # type: ignore[attr-defined]
+            weighted = [v * weight for v in table]
+            totals = [a + weighted[c] for a, c in zip(totals, codes, strict=True)]
+            parts.append((plugin.name, partial(_decoded, codes, weighted)))
+            continue
         else:
             normalized = _normalize(plugin, pod, [plugin.score(pod, n, snapshot) for n in feasible], names, snapshot)
         totals = [a + b * weight for a, b in zip(totals, normalized, strict=True)]
@@ -226,12 +243,20 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
 
     best = max(totals)
     # Ties are broken at random (seedable), as upstream's selectHost does with reservoir sampling.
-    choice = rng.choice(sorted(name for name, t in zip(names, totals, strict=True) if t == best))
+    choice = rng.choice(sorted(compress(names, map(best.__eq__, totals))))
     return Decision(choice, statuses, names, breakdown, processed)
 
 
 def _weighted_column(rows: list[tuple[int, ...]], j: int, weight: int) -> list[int]:
     return [r[j] * weight for r in rows]
+
+
+def _row_entry(row_of: Callable[[NodeInfo], tuple[int, ...]], j: int, node: NodeInfo) -> int:
+    return row_of(node)[j]
+
+
+def _decoded(codes: Sequence[int], table: list[int]) -> list[int]:
+    return [table[c] for c in codes]
 
 
 def _weighted(values: list[int], weight: int) -> list[int]:

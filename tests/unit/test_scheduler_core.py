@@ -532,16 +532,19 @@ def test_decisions_over_the_caches_snapshots_equal_decisions_over_fresh_node_inf
     assert len(placed) > 50 and all_passed > 5
 
 
+@pytest.mark.parametrize("domain_codes", [65536, 3], ids=["codes kept", "codes starting over"])
 def test_columns_kept_over_the_caches_snapshots_give_the_decisions_of_fresh_node_infos(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, domain_codes: int,
 ) -> None:
     # When every node passes the filters the candidates are a run of the node list, and the node-local scores
-    # are sliced from a column kept per pod spec and generation of the list, brought up to date from the nodes
-    # changed since: through pods placed and forgotten, nodes resized in place (the same generation) and nodes
-    # added and removed (a new one), the decision must be the one made over node infos built afresh.
+    # (their rows, their sums, a plugin's raw scores) and the spreading domains are sliced from columns kept per
+    # pod spec and generation of the list, brought up to date from the nodes changed since: through pods placed
+    # and forgotten, nodes resized and moved to another zone in place (the same generation) and nodes added and
+    # removed (a new one), the decision must be the one made over node infos built afresh.
     import random
 
     from scheduler.framework import Snapshot
+    from scheduler.plugins.pod_topology_spread import DOMAINS
 
     sliced = 0
     column = Snapshot.column
@@ -553,12 +556,16 @@ def test_columns_kept_over_the_caches_snapshots_give_the_decisions_of_fresh_node
         return found
 
     monkeypatch.setattr(Snapshot, "column", counted)
+    # With few codes the domain codes start over (a new epoch) every cycle or two.
+    monkeypatch.setattr(DOMAINS, "LIMIT", domain_codes)
     rng = random.Random(7)
     cache = SchedulerCache()
 
-    def some_node(name: str) -> core_pb2.Node:
+    def some_node(name: str, rezone: bool = False) -> core_pb2.Node:
         n = node(name, cpu=rng.choice(["8", "16", "32"]))
-        n.metadata.labels["zone"] = f"z{int(name[1:]) % 3}"
+        n.metadata.labels["zone"] = f"z{rng.randrange(4) if rezone else int(name[1:]) % 3}"
+        if rng.random() < 0.3:  # TaintToleration scores vary: its raw scores are a column too
+            n.spec.taints.add(key="soft", effect="PreferNoSchedule")
         return n
 
     for i in range(200):
@@ -578,7 +585,7 @@ def test_columns_kept_over_the_caches_snapshots_give_the_decisions_of_fresh_node
         elif roll < 0.8 and placed:
             cache.forget(placed.pop(rng.randrange(len(placed))))
         elif roll < 0.95:
-            cache.set_node(some_node(rng.choice(sorted(cache.nodes))))  # resized in place
+            cache.set_node(some_node(rng.choice(sorted(cache.nodes)), rezone=True))  # resized, moved: in place
         elif roll < 0.975:
             cache.set_node(some_node(f"n{rng.randrange(200, 260):03d}"))  # a new node: a new generation
         else:
