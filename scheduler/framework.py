@@ -97,11 +97,27 @@ def _is_sidecar(c: core_pb2.Container) -> bool:
     return c.HasField("restart_policy") and c.restart_policy == "Always"
 
 
+_REQUESTS: dict[tuple[bytes, bool], Resources] = {}
+REQUESTS_LIMIT = 1024
+"""Pod specs whose requests pod_requests keeps; past it they start over."""
+
+
 def pod_requests(pod: core_pb2.Pod, *, non_zero: bool = False) -> Resources:
     """What a pod asks of a node (pkg/api/v1/resource PodRequests): the sum of its containers, max'd with each
     init container (plus the sidecars started before it), plus overhead. With `non_zero`, missing cpu and
-    memory requests count as 100m and 200Mi, as scoring does."""
+    memory requests count as 100m and 200Mi, as scoring does. Worked out once per spec (a cycle asks up to
+    five times, for the pod and its assumed copy, and the pods of a workload share a spec); each caller gets
+    its own copy to change."""
+    key = (pod.spec.SerializeToString(), non_zero)
+    found = _REQUESTS.get(key)
+    if found is None:
+        if len(_REQUESTS) >= REQUESTS_LIMIT:
+            _REQUESTS.clear()
+        found = _REQUESTS[key] = _pod_requests(pod, non_zero)
+    return Resources(found.milli_cpu, found.memory, found.pods, dict(found.scalar))
 
+
+def _pod_requests(pod: core_pb2.Pod, non_zero: bool) -> Resources:
     def one(c: core_pb2.Container) -> Resources:
         r = resources_of(c.resources.requests)
         if non_zero:

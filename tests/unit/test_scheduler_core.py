@@ -56,6 +56,12 @@ def test_pod_requests_sum_containers_and_max_init() -> None:
     assert (r.milli_cpu, r.memory) == (1010, 1024 * 1024)
     nz = pod_requests(p, non_zero=True)
     assert nz.memory == 1024 * 1024 + 200 * 1024 * 1024  # b has no memory request: scoring counts 200Mi
+    # Worked out once per spec, but each caller gets its own copy to change (add_pod sets pods = 1 on it).
+    r.milli_cpu, r.scalar["x"] = 0, 1
+    again = pod_requests(p)
+    assert (again.milli_cpu, again.scalar) == (1010, {}) and again is not r
+    p.spec.overhead["cpu"] = "20m"  # another spec, another answer
+    assert pod_requests(p).milli_cpu == 1020
 
 
 def test_cache_counts_assumed_pods_until_forgotten_or_bound() -> None:
@@ -630,7 +636,8 @@ def test_the_node_chosen_is_a_best_total_of_the_score_breakdown_by_the_seeded_ti
         assert d.node is not None
         totals = {name: per["total"] for name, per in d.scores.items()}
         best = max(totals.values())
-        assert d.node == random.Random(step).choice(sorted(n for n, t in totals.items() if t == best)), f"step {step}"
+        ties = [n for n in d.scored if totals[n] == best]  # in the order the nodes were filtered, as upstream
+        assert d.node == random.Random(step).choice(ties), f"step {step}"
         taint_column = {per["TaintToleration"] for per in d.scores.values()}
         varied["constant" if len(taint_column) == 1 else "varying"] += 1
         # The spreading scores, normalized per domain, equal NormalizeScore over each node's raw score.
