@@ -242,8 +242,9 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
         return [(name, values()) for name, values in parts]
 
     best = max(totals)
-    # Ties are broken at random (seedable), as upstream's selectHost does with reservoir sampling.
-    choice = rng.choice(sorted(compress(names, map(best.__eq__, totals))))
+    # Ties are broken at random (seedable) among the best in the order the nodes were filtered, as upstream's
+    # selectHost does with reservoir sampling (uniform over the ties: one draw does the same).
+    choice = rng.choice(list(compress(names, map(best.__eq__, totals))))
     return Decision(choice, statuses, names, breakdown, processed)
 
 

@@ -632,7 +632,7 @@ def test_the_node_chosen_is_a_best_total_of_the_score_breakdown_by_the_seeded_ti
              "labelSelector": {"matchLabels": {"app": "web"}}} for k in keys])
         incoming.metadata.labels["app"] = "web"
         snapshot = Snapshot(infos)
-        d = decide(incoming, snapshot, random.Random(step))
+        d = decide(incoming, snapshot, random.Random(step), rng.randrange(len(infos)))  # filtered from there on
         assert d.node is not None
         totals = {name: per["total"] for name, per in d.scores.items()}
         best = max(totals.values())
