@@ -1027,7 +1027,8 @@ _spec_memo: OrderedDict[tuple[bytes, str, bool], tuple[FieldError, ...]] = Order
 
 
 def validate_pod_spec(spec: core_pb2.PodSpec, path: str = "spec", *, is_pod: bool = False) -> list[FieldError]:
-    """ValidatePodSpec; `is_pod` is PodValidationOptions.ResourceIsPod (a Pod, not a template).
+    """ValidatePodSpec; `is_pod` is PodValidationOptions.ResourceIsPod (a Pod, not a template; then also
+    ValidatePodCreate's checks of the images for whitespace).
 
     The answer depends on the spec's content alone, so the last SPEC_MEMO_SIZE answers are kept by the spec's
     deterministic serialization: the pods of one ReplicaSet, Job or DaemonSet are validated once."""
@@ -1037,6 +1038,9 @@ def validate_pod_spec(spec: core_pb2.PodSpec, path: str = "spec", *, is_pod: boo
         _spec_memo.move_to_end(key)
         return list(kept)
     errs = _validate_pod_spec(spec, path, is_pod=is_pod)
+    if is_pod:  # ValidatePodCreate's image checks read the spec alone too: kept with it
+        errs += _image_whitespace(spec.containers, _child(path, "containers"))
+        errs += _image_whitespace(spec.init_containers, _child(path, "initContainers"))
     _spec_memo[key] = tuple(errs)
     if len(_spec_memo) > SPEC_MEMO_SIZE:
         _spec_memo.popitem(last=False)
@@ -1177,9 +1181,7 @@ def validate_pod(pod: core_pb2.Pod) -> list[FieldError]:
     """ValidatePodCreate."""
     errs = validate_object_meta(pod.metadata, True, name_is_dns_subdomain)
     errs += _pod_annotations(pod.metadata.annotations, pod.spec, "metadata.annotations")
-    errs += validate_pod_spec(pod.spec, "spec", is_pod=True)
-    errs += _image_whitespace(pod.spec.containers, "spec.containers")
-    errs += _image_whitespace(pod.spec.init_containers, "spec.initContainers")
+    errs += validate_pod_spec(pod.spec, "spec", is_pod=True)  # with the image whitespace checks
     if pod.spec.node_name and pod.spec.scheduling_gates:
         errs.append(forbidden("spec.nodeName", "cannot be set until all schedulingGates have been cleared"))
     return errs

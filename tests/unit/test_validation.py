@@ -281,6 +281,19 @@ def test_pod_spec(manifest: dict[str, Any], expected: str | None) -> None:
         assert any(e.startswith(expected) for e in errs), errs
 
 
+def test_image_whitespace_is_a_pods_check_kept_with_its_spec() -> None:
+    # ValidatePodCreate checks images for whitespace, a template's validation does not; the answer is kept
+    # with the spec's, so the second pod of a spec gets the same errors, in the same place.
+    bad = pod(containers=[container(image=" nginx")], initContainers=[container(name="i", image="busybox ")])
+    want = ['spec.containers[0].image: Invalid value: " nginx": must not have leading or trailing whitespace',
+            'spec.initContainers[0].image: Invalid value: "busybox ": must not have leading or trailing whitespace']
+    assert errors(bad) == want
+    assert errors(bad) == want
+    rs = _replica_set()
+    rs["spec"]["template"]["spec"]["containers"][0]["image"] = " nginx"
+    assert errors(rs) == []
+
+
 @pytest.mark.parametrize(
     ("probe_kind", "probe", "expected"),
     [
