@@ -161,8 +161,10 @@ class ChangeLog:
 
     LIMIT = 4096
     """Changes remembered; a sum further behind is computed again from every node."""
-    SUMS = 256
-    """Sums kept; past it the least recently kept is dropped (and computed again when next needed)."""
+    SUMS = 1024
+    """Sums kept; past it the least recently kept is dropped (and computed again when next needed). A pod spec
+    keeps five to seven (which nodes fail its filters, its spreading counts, columns of its scores and domains),
+    so up to ~150 specs scheduled in turn keep theirs; past that every cycle would sum over every node."""
 
     def __init__(self) -> None:
         self.version = 0
