@@ -178,6 +178,17 @@ def test_image_root() -> None:
     assert not image_root().exists("/etc/hostname")
 
 
+def test_image_roots_are_each_their_own() -> None:
+    # Every root starts from the same tree; what one container does to its root, however deep, no other sees.
+    a, b = image_root("a"), image_root("b")
+    a.write("/usr/bin/tool", b"x")
+    a.write("/etc/hostname", b"changed\n")
+    a.remove("/tmp", recursive=True)
+    assert b.listdir("/usr/bin") == [] and b.read("/etc/hostname") == b"b\n" and b.is_dir("/tmp")
+    c = image_root("c")
+    assert c.listdir("/usr/bin") == [] and c.is_dir("/tmp") and c.read("/etc/hostname") == b"c\n"
+
+
 def test_two_containers_share_an_emptydir() -> None:
     """The docs' two-container pod: debian writes /pod-data/index.html, nginx serves it from its html dir."""
     shared = Volume("shared-data")
