@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from kubemu.api.nodematch import tolerates as tolerates  # plugins import it from the framework
 from kubemu.api.quantity import bytes_of, cpu_millis, parse_quantity
@@ -97,6 +97,15 @@ def _is_sidecar(c: core_pb2.Container) -> bool:
     return c.HasField("restart_policy") and c.restart_policy == "Always"
 
 
+def remember(memo: dict[Any, V], key: Any, value: V, limit: int) -> V:
+    """Keep `value` under `key` and return it; a memo at `limit` entries starts over rather than grow. (The
+    memos look up with memo.get themselves: a hit costs no call.)"""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 _REQUESTS: dict[tuple[bytes, bool], Resources] = {}
 REQUESTS_LIMIT = 1024
 """Pod specs whose requests pod_requests keeps; past it they start over."""
@@ -111,9 +120,7 @@ def pod_requests(pod: core_pb2.Pod, *, non_zero: bool = False) -> Resources:
     key = (pod.spec.SerializeToString(), non_zero)
     found = _REQUESTS.get(key)
     if found is None:
-        if len(_REQUESTS) >= REQUESTS_LIMIT:
-            _REQUESTS.clear()
-        found = _REQUESTS[key] = _pod_requests(pod, non_zero)
+        found = remember(_REQUESTS, key, _pod_requests(pod, non_zero), REQUESTS_LIMIT)
     return Resources(found.milli_cpu, found.memory, found.pods, dict(found.scalar))
 
 
@@ -342,9 +349,7 @@ def shared_key(key: K) -> K:
     compares contents, so with one object for each key the ~420 lookups of a cycle never compare contents."""
     found = _SHARED_KEYS.get(key)
     if found is None:
-        if len(_SHARED_KEYS) >= SHARED_KEYS_LIMIT:
-            _SHARED_KEYS.clear()
-        _SHARED_KEYS[key] = found = key
+        found = remember(_SHARED_KEYS, key, key, SHARED_KEYS_LIMIT)
     return cast(K, found)
 
 

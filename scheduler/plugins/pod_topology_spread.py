@@ -11,7 +11,7 @@ from typing import cast
 
 from kubemu.api import labels
 from kubemu.pb import core_pb2
-from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, shared_key, unschedulable
+from scheduler.framework import MAX_NODE_SCORE, OK, NodeInfo, Snapshot, Status, remember, shared_key, unschedulable
 from scheduler.plugins.selector_util import (
     MaybeSelector,
     RequiredNodeAffinity,
@@ -71,9 +71,8 @@ def spread_constraints(pod: core_pb2.Pod, action: str) -> tuple[SpreadConstraint
            tuple((k, pod_labels[k]) for c in spec for k in c.match_label_keys if k in pod_labels))
     found = _PARSED.get(key)
     if found is None:
-        if len(_PARSED) >= PARSED_LIMIT:
-            _PARSED.clear()
-        found = _PARSED[key] = tuple(_parse(pod, c) for c in spec if c.when_unsatisfiable == action)
+        parsed = tuple(_parse(pod, c) for c in spec if c.when_unsatisfiable == action)
+        found = remember(_PARSED, key, parsed, PARSED_LIMIT)
     return found
 
 
