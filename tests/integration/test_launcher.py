@@ -222,6 +222,47 @@ def test_up_ps_stop_start_kill_down(kubemu: Kubemu) -> None:
     assert result.returncode == 0 and f"no kubemu cluster is running in {kubemu.state}" in result.stderr
 
 
+def test_the_readme_tour(kubemu: Kubemu) -> None:
+    """The README's command-line tour, command by command, with its example manifest, as a user types it."""
+    kubemu.up()
+
+    def ok(*args: str) -> str:
+        result = kubemu.run(*args)
+        assert result.returncode == 0, f"kubemu {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    wait_for(lambda: sorted(line.split()[1] for line in ok("get", "nodes", "--no-headers").splitlines())
+             == ["Ready"] * 3, 30, what="three Ready nodes")
+
+    assert ok("apply", "-f", str(REPO / "examples" / "web.yaml")) == "pod/web created\n"
+    wait_for(lambda: ok("get", "pod", "web", "--no-headers").split()[1:3] == ["2/2", "Running"], 30,
+             what="pod web 2/2 Running")
+    # The sidecar prints the date every second; the init container wrote the page nginx serves.
+    line = wait_for(lambda: ok("logs", "web", "-c", "sidecar", "--tail", "1"), what="a sidecar log line")
+    assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}\n", line), line
+    assert ok("exec", "web", "-c", "app", "--", "cat", "/usr/share/nginx/html/index.html") == "<h1>hi</h1>\n"
+    described = ok("describe", "pod", "web")
+    assert "Successfully assigned default/web to node-" in described
+    assert all(f"Started container {c}" in described for c in ("init", "app", "sidecar")), described
+
+    assert ok("label", "pod", "web", "env=prod") == "pod/web labeled\n"
+    rows = ok("get", "pods", "-l", "env in (prod,debug),app!=db", "--show-labels").splitlines()
+    assert len(rows) == 2 and rows[1].split()[0] == "web" and rows[1].split()[-1] == "app=web,env=prod", rows
+    assert ok("delete", "pod", "web") == 'pod "web" deleted\n'
+
+    assert ok("create", "deployment", "web", "--image=nginx:1.14", "--replicas=6") == "deployment.apps/web created\n"
+    assert ok("set", "image", "deployment/web", "nginx=nginx:1.15") == "deployment.apps/web image updated\n"
+    assert ok("rollout", "status", "deployment/web").endswith('deployment "web" successfully rolled out\n')
+    assert ok("rollout", "undo", "deployment/web") == "deployment.apps/web rolled back\n"
+    image = json.loads(ok("get", "deployment", "web", "-o", "json"))["spec"]["template"]["spec"]["containers"][0]
+    assert image["image"] == "nginx:1.14"
+    assert ok("delete", "deployment", "web") == 'deployment.apps "web" deleted\n'
+    # Its ReplicaSets and pods go too (garbage collection).
+    wait_for(lambda: ok("get", "replicasets,pods", "-o", "name") == "", 30, what="ReplicaSets and pods collected")
+
+    assert f"kubemu cluster in {kubemu.state} is down" in ok("down")
+
+
 def test_up_twice_says_already_running(kubemu: Kubemu) -> None:
     address = kubemu.up()
     before = kubemu.cluster_json()
