@@ -260,6 +260,32 @@ def test_the_readme_tour(kubemu: Kubemu) -> None:
     # Its ReplicaSets and pods go too (garbage collection).
     wait_for(lambda: ok("get", "replicasets,pods", "-o", "name") == "", 30, what="ReplicaSets and pods collected")
 
+    # Scheduling, explained: a taint on one node, too little CPU on the others, upstream's message.
+    assert ok("taint", "nodes", "node-1", "dedicated=infra:NoSchedule") == "node/node-1 tainted\n"
+    assert ok("apply", "-f", "examples/big.yaml") == "pod/big created\n"
+    why = ("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 2 Insufficient cpu. "
+           "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption "
+           "victims found for incoming pod.")
+    wait_for(lambda: ok("describe", "pod", "big").splitlines()[-1].endswith(f"default-scheduler  {why}"), 30,
+             what="FailedScheduling in describe")
+    # A bad manifest: its file, line and field, a non-zero exit, nothing written.
+    result = kubemu.run("apply", "-f", "examples/bad.yaml")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == ('error: error validating "examples/bad.yaml:10": Pod in version "v1" cannot be handled '
+                             'as a Pod: strict decoding error: unknown field "spec.containers[0].imagee"\n')
+    assert ok("get", "pods", "-o", "name") == "pod/big\n"
+
+    # The SDK example, as printed, against this cluster.
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("### The SDK")) + len("```python\n")
+    example = readme[start:readme.index("```", start)]
+    assert '"127.0.0.1:40123"' in example
+    address = kubemu.cluster_json()["apiserver"]  # type: ignore[index]
+    result = subprocess.run([sys.executable, "-c", example.replace("127.0.0.1:40123", address)],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["added big", "added web", 'pods "nope" not found'], result.stdout
+
     assert f"kubemu cluster in {kubemu.state} is down" in ok("down")
 
 
