@@ -72,6 +72,12 @@ class Kubemu:
         self.remember()
         return result
 
+    def ok(self, *args: str) -> str:
+        """`kubemu ARGS` that must succeed: its standard output."""
+        result = self.run(*args)
+        assert result.returncode == 0, f"kubemu {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
     def remember(self) -> None:
         data = self.cluster_json()
         for p in (data or {}).get("processes", []):
@@ -226,54 +232,51 @@ def test_the_readme_tour(kubemu: Kubemu) -> None:
     """The README's command-line tour, command by command, with its example manifest, as a user types it."""
     kubemu.up()
 
-    def ok(*args: str) -> str:
-        result = kubemu.run(*args)
-        assert result.returncode == 0, f"kubemu {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-    wait_for(lambda: sorted(line.split()[1] for line in ok("get", "nodes", "--no-headers").splitlines())
+    wait_for(lambda: sorted(line.split()[1] for line in kubemu.ok("get", "nodes", "--no-headers").splitlines())
              == ["Ready"] * 3, 30, what="three Ready nodes")
 
-    assert ok("apply", "-f", str(REPO / "examples" / "web.yaml")) == "pod/web created\n"
-    wait_for(lambda: ok("get", "pod", "web", "--no-headers").split()[1:3] == ["2/2", "Running"], 30,
+    assert kubemu.ok("apply", "-f", str(REPO / "examples" / "web.yaml")) == "pod/web created\n"
+    wait_for(lambda: kubemu.ok("get", "pod", "web", "--no-headers").split()[1:3] == ["2/2", "Running"], 30,
              what="pod web 2/2 Running")
     # The sidecar prints the date every second; the init container wrote the page nginx serves.
-    line = wait_for(lambda: ok("logs", "web", "-c", "sidecar", "--tail", "1"), what="a sidecar log line")
+    line = wait_for(lambda: kubemu.ok("logs", "web", "-c", "sidecar", "--tail", "1"), what="a sidecar log line")
     assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}\n", line), line
-    assert ok("exec", "web", "-c", "app", "--", "cat", "/usr/share/nginx/html/index.html") == "<h1>hi</h1>\n"
-    described = ok("describe", "pod", "web")
+    assert kubemu.ok("exec", "web", "-c", "app", "--", "cat", "/usr/share/nginx/html/index.html") == "<h1>hi</h1>\n"
+    described = kubemu.ok("describe", "pod", "web")
     assert "Successfully assigned default/web to node-" in described
     assert all(f"Started container {c}" in described for c in ("init", "app", "sidecar")), described
 
-    assert ok("label", "pod", "web", "env=prod") == "pod/web labeled\n"
-    rows = ok("get", "pods", "-l", "env in (prod,debug),app!=db", "--show-labels").splitlines()
+    assert kubemu.ok("label", "pod", "web", "env=prod") == "pod/web labeled\n"
+    rows = kubemu.ok("get", "pods", "-l", "env in (prod,debug),app!=db", "--show-labels").splitlines()
     assert len(rows) == 2 and rows[1].split()[0] == "web" and rows[1].split()[-1] == "app=web,env=prod", rows
-    assert ok("delete", "pod", "web") == 'pod "web" deleted\n'
+    assert kubemu.ok("delete", "pod", "web") == 'pod "web" deleted\n'
 
-    assert ok("create", "deployment", "web", "--image=nginx:1.14", "--replicas=6") == "deployment.apps/web created\n"
-    assert ok("set", "image", "deployment/web", "nginx=nginx:1.15") == "deployment.apps/web image updated\n"
-    assert ok("rollout", "status", "deployment/web").endswith('deployment "web" successfully rolled out\n')
-    assert ok("rollout", "undo", "deployment/web") == "deployment.apps/web rolled back\n"
-    image = json.loads(ok("get", "deployment", "web", "-o", "json"))["spec"]["template"]["spec"]["containers"][0]
+    created = kubemu.ok("create", "deployment", "web", "--image=nginx:1.14", "--replicas=6")
+    assert created == "deployment.apps/web created\n"
+    assert kubemu.ok("set", "image", "deployment/web", "nginx=nginx:1.15") == "deployment.apps/web image updated\n"
+    assert kubemu.ok("rollout", "status", "deployment/web").endswith('deployment "web" successfully rolled out\n')
+    assert kubemu.ok("rollout", "undo", "deployment/web") == "deployment.apps/web rolled back\n"
+    image = json.loads(kubemu.ok("get", "deployment", "web", "-o", "json"))["spec"]["template"]["spec"]["containers"][0]
     assert image["image"] == "nginx:1.14"
-    assert ok("delete", "deployment", "web") == 'deployment.apps "web" deleted\n'
+    assert kubemu.ok("delete", "deployment", "web") == 'deployment.apps "web" deleted\n'
     # Its ReplicaSets and pods go too (garbage collection).
-    wait_for(lambda: ok("get", "replicasets,pods", "-o", "name") == "", 30, what="ReplicaSets and pods collected")
+    wait_for(lambda: kubemu.ok("get", "replicasets,pods", "-o", "name") == "", 30,
+             what="ReplicaSets and pods collected")
 
     # Scheduling, explained: a taint on one node, too little CPU on the others, upstream's message.
-    assert ok("taint", "nodes", "node-1", "dedicated=infra:NoSchedule") == "node/node-1 tainted\n"
-    assert ok("apply", "-f", "examples/big.yaml") == "pod/big created\n"
+    assert kubemu.ok("taint", "nodes", "node-1", "dedicated=infra:NoSchedule") == "node/node-1 tainted\n"
+    assert kubemu.ok("apply", "-f", "examples/big.yaml") == "pod/big created\n"
     why = ("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 2 Insufficient cpu. "
            "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption "
            "victims found for incoming pod.")
-    wait_for(lambda: ok("describe", "pod", "big").splitlines()[-1].endswith(f"default-scheduler  {why}"), 30,
+    wait_for(lambda: kubemu.ok("describe", "pod", "big").splitlines()[-1].endswith(f"default-scheduler  {why}"), 30,
              what="FailedScheduling in describe")
     # A bad manifest: its file, line and field, a non-zero exit, nothing written.
     result = kubemu.run("apply", "-f", "examples/bad.yaml")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == ('error: error validating "examples/bad.yaml:10": Pod in version "v1" cannot be handled '
                              'as a Pod: strict decoding error: unknown field "spec.containers[0].imagee"\n')
-    assert ok("get", "pods", "-o", "name") == "pod/big\n"
+    assert kubemu.ok("get", "pods", "-o", "name") == "pod/big\n"
 
     # The SDK example, as printed, against this cluster.
     readme = (REPO / "README.md").read_text()
@@ -286,7 +289,48 @@ def test_the_readme_tour(kubemu: Kubemu) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["added big", "added web", 'pods "nope" not found'], result.stdout
 
-    assert f"kubemu cluster in {kubemu.state} is down" in ok("down")
+    assert f"kubemu cluster in {kubemu.state} is down" in kubemu.ok("down")
+
+
+def test_the_readme_chaos_run_by_hand(kubemu: Kubemu) -> None:
+    """The README's chaos run by hand: SIGKILL a kubelet, its node goes NotReady and tainted, its pods move after
+    the example's 10 s toleration, and `kubemu start` brings the node back Ready with the taints gone."""
+    kubemu.up()
+
+    def nodes() -> dict[str, str]:
+        return {row[0]: row[1] for row in map(str.split, kubemu.ok("get", "nodes", "--no-headers").splitlines())}
+
+    def pods() -> list[tuple[str, str]]:
+        """(status, node) of every pod."""
+        rows = kubemu.ok("get", "pods", "-o", "wide", "--no-headers").splitlines()
+        return [(row[2], row[6]) for row in map(str.split, rows)]
+
+    wait_for(lambda: list(nodes().values()) == ["Ready"] * 3, 30, what="three Ready nodes")
+    assert kubemu.ok("apply", "-f", "examples/web-rs.yaml") == "replicaset.apps/web created\n"
+    wait_for(lambda: [s for s, _ in pods()] == ["Running"] * 6, 30, what="six replicas Running")
+    on_node_2 = sum(node == "node-2" for _, node in pods())
+    assert on_node_2, pods()  # the default spreading puts some there
+
+    os.kill(int(kubemu.ps()["kubelet-2"]["pid"]), signal.SIGKILL)
+    wait_for(lambda: nodes()["node-2"] == "NotReady", 30, what="node-2 NotReady")
+    # Ready Unknown with upstream's message, then the taint (the node lifecycle controller writes them in turn).
+    wait_for(lambda: all(text in kubemu.ok("describe", "node", "node-2") for text in (
+        "Kubelet stopped posting node status.", "node.kubernetes.io/unreachable:NoExecute")), 30,
+        what="node-2 described Unknown and tainted unreachable")
+
+    def moved() -> bool:
+        now = pods()
+        return (sorted(s for s, node in now if node == "node-2") == ["Terminating"] * on_node_2
+                and [s for s, node in now if node != "node-2"] == ["Running"] * 6)
+
+    wait_for(moved, 45, what="node-2's pods Terminating and six replicas Running on node-1 and node-3")
+
+    assert "started kubelet-2" in kubemu.ok("start", "kubelet-2")
+    wait_for(lambda: nodes()["node-2"] == "Ready", 30, what="node-2 Ready again")
+    wait_for(lambda: "Taints:             <none>" in kubemu.ok("describe", "node", "node-2"), 30,
+             what="node-2's taints gone")
+    # The kubelet back on node-2 stops the pods deleted meanwhile, and they go.
+    wait_for(lambda: [s for s, _ in pods()] == ["Running"] * 6, 30, what="only the six replicas left")
 
 
 def test_up_twice_says_already_running(kubemu: Kubemu) -> None:
