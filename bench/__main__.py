@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from bench import api_writes
 from bench import common as c
 
 BENCHMARKS = {
@@ -79,10 +80,29 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _speed(seconds: float) -> int | None:
+    """api-writes' echo half for `seconds`: the machine's speed now (None, said on stderr, if it cannot run)."""
+    try:
+        return round(asyncio.run(api_writes.echo_speed(seconds)))
+    except Exception as e:
+        print(f"machine speed not measured: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return None
+    finally:
+        c.stop_everything()
+
+
+def _calls(rate: int | None) -> str:
+    return "?" if rate is None else f"{rate:,} calls/s"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     info = c.machine_info()
     print(c.machine_line(info), flush=True)
+    speed_seconds = c.pick(args.size, 0.5, 3.0)
+    info["echo_calls_per_s_before"] = _speed(speed_seconds)
+    print(f"machine speed: a bare grpcio echo server answers {_calls(info['echo_calls_per_s_before'])} "
+          f"({api_writes.CLIENTS} clients); compare rates only at like speeds", flush=True)
     names = args.names or list(BENCHMARKS)
     results: list[dict[str, Any]] = []
     for name in names:
@@ -93,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             shown = r.get("skipped") or f"{c.fmt_value(r['median'], r['unit'])} ({r['goal']})"
             print(f"  {r['figure']}: {shown}", file=sys.stderr, flush=True)
     print(c.render_table(results))
+    info["echo_calls_per_s_after"] = _speed(speed_seconds)
+    print(f"machine speed: {_calls(info['echo_calls_per_s_before'])} before the benchmarks, "
+          f"{_calls(info['echo_calls_per_s_after'])} after")
     out = {"machine": info, "size": args.size, "repeats": args.repeats, "results": results}
     # Strict JSON: a figure that never came (inf, nan: e.g. pods that never ran) is written as null.
     Path(args.json).write_text(json.dumps(_finite(out), indent=2, default=str, allow_nan=False) + "\n")

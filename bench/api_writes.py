@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -28,23 +29,50 @@ async def _measured(call: Any, duration: float, meter: c.CpuMeter) -> tuple[floa
     return rate, meter.per_op(rate * (loop.time() - started))
 
 
-async def _echo_rate(port: int, payload: Any, duration: float, pid: int) -> tuple[float, dict[str, float]]:
+def _echo_call(calls: list[Any], payload: Any) -> Callable[[int, int], Awaitable[None]]:
     from kubemu.pb import api_pb2
 
-    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(CLIENTS)]
-    calls = [ch.unary_unary(METHOD) for ch in channels]
-    try:
-        async def call(w: int, i: int) -> None:
-            # The same client-side work as a create: serialize the request, parse the reply.
-            payload.object.pod.metadata.name = f"e-{w}-{i}"
-            reply = await calls[w](payload.SerializeToString(), timeout=10)
-            api_pb2.CreateRequest.FromString(reply)
+    async def call(w: int, i: int) -> None:
+        # The same client-side work as a create: serialize the request, parse the reply.
+        payload.object.pod.metadata.name = f"e-{w}-{i}"
+        reply = await calls[w](payload.SerializeToString(), timeout=10)
+        api_pb2.CreateRequest.FromString(reply)
 
+    return call
+
+
+async def _echo_rate(port: int, payload: Any, duration: float, pid: int) -> tuple[float, dict[str, float]]:
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(CLIENTS)]
+    call = _echo_call([ch.unary_unary(METHOD) for ch in channels], payload)
+    try:
         await c.closed_loop(CLIENTS, 0.3, call)  # warm up
         return await _measured(call, duration, c.CpuMeter({"echo server": [pid], "benchmark": [os.getpid()]}))
     finally:
         for ch in channels:
             await ch.close()
+
+
+async def echo_speed(duration: float) -> float:
+    """How fast this machine is at the moment: the calls/s a bare grpcio echo server answers to CLIENTS clients
+    doing a create's client-side work (api-writes' echo half). It moves about twofold with the hour here, and
+    every rate with it, so `python -m bench` takes it before and after its benchmarks."""
+    from kubemu.api import kinds
+    from kubemu.pb import api_pb2
+
+    port = c.free_port()
+    echo = c.Proc("echo", c.python_module("bench.echo_server", "--port", str(port))).start()
+    channels: list[grpc.aio.Channel] = []
+    try:
+        c.wait_port(port, proc=echo.proc)
+        channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(CLIENTS)]
+        payload = api_pb2.CreateRequest(object=kinds.wrap(c.make_pod("x", "bench")))
+        call = _echo_call([ch.unary_unary(METHOD) for ch in channels], payload)
+        await c.closed_loop(CLIENTS, 0.3, call)  # warm up
+        return await c.closed_loop(CLIENTS, duration, call)
+    finally:
+        for ch in channels:
+            await ch.close()
+        echo.kill()
 
 
 async def _api_rate(address: str, namespace: str, tag: str, duration: float,

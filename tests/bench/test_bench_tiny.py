@@ -38,6 +38,13 @@ def test_machine_facts(results: dict[str, Any]) -> None:
     assert m["cores"] > 0 and m["memory_bytes"] > 0
     assert m["python"] and m["grpcio"] and m["redis_server"]
     assert results["size"] == "tiny" and results["repeats"] == 1
+    # The machine's speed before and after, since every rate moves with it.
+    assert m["echo_calls_per_s_before"] > 0 and m["echo_calls_per_s_after"] > 0
+    lines = results["stdout"].splitlines()
+    assert lines[1] == (f"machine speed: a bare grpcio echo server answers {m['echo_calls_per_s_before']:,} calls/s "
+                        "(8 clients); compare rates only at like speeds"), lines[:2]
+    assert lines[-2] == (f"machine speed: {m['echo_calls_per_s_before']:,} calls/s before the benchmarks, "
+                         f"{m['echo_calls_per_s_after']:,} calls/s after"), lines[-3:]
 
 
 @pytest.mark.parametrize("name", sorted(set(BENCHMARKS)))
