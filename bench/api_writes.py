@@ -61,17 +61,12 @@ async def echo_speed(duration: float) -> float:
 
     port = c.free_port()
     echo = c.Proc("echo", c.python_module("bench.echo_server", "--port", str(port))).start()
-    channels: list[grpc.aio.Channel] = []
     try:
         c.wait_port(port, proc=echo.proc)
-        channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(CLIENTS)]
         payload = api_pb2.CreateRequest(object=kinds.wrap(c.make_pod("x", "bench")))
-        call = _echo_call([ch.unary_unary(METHOD) for ch in channels], payload)
-        await c.closed_loop(CLIENTS, 0.3, call)  # warm up
-        return await c.closed_loop(CLIENTS, duration, call)
+        rate, _ = await _echo_rate(port, payload, duration, echo.pid)
+        return rate
     finally:
-        for ch in channels:
-            await ch.close()
         echo.kill()
 
 

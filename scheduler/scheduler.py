@@ -229,7 +229,7 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
         elif getattr(plugin, "scores_in_normalize", False):
             # A short table and an index into it per candidate (the nodes of one domain score alike).
             codes, table = plugin.coded_normalized_scores(pod, feasible, snapshot)  # type: ignore[attr-defined]
-            weighted = [v * weight for v in table]
+            weighted = _weighted(table, weight)
             totals = [a + weighted[c] for a, c in zip(totals, codes, strict=True)]
             parts.append((plugin.name, partial(_decoded, codes, weighted)))
             continue
