@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError
 
 from apiserver import errors
 from apiserver.proxy import KubeletProxy
@@ -84,9 +85,15 @@ class ApiService(api_pb2_grpc.APIServicer):
 
     @staticmethod
     def _object(request_object: api_pb2.Object) -> Any:
-        if request_object.WhichOneof("kind") is None:
+        if not request_object.kind:
             raise errors.BadRequest("object: Required value: the request carries no object")
-        return kinds.unwrap(request_object)
+        try:
+            return kinds.unwrap(request_object)
+        except DecodeError:
+            raise errors.BadRequest(
+                f"object: Invalid value: the bytes are not a {request_object.kind} in protobuf encoding") from None
+        except ValueError as e:
+            raise errors.BadRequest(f"object: {e}") from None
 
     def _create(self, request_object: api_pb2.Object, dry_run: bool) -> Any:
         return self.registry.create(self._object(request_object), dry_run=dry_run)
@@ -95,8 +102,7 @@ class ApiService(api_pb2_grpc.APIServicer):
         async def go() -> api_pb2.Object:
             obj = self._object(request.object)
             created = await self.registry.create(obj, dry_run=request.dry_run)
-            # The registry fills the object in where it lies, in the request's envelope: that is the answer.
-            return request.object if created is obj else kinds.wrap(created)
+            return kinds.wrap(created)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 

@@ -15,6 +15,7 @@ import grpc
 
 from bench import common as c
 from bench.echo_server import METHOD
+from kubemu.api import kinds
 
 NAME = "api-writes"
 CLIENTS = 8
@@ -32,11 +33,14 @@ async def _measured(call: Any, duration: float, meter: c.CpuMeter) -> tuple[floa
 def _echo_call(calls: list[Any], payload: Any) -> Callable[[int, int], Awaitable[None]]:
     from kubemu.pb import api_pb2
 
+    pod = kinds.unwrap(payload.object)
+
     async def call(w: int, i: int) -> None:
-        # The same client-side work as a create: serialize the request, parse the reply.
-        payload.object.pod.metadata.name = f"e-{w}-{i}"
+        # The same client-side work as a create: encode the object and the request, parse the reply and its object.
+        pod.metadata.name = f"e-{w}-{i}"
+        payload.object.raw = pod.SerializeToString()
         reply = await calls[w](payload.SerializeToString(), timeout=10)
-        api_pb2.CreateRequest.FromString(reply)
+        kinds.unwrap(api_pb2.CreateRequest.FromString(reply).object)
 
     return call
 

@@ -57,7 +57,6 @@ KINDS: tuple[KindInfo, ...] = (
 )
 
 _BY_KIND = {k.kind: k for k in KINDS}
-_BY_FIELD = {k.oneof_field: k for k in KINDS}
 _BY_MESSAGE = {k.message.DESCRIPTOR.full_name: k for k in KINDS}
 _BY_NAME: dict[str, KindInfo] = {}
 for _k in KINDS:
@@ -89,26 +88,26 @@ def of_message(obj: Message) -> KindInfo:
 
 
 def wrap(obj: Message) -> api_pb2.Object:
-    """Put an object into the `Object` envelope the API service speaks."""
+    """Put an object into the `Object` envelope the API service speaks (runtime.Unknown's shape)."""
     info = of_message(obj)
-    env = api_pb2.Object()
-    getattr(env, info.oneof_field).CopyFrom(obj)
-    return env
-
-
-def unwrap(env: api_pb2.Object) -> Any:
-    """The object inside an `Object` envelope (its kind from `of_message`)."""
-    field = env.WhichOneof("kind")
-    if field is None:
-        raise ValueError("the object envelope is empty")
-    return getattr(env, field)
+    return api_pb2.Object(api_version=info.api_version, kind=info.kind, raw=obj.SerializeToString())
 
 
 def kind_of_envelope(env: api_pb2.Object) -> KindInfo:
-    field = env.WhichOneof("kind")
-    if field is None:
+    """The registered kind an envelope names; ValueError when it names none or another version of it."""
+    if not env.kind:
         raise ValueError("the object envelope is empty")
-    return _BY_FIELD[field]
+    info = _BY_KIND.get(env.kind)
+    if info is None or info.api_version != env.api_version:
+        raise UnknownKind(f'no kind "{env.kind}" is registered for version "{env.api_version}"')
+    return info
+
+
+def unwrap(env: api_pb2.Object) -> Any:
+    """The object inside an `Object` envelope, decoded as the message of the kind it names."""
+    if env.content_type:
+        raise ValueError(f'objects encoded as "{env.content_type}" are not served')
+    return kind_of_envelope(env).message.FromString(env.raw)
 
 
 def all_kinds() -> Iterator[KindInfo]:

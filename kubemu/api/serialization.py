@@ -7,6 +7,7 @@ expect neither, so this module walks the descriptors itself.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -18,6 +19,8 @@ from kubemu.pb import meta_pb2
 _TIME = meta_pb2.Time.DESCRIPTOR.full_name
 _MICRO_TIME = meta_pb2.MicroTime.DESCRIPTOR.full_name
 _INT_OR_STRING = meta_pb2.IntOrString.DESCRIPTOR.full_name
+_FIELDS_V1 = meta_pb2.FieldsV1.DESCRIPTOR.full_name
+"""Any JSON object, kept as its bytes (scripts/gen_types.py makes such a message for a schema with no fields)."""
 _INT_TYPES = {
     FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
     FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
@@ -94,6 +97,8 @@ def message_to_dict(msg: Message) -> Any:
     if name == _INT_OR_STRING:
         which = msg.WhichOneof("value")
         return msg.int_val if which == "int_val" else msg.str_val  # type: ignore[attr-defined]
+    if name == _FIELDS_V1:
+        return json.loads(msg.raw) if msg.raw else {}  # type: ignore[attr-defined]
     out: dict[str, Any] = {}
     for fd, value in msg.ListFields():
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
@@ -192,6 +197,11 @@ def fill_message(msg: Message, data: Any, path: str = "") -> None:
             msg.int_val = data  # type: ignore[attr-defined]
         else:
             msg.str_val = data  # type: ignore[attr-defined]
+        return
+    if name == _FIELDS_V1:
+        if not isinstance(data, dict):
+            raise DecodeError(path, f"expected object, got {_type_name(data)}")
+        msg.raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()  # type: ignore[attr-defined]
         return
     if not isinstance(data, dict):
         raise DecodeError(path, f"expected object, got {_type_name(data)}")

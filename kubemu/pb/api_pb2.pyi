@@ -7,10 +7,6 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
-from kubemu.pb import apps_pb2 as _apps_pb2
-from kubemu.pb import batch_pb2 as _batch_pb2
-from kubemu.pb import coordination_pb2 as _coordination_pb2
-from kubemu.pb import core_pb2 as _core_pb2
 from kubemu.pb import meta_pb2 as _meta_pb2
 import builtins as _builtins
 import sys
@@ -25,61 +21,36 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class Object(_message.Message):
-    """Object holds one API object of any kind."""
+    """Object is one API object of any kind, as apimachinery's runtime.Unknown carries it: apiVersion and kind
+    name the type, raw holds the object's bytes. The envelope knows no kind, so a new kind needs no edit here
+    (the SDK stays typed: kubemu.api.kinds decodes raw into the kind's message). Built-in kinds travel as their
+    protobuf encoding; content_type says otherwise (custom resources will travel as JSON).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NAMESPACE_FIELD_NUMBER: _builtins.int
-    POD_FIELD_NUMBER: _builtins.int
-    NODE_FIELD_NUMBER: _builtins.int
-    EVENT_FIELD_NUMBER: _builtins.int
-    REPLICATION_CONTROLLER_FIELD_NUMBER: _builtins.int
-    REPLICA_SET_FIELD_NUMBER: _builtins.int
-    DEPLOYMENT_FIELD_NUMBER: _builtins.int
-    DAEMON_SET_FIELD_NUMBER: _builtins.int
-    JOB_FIELD_NUMBER: _builtins.int
-    LEASE_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def namespace(self) -> _core_pb2.Namespace: ...
-    @_builtins.property
-    def pod(self) -> _core_pb2.Pod: ...
-    @_builtins.property
-    def node(self) -> _core_pb2.Node: ...
-    @_builtins.property
-    def event(self) -> _core_pb2.Event: ...
-    @_builtins.property
-    def replication_controller(self) -> _core_pb2.ReplicationController: ...
-    @_builtins.property
-    def replica_set(self) -> _apps_pb2.ReplicaSet: ...
-    @_builtins.property
-    def deployment(self) -> _apps_pb2.Deployment: ...
-    @_builtins.property
-    def daemon_set(self) -> _apps_pb2.DaemonSet: ...
-    @_builtins.property
-    def job(self) -> _batch_pb2.Job: ...
-    @_builtins.property
-    def lease(self) -> _coordination_pb2.Lease: ...
+    API_VERSION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    RAW_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    api_version: _builtins.str
+    kind: _builtins.str
+    raw: _builtins.bytes
+    content_type: _builtins.str
+    """Empty for protobuf (application/vnd.kubernetes.protobuf); "application/json" for a JSON document."""
     def __init__(
         self,
         *,
-        namespace: _core_pb2.Namespace | None = ...,
-        pod: _core_pb2.Pod | None = ...,
-        node: _core_pb2.Node | None = ...,
-        event: _core_pb2.Event | None = ...,
-        replication_controller: _core_pb2.ReplicationController | None = ...,
-        replica_set: _apps_pb2.ReplicaSet | None = ...,
-        deployment: _apps_pb2.Deployment | None = ...,
-        daemon_set: _apps_pb2.DaemonSet | None = ...,
-        job: _batch_pb2.Job | None = ...,
-        lease: _coordination_pb2.Lease | None = ...,
+        api_version: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        raw: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "replication_controller", b"replication_controller"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["daemon_set", b"daemon_set", "deployment", b"deployment", "event", b"event", "job", b"job", "kind", b"kind", "lease", b"lease", "namespace", b"namespace", "node", b"node", "pod", b"pod", "replica_set", b"replica_set", "replication_controller", b"replication_controller"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "content_type", b"content_type", "kind", b"kind", "raw", b"raw"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["namespace", "pod", "node", "event", "replication_controller", "replica_set", "deployment", "daemon_set", "job", "lease"]  # noqa: Y015
-    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Object: _TypeAlias = Object  # noqa: Y015
 

@@ -22,47 +22,47 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from kubemu.pb import meta_pb2 as kubemu_dot_pb_dot_meta__pb2
 from kubemu.pb import core_pb2 as kubemu_dot_pb_dot_core__pb2
+from kubemu.pb import meta_pb2 as kubemu_dot_pb_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kubemu/pb/apps.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/meta.proto\x1a\x14kubemu/pb/core.proto\"\xa9\x01\n\x0eReplicaSetSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x11min_ready_seconds\x18\x02 \x01(\x05\x12*\n\x08selector\x18\x03 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12,\n\x08template\x18\x04 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpecB\x0b\n\t_replicas\"\x83\x01\n\x13ReplicaSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12-\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xc9\x01\n\x10ReplicaSetStatus\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x1e\n\x16\x66ully_labeled_replicas\x18\x02 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x03 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x04 \x01(\x05\x12\x1b\n\x13observed_generation\x18\x05 \x01(\x03\x12\x32\n\nconditions\x18\x06 \x03(\x0b\x32\x1e.kubemu.pb.ReplicaSetCondition\"\x8b\x01\n\nReplicaSet\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12\'\n\x04spec\x18\x02 \x01(\x0b\x32\x19.kubemu.pb.ReplicaSetSpec\x12+\n\x06status\x18\x03 \x01(\x0b\x32\x1b.kubemu.pb.ReplicaSetStatus\"u\n\x17RollingUpdateDeployment\x12/\n\x0fmax_unavailable\x18\x01 \x01(\x0b\x32\x16.kubemu.pb.IntOrString\x12)\n\tmax_surge\x18\x02 \x01(\x0b\x32\x16.kubemu.pb.IntOrString\"^\n\x12\x44\x65ploymentStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12:\n\x0erolling_update\x18\x02 \x01(\x0b\x32\".kubemu.pb.RollingUpdateDeployment\"\xf0\x02\n\x0e\x44\x65ploymentSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12*\n\x08selector\x18\x02 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12,\n\x08template\x18\x03 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpec\x12/\n\x08strategy\x18\x04 \x01(\x0b\x32\x1d.kubemu.pb.DeploymentStrategy\x12\x19\n\x11min_ready_seconds\x18\x05 \x01(\x05\x12#\n\x16revision_history_limit\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12&\n\x19progress_deadline_seconds\x18\x08 \x01(\x05H\x02\x88\x01\x01\x42\x0b\n\t_replicasB\x19\n\x17_revision_history_limitB\x1c\n\x1a_progress_deadline_seconds\"\xae\x01\n\x13\x44\x65ploymentCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12)\n\x10last_update_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12-\n\x14last_transition_time\x18\x04 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x93\x02\n\x10\x44\x65ploymentStatus\x12\x1b\n\x13observed_generation\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x05 \x01(\x05\x12\x1c\n\x14unavailable_replicas\x18\x06 \x01(\x05\x12\x32\n\nconditions\x18\x07 \x03(\x0b\x32\x1e.kubemu.pb.DeploymentCondition\x12\x1c\n\x0f\x63ollision_count\x18\x08 \x01(\x05H\x00\x88\x01\x01\x42\x12\n\x10_collision_count\"\x8b\x01\n\nDeployment\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12\'\n\x04spec\x18\x02 \x01(\x0b\x32\x19.kubemu.pb.DeploymentSpec\x12+\n\x06status\x18\x03 \x01(\x0b\x32\x1b.kubemu.pb.DeploymentStatus\"t\n\x16RollingUpdateDaemonSet\x12/\n\x0fmax_unavailable\x18\x01 \x01(\x0b\x32\x16.kubemu.pb.IntOrString\x12)\n\tmax_surge\x18\x02 \x01(\x0b\x32\x16.kubemu.pb.IntOrString\"b\n\x17\x44\x61\x65monSetUpdateStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x39\n\x0erolling_update\x18\x02 \x01(\x0b\x32!.kubemu.pb.RollingUpdateDaemonSet\"\x81\x02\n\rDaemonSetSpec\x12*\n\x08selector\x18\x01 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12,\n\x08template\x18\x02 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpec\x12;\n\x0fupdate_strategy\x18\x03 \x01(\x0b\x32\".kubemu.pb.DaemonSetUpdateStrategy\x12\x19\n\x11min_ready_seconds\x18\x04 \x01(\x05\x12#\n\x16revision_history_limit\x18\x05 \x01(\x05H\x00\x88\x01\x01\x42\x19\n\x17_revision_history_limit\"\x82\x01\n\x12\x44\x61\x65monSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12-\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xe2\x02\n\x0f\x44\x61\x65monSetStatus\x12 \n\x18\x63urrent_number_scheduled\x18\x01 \x01(\x05\x12\x1b\n\x13number_misscheduled\x18\x02 \x01(\x05\x12 \n\x18\x64\x65sired_number_scheduled\x18\x03 \x01(\x05\x12\x14\n\x0cnumber_ready\x18\x04 \x01(\x05\x12\x1b\n\x13observed_generation\x18\x05 \x01(\x03\x12 \n\x18updated_number_scheduled\x18\x06 \x01(\x05\x12\x18\n\x10number_available\x18\x07 \x01(\x05\x12\x1a\n\x12number_unavailable\x18\x08 \x01(\x05\x12\x1c\n\x0f\x63ollision_count\x18\t \x01(\x05H\x00\x88\x01\x01\x12\x31\n\nconditions\x18\n \x03(\x0b\x32\x1d.kubemu.pb.DaemonSetConditionB\x12\n\x10_collision_count\"\x88\x01\n\tDaemonSet\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.kubemu.pb.DaemonSetSpec\x12*\n\x06status\x18\x03 \x01(\x0b\x32\x1a.kubemu.pb.DaemonSetStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kubemu/pb/apps.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/core.proto\x1a\x14kubemu/pb/meta.proto\"\x88\x01\n\tDaemonSet\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.kubemu.pb.DaemonSetSpec\x12*\n\x06status\x18\x03 \x01(\x0b\x32\x1a.kubemu.pb.DaemonSetStatus\"\x82\x01\n\x12\x44\x61\x65monSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12-\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x81\x02\n\rDaemonSetSpec\x12*\n\x08selector\x18\x01 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12,\n\x08template\x18\x02 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpec\x12;\n\x0fupdate_strategy\x18\x03 \x01(\x0b\x32\".kubemu.pb.DaemonSetUpdateStrategy\x12\x19\n\x11min_ready_seconds\x18\x04 \x01(\x05\x12#\n\x16revision_history_limit\x18\x05 \x01(\x05H\x00\x88\x01\x01\x42\x19\n\x17_revision_history_limit\"\xe2\x02\n\x0f\x44\x61\x65monSetStatus\x12 \n\x18\x63urrent_number_scheduled\x18\x01 \x01(\x05\x12\x1b\n\x13number_misscheduled\x18\x02 \x01(\x05\x12 \n\x18\x64\x65sired_number_scheduled\x18\x03 \x01(\x05\x12\x14\n\x0cnumber_ready\x18\x04 \x01(\x05\x12\x1b\n\x13observed_generation\x18\x05 \x01(\x03\x12 \n\x18updated_number_scheduled\x18\x06 \x01(\x05\x12\x18\n\x10number_available\x18\x07 \x01(\x05\x12\x1a\n\x12number_unavailable\x18\x08 \x01(\x05\x12\x1c\n\x0f\x63ollision_count\x18\t \x01(\x05H\x00\x88\x01\x01\x12\x31\n\nconditions\x18\n \x03(\x0b\x32\x1d.kubemu.pb.DaemonSetConditionB\x12\n\x10_collision_count\"b\n\x17\x44\x61\x65monSetUpdateStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x39\n\x0erolling_update\x18\x02 \x01(\x0b\x32!.kubemu.pb.RollingUpdateDaemonSet\"\x8b\x01\n\nDeployment\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12\'\n\x04spec\x18\x02 \x01(\x0b\x32\x19.kubemu.pb.DeploymentSpec\x12+\n\x06status\x18\x03 \x01(\x0b\x32\x1b.kubemu.pb.DeploymentStatus\"\xae\x01\n\x13\x44\x65ploymentCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12)\n\x10last_update_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12-\n\x14last_transition_time\x18\x04 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\xf0\x02\n\x0e\x44\x65ploymentSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12*\n\x08selector\x18\x02 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12,\n\x08template\x18\x03 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpec\x12/\n\x08strategy\x18\x04 \x01(\x0b\x32\x1d.kubemu.pb.DeploymentStrategy\x12\x19\n\x11min_ready_seconds\x18\x05 \x01(\x05\x12#\n\x16revision_history_limit\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12&\n\x19progress_deadline_seconds\x18\x08 \x01(\x05H\x02\x88\x01\x01\x42\x0b\n\t_replicasB\x19\n\x17_revision_history_limitB\x1c\n\x1a_progress_deadline_seconds\"\xcf\x02\n\x10\x44\x65ploymentStatus\x12\x1b\n\x13observed_generation\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x05 \x01(\x05\x12\x1c\n\x14unavailable_replicas\x18\x06 \x01(\x05\x12\x32\n\nconditions\x18\x07 \x03(\x0b\x32\x1e.kubemu.pb.DeploymentCondition\x12\x1c\n\x0f\x63ollision_count\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12!\n\x14terminating_replicas\x18\t \x01(\x05H\x01\x88\x01\x01\x42\x12\n\x10_collision_countB\x17\n\x15_terminating_replicas\"^\n\x12\x44\x65ploymentStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12:\n\x0erolling_update\x18\x02 \x01(\x0b\x32\".kubemu.pb.RollingUpdateDeployment\"\x8b\x01\n\nReplicaSet\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12\'\n\x04spec\x18\x02 \x01(\x0b\x32\x19.kubemu.pb.ReplicaSetSpec\x12+\n\x06status\x18\x03 \x01(\x0b\x32\x1b.kubemu.pb.ReplicaSetStatus\"\x83\x01\n\x13ReplicaSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12-\n\x14last_transition_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xa9\x01\n\x0eReplicaSetSpec\x12\x15\n\x08replicas\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x11min_ready_seconds\x18\x02 \x01(\x05\x12*\n\x08selector\x18\x03 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12,\n\x08template\x18\x04 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpecB\x0b\n\t_replicas\"\x85\x02\n\x10ReplicaSetStatus\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x1e\n\x16\x66ully_labeled_replicas\x18\x02 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x03 \x01(\x05\x12\x1a\n\x12\x61vailable_replicas\x18\x04 \x01(\x05\x12\x1b\n\x13observed_generation\x18\x05 \x01(\x03\x12\x32\n\nconditions\x18\x06 \x03(\x0b\x32\x1e.kubemu.pb.ReplicaSetCondition\x12!\n\x14terminating_replicas\x18\x07 \x01(\x05H\x00\x88\x01\x01\x42\x17\n\x15_terminating_replicas\"t\n\x16RollingUpdateDaemonSet\x12/\n\x0fmax_unavailable\x18\x01 \x01(\x0b\x32\x16.kubemu.pb.IntOrString\x12)\n\tmax_surge\x18\x02 \x01(\x0b\x32\x16.kubemu.pb.IntOrString\"u\n\x17RollingUpdateDeployment\x12/\n\x0fmax_unavailable\x18\x01 \x01(\x0b\x32\x16.kubemu.pb.IntOrString\x12)\n\tmax_surge\x18\x02 \x01(\x0b\x32\x16.kubemu.pb.IntOrStringb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kubemu.pb.apps_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPLICASETSPEC']._serialized_start=80
-  _globals['_REPLICASETSPEC']._serialized_end=249
-  _globals['_REPLICASETCONDITION']._serialized_start=252
-  _globals['_REPLICASETCONDITION']._serialized_end=383
-  _globals['_REPLICASETSTATUS']._serialized_start=386
-  _globals['_REPLICASETSTATUS']._serialized_end=587
-  _globals['_REPLICASET']._serialized_start=590
-  _globals['_REPLICASET']._serialized_end=729
-  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_start=731
-  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_end=848
-  _globals['_DEPLOYMENTSTRATEGY']._serialized_start=850
-  _globals['_DEPLOYMENTSTRATEGY']._serialized_end=944
-  _globals['_DEPLOYMENTSPEC']._serialized_start=947
-  _globals['_DEPLOYMENTSPEC']._serialized_end=1315
-  _globals['_DEPLOYMENTCONDITION']._serialized_start=1318
-  _globals['_DEPLOYMENTCONDITION']._serialized_end=1492
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=1495
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=1770
-  _globals['_DEPLOYMENT']._serialized_start=1773
-  _globals['_DEPLOYMENT']._serialized_end=1912
-  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_start=1914
-  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_end=2030
-  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_start=2032
-  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_end=2130
-  _globals['_DAEMONSETSPEC']._serialized_start=2133
-  _globals['_DAEMONSETSPEC']._serialized_end=2390
-  _globals['_DAEMONSETCONDITION']._serialized_start=2393
-  _globals['_DAEMONSETCONDITION']._serialized_end=2523
-  _globals['_DAEMONSETSTATUS']._serialized_start=2526
-  _globals['_DAEMONSETSTATUS']._serialized_end=2880
-  _globals['_DAEMONSET']._serialized_start=2883
-  _globals['_DAEMONSET']._serialized_end=3019
+  _globals['_DAEMONSET']._serialized_start=80
+  _globals['_DAEMONSET']._serialized_end=216
+  _globals['_DAEMONSETCONDITION']._serialized_start=219
+  _globals['_DAEMONSETCONDITION']._serialized_end=349
+  _globals['_DAEMONSETSPEC']._serialized_start=352
+  _globals['_DAEMONSETSPEC']._serialized_end=609
+  _globals['_DAEMONSETSTATUS']._serialized_start=612
+  _globals['_DAEMONSETSTATUS']._serialized_end=966
+  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_start=968
+  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_end=1066
+  _globals['_DEPLOYMENT']._serialized_start=1069
+  _globals['_DEPLOYMENT']._serialized_end=1208
+  _globals['_DEPLOYMENTCONDITION']._serialized_start=1211
+  _globals['_DEPLOYMENTCONDITION']._serialized_end=1385
+  _globals['_DEPLOYMENTSPEC']._serialized_start=1388
+  _globals['_DEPLOYMENTSPEC']._serialized_end=1756
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=1759
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=2094
+  _globals['_DEPLOYMENTSTRATEGY']._serialized_start=2096
+  _globals['_DEPLOYMENTSTRATEGY']._serialized_end=2190
+  _globals['_REPLICASET']._serialized_start=2193
+  _globals['_REPLICASET']._serialized_end=2332
+  _globals['_REPLICASETCONDITION']._serialized_start=2335
+  _globals['_REPLICASETCONDITION']._serialized_end=2466
+  _globals['_REPLICASETSPEC']._serialized_start=2469
+  _globals['_REPLICASETSPEC']._serialized_end=2638
+  _globals['_REPLICASETSTATUS']._serialized_start=2641
+  _globals['_REPLICASETSTATUS']._serialized_end=2902
+  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_start=2904
+  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_end=3020
+  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_start=3022
+  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_end=3139
 # @@protoc_insertion_point(module_scope)

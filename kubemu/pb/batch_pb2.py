@@ -22,23 +22,37 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from kubemu.pb import meta_pb2 as kubemu_dot_pb_dot_meta__pb2
 from kubemu.pb import core_pb2 as kubemu_dot_pb_dot_core__pb2
+from kubemu.pb import meta_pb2 as kubemu_dot_pb_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kubemu/pb/batch.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/meta.proto\x1a\x14kubemu/pb/core.proto\"\xf5\x03\n\x07JobSpec\x12\x18\n\x0bparallelism\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0b\x63ompletions\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12$\n\x17\x61\x63tive_deadline_seconds\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\x1a\n\rbackoff_limit\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12*\n\x08selector\x18\x05 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12\x1c\n\x0fmanual_selector\x18\x06 \x01(\x08H\x04\x88\x01\x01\x12,\n\x08template\x18\x07 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpec\x12\'\n\x1attl_seconds_after_finished\x18\x08 \x01(\x05H\x05\x88\x01\x01\x12\x1c\n\x0f\x63ompletion_mode\x18\t \x01(\tH\x06\x88\x01\x01\x12\x14\n\x07suspend\x18\n \x01(\x08H\x07\x88\x01\x01\x42\x0e\n\x0c_parallelismB\x0e\n\x0c_completionsB\x1a\n\x18_active_deadline_secondsB\x10\n\x0e_backoff_limitB\x12\n\x10_manual_selectorB\x1d\n\x1b_ttl_seconds_after_finishedB\x12\n\x10_completion_modeB\n\n\x08_suspend\"\xa6\x01\n\x0cJobCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12(\n\x0flast_probe_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12-\n\x14last_transition_time\x18\x04 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x9d\x02\n\tJobStatus\x12+\n\nconditions\x18\x01 \x03(\x0b\x32\x17.kubemu.pb.JobCondition\x12#\n\nstart_time\x18\x02 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12(\n\x0f\x63ompletion_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x05\x12\x11\n\tsucceeded\x18\x05 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\x05\x12\x12\n\x05ready\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0bterminating\x18\x08 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x11\x63ompleted_indexes\x18\t \x01(\tB\x08\n\x06_readyB\x0e\n\x0c_terminating\"v\n\x03Job\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12 \n\x04spec\x18\x02 \x01(\x0b\x32\x12.kubemu.pb.JobSpec\x12$\n\x06status\x18\x03 \x01(\x0b\x32\x14.kubemu.pb.JobStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kubemu/pb/batch.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/core.proto\x1a\x14kubemu/pb/meta.proto\"v\n\x03Job\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12 \n\x04spec\x18\x02 \x01(\x0b\x32\x12.kubemu.pb.JobSpec\x12$\n\x06status\x18\x03 \x01(\x0b\x32\x14.kubemu.pb.JobStatus\"\xa6\x01\n\x0cJobCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12(\n\x0flast_probe_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12-\n\x14last_transition_time\x18\x04 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\xc2\x06\n\x07JobSpec\x12\x18\n\x0bparallelism\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0b\x63ompletions\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12$\n\x17\x61\x63tive_deadline_seconds\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\x1a\n\rbackoff_limit\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12*\n\x08selector\x18\x05 \x01(\x0b\x32\x18.kubemu.pb.LabelSelector\x12\x1c\n\x0fmanual_selector\x18\x06 \x01(\x08H\x04\x88\x01\x01\x12,\n\x08template\x18\x07 \x01(\x0b\x32\x1a.kubemu.pb.PodTemplateSpec\x12\'\n\x1attl_seconds_after_finished\x18\x08 \x01(\x05H\x05\x88\x01\x01\x12\x1c\n\x0f\x63ompletion_mode\x18\t \x01(\tH\x06\x88\x01\x01\x12\x14\n\x07suspend\x18\n \x01(\x08H\x07\x88\x01\x01\x12$\n\x17\x62\x61\x63koff_limit_per_index\x18\x0b \x01(\x05H\x08\x88\x01\x01\x12\x17\n\nmanaged_by\x18\x0c \x01(\tH\t\x88\x01\x01\x12\x1f\n\x12max_failed_indexes\x18\r \x01(\x05H\n\x88\x01\x01\x12\x37\n\x12pod_failure_policy\x18\x0e \x01(\x0b\x32\x1b.kubemu.pb.PodFailurePolicy\x12#\n\x16pod_replacement_policy\x18\x0f \x01(\tH\x0b\x88\x01\x01\x12\x30\n\x0esuccess_policy\x18\x10 \x01(\x0b\x32\x18.kubemu.pb.SuccessPolicyB\x0e\n\x0c_parallelismB\x0e\n\x0c_completionsB\x1a\n\x18_active_deadline_secondsB\x10\n\x0e_backoff_limitB\x12\n\x10_manual_selectorB\x1d\n\x1b_ttl_seconds_after_finishedB\x12\n\x10_completion_modeB\n\n\x08_suspendB\x1a\n\x18_backoff_limit_per_indexB\r\n\x0b_managed_byB\x15\n\x13_max_failed_indexesB\x19\n\x17_pod_replacement_policy\"\x94\x03\n\tJobStatus\x12+\n\nconditions\x18\x01 \x03(\x0b\x32\x17.kubemu.pb.JobCondition\x12#\n\nstart_time\x18\x02 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12(\n\x0f\x63ompletion_time\x18\x03 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x05\x12\x11\n\tsucceeded\x18\x05 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\x05\x12\x12\n\x05ready\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0bterminating\x18\x08 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x11\x63ompleted_indexes\x18\t \x01(\t\x12\x1b\n\x0e\x66\x61iled_indexes\x18\n \x01(\tH\x02\x88\x01\x01\x12\x45\n\x19uncounted_terminated_pods\x18\x0b \x01(\x0b\x32\".kubemu.pb.UncountedTerminatedPodsB\x08\n\x06_readyB\x0e\n\x0c_terminatingB\x11\n\x0f_failed_indexes\"B\n\x10PodFailurePolicy\x12.\n\x05rules\x18\x01 \x03(\x0b\x32\x1f.kubemu.pb.PodFailurePolicyRule\"z\n&PodFailurePolicyOnExitCodesRequirement\x12\x1b\n\x0e\x63ontainer_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\x05\x42\x11\n\x0f_container_name\"F\n&PodFailurePolicyOnPodConditionsPattern\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"\xbe\x01\n\x14PodFailurePolicyRule\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12H\n\ron_exit_codes\x18\x02 \x01(\x0b\x32\x31.kubemu.pb.PodFailurePolicyOnExitCodesRequirement\x12L\n\x11on_pod_conditions\x18\x03 \x03(\x0b\x32\x31.kubemu.pb.PodFailurePolicyOnPodConditionsPattern\"<\n\rSuccessPolicy\x12+\n\x05rules\x18\x01 \x03(\x0b\x32\x1c.kubemu.pb.SuccessPolicyRule\"{\n\x11SuccessPolicyRule\x12\x1c\n\x0fsucceeded_count\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1e\n\x11succeeded_indexes\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x12\n\x10_succeeded_countB\x14\n\x12_succeeded_indexes\"<\n\x17UncountedTerminatedPods\x12\x0e\n\x06\x66\x61iled\x18\x01 \x03(\t\x12\x11\n\tsucceeded\x18\x02 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kubemu.pb.batch_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSPEC']._serialized_start=81
-  _globals['_JOBSPEC']._serialized_end=582
-  _globals['_JOBCONDITION']._serialized_start=585
-  _globals['_JOBCONDITION']._serialized_end=751
-  _globals['_JOBSTATUS']._serialized_start=754
-  _globals['_JOBSTATUS']._serialized_end=1039
-  _globals['_JOB']._serialized_start=1041
-  _globals['_JOB']._serialized_end=1159
+  _globals['_JOB']._serialized_start=80
+  _globals['_JOB']._serialized_end=198
+  _globals['_JOBCONDITION']._serialized_start=201
+  _globals['_JOBCONDITION']._serialized_end=367
+  _globals['_JOBSPEC']._serialized_start=370
+  _globals['_JOBSPEC']._serialized_end=1204
+  _globals['_JOBSTATUS']._serialized_start=1207
+  _globals['_JOBSTATUS']._serialized_end=1611
+  _globals['_PODFAILUREPOLICY']._serialized_start=1613
+  _globals['_PODFAILUREPOLICY']._serialized_end=1679
+  _globals['_PODFAILUREPOLICYONEXITCODESREQUIREMENT']._serialized_start=1681
+  _globals['_PODFAILUREPOLICYONEXITCODESREQUIREMENT']._serialized_end=1803
+  _globals['_PODFAILUREPOLICYONPODCONDITIONSPATTERN']._serialized_start=1805
+  _globals['_PODFAILUREPOLICYONPODCONDITIONSPATTERN']._serialized_end=1875
+  _globals['_PODFAILUREPOLICYRULE']._serialized_start=1878
+  _globals['_PODFAILUREPOLICYRULE']._serialized_end=2068
+  _globals['_SUCCESSPOLICY']._serialized_start=2070
+  _globals['_SUCCESSPOLICY']._serialized_end=2130
+  _globals['_SUCCESSPOLICYRULE']._serialized_start=2132
+  _globals['_SUCCESSPOLICYRULE']._serialized_end=2255
+  _globals['_UNCOUNTEDTERMINATEDPODS']._serialized_start=2257
+  _globals['_UNCOUNTEDTERMINATEDPODS']._serialized_end=2317
 # @@protoc_insertion_point(module_scope)

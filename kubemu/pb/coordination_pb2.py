@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from kubemu.pb import meta_pb2 as kubemu_dot_pb_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckubemu/pb/coordination.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/meta.proto\"\x89\x02\n\tLeaseSpec\x12\x1c\n\x0fholder_identity\x18\x01 \x01(\tH\x00\x88\x01\x01\x12#\n\x16lease_duration_seconds\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12*\n\x0c\x61\x63quire_time\x18\x03 \x01(\x0b\x32\x14.kubemu.pb.MicroTime\x12(\n\nrenew_time\x18\x04 \x01(\x0b\x32\x14.kubemu.pb.MicroTime\x12\x1e\n\x11lease_transitions\x18\x05 \x01(\x05H\x02\x88\x01\x01\x42\x12\n\x10_holder_identityB\x19\n\x17_lease_duration_secondsB\x14\n\x12_lease_transitions\"T\n\x05Lease\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12\"\n\x04spec\x18\x02 \x01(\x0b\x32\x14.kubemu.pb.LeaseSpecb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckubemu/pb/coordination.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/meta.proto\"T\n\x05Lease\x12\'\n\x08metadata\x18\x01 \x01(\x0b\x32\x15.kubemu.pb.ObjectMeta\x12\"\n\x04spec\x18\x02 \x01(\x0b\x32\x14.kubemu.pb.LeaseSpec\"\xe1\x02\n\tLeaseSpec\x12\x1c\n\x0fholder_identity\x18\x01 \x01(\tH\x00\x88\x01\x01\x12#\n\x16lease_duration_seconds\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12*\n\x0c\x61\x63quire_time\x18\x03 \x01(\x0b\x32\x14.kubemu.pb.MicroTime\x12(\n\nrenew_time\x18\x04 \x01(\x0b\x32\x14.kubemu.pb.MicroTime\x12\x1e\n\x11lease_transitions\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x1d\n\x10preferred_holder\x18\x06 \x01(\tH\x03\x88\x01\x01\x12\x15\n\x08strategy\x18\x07 \x01(\tH\x04\x88\x01\x01\x42\x12\n\x10_holder_identityB\x19\n\x17_lease_duration_secondsB\x14\n\x12_lease_transitionsB\x13\n\x11_preferred_holderB\x0b\n\t_strategyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kubemu.pb.coordination_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEASESPEC']._serialized_start=66
-  _globals['_LEASESPEC']._serialized_end=331
-  _globals['_LEASE']._serialized_start=333
-  _globals['_LEASE']._serialized_end=417
+  _globals['_LEASE']._serialized_start=65
+  _globals['_LEASE']._serialized_end=149
+  _globals['_LEASESPEC']._serialized_start=152
+  _globals['_LEASESPEC']._serialized_end=505
 # @@protoc_insertion_point(module_scope)

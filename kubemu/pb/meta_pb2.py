@@ -24,39 +24,49 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kubemu/pb/meta.proto\x12\tkubemu.pb\"&\n\x04Time\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"+\n\tMicroTime\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"<\n\x0bIntOrString\x12\x11\n\x07int_val\x18\x01 \x01(\x05H\x00\x12\x11\n\x07str_val\x18\x02 \x01(\tH\x00\x42\x07\n\x05value\"\xb2\x01\n\x0eOwnerReference\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x17\n\ncontroller\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12!\n\x14\x62lock_owner_deletion\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42\r\n\x0b_controllerB\x17\n\x15_block_owner_deletion\"\xc3\x04\n\nObjectMeta\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgenerate_name\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x12\n\ngeneration\x18\x06 \x01(\x03\x12+\n\x12\x63reation_timestamp\x18\x07 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12+\n\x12\x64\x65letion_timestamp\x18\x08 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12*\n\x1d\x64\x65letion_grace_period_seconds\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x31\n\x06labels\x18\n \x03(\x0b\x32!.kubemu.pb.ObjectMeta.LabelsEntry\x12;\n\x0b\x61nnotations\x18\x0b \x03(\x0b\x32&.kubemu.pb.ObjectMeta.AnnotationsEntry\x12\x33\n\x10owner_references\x18\x0c \x03(\x0b\x32\x19.kubemu.pb.OwnerReference\x12\x12\n\nfinalizers\x18\r \x03(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42 \n\x1e_deletion_grace_period_seconds\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"\xc4\x01\n\rLabelSelector\x12?\n\x0cmatch_labels\x18\x01 \x03(\x0b\x32).kubemu.pb.LabelSelector.MatchLabelsEntry\x12>\n\x11match_expressions\x18\x02 \x03(\x0b\x32#.kubemu.pb.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\x06Status\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kubemu/pb/meta.proto\x12\tkubemu.pb\"\x17\n\x08\x46ieldsV1\x12\x0b\n\x03raw\x18\x01 \x01(\x0c\"<\n\x0bIntOrString\x12\x11\n\x07int_val\x18\x01 \x01(\x05H\x00\x12\x11\n\x07str_val\x18\x02 \x01(\tH\x00\x42\x07\n\x05value\"\xc4\x01\n\rLabelSelector\x12?\n\x0cmatch_labels\x18\x01 \x03(\x0b\x32).kubemu.pb.LabelSelector.MatchLabelsEntry\x12>\n\x11match_expressions\x18\x02 \x03(\x0b\x32#.kubemu.pb.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"\xc4\x01\n\x08ListMeta\x12\x15\n\x08\x63ontinue\x18\x01 \x01(\tH\x00\x88\x01\x01\x12!\n\x14remaining_item_count\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1d\n\x10resource_version\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x16\n\tself_link\x18\x04 \x01(\tH\x03\x88\x01\x01\x42\x0b\n\t_continueB\x17\n\x15_remaining_item_countB\x13\n\x11_resource_versionB\x0c\n\n_self_link\"\xa1\x02\n\x12ManagedFieldsEntry\x12\x18\n\x0b\x61pi_version\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x66ields_type\x18\x02 \x01(\tH\x01\x88\x01\x01\x12&\n\tfields_v1\x18\x03 \x01(\x0b\x32\x13.kubemu.pb.FieldsV1\x12\x14\n\x07manager\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x16\n\toperation\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x18\n\x0bsubresource\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x1d\n\x04time\x18\x07 \x01(\x0b\x32\x0f.kubemu.pb.TimeB\x0e\n\x0c_api_versionB\x0e\n\x0c_fields_typeB\n\n\x08_managerB\x0c\n\n_operationB\x0e\n\x0c_subresource\"+\n\tMicroTime\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"\xa0\x05\n\nObjectMeta\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgenerate_name\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x12\n\ngeneration\x18\x06 \x01(\x03\x12+\n\x12\x63reation_timestamp\x18\x07 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12+\n\x12\x64\x65letion_timestamp\x18\x08 \x01(\x0b\x32\x0f.kubemu.pb.Time\x12*\n\x1d\x64\x65letion_grace_period_seconds\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x31\n\x06labels\x18\n \x03(\x0b\x32!.kubemu.pb.ObjectMeta.LabelsEntry\x12;\n\x0b\x61nnotations\x18\x0b \x03(\x0b\x32&.kubemu.pb.ObjectMeta.AnnotationsEntry\x12\x33\n\x10owner_references\x18\x0c \x03(\x0b\x32\x19.kubemu.pb.OwnerReference\x12\x12\n\nfinalizers\x18\r \x03(\t\x12\x35\n\x0emanaged_fields\x18\x0e \x03(\x0b\x32\x1d.kubemu.pb.ManagedFieldsEntry\x12\x16\n\tself_link\x18\x0f \x01(\tH\x01\x88\x01\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42 \n\x1e_deletion_grace_period_secondsB\x0c\n\n_self_link\"\xb2\x01\n\x0eOwnerReference\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x17\n\ncontroller\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12!\n\x14\x62lock_owner_deletion\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42\r\n\x0b_controllerB\x17\n\x15_block_owner_deletion\"\x99\x01\n\x06Status\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\x05\x12)\n\x07\x64\x65tails\x18\x05 \x01(\x0b\x32\x18.kubemu.pb.StatusDetails\x12%\n\x08metadata\x18\x06 \x01(\x0b\x32\x13.kubemu.pb.ListMeta\"m\n\x0bStatusCause\x12\x12\n\x05\x66ield\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x13\n\x06reason\x18\x03 \x01(\tH\x02\x88\x01\x01\x42\x08\n\x06_fieldB\n\n\x08_messageB\t\n\x07_reason\"\xe1\x01\n\rStatusDetails\x12&\n\x06\x63\x61uses\x18\x01 \x03(\x0b\x32\x16.kubemu.pb.StatusCause\x12\x12\n\x05group\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04kind\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04name\x18\x04 \x01(\tH\x02\x88\x01\x01\x12 \n\x13retry_after_seconds\x18\x05 \x01(\x05H\x03\x88\x01\x01\x12\x10\n\x03uid\x18\x06 \x01(\tH\x04\x88\x01\x01\x42\x08\n\x06_groupB\x07\n\x05_kindB\x07\n\x05_nameB\x16\n\x14_retry_after_secondsB\x06\n\x04_uid\"&\n\x04Time\x12\x0f\n\x07seconds\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kubemu.pb.meta_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._loaded_options = None
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_options = b'8\001'
   _globals['_OBJECTMETA_LABELSENTRY']._loaded_options = None
   _globals['_OBJECTMETA_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_OBJECTMETA_ANNOTATIONSENTRY']._loaded_options = None
   _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_options = b'8\001'
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._loaded_options = None
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_options = b'8\001'
-  _globals['_TIME']._serialized_start=35
-  _globals['_TIME']._serialized_end=73
-  _globals['_MICROTIME']._serialized_start=75
-  _globals['_MICROTIME']._serialized_end=118
-  _globals['_INTORSTRING']._serialized_start=120
-  _globals['_INTORSTRING']._serialized_end=180
-  _globals['_OWNERREFERENCE']._serialized_start=183
-  _globals['_OWNERREFERENCE']._serialized_end=361
-  _globals['_OBJECTMETA']._serialized_start=364
-  _globals['_OBJECTMETA']._serialized_end=943
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=812
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=857
-  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_start=859
-  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_end=909
-  _globals['_LABELSELECTORREQUIREMENT']._serialized_start=945
-  _globals['_LABELSELECTORREQUIREMENT']._serialized_end=1018
-  _globals['_LABELSELECTOR']._serialized_start=1021
-  _globals['_LABELSELECTOR']._serialized_end=1217
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_start=1167
-  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_end=1217
-  _globals['_STATUS']._serialized_start=1219
-  _globals['_STATUS']._serialized_end=1290
+  _globals['_FIELDSV1']._serialized_start=35
+  _globals['_FIELDSV1']._serialized_end=58
+  _globals['_INTORSTRING']._serialized_start=60
+  _globals['_INTORSTRING']._serialized_end=120
+  _globals['_LABELSELECTOR']._serialized_start=123
+  _globals['_LABELSELECTOR']._serialized_end=319
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_start=269
+  _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_end=319
+  _globals['_LABELSELECTORREQUIREMENT']._serialized_start=321
+  _globals['_LABELSELECTORREQUIREMENT']._serialized_end=394
+  _globals['_LISTMETA']._serialized_start=397
+  _globals['_LISTMETA']._serialized_end=593
+  _globals['_MANAGEDFIELDSENTRY']._serialized_start=596
+  _globals['_MANAGEDFIELDSENTRY']._serialized_end=885
+  _globals['_MICROTIME']._serialized_start=887
+  _globals['_MICROTIME']._serialized_end=930
+  _globals['_OBJECTMETA']._serialized_start=933
+  _globals['_OBJECTMETA']._serialized_end=1605
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=1460
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=1505
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_start=1507
+  _globals['_OBJECTMETA_ANNOTATIONSENTRY']._serialized_end=1557
+  _globals['_OWNERREFERENCE']._serialized_start=1608
+  _globals['_OWNERREFERENCE']._serialized_end=1786
+  _globals['_STATUS']._serialized_start=1789
+  _globals['_STATUS']._serialized_end=1942
+  _globals['_STATUSCAUSE']._serialized_start=1944
+  _globals['_STATUSCAUSE']._serialized_end=2053
+  _globals['_STATUSDETAILS']._serialized_start=2056
+  _globals['_STATUSDETAILS']._serialized_end=2281
+  _globals['_TIME']._serialized_start=2283
+  _globals['_TIME']._serialized_end=2321
 # @@protoc_insertion_point(module_scope)
