@@ -4,6 +4,8 @@ reason travels as a status code and comes back as the same error, details and al
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -234,3 +236,8 @@ def test_the_old_causes_format_is_still_read() -> None:
     assert item.causes == e.causes
     bad = client_errors.from_status(grpc.StatusCode.INVALID_ARGUMENT, "objects: Too many", "BadRequest")
     assert isinstance(bad, errors.BadRequest) and bad.code == 400
+
+
+def test_the_error_type_knows_no_transport() -> None:
+    code = "import sys, kubemu.api.errors; assert 'grpc' not in sys.modules, 'grpc imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
