@@ -1,65 +1,58 @@
-"""The apiserver's error types; each names the gRPC status code it maps to (see design.md, "gRPC errors")."""
+"""The apiserver's errors are the API's own (kubemu.api.errors' StatusError and its subclasses), re-exported so
+registry and storage raise what the SDK catches; service.py maps them to gRPC at the edge."""
 
 from __future__ import annotations
 
-import grpc
+from kubemu.api.errors import (
+    AlreadyExists,
+    ApiError,
+    BadRequest,
+    Cause,
+    Conflict,
+    Expired,
+    Forbidden,
+    Gone,
+    InternalError,
+    Invalid,
+    MethodNotAllowed,
+    NotFound,
+    StatusDetails,
+    StatusError,
+    Timeout,
+    TooManyRequests,
+    Unavailable,
+    conflict_message,
+    invalid_message,
+    new_already_exists,
+    new_conflict,
+    new_invalid,
+    new_not_found,
+    not_found_message,
+)
 
-
-class ApiError(Exception):
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
-    reason: str = "InternalError"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(ApiError):
-    code = grpc.StatusCode.NOT_FOUND
-    reason = "NotFound"
-
-
-class AlreadyExists(ApiError):
-    code = grpc.StatusCode.ALREADY_EXISTS
-    reason = "AlreadyExists"
-
-
-class Conflict(ApiError):
-    code = grpc.StatusCode.ABORTED
-    reason = "Conflict"
-
-
-class Invalid(ApiError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
-    reason = "Invalid"
-
-
-class BadRequest(ApiError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
-    reason = "BadRequest"
-
-
-class Expired(ApiError):
-    code = grpc.StatusCode.OUT_OF_RANGE
-    reason = "Expired"
-
-
-class Forbidden(ApiError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
-    reason = "Forbidden"
-
-
-class Unavailable(ApiError):
-    code = grpc.StatusCode.UNAVAILABLE
-    reason = "ServiceUnavailable"
-
-
-def conflict_message(resource: str, name: str) -> str:
-    return (
-        f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified; '
-        "please apply your changes to the latest version and try again"
-    )
-
-
-def not_found_message(resource: str, name: str) -> str:
-    return f'{resource} "{name}" not found'
+__all__ = [
+    "AlreadyExists",
+    "ApiError",
+    "BadRequest",
+    "Cause",
+    "Conflict",
+    "Expired",
+    "Forbidden",
+    "Gone",
+    "InternalError",
+    "Invalid",
+    "MethodNotAllowed",
+    "NotFound",
+    "StatusDetails",
+    "StatusError",
+    "Timeout",
+    "TooManyRequests",
+    "Unavailable",
+    "conflict_message",
+    "invalid_message",
+    "new_already_exists",
+    "new_conflict",
+    "new_invalid",
+    "new_not_found",
+    "not_found_message",
+]

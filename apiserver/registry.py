@@ -71,10 +71,11 @@ def _bytes_without_rv(obj: Any) -> bytes:
 
 
 def _invalid(info: kinds.KindInfo, name: str, errs: list[validation.FieldError]) -> errors.Invalid:
-    text = str(errs[0]) if len(errs) == 1 else "[" + ", ".join(str(e) for e in errs) + "]"
-    exc = errors.Invalid(f'{info.kind} "{name}" is invalid: {text}')
-    exc.causes = [(e.field, str(e)) for e in errs]  # type: ignore[attr-defined]
-    return exc
+    """NewInvalid's error, with the kind unqualified in the message (`Deployment "x" is invalid`) as kubemu has
+    always said it; the group is in the details."""
+    causes = tuple(errors.Cause(e.type, e.body(), e.field) for e in errs)
+    return errors.Invalid(errors.invalid_message(info.kind, name, causes),
+                          details=errors.StatusDetails(name=name, group=info.group, kind=info.kind, causes=causes))
 
 
 class _Recheck(Exception):

@@ -4,7 +4,6 @@ streams watches (initial list or store backlog first, then the hub's live events
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -19,6 +18,7 @@ from apiserver.registry import Registry
 from apiserver.storage import StreamEvent
 from apiserver.watch import WatchHub, make_filter
 from kubemu.api import kinds
+from kubemu.client import grpc_status
 from kubemu.pb import api_pb2, api_pb2_grpc
 
 log = structlog.get_logger()
@@ -35,12 +35,6 @@ def _kind(name: str) -> kinds.KindInfo:
         raise errors.NotFound(str(e)) from None
 
 
-def _causes(e: errors.ApiError) -> str:
-    """An Invalid error's field causes as JSON (the kubemu-causes trailer), else ""."""
-    causes = getattr(e, "causes", None)
-    return json.dumps([{"field": f, "message": m} for f, m in causes]) if causes else ""
-
-
 def _at_most(field: str, n: int) -> None:
     if n > MAX_ITEMS:
         raise errors.BadRequest(f"{field}: Too many: {n}: must have at most {MAX_ITEMS} items")
@@ -48,23 +42,21 @@ def _at_most(field: str, n: int) -> None:
 
 async def _item(verb: Callable[[], Awaitable[Any]]) -> api_pb2.ItemResult:
     """One item of a CreateMany or BindMany: the stored object, or the error the single call would have ended
-    with (as a status code, reason, message and causes)."""
+    with (as a status code, reason, message and details)."""
     try:
         try:
             return api_pb2.ItemResult(object=kinds.wrap(await verb()))
         except kinds.UnknownKind as e:
             raise errors.NotFound(str(e)) from None
     except errors.ApiError as e:
-        return api_pb2.ItemResult(code=e.code.value[0], reason=e.reason, message=e.message, causes=_causes(e))
+        # The item's causes field carries the whole StatusDetails, as the kubemu-details trailer does.
+        return api_pb2.ItemResult(code=grpc_status.grpc_code(e).value[0], reason=e.reason, message=e.message,
+                                  causes=grpc_status.details_json(e))
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], e: errors.ApiError) -> None:
-    metadata: list[tuple[str, str]] = [("kubemu-reason", e.reason)]
-    causes = _causes(e)
-    if causes:
-        metadata.append(("kubemu-causes", causes))
-    context.set_trailing_metadata(tuple(metadata))
-    await context.abort(e.code, e.message)
+    context.set_trailing_metadata(grpc_status.trailers(e))
+    await context.abort(grpc_status.grpc_code(e), e.message)
 
 
 class ApiService(api_pb2_grpc.APIServicer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubemu.api import errors as api_errors
 from kubemu.api import kinds
 from kubemu.api.serialization import from_dict
 from kubemu.client import errors
@@ -173,6 +174,37 @@ async def test_invalid_objects_are_refused_and_nothing_is_stored(
     assert message in exc.value.message
     assert exc.value.causes and exc.value.causes[0].field.startswith(field)
     assert (await client.pods.list(namespace)).items == []
+
+
+async def test_the_clients_error_is_the_servers(client: Client, namespace: str) -> None:
+    """reason, message, HTTP code and details (kind, name, causes with their type) cross gRPC unchanged, for a
+    failed call and for one failed item of a CreateMany alike."""
+    bad = manifest("Pod", "bad", namespace)
+    bad["spec"]["containers"][0].pop("image")
+    required = api_errors.Cause("FieldValueRequired", "Required value", "spec.containers[0].image")
+    server = api_errors.new_invalid("Pod", "", "bad", [required])
+    with pytest.raises(errors.Invalid) as exc:
+        await client.pods.create(from_dict(bad))
+    item, = await client.pods.create_many([from_dict(bad)])
+    for e in (exc.value, item):
+        assert isinstance(e, errors.Invalid)
+        assert (e.reason, e.message, e.code, e.details) == (server.reason, server.message, 422, server.details)
+        assert e.details == errors.StatusDetails(name="bad", kind="Pod", causes=(required,))
+        assert e.to_status_dict() == server.to_status_dict()
+
+    with pytest.raises(errors.NotFound) as missing:
+        await client.pods.get("missing", namespace)
+    assert (missing.value.code, missing.value.details) == (404, errors.StatusDetails(name="missing", kind="pods"))
+    with pytest.raises(errors.NotFound) as missing_deploy:
+        await client.deployments.get("missing", namespace)
+    assert missing_deploy.value.details == errors.StatusDetails(name="missing", group="apps", kind="deployments")
+    assert missing_deploy.value.to_status_dict() == api_errors.new_not_found("deployments", "apps", "missing") \
+        .to_status_dict()
+
+    await client.pods.create(from_dict(manifest("Pod", "web", namespace)))
+    with pytest.raises(errors.AlreadyExists) as exists:
+        await client.pods.create(from_dict(manifest("Pod", "web", namespace)))
+    assert (exists.value.code, exists.value.details) == (409, errors.StatusDetails(name="web", kind="pods"))
 
 
 async def test_pod_spec_is_immutable_except_image(client: Client, namespace: str) -> None:
