@@ -14,7 +14,10 @@ from typing import Any
 
 import structlog
 
-from kubelet import images, prober
+from kubelet import images
+from kubelet.prober.prober import ProbeTarget
+from kubelet.prober.results import Result, ResultsManager, Update
+from kubelet.prober.worker import start_probes
 from kubelet.runtime.fs import ContainerFS, Mount, Volume, image_root
 from kubelet.runtime.shell import ShellContext, run_command
 from kubelet.status import get_phase, is_sidecar, set_conditions
@@ -130,7 +133,7 @@ class ContainerRecord:
 
 @dataclass
 class KubeletContext:
-    """What every pod worker shares: the node, its config, the image cache and the ways out."""
+    """What every pod worker shares: the node, its config, the image cache, the probe results and the ways out."""
 
     node_name: str
     config: ClusterConfig
@@ -146,6 +149,8 @@ class KubeletContext:
     log_context: contextvars.Context | None = None
     """The context (structlog contextvars naming the node) the worker's tasks run in: a process that runs many
     nodes has no single node to bind process-wide."""
+    probe_results: ResultsManager = field(default_factory=ResultsManager)
+    """The node's probe results: probe workers publish to it, each pod worker consumes its own pod's updates."""
 
 
 class PodWorker:
@@ -181,6 +186,8 @@ class PodWorker:
         self._task: asyncio.Task[None] | None = None
         self._timers: list[float] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._probe_results: asyncio.Task[None] | None = None
+        """Consumes the pod's probe results; started with the first probe, so a pod without probes has none."""
         self._running = False
         """Between the `pod.started` and `pod.stopped` log events: each is emitted once per worker."""
         self._abandon_reason: str | None = None
@@ -270,6 +277,9 @@ class PodWorker:
                 now = self.ctx.clock()
                 self._timers = [t for t in self._timers if t > now]
         finally:
+            if self._probe_results is not None:
+                self._probe_results.cancel()
+            self.ctx.probe_results.remove_pod(self.pod.metadata.uid)
             if self._abandon_reason is None:  # abandon() logs once the containers' processes are gone too
                 self._stopped("abandoned")
             if self.pod_ip:
@@ -461,10 +471,55 @@ class PodWorker:
             rec.listening = set()
             rec.process = asyncio.create_task(self._run_process(rec))
             await self.ctx.event(self.pod, "Normal", "Started", f"Started container {c.name}")
-            rec.probes = prober.start_probes(self, rec)
+            rec.probes = start_probes(self.ctx.probe_results, self._probe_target(rec))
+            if rec.probes:
+                self._consume_probe_results()
         finally:
             rec.starting = False
             self.wake.set()
+
+    def _probe_target(self, rec: ContainerRecord) -> ProbeTarget:
+        """What the probe workers of this run of the container need, and nothing of the worker itself."""
+        return ProbeTarget(
+            pod_uid=self.pod.metadata.uid, pod_name=self.pod.metadata.name, pod_ip=self.pod_ip, container=rec,
+            container_id=rec.container_id, available_at=rec.available_at, started=rec.started_event,
+            env=lambda: self._env(rec.spec), clock=self.ctx.clock, event=self._pod_event,
+        )
+
+    async def _pod_event(self, type: str, reason: str, message: str) -> None:
+        await self.ctx.event(self.pod, type, reason, message)
+
+    def _consume_probe_results(self) -> None:
+        if self._probe_results is None and not self.finished.is_set():
+            # Opened before any probe worker runs, so that no update is published to a pod with no channel.
+            updates = self.ctx.probe_results.updates(self.pod.metadata.uid)
+            self._probe_results = asyncio.create_task(self._probe_result_loop(updates), context=self._context())
+
+    async def _probe_result_loop(self, updates: asyncio.Queue[Update]) -> None:
+        while True:
+            self._on_probe_result(await updates.get())
+
+    def _on_probe_result(self, update: Update) -> None:
+        """A probe result changed: liveness (or startup) failure restarts the container, readiness sets its Ready,
+        startup success lets liveness and readiness begin. Upstream's sync loop does this on the prober's updates."""
+        rec = self.records.get(update.key.container)
+        if rec is None or rec.container_id != update.container_id or rec.state != "running":
+            return  # found on an earlier run of the container, or the container has stopped since
+        ok = update.result is Result.SUCCESS
+        kind = update.key.kind
+        if kind == "readiness":
+            if rec.ready != ok:
+                rec.ready = ok
+                self.wake.set()
+        elif kind == "startup" and ok:
+            rec.mark_started()
+            if not rec.spec.HasField("readiness_probe") and (not rec.init or rec.sidecar):
+                rec.ready = True
+            self.wake.set()
+        elif kind == "startup":
+            self._spawn(self.kill_for_probe(rec, f"Container {rec.name} failed startup probe, will be restarted"))
+        elif not ok:
+            self._spawn(self.kill_for_probe(rec, f"Container {rec.name} failed liveness probe, will be restarted"))
 
     async def _ready_later(self, rec: ContainerRecord, started_at: float, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -556,6 +611,7 @@ class PodWorker:
             if t is not current:
                 t.cancel()
         rec.probes = []
+        self.ctx.probe_results.remove(self.pod.metadata.uid, rec.name)
 
     def grace_seconds(self) -> float:
         meta, spec = self.pod.metadata, self.pod.spec

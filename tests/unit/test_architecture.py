@@ -1,5 +1,5 @@
 """The import contracts in .importlinter hold, and the check really catches a process reaching around the
-apiserver into Redis."""
+apiserver into Redis, the kubelet's prober reaching back into the pod worker, and a kubelet module with no layer."""
 
 from __future__ import annotations
 
@@ -42,3 +42,23 @@ def test_a_kubelet_importing_redis_breaks_the_contract(tmp_path: Path) -> None:
     result = lint_imports(tree)
     assert result.returncode != 0
     assert "Only the apiserver talks to Redis BROKEN" in result.stdout
+
+
+def test_a_prober_importing_the_pod_worker_breaks_the_kubelet_layers(tmp_path: Path) -> None:
+    """Even for type hints only: the prober knows the pod through a ProbeTarget, never the worker."""
+    tree = copy_tree(tmp_path)
+    worker = tree / "kubelet" / "prober" / "worker.py"
+    worker.write_text(worker.read_text() + "\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+                      "    from kubelet.pod_worker import PodWorker\n")
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert "The kubelet's modules are layered, the prober below the pod worker BROKEN" in result.stdout
+    assert "kubelet.prober.worker -> kubelet.pod_worker" in result.stdout
+
+
+def test_a_kubelet_module_with_no_layer_breaks_the_kubelet_layers(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    (tree / "kubelet" / "eviction.py").write_text('"""Somewhere to be placed in .importlinter."""\n')
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert "The kubelet's modules are layered, the prober below the pod worker BROKEN" in result.stdout
