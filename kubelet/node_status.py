@@ -25,7 +25,7 @@ from kubemu.pb import coordination_pb2, core_pb2
 
 log = structlog.get_logger()
 
-KUBELET_VERSION = "v1.32.0-kubemu"
+KUBELET_VERSION = "v1.35.0-kubemu"
 LEASE_NAMESPACE = "kube-node-lease"
 
 
