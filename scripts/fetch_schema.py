@@ -27,6 +27,8 @@ _KEEP = {
     "x-kubernetes-embedded-resource",
 }
 _REF = "#/components/schemas/"
+_SCHEMAS = {"items", "additionalProperties", "oneOf"}
+"""Keys whose values are schemas themselves (trimmed in turn)."""
 
 
 def _raw(path: str) -> Any:
@@ -52,8 +54,10 @@ def _trim(schema: Any) -> Any:
             out[key] = value.removeprefix(_REF)
         elif key == "properties":
             out[key] = {name: _trim(v) for name, v in sorted(value.items())}
-        else:
+        elif key in _SCHEMAS:
             out[key] = _trim(value)
+        else:  # a value (enum, default, required, x-kubernetes-*), kept as it is
+            out[key] = value
     return out
 
 
