@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubemu.api import kinds, labels, serialization
-from kubemu.cli import chaos, cluster, printers, workloads
+from kubemu.cli import chaos, cluster, explain, printers, workloads
 from kubemu.cli.common import (
     CliError,
     add_common,
@@ -770,6 +770,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("api-resources", cmd_api_resources, "Print the supported API resources")
     workloads.register(add)
+    explain.register(add)
     cluster.register(sub, common)
     chaos.register(sub, common)
     return p
