@@ -107,7 +107,7 @@ def members(point: type) -> frozenset[str]:
     """The names an extension point declares, its bases' included (the hooks it brings)."""
     names: set[str] = set()
     for cls in point.__mro__:
-        if cls in (Protocol, object) or not getattr(cls, "_is_protocol", False):
+        if cls is not Plugin and cls not in EXTENSION_POINTS:
             continue
         names.update(inspect.get_annotations(cls))
         names.update(k for k, v in cls.__dict__.items() if not k.startswith("_") and callable(v))
@@ -115,6 +115,7 @@ def members(point: type) -> frozenset[str]:
 
 
 _MEMBERS = {point: members(point) for point in EXTENSION_POINTS}
+_PLUGIN = members(Plugin)
 _HOOKS = frozenset().union(*_MEMBERS.values())
 
 
@@ -130,7 +131,7 @@ def check_plugin(plugin: object) -> tuple[type, ...]:
     configuration, set in __init__) are not hooks and are not checked."""
     points = tuple(p for p in EXTENSION_POINTS if isinstance(plugin, p))
     helpers = frozenset(getattr(type(plugin), HELPERS, frozenset()))
-    allowed = frozenset({HELPERS}).union(helpers, *(_MEMBERS[p] for p in points))
+    allowed = frozenset({HELPERS}).union(_PLUGIN, helpers, *(_MEMBERS[p] for p in points))
     for cls in type(plugin).__mro__:
         if cls is object:
             continue
