@@ -1,5 +1,5 @@
-"""The scheduling framework's plain values: node infos in a snapshot, resource sums, plugin statuses and the
-plugin protocols. Plugins get these and nothing else (no client), so they are tested without a cluster."""
+"""The scheduling framework's plain values: node infos in a snapshot, resource sums and plugin statuses (the
+extension points are in interface.py). Plugins get these and nothing else (no client): tested without a cluster."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from kubemu.api.nodematch import tolerates as tolerates  # plugins import it from the framework
 from kubemu.api.quantity import bytes_of, cpu_millis, parse_quantity
@@ -506,37 +506,6 @@ def _update_affinity_holders(holders: set[str], name: str, info: NodeInfo | None
         holders.add(name)
     else:
         holders.discard(name)
-
-
-class FilterPlugin(Protocol):
-    """A filter plugin. It may also have `skip_filter(pod, snapshot) -> bool`, upstream's PreFilter returning
-    Skip: when true it would pass every node, so it is not run for this pod."""
-
-    name: str
-
-    def filter(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> Status: ...
-
-
-class ScorePlugin(Protocol):
-    """A score plugin. It may also have `skip(pod, snapshot) -> bool`, upstream's PreScore returning Skip:
-    when true the plugin would score every node alike (0), so it is not called for this pod at all; and
-    `scores_in_normalize = True` when its scores depend on which nodes are candidates, so `normalize` computes
-    them all and `score` is not called per node (it then has `normalized_scores(pod, nodes, snapshot)`, the
-    normalized scores of the candidate nodes in their order, and `coded_normalized_scores`, the same as a code
-    per node and a table of the codes' scores). Plugins whose normalizing reads only the scores
-    have `normalize_values(pod, values, snapshot)`, the same over a list; `normalize_is_identity = True` says
-    their scores are final as scored. A normalize must give equal raw scores equal results (upstream's all
-    do): when every candidate scores alike, decide leaves the plugin out of the comparison."""
-
-    name: str
-
-    def score(self, pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot) -> int:
-        """A raw score for the node (plugins whose scores need normalising return any int)."""
-        ...
-
-    def normalize(self, pod: core_pb2.Pod, scores: dict[str, int], snapshot: Snapshot) -> dict[str, int]:
-        """Scores mapped to 0..100 (identity for plugins that already score in that range)."""
-        ...
 
 
 def default_normalize(scores: dict[str, int], reverse: bool = False) -> dict[str, int]:

@@ -26,8 +26,10 @@ from kubemu.pb import core_pb2
 from scheduler import plugins
 from scheduler.binder import Binder
 from scheduler.cache import SchedulerCache, pod_key
-from scheduler.framework import FilterPlugin, NodeInfo, ScorePlugin, Snapshot, Status, shared_key, spec_key, window
+from scheduler.framework import NodeInfo, Snapshot, Status, shared_key, spec_key, window
+from scheduler.interface import FilterPlugin, ScorePlugin
 from scheduler.queue import SchedulingQueue
+from scheduler.runtime import Framework, ScoreEntry
 
 log = structlog.get_logger()
 V = TypeVar("V")
@@ -105,8 +107,12 @@ def fit_error(total: int, statuses: dict[str, Status]) -> str:
     return f"0/{total} nodes are available: {', '.join(parts)}."
 
 
+FRAMEWORK = Framework(plugins.FILTERS, plugins.SCORES, plugins.NODE_LOCAL)
+"""The default profile's framework, built (and its plugins checked) when the scheduler is imported."""
+
+
 def run_filters(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot,
-                filters: Sequence[FilterPlugin] = plugins.FILTERS) -> Status:
+                filters: Sequence[FilterPlugin] = FRAMEWORK.filter_plugins) -> Status:
     for plugin in filters:
         st = plugin.filter(pod, node, snapshot)
         if not st.ok:
@@ -114,18 +120,20 @@ def run_filters(pod: core_pb2.Pod, node: NodeInfo, snapshot: Snapshot,
     return Status()
 
 
-def active_filters(pod: core_pb2.Pod, snapshot: Snapshot) -> list[FilterPlugin]:
+def active_filters(pod: core_pb2.Pod, snapshot: Snapshot, framework: Framework = FRAMEWORK) -> list[FilterPlugin]:
     """The filters to run for this pod: those whose PreFilter would return Skip (they pass every node) left
-    out, as upstream's framework does."""
-    out = []
-    for plugin in plugins.FILTERS:
-        skip = getattr(plugin, "skip_filter", None)
-        if skip is None or not skip(pod, snapshot):
-            out.append(plugin)
-    return out
+    out, as upstream's framework does (RunPreFilterPlugins' SkipFilterPlugins)."""
+    return [plugin for plugin, skip in framework.filters if skip is None or not skip(pod, snapshot)]
 
 
-def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int = 0) -> Decision:
+def active_scores(pod: core_pb2.Pod, snapshot: Snapshot, framework: Framework = FRAMEWORK) -> list[ScoreEntry]:
+    """The score plugins to run for this pod: those whose PreScore would return Skip (they would score every
+    node alike) left out (RunPreScorePlugins' SkipScorePlugins)."""
+    return [entry for entry in framework.scores if entry.skip is None or not entry.skip(pod, snapshot)]
+
+
+def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int = 0,
+           framework: Framework = FRAMEWORK) -> Decision:
     """One scheduling decision over a snapshot: pure, so it is tested without a cluster. As upstream's
     findNodesThatPassFilters, the nodes are filtered from index `start` round, stopping once
     num_feasible_nodes_to_find nodes passed; only those are scored."""
@@ -134,10 +142,11 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     nodes = snapshot.nodes
     total = len(nodes)
     wanted = num_feasible_nodes_to_find(total)
-    filters = active_filters(pod, snapshot)
+    filters = active_filters(pod, snapshot, framework)
+    node_local = framework.node_local
     # The leading node-local filters' answer for this pod spec is looked up on each node; the others run.
     k = 0
-    while k < len(filters) and filters[k] in plugins.NODE_LOCAL:
+    while k < len(filters) and filters[k].name in node_local:
         k += 1
     local, rest = filters[:k], filters[k:]
     spec = spec_key(pod)
@@ -181,17 +190,14 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     names = window(snapshot.names, *span) if span and snapshot.names else [n.name for n in feasible]
     if len(feasible) == 1:
         return Decision(names[0], statuses, names, None, processed)
-    active: list[tuple[ScorePlugin, int]] = []
-    for plugin, weight in plugins.SCORES:
-        skip = getattr(plugin, "skip", None)
-        if skip is None or not skip(pod, snapshot):  # PreScore's Skip: the plugin adds nothing, not called
-            active.append((plugin, weight))
+    active = active_scores(pod, snapshot, framework)  # PreScore's Skip: a plugin that adds nothing is not called
     # The node-local plugins' raw scores, kept per node; those already final (identity normalize) are also
     # summed there, weighted, so the totals start from that sum.
-    scorers = [plugin for plugin, _ in active if plugin in plugins.NODE_LOCAL]
-    weights = [weight for plugin, weight in active if plugin in plugins.NODE_LOCAL]
-    scores_key = shared_key(spec + b"\0scores\0" + ",".join(p.name for p in scorers).encode())
-    row_of = partial(_local_row, scorers, weights, pod, snapshot, scores_key)
+    local_entries = [entry for entry in active if entry.node_local]
+    scorers = [entry.plugin for entry in local_entries]
+    final_weights = [entry.weight if entry.final else 0 for entry in local_entries]
+    scores_key = shared_key(spec + b"\0scores\0" + ",".join(entry.name for entry in local_entries).encode())
+    row_of = partial(_local_row, scorers, final_weights, pod, snapshot, scores_key)
     rows_key = "local scores " + scores_key.hex()
 
     def sliced(what: str, value_of: Callable[[NodeInfo], V]) -> list[V] | None:
@@ -205,17 +211,20 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     # the weighted sums that start the totals and the raw scores of a plugin still to be normalized.
     local_raw = sliced(rows_key, row_of)
     if local_raw is None:
-        local_raw = _local_scores(scorers, weights, pod, feasible, snapshot, scores_key)
+        local_raw = _local_scores(scorers, final_weights, pod, feasible, snapshot, scores_key)
     totals = sliced(rows_key + " sum", partial(_row_entry, row_of, -1))
     if totals is None:
         totals = [r[-1] for r in local_raw]
     parts: list[tuple[str, Callable[[], list[int]]]] = []
     """Each plugin's weighted scores, in SCORES order (made only when asked)."""
-    for plugin, weight in active:
-        if plugin in plugins.NODE_LOCAL:
-            j = scorers.index(plugin)
-            if getattr(plugin, "normalize_is_identity", False):
-                parts.append((plugin.name, partial(_weighted_column, local_raw, j, weight)))
+    j = -1
+    """The plugin's index in `scorers` (the node-local ones, in the same order)."""
+    for entry in active:
+        plugin, name, weight = entry.plugin, entry.name, entry.weight
+        if entry.node_local:
+            j += 1
+            if entry.final:
+                parts.append((name, partial(_weighted_column, local_raw, j, weight)))
                 continue
             column = sliced(f"{rows_key} {j}", partial(_row_entry, row_of, j))
             if column is None:
@@ -223,20 +232,20 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
             if column.count(column[0]) == len(column):
                 # Every candidate scored alike, so normalized alike: the same amount added to every total
                 # leaves the choice as it is.
-                parts.append((plugin.name, partial(_weighted_normalized, plugin, pod, column, names, snapshot, weight)))
+                parts.append((name, partial(_weighted_normalized, entry, pod, column, names, snapshot, weight)))
                 continue
-            normalized = _normalize(plugin, pod, column, names, snapshot)
-        elif getattr(plugin, "scores_in_normalize", False):
+            normalized = _normalize(entry, pod, column, names, snapshot)
+        elif (together := entry.together) is not None:
             # A short table and an index into it per candidate (the nodes of one domain score alike).
-            codes, table = plugin.coded_normalized_scores(pod, feasible, snapshot)  # type: ignore[attr-defined]
+            codes, table = together.coded_normalized_scores(pod, feasible, snapshot)
             weighted = _weighted(table, weight)
             totals = [a + weighted[c] for a, c in zip(totals, codes, strict=True)]
-            parts.append((plugin.name, partial(_decoded, codes, weighted)))
+            parts.append((name, partial(_decoded, codes, weighted)))
             continue
         else:
-            normalized = _normalize(plugin, pod, [plugin.score(pod, n, snapshot) for n in feasible], names, snapshot)
+            normalized = _normalize(entry, pod, [plugin.score(pod, n, snapshot) for n in feasible], names, snapshot)
         totals = [a + b * weight for a, b in zip(totals, normalized, strict=True)]
-        parts.append((plugin.name, partial(_weighted, normalized, weight)))
+        parts.append((name, partial(_weighted, normalized, weight)))
 
     def breakdown() -> list[tuple[str, list[int]]]:
         return [(name, values()) for name, values in parts]
@@ -264,20 +273,19 @@ def _weighted(values: list[int], weight: int) -> list[int]:
     return [v * weight for v in values]
 
 
-def _weighted_normalized(plugin: ScorePlugin, pod: core_pb2.Pod, values: list[int], names: list[str],
+def _weighted_normalized(entry: ScoreEntry, pod: core_pb2.Pod, values: list[int], names: list[str],
                          snapshot: Snapshot, weight: int) -> list[int]:
-    return _weighted(_normalize(plugin, pod, values, names, snapshot), weight)
+    return _weighted(_normalize(entry, pod, values, names, snapshot), weight)
 
 
-def _normalize(plugin: ScorePlugin, pod: core_pb2.Pod, values: list[int], names: list[str],
+def _normalize(entry: ScoreEntry, pod: core_pb2.Pod, values: list[int], names: list[str],
                snapshot: Snapshot) -> list[int]:
     """A plugin's normalized scores in the candidates' order: over the list when it normalizes scores alone."""
-    if getattr(plugin, "normalize_is_identity", False):
+    if entry.final:
         return values
-    by_values = getattr(plugin, "normalize_values", None)
-    if by_values is not None:
-        return by_values(pod, values, snapshot)  # type: ignore[no-any-return]
-    normalized = plugin.normalize(pod, dict(zip(names, values, strict=True)), snapshot)
+    if entry.normalize_values is not None:
+        return entry.normalize_values(pod, values, snapshot)
+    normalized = entry.plugin.normalize(pod, dict(zip(names, values, strict=True)), snapshot)
     return [normalized[name] for name in names]
 
 
@@ -309,34 +317,34 @@ def _local_failures(pod: core_pb2.Pod, snapshot: Snapshot, local: list[FilterPlu
     return snapshot.kept("local filter failures " + key.hex(), dict, update)
 
 
-def _local_scores(local: list[ScorePlugin], weights: list[int], pod: core_pb2.Pod, feasible: list[NodeInfo],
+def _local_scores(local: list[ScorePlugin], final_weights: list[int], pod: core_pb2.Pod, feasible: list[NodeInfo],
                   snapshot: Snapshot, key: bytes) -> list[tuple[int, ...]]:
     """For each node, the node-local score plugins' raw scores followed by the weighted sum of those whose
     normalize is the identity: looked up on the node (NodeInfo.local_results, under one key) or computed there."""
     out: list[tuple[int, ...]] = []
     for n in feasible:
         value = n.local_results.get(key)
-        out.append(_local_row(local, weights, pod, snapshot, key, n) if value is None else value)  # type: ignore[arg-type]
+        out.append(_local_row(local, final_weights, pod, snapshot, key, n) if value is None else value)  # type: ignore[arg-type]
     return out
 
 
-def _local_row(local: list[ScorePlugin], weights: list[int], pod: core_pb2.Pod, snapshot: Snapshot, key: bytes,
-               node: NodeInfo) -> tuple[int, ...]:
-    """One node's row of _local_scores, kept on the node."""
+def _local_row(local: list[ScorePlugin], final_weights: list[int], pod: core_pb2.Pod, snapshot: Snapshot,
+               key: bytes, node: NodeInfo) -> tuple[int, ...]:
+    """One node's row of _local_scores, kept on the node. `final_weights`: each plugin's weight when its scores
+    are final as scored (identity normalize), else 0 (left out of the sum)."""
     memo = node.local_results
     value = memo.get(key)
     if value is None:
         raw = [plugin.score(pod, node, snapshot) for plugin in local]
-        value = (*raw, sum(r * w for r, w, p in zip(raw, weights, local, strict=True)
-                           if getattr(p, "normalize_is_identity", False)))
+        value = (*raw, sum(r * w for r, w in zip(raw, final_weights, strict=True)))
         if len(memo) >= LOCAL_RESULTS_PER_NODE:
             memo.clear()
         memo[key] = value
     return value  # type: ignore[return-value]
 
 
-def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[str, Status]
-                          ) -> tuple[str | None, list[core_pb2.Pod], str]:
+def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[str, Status],
+                          framework: Framework = FRAMEWORK) -> tuple[str | None, list[core_pb2.Pod], str]:
     """Basic preemption (DefaultPreemption): on nodes where only resources or similar stand in the way, remove
     lower-priority pods until the pod fits, put back as many as possible (highest priority first), and pick
     the node whose victims matter least. Returns (node, victims, message for the fit error)."""
@@ -357,14 +365,14 @@ def preemption_candidates(pod: core_pb2.Pod, snapshot: Snapshot, statuses: dict[
         keep = [p for p in node.pods if p not in lower]
         trial = NodeInfo.build(node.node, keep)
         trial_snapshot = Snapshot([trial if n.name == node.name else n for n in snapshot.nodes])
-        if not run_filters(pod, trial, trial_snapshot).ok:
+        if not run_filters(pod, trial, trial_snapshot, framework.filter_plugins).ok:
             reasons["No preemption victims found for incoming pod"] += 1
             continue
         victims = []
         for p in sorted(lower, key=lambda p: -_priority(p)):
             trial.add_pod(p)
             trial_snapshot.invalidate()  # the plugins' per-cycle state counted the node without `p`
-            if not run_filters(pod, trial, trial_snapshot).ok:
+            if not run_filters(pod, trial, trial_snapshot, framework.filter_plugins).ok:
                 trial.remove_pod(p)
                 trial_snapshot.invalidate()
                 victims.append(p)
@@ -404,8 +412,10 @@ def with_nominated(snapshot: Snapshot, pod: core_pb2.Pod,
 
 class Scheduler:
     def __init__(self, client: Client, *, seed: int | None = None, time_scale: float = 1.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, framework: Framework = FRAMEWORK) -> None:
         self.client = client
+        self.framework = framework
+        """The profile's plugins, collected per extension point."""
         self.cache = SchedulerCache()
         self.queue = SchedulingQueue(time_scale=time_scale)
         self.rng = random.Random(seed)
@@ -487,7 +497,7 @@ class Scheduler:
 
     async def schedule_one(self, pod: core_pb2.Pod) -> None:
         snapshot = with_nominated(self.cache.snapshot(), pod, self.nominated)
-        decision = decide(pod, snapshot, self.rng, self.next_start_node_index)
+        decision = decide(pod, snapshot, self.rng, self.next_start_node_index, self.framework)
         if snapshot.nodes:
             self.next_start_node_index = (self.next_start_node_index + decision.processed) % len(snapshot.nodes)
         if pod.metadata.annotations.get(EXPLAIN) == "true":
@@ -538,7 +548,7 @@ class Scheduler:
             # It already preempted: its victims are terminating. Wait for them instead of choosing more.
             nominated = waiting_for
         elif policy != "Never" and snapshot.nodes:
-            node, victims, pmsg = preemption_candidates(pod, snapshot, decision.statuses)
+            node, victims, pmsg = preemption_candidates(pod, snapshot, decision.statuses, self.framework)
             if node is not None:
                 for v in victims:
                     await self.recorder.event(v, "Normal", "Preempted",
@@ -593,7 +603,7 @@ class Scheduler:
         filters: dict[str, dict[str, str]] = {}
         for node in snapshot.nodes:
             verdicts: dict[str, str] = {}
-            for plugin in plugins.FILTERS:
+            for plugin in self.framework.filter_plugins:
                 st = plugin.filter(pod, node, snapshot)
                 verdicts[plugin.name] = "passed" if st.ok else "; ".join(st.reasons)
                 if not st.ok:

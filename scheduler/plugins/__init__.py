@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from scheduler.framework import FilterPlugin, ScorePlugin
+from scheduler.interface import FilterPlugin, ScorePlugin
 from scheduler.plugins.balanced_allocation import balanced_allocation
 from scheduler.plugins.image_locality import image_locality
 from scheduler.plugins.inter_pod_affinity import inter_pod_affinity

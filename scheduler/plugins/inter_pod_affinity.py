@@ -218,7 +218,7 @@ class InterPodAffinity:
             return False
         return not snapshot.any_pod_affinity
 
-    def topology_scores(self, pod: core_pb2.Pod, snapshot: Snapshot) -> dict[str, dict[str, int]]:
+    def _topology_scores(self, pod: core_pb2.Pod, snapshot: Snapshot) -> dict[str, dict[str, int]]:
         """PreScore: computed once per cycle (pod and snapshot), then read by every Score call."""
         return snapshot.cycle_state(NAME + "/pre-score", pod, lambda: self._calc_topology_scores(pod, snapshot))
 
@@ -265,7 +265,7 @@ class InterPodAffinity:
         """Score: the sum, over topology keys the node has, of its domain's weight (may be negative)."""
         total = 0
         labels = node.node.metadata.labels
-        for key, values in self.topology_scores(pod, snapshot).items():
+        for key, values in self._topology_scores(pod, snapshot).items():
             if key in labels:
                 total += values.get(labels[key], 0)
         return total

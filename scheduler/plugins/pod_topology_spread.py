@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import cast
+from typing import ClassVar, cast
 
 from kubemu.api import labels
 from kubemu.pb import core_pb2
@@ -272,6 +272,8 @@ class PodTopologySpread:
     """Filter (DoNotSchedule) and score (ScheduleAnyway)."""
 
     name = NAME
+    helpers: ClassVar[frozenset[str]] = frozenset({"raw_scores"})
+    """Public, but no hook: the raw scores behind normalized_scores, for tests to check them against."""
 
     # --- filter ---
 
