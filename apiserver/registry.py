@@ -56,10 +56,15 @@ class _Uids:
 new_uid = _Uids().new
 
 
-def _encode_attrs(strategy: Strategy, obj: Any) -> bytes:
+def _fields(strategy: Strategy, obj: Any) -> dict[str, str]:
+    """What a field selector matches: metadata.name and metadata.namespace, and the kind's own (ToSelectableFields)."""
     fields = fieldsel.metadata_fields(obj)
     fields.update(strategy.selectable_fields(obj))
-    return Attrs.encode(dict(obj.metadata.labels), fields)
+    return fields
+
+
+def _encode_attrs(strategy: Strategy, obj: Any) -> bytes:
+    return Attrs.encode(dict(obj.metadata.labels), _fields(strategy, obj))
 
 
 def _bytes_without_rv(obj: Any) -> bytes:
@@ -182,9 +187,7 @@ class Registry:
         out = []
         for data, rv in raw:
             obj = self.decode(info, data, rv)
-            fields = fieldsel.metadata_fields(obj)
-            fields.update(strategy.selectable_fields(obj))
-            if flt.matches(Attrs(obj.metadata.namespace, dict(obj.metadata.labels), fields)):
+            if flt.matches(Attrs(obj.metadata.namespace, dict(obj.metadata.labels), _fields(strategy, obj))):
                 out.append(obj)
         return out, rev
 

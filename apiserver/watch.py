@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
@@ -287,7 +286,3 @@ def make_filter(kind: str, namespace: str, label_selector: str, field_selector: 
     except ValueError as e:
         raise errors.BadRequest(str(e)) from e
     return Filter(namespace or None, lsel, fsel)
-
-
-def attrs_of(obj: Any) -> tuple[dict[str, str], dict[str, str]]:
-    return dict(obj.metadata.labels), install.object_fields(obj)
