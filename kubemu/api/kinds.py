@@ -103,6 +103,9 @@ def register(info: KindInfo) -> None:
     the controllers). A second registration of the same kind is refused."""
     if info.kind in _BY_KIND:
         raise ValueError(f'kind "{info.kind}" is already registered')
+    taken = _BY_MESSAGE.get(info.message.DESCRIPTOR.full_name) or _BY_FIELD.get(info.oneof_field)
+    if taken is not None:
+        raise ValueError(f'kind "{info.kind}" would share its message or envelope field with "{taken.kind}"')
     _BY_KIND[info.kind] = info
     _BY_FIELD[info.oneof_field] = info
     _BY_MESSAGE[info.message.DESCRIPTOR.full_name] = info

@@ -75,7 +75,11 @@ def _missing(info: kinds.KindInfo, client: Client) -> list[str]:
 
 
 def problems(client: Client) -> list[str]:
-    return [f"{info.kind}: {what}" for info in kinds.all_kinds() for what in _missing(info, client)]
+    found = [f"{info.kind}: {what}" for info in kinds.all_kinds() for what in _missing(info, client)]
+    registered = {info.kind for info in kinds.all_kinds()}
+    found += [f"{kind}: a strategy for a kind not registered in kubemu/api/kinds.py" for kind in install.STRATEGIES
+              if kind not in registered]
+    return found
 
 
 @pytest.fixture
@@ -153,6 +157,14 @@ async def test_a_strategy_without_defaulting_is_named(client: Client) -> None:
         "Widget: no defaulting (its strategy neither overrides Strategy.default nor says no_defaults = True)"
     )
     assert not [p for p in found if "strategy (" in p or "validation" in p]
+
+
+def test_a_kind_is_registered_once() -> None:
+    with pytest.raises(ValueError, match='kind "Pod" is already registered'):
+        kinds.register(kinds.by_kind("Pod"))
+    clash = dataclasses.replace(_WIDGET, message=core_pb2.Pod)
+    with pytest.raises(ValueError, match='kind "Widget" would share its message or envelope field with "Pod"'):
+        kinds.register(clash)
 
 
 async def test_missing_discovery_data_is_named(client: Client) -> None:
