@@ -1,5 +1,5 @@
-"""The REST semantics of each verb over the store: defaulting, admission, validation, generation, status
-subresource, graceful deletion, finalizers and binding, as kube-apiserver's registries and strategies do.
+"""The REST semantics of each verb over the store, the same for every kind (generic registry.Store upstream):
+metadata, preconditions, finalizers, the watch cache; what differs by kind is asked of the kind's strategy.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from typing import Any
 
 import structlog
 
-from apiserver import defaulting, errors, validation
+from apiserver import errors, validation
 from apiserver import storage as st
-from apiserver.watch import Attrs, Filter, attrs_of
+from apiserver.apis import install
+from apiserver.apis.strategy import Strategy
+from apiserver.watch import Attrs, Filter
+from kubemu.api import fields as fieldsel
 from kubemu.api import kinds, names
 from kubemu.api.serialization import set_time
 from kubemu.config import ClusterConfig
 
 log = structlog.get_logger()
 
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_WORKLOADS = {"ReplicationController", "ReplicaSet", "Deployment", "DaemonSet", "Job"}
 _CAS_RETRIES = 16
 
 
@@ -56,9 +56,15 @@ class _Uids:
 new_uid = _Uids().new
 
 
-def _encode_attrs(obj: Any) -> bytes:
-    labels, fields = attrs_of(obj)
-    return Attrs.encode(labels, fields)
+def _fields(strategy: Strategy, obj: Any) -> dict[str, str]:
+    """What a field selector matches: metadata.name and metadata.namespace, and the kind's own (ToSelectableFields)."""
+    fields = fieldsel.metadata_fields(obj)
+    fields.update(strategy.selectable_fields(obj))
+    return fields
+
+
+def _encode_attrs(strategy: Strategy, obj: Any) -> bytes:
+    return Attrs.encode(dict(obj.metadata.labels), _fields(strategy, obj))
 
 
 def _bytes_without_rv(obj: Any) -> bytes:
@@ -94,6 +100,7 @@ class Registry:
         self.config = config
         self.clock = clock
         self.log = log.bind(component="apiserver")
+        self._binder = install.serving("binding")
         self.cached: Callable[[str, str], tuple[bytes, int] | None] | None = None
         """The watch cache (WatchHub.cached): updates, bindings and deletes start from the object as the watch
         hub last read it instead of reading the store, as kube-apiserver's cacher hands GuaranteedUpdate its
@@ -139,6 +146,7 @@ class Registry:
 
     async def create(self, obj: Any, *, dry_run: bool = False) -> Any:
         info = kinds.of_message(obj)
+        strategy = install.for_kind(info.kind)
         namespace = self._namespace_of(info, obj)
         meta = obj.metadata
         if not meta.name and meta.generate_name:
@@ -149,8 +157,8 @@ class Registry:
         meta.ClearField("deletion_timestamp")
         meta.ClearField("deletion_grace_period_seconds")
         set_time(meta.creation_timestamp, float(int(self.clock())))
-        self._prepare_for_create(info, obj)
-        errs = validation.validate(obj)
+        strategy.prepare_for_create(obj, self.config)
+        errs = strategy.validate(obj)
         if errs:
             raise _invalid(info, meta.name or meta.generate_name, errs)
         if dry_run:
@@ -159,7 +167,7 @@ class Registry:
         ns_member = st.Store.member("", namespace) if info.namespaced else None
         try:
             rev = await self.store.create(
-                info.kind, member, _bytes_without_rv(obj), meta.uid, _encode_attrs(obj), ns_member
+                info.kind, member, _bytes_without_rv(obj), meta.uid, _encode_attrs(strategy, obj), ns_member
             )
         except st.Exists:
             raise errors.AlreadyExists(f'{info.resource} "{meta.name}" already exists') from None
@@ -169,32 +177,18 @@ class Registry:
         self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
-    def _prepare_for_create(self, info: kinds.KindInfo, obj: Any) -> None:
-        defaulting.default(obj, default_toleration_seconds=self.config.pod.default_toleration_seconds)
-        if info.kind == "Pod":
-            qos = obj.status.qos_class
-            obj.ClearField("status")
-            obj.status.phase = "Pending"
-            obj.status.qos_class = qos
-        elif info.kind in _WORKLOADS:
-            obj.ClearField("status")
-            if info.kind == "Job":
-                defaulting.default_job_selector(obj, obj.metadata.uid)
-        elif info.kind == "Namespace":
-            obj.status.phase = "Active"
-
     async def get(self, kind: str, namespace: str, name: str) -> Any:
         info = kinds.by_kind(kind)
         return await self._current(info, namespace if info.namespaced else "", name)
 
     async def list(self, kind: str, namespace: str, flt: Filter) -> tuple[list[Any], int]:
         info = kinds.by_kind(kind)
+        strategy = install.for_kind(info.kind)
         raw, rev = await self.store.list(info.kind, namespace if (namespace and info.namespaced) else None)
         out = []
         for data, rv in raw:
             obj = self.decode(info, data, rv)
-            labels, fields = attrs_of(obj)
-            if flt.matches(Attrs(obj.metadata.namespace, labels, fields)):
+            if flt.matches(Attrs(obj.metadata.namespace, dict(obj.metadata.labels), _fields(strategy, obj))):
                 out.append(obj)
         return out, rev
 
@@ -205,6 +199,7 @@ class Registry:
 
     async def _update(self, obj: Any, status: bool, dry_run: bool, *, cached: bool) -> Any:
         info = kinds.of_message(obj)
+        strategy = install.for_kind(info.kind)
         namespace = self._namespace_of(info, obj)
         name = obj.metadata.name
         requested_rv = obj.metadata.resource_version
@@ -215,17 +210,17 @@ class Registry:
             old = await self._current(info, namespace, name, cached=from_cache)
             if requested_rv and requested_rv != old.metadata.resource_version:
                 raise errors.Conflict(errors.conflict_message(info.resource, name))
-            new = self._merge_update(info, old, obj, status=status)
+            new = self._merge_update(strategy, old, obj, status=status)
             if not status:
-                errs = self._mirror_rules(info, new, old) or validation.validate_update(new, old) or \
-                    validation.validate(new)
+                errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
+                    strategy.validate(new)
                 if errs:
                     raise _invalid(info, name, errs)
             if dry_run:
                 new.metadata.resource_version = old.metadata.resource_version
                 return new
             try:
-                return await self._write_update(info, old, new, from_cache=from_cache)
+                return await self._write_update(strategy, old, new, from_cache=from_cache)
             except st.Stale:
                 if requested_rv:
                     raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
@@ -233,36 +228,9 @@ class Registry:
                 raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
         raise errors.Conflict(errors.conflict_message(info.resource, name))
 
-    @staticmethod
-    def _mirror_rules(info: kinds.KindInfo, new: Any, old: Any) -> builtins.list[validation.FieldError]:
-        """A mirror pod shows a static pod: only its kubelet's manifest changes it (ValidatePodSpecificAnnotations)."""
-        if info.kind != "Pod":
-            return []
-        path = f"metadata.annotations[{MIRROR_ANNOTATION}]"
-        before = old.metadata.annotations.get(MIRROR_ANNOTATION)
-        after = new.metadata.annotations.get(MIRROR_ANNOTATION)
-        if before is None and after is not None:
-            return [validation.forbidden(path, "may not add mirror pod annotation")]
-        if before is not None and after != before:
-            return [validation.forbidden(path, "may not remove or update mirror pod annotation")]
-        if before is not None and new.spec.SerializeToString(deterministic=True) != old.spec.SerializeToString(
-            deterministic=True
-        ):
-            return [validation.forbidden(
-                "spec", f'a mirror pod follows its static pod manifest on node "{old.spec.node_name}"; edit the '
-                "manifest there instead of the mirror pod")]
-        return []
-
-    def _merge_update(self, info: kinds.KindInfo, old: Any, incoming: Any, *, status: bool) -> Any:
+    def _merge_update(self, strategy: Strategy, old: Any, incoming: Any, *, status: bool) -> Any:
         if status:
-            # The status subresource changes status only (ResetObjectMetaForStatus upstream).
-            new = type(old)()
-            new.CopyFrom(old)
-            if "status" in {f.name for f in info.message.DESCRIPTOR.fields}:
-                new.ClearField("status")
-                if incoming.HasField("status"):
-                    new.status.CopyFrom(incoming.status)
-            return new
+            return strategy.prepare_for_status_update(incoming, old)
         new = type(incoming)()
         new.CopyFrom(incoming)
         meta, old_meta = new.metadata, old.metadata
@@ -277,30 +245,21 @@ class Registry:
             meta.deletion_grace_period_seconds = old_meta.deletion_grace_period_seconds
         if not meta.generate_name:
             meta.generate_name = old_meta.generate_name
-        if "status" in {f.name for f in info.message.DESCRIPTOR.fields}:
-            new.ClearField("status")
-            if old.HasField("status"):
-                new.status.CopyFrom(old.status)
-        if info.kind == "Pod":
-            defaulting.default(new, default_toleration_seconds=self.config.pod.default_toleration_seconds)
-            new.status.qos_class = old.status.qos_class
-        elif info.kind != "Event":
-            defaulting.default(new, default_toleration_seconds=self.config.pod.default_toleration_seconds)
-        if "spec" in {f.name for f in info.message.DESCRIPTOR.fields} and (
-            new.spec.SerializeToString(deterministic=True) != old.spec.SerializeToString(deterministic=True)
-        ):
-            meta.generation = old_meta.generation + 1
+        strategy.prepare_for_update(new, old, self.config)
         return new
 
-    async def _write_update(self, info: kinds.KindInfo, old: Any, new: Any, *, from_cache: bool = False) -> Any:
+    async def _write_update(self, strategy: Strategy, old: Any, new: Any, *, from_cache: bool = False) -> Any:
+        info = strategy.info
         member = st.Store.member(new.metadata.namespace, new.metadata.name)
         old_rv = int(old.metadata.resource_version)
         meta = new.metadata
-        if meta.HasField("deletion_timestamp") and not meta.finalizers and (
-            info.kind != "Pod" or meta.deletion_grace_period_seconds == 0
+        if meta.HasField("deletion_timestamp") and not meta.finalizers and not strategy.waits_for_grace(
+            new, meta.deletion_grace_period_seconds
         ):
             # The last finalizer is gone from an object being deleted: it goes now.
-            rev = await self.store.delete(info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(new))
+            rev = await self.store.delete(
+                info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(strategy, new)
+            )
             meta.resource_version = str(rev)
             self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
             return new
@@ -309,7 +268,8 @@ class Registry:
                 raise _Recheck()
             return old  # a no-op write does not bump the revision, as upstream
         rev = await self.store.update(
-            info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(new), _encode_attrs(old)
+            info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(strategy, new),
+            _encode_attrs(strategy, old),
         )
         meta.resource_version = str(rev)
         self.log.debug("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
@@ -322,6 +282,7 @@ class Registry:
         its time is still up, so one written meanwhile (given a new expiry) stays; several apiservers may sweep
         at once. Returns how many were deleted."""
         info = kinds.by_kind(kind)
+        strategy = install.for_kind(info.kind)
 
         async def one(member: str) -> int:
             found = await self.store.get(kind, member)
@@ -330,8 +291,8 @@ class Registry:
                 return 0
             data, rv = found
             try:
-                rev = await self.store.delete(kind, member, data, rv, _encode_attrs(self.decode(info, data, rv)),
-                                              expired=True)
+                attrs = _encode_attrs(strategy, self.decode(info, data, rv))
+                rev = await self.store.delete(kind, member, data, rv, attrs, expired=True)
             except (st.Stale, st.Missing, st.NotExpired):
                 return 0
             self.log.debug("object.expired", kind=kind, object=member, rv=rev)
@@ -357,21 +318,24 @@ class Registry:
         propagation_policy: str = "",
     ) -> Any:
         info = kinds.by_kind(kind)
+        strategy = install.for_kind(info.kind)
         namespace = namespace if info.namespaced else ""
-        if info.kind == "Namespace" and name in SYSTEM_NAMESPACES:
-            raise errors.Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+        refusal = strategy.may_delete(name)
+        if refusal is not None:
+            raise errors.Forbidden(f'{info.resource} "{name}" is forbidden: {refusal}')
         if propagation_policy not in ("", "Background", "Foreground", "Orphan"):
             raise errors.BadRequest(
                 f'Unsupported value: "{propagation_policy}": supported values: "Foreground", "Background", "Orphan"'
             )
         if grace_period_seconds is not None and grace_period_seconds < 0:
             grace_period_seconds = 0
-        return await self._cache_first(self._delete, info, namespace, name, grace_period_seconds, uid,
+        return await self._cache_first(self._delete, strategy, namespace, name, grace_period_seconds, uid,
                                        resource_version, propagation_policy)
 
-    async def _delete(self, info: kinds.KindInfo, namespace: str, name: str, grace_period_seconds: int | None,
+    async def _delete(self, strategy: Strategy, namespace: str, name: str, grace_period_seconds: int | None,
                       uid: str | None, resource_version: str | None, propagation_policy: str, *, cached: bool
                       ) -> Any:
+        info = strategy.info
         for attempt in range(_CAS_RETRIES):
             from_cache = cached and attempt == 0  # a retry after a failed CAS reads the store
             obj = await self._current(info, namespace, name, cached=from_cache)
@@ -386,7 +350,7 @@ class Registry:
                     f"ResourceVersion in object meta: {meta.resource_version}"
                 )
             try:
-                return await self._delete_once(info, obj, grace_period_seconds, propagation_policy,
+                return await self._delete_once(strategy, obj, grace_period_seconds, propagation_policy,
                                                from_cache=from_cache)
             except st.Stale:
                 if resource_version is not None:
@@ -395,27 +359,14 @@ class Registry:
                 raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
         raise errors.Conflict(errors.conflict_message(info.resource, name))
 
-    def _grace(self, info: kinds.KindInfo, obj: Any, requested: int | None) -> int:
-        """CheckGracefulDelete of the pod strategy: graceful only for pods on a node that are not done."""
-        if info.kind != "Pod":
-            return 0
-        if requested is not None:
-            grace = requested
-        elif obj.spec.HasField("termination_grace_period_seconds"):
-            grace = obj.spec.termination_grace_period_seconds
-        else:
-            grace = self.config.pod.termination_grace_period_seconds
-        if not obj.spec.node_name or obj.status.phase in ("Succeeded", "Failed"):
-            grace = 0
-        return max(grace, 0)
-
-    async def _delete_once(self, info: kinds.KindInfo, obj: Any, requested: int | None, policy: str, *,
+    async def _delete_once(self, strategy: Strategy, obj: Any, requested: int | None, policy: str, *,
                            from_cache: bool = False) -> Any:
+        info = strategy.info
         meta = obj.metadata
         member = st.Store.member(meta.namespace, meta.name)
         old_rv = int(meta.resource_version)
-        old_attrs = _encode_attrs(obj)
-        grace = self._grace(info, obj, requested)
+        old_attrs = _encode_attrs(strategy, obj)
+        grace = strategy.grace_period(obj, requested, self.config)
         changed = False
         if meta.HasField("deletion_timestamp"):
             # A second delete can only shorten the grace period.
@@ -431,13 +382,13 @@ class Registry:
                 meta.deletion_grace_period_seconds = grace
                 set_time(meta.deletion_timestamp, float(int(self.clock())) + grace)
                 changed = True
-        if meta.finalizers or (info.kind == "Pod" and meta.HasField("deletion_timestamp") and grace > 0):
+        if meta.finalizers or (meta.HasField("deletion_timestamp") and strategy.waits_for_grace(obj, grace)):
             if not changed:
                 if from_cache:
                     raise _Recheck()
                 return obj
             rev = await self.store.update(
-                info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(obj), old_attrs
+                info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj), old_attrs
             )
             meta.resource_version = str(rev)
             self.log.debug("object.deleting", kind=info.kind, object=member.lstrip("/"), rv=rev, grace=grace)
@@ -445,62 +396,54 @@ class Registry:
         if not meta.HasField("deletion_timestamp"):
             set_time(meta.deletion_timestamp, float(int(self.clock())))
             meta.deletion_grace_period_seconds = 0
-        rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(obj))
+        rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj))
         meta.resource_version = str(rev)
         self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
     async def bind(self, namespace: str, name: str, node_name: str, uid: str | None) -> Any:
-        info = kinds.by_kind("Pod")
+        """The binding subresource of the one kind that serves it."""
+        strategy = self._binder
         namespace = namespace or "default"
         if not node_name:
-            raise _invalid(info, name, [validation.required("target.name")])
-        return await self._cache_first(self._bind, info, namespace, name, node_name, uid)
+            raise _invalid(strategy.info, name, [validation.required("target.name")])
+        return await self._cache_first(self._bind, strategy, namespace, name, node_name, uid)
 
-    async def _bind(self, info: kinds.KindInfo, namespace: str, name: str, node_name: str, uid: str | None, *,
+    async def _bind(self, strategy: Strategy, namespace: str, name: str, node_name: str, uid: str | None, *,
                     cached: bool) -> Any:
+        info = strategy.info
         for attempt in range(_CAS_RETRIES):
             from_cache = cached and attempt == 0  # a retry after a failed CAS reads the store
-            pod = await self._current(info, namespace, name, cached=from_cache)
-            if uid is not None and uid != pod.metadata.uid:
+            obj = await self._current(info, namespace, name, cached=from_cache)
+            if uid is not None and uid != obj.metadata.uid:
                 raise errors.Conflict(
-                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.metadata.uid}"
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {obj.metadata.uid}"
                 )
-            if pod.metadata.HasField("deletion_timestamp"):
-                raise errors.Conflict(f"pod {name} is being deleted, cannot be assigned to a host")
-            if pod.spec.node_name:
-                raise errors.Conflict(f'pod {name} is already assigned to node "{pod.spec.node_name}"')
-            old = type(pod)()
-            old.CopyFrom(pod)
-            pod.spec.node_name = node_name
-            cond = next((c for c in pod.status.conditions if c.type == "PodScheduled"), None)
-            if cond is None:
-                cond = pod.status.conditions.add(type="PodScheduled")
-            if cond.status != "True":
-                set_time(cond.last_transition_time, float(int(self.clock())))
-            cond.status = "True"
-            cond.reason = ""
-            cond.message = ""
+            old = type(obj)()
+            old.CopyFrom(obj)
+            strategy.bind(obj, node_name, self.clock())
             try:
                 member = st.Store.member(namespace, name)
                 rev = await self.store.update(
-                    info.kind, member, _bytes_without_rv(pod), int(old.metadata.resource_version),
-                    _encode_attrs(pod), _encode_attrs(old),
+                    info.kind, member, _bytes_without_rv(obj), int(old.metadata.resource_version),
+                    _encode_attrs(strategy, obj), _encode_attrs(strategy, old),
                 )
             except st.Stale:
                 continue
             except st.Missing:
                 raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
-            pod.metadata.resource_version = str(rev)
-            self.log.debug("pod.bound", kind="Pod", object=f"{namespace}/{name}", node=node_name, rv=rev)
-            return pod
+            obj.metadata.resource_version = str(rev)
+            self.log.debug("pod.bound", kind=info.kind, object=f"{namespace}/{name}", node=node_name, rv=rev)
+            return obj
         raise errors.Conflict(errors.conflict_message(info.resource, name))
 
-    async def ensure_system_namespaces(self) -> None:
-        for name in SYSTEM_NAMESPACES:
-            ns = kinds.by_kind("Namespace").message()
-            ns.metadata.name = name
-            try:
-                await self.create(ns)
-            except errors.AlreadyExists:
-                pass
+    async def ensure_system_objects(self) -> None:
+        """Create the objects every cluster has (the system namespaces), unless they exist."""
+        for strategy in builtins.list(install.STRATEGIES.values()):
+            for obj in strategy.system_objects():
+                try:
+                    await self.create(obj)
+                except errors.AlreadyExists:
+                    pass
+
+    ensure_system_namespaces = ensure_system_objects

@@ -8,11 +8,11 @@ import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from apiserver import errors
+from apiserver.apis import install
 from apiserver.storage import Store, StreamEvent
 from kubemu.api import fields as fieldsel
 from kubemu.api import labels as labelsel
@@ -282,11 +282,7 @@ def make_filter(kind: str, namespace: str, label_selector: str, field_selector: 
         raise errors.BadRequest(f"unable to parse requirement: {e}" if "unable" not in str(e) else str(e)) from e
     try:
         fsel = fieldsel.parse(field_selector)
-        fieldsel.validate_for_kind(fsel, kind)
+        install.validate_for_kind(fsel, kind)
     except ValueError as e:
         raise errors.BadRequest(str(e)) from e
     return Filter(namespace or None, lsel, fsel)
-
-
-def attrs_of(obj: Any) -> tuple[dict[str, str], dict[str, str]]:
-    return dict(obj.metadata.labels), fieldsel.object_fields(obj)

@@ -19,6 +19,17 @@ log = structlog.get_logger()
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
 
+IGNORED_RESOURCES = frozenset({"events"})
+"""Resources the collector never watches, however many there are: upstream's DefaultIgnoredResources."""
+_NEEDED_VERBS = frozenset({"delete", "list", "watch"})
+
+
+def collectable_kinds() -> list[kinds.KindInfo]:
+    """Every registered kind whose objects may name owners and be collected: those discovery says can be listed,
+    watched and deleted, less the ignored ones, as graph_builder.go finds its monitors (GetDeletableResources)."""
+    return [info for info in kinds.all_kinds()
+            if _NEEDED_VERBS <= set(info.verbs) and info.resource not in IGNORED_RESOURCES]
+
 
 def _key(kind: str, obj: Any) -> str:
     return f"{kind}/{obj.metadata.namespace}/{obj.metadata.name}"

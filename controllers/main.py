@@ -16,7 +16,7 @@ import structlog
 
 from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
-from controllers.garbagecollector import GarbageCollector
+from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from controllers.podgc import PodGCController
@@ -67,6 +67,9 @@ class ControllerManager:
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
         }
+        for info in collectable_kinds():  # the collector watches every kind that can have owners
+            if info.kind not in self.informers:
+                self.informers[info.kind] = Informer(client.resource(info.kind))
         self.controllers: list[Any] = [
             DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),

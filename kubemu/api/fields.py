@@ -1,7 +1,7 @@
-"""Field selectors: upstream's `k=v,k!=v` syntax and escaping, and which fields each kind lets a client select on.
+"""Field selectors: upstream's `k=v,k!=v` syntax and escaping, and the shape of a kind's field label rules.
 
-Parsing ports k8s.io/apimachinery/pkg/fields; the per-kind tables transcribe each kind's upstream field label conversion
-func (pkg/apis/<group>/<version>/conversion.go) and ToSelectableFields (pkg/registry/.../strategy.go).
+Parsing ports k8s.io/apimachinery/pkg/fields; which fields each kind accepts and exposes is its strategy's (the
+apiserver's apis/<group>/<kind>.py), as its field label conversion func and ToSelectableFields are upstream.
 """
 
 from __future__ import annotations
@@ -12,19 +12,22 @@ from typing import Any, NamedTuple
 
 from google.protobuf.message import Message
 
-from kubemu.api import kinds
 from kubemu.api.labels import SelectorError, go_quote
 
 __all__ = [
+    "METADATA_ONLY",
+    "NAME_AND_NAMESPACE",
+    "FieldLabels",
     "FieldRequirement",
     "FieldSelector",
     "SelectorError",
-    "convert_for_kind",
+    "bool_field",
+    "convert",
     "escape_value",
-    "object_fields",
+    "metadata_fields",
+    "not_supported",
     "parse",
     "unescape_value",
-    "validate_for_kind",
 ]
 
 EQUALS = "="
@@ -141,10 +144,11 @@ def parse(text: str) -> FieldSelector:
     return FieldSelector(tuple(items))
 
 
-# --- what each kind accepts (conversion funcs) and exposes (ToSelectableFields) ---
+# --- what a kind accepts (its field label conversion func); the apiserver's strategies say which per kind ---
 
 
-def _not_supported(field: str) -> str:
+def not_supported(field: str) -> str:
+    """The refusal most conversion funcs give."""
     return f"field label not supported: {field}"
 
 
@@ -154,50 +158,24 @@ def _metadata_only(field: str) -> str:
 
 
 @dataclass(frozen=True)
-class _KindRules:
+class FieldLabels:
+    """What a kind's field label conversion func accepts, rewrites and how it refuses the rest."""
+
     accepted: frozenset[str]
     aliases: Mapping[str, str]
     reject: Callable[[str], str]
 
 
-_NAME_AND_NAMESPACE = frozenset({"metadata.name", "metadata.namespace"})
-
-_RULES: dict[str, _KindRules] = {
-    "Pod": _KindRules(
-        _NAME_AND_NAMESPACE | {
-            "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-            "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName",
-        },
-        {"spec.host": "spec.nodeName"},  # what pre-1.0 clients sent
-        _not_supported,
-    ),
-    # Cluster-scoped kinds do not accept metadata.namespace: a selector on it is a 400, not an empty list.
-    "Node": _KindRules(frozenset({"metadata.name", "spec.unschedulable"}), {}, _not_supported),
-    "Namespace": _KindRules(frozenset({"metadata.name", "status.phase"}), {}, _not_supported),
-    "ReplicationController": _KindRules(_NAME_AND_NAMESPACE | {"status.replicas"}, {}, _not_supported),
-    "Event": _KindRules(
-        _NAME_AND_NAMESPACE | {
-            "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-            "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-            "reason", "reportingComponent", "source", "type",
-        },
-        {},
-        _not_supported,
-    ),
-    "Job": _KindRules(
-        _NAME_AND_NAMESPACE | {"status.successful"}, {}, lambda f: f"field label {go_quote(f)} not supported for Job"
-    ),
-}
-# apps/v1 and coordination.k8s.io/v1 register no conversion func, so ReplicaSet's status.replicas is refused too.
-_DEFAULT_RULES = _KindRules(_NAME_AND_NAMESPACE, {}, _metadata_only)
+NAME_AND_NAMESPACE = frozenset({"metadata.name", "metadata.namespace"})
+METADATA_ONLY = FieldLabels(NAME_AND_NAMESPACE, {}, _metadata_only)
+"""The fallback (apps/v1 and coordination.k8s.io/v1 register no conversion func)."""
 
 
-def convert_for_kind(selector: FieldSelector, kind: str) -> FieldSelector:
-    """The selector as the apiserver evaluates it for `kind`: aliases rewritten, unknown fields refused.
+def convert(selector: FieldSelector, rules: FieldLabels) -> FieldSelector:
+    """The selector as the apiserver evaluates it under `rules`: aliases rewritten, unknown fields refused.
 
     Raises SelectorError with the message upstream's conversion func gives (the API returns it as a 400).
     """
-    rules = _RULES.get(kind, _DEFAULT_RULES)
     out: list[FieldRequirement] = []
     for r in selector.requirements:
         field = rules.aliases.get(r.field, r.field)
@@ -207,67 +185,12 @@ def convert_for_kind(selector: FieldSelector, kind: str) -> FieldSelector:
     return FieldSelector(tuple(out))
 
 
-def validate_for_kind(selector: FieldSelector, kind: str) -> None:
-    """Raise SelectorError if `selector` names a field `kind` cannot be selected on."""
-    convert_for_kind(selector, kind)
-
-
-def _bool(value: bool) -> str:
+def bool_field(value: bool) -> str:
+    """A boolean field as selectors compare it."""
     return "true" if value else "false"
 
 
-def _pod_fields(pod: Any) -> dict[str, str]:
-    # Upstream reads status.podIPs[0]; v1 clients may only have set the singular podIP the conversion copies in.
-    pod_ip = pod.status.pod_ips[0].ip if len(pod.status.pod_ips) else pod.status.pod_ip
-    return {
-        "spec.nodeName": pod.spec.node_name,
-        "spec.restartPolicy": pod.spec.restart_policy,
-        "spec.schedulerName": pod.spec.scheduler_name,
-        "spec.serviceAccountName": pod.spec.service_account_name,
-        "spec.hostNetwork": _bool(pod.spec.host_network),
-        "status.phase": pod.status.phase,
-        "status.podIP": pod_ip,
-        "status.nominatedNodeName": pod.status.nominated_node_name,
-    }
-
-
-def _event_fields(ev: Any) -> dict[str, str]:
-    ref = ev.involved_object
-    return {
-        "involvedObject.kind": ref.kind,
-        "involvedObject.namespace": ref.namespace,
-        "involvedObject.name": ref.name,
-        "involvedObject.uid": ref.uid,
-        "involvedObject.apiVersion": ref.api_version,
-        "involvedObject.resourceVersion": ref.resource_version,
-        "involvedObject.fieldPath": ref.field_path,
-        "reason": ev.reason,
-        "reportingComponent": ev.reporting_component,
-        # events.k8s.io writers fill only the reporting component; upstream falls back to it.
-        "source": ev.source.component or ev.reporting_component,
-        "type": ev.type,
-    }
-
-
-_KIND_FIELDS: dict[str, Callable[[Any], dict[str, str]]] = {
-    "Pod": _pod_fields,
-    "Node": lambda node: {"spec.unschedulable": _bool(node.spec.unschedulable)},
-    "Namespace": lambda ns: {"status.phase": ns.status.phase},
-    "ReplicationController": lambda rc: {"status.replicas": str(rc.status.replicas)},
-    "Event": _event_fields,
-    "Job": lambda job: {"status.successful": str(job.status.succeeded)},
-}
-
-
-def object_fields(obj: Message) -> dict[str, str]:
-    """The field set a selector is matched against: metadata.name and metadata.namespace, plus the kind's own."""
+def metadata_fields(obj: Message) -> dict[str, str]:
+    """The fields every kind exposes to selectors: metadata.name and metadata.namespace."""
     meta: Any = getattr(obj, "metadata")  # noqa: B009 - every kind has one, the Message stub does not say so
-    fields = {"metadata.name": meta.name, "metadata.namespace": meta.namespace}
-    try:
-        kind = kinds.of_message(obj).kind
-    except KeyError:
-        return fields
-    extra = _KIND_FIELDS.get(kind)
-    if extra is not None:
-        fields.update(extra(obj))
-    return fields
+    return {"metadata.name": meta.name, "metadata.namespace": meta.namespace}

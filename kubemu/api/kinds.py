@@ -1,4 +1,5 @@
-"""The registry of kinds: names, API groups, scope and protobuf message of each, as upstream spells them."""
+"""The registry of kinds: names, API groups, scope, protobuf message and discovery data (verbs, subresources,
+categories) of each, as upstream spells them; `register` is the one place a kind is made known."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from google.protobuf.message import Message
 
 from kubemu.pb import api_pb2, apps_pb2, batch_pb2, coordination_pb2, core_pb2
 
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+"""What discovery lists for a kind served with every verb (a plain RESTStorage with Create, Update, Delete,
+DeleteCollection, Get, List, Watch and Patch upstream)."""
+
 
 @dataclass(frozen=True)
 class KindInfo:
+    """One kind, with all that discovery (APIResource upstream) says of it: a kind registered here is served, listed
+    by `kubemu api-resources`, reachable with `Client.resource` and collected by the garbage collector."""
+
     kind: str
     """The kind as in a manifest: `Pod`."""
     api_version: str
@@ -23,16 +31,25 @@ class KindInfo:
     namespaced: bool
     message: type[Any]
     """The protobuf class of the object."""
-    oneof_field: str
-    """The field of `kubemu.pb.Object` that holds this kind."""
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[str, ...] = ()
+    """The subresources upstream serves for the kind (`status`, `scale`, `binding`, `log`, `exec`, ...)."""
+    categories: tuple[str, ...] = ()
+    """The categories the kind is in: `all` is what `kubectl get all` lists."""
+    singular: str = ""
+    """The singular resource name; "" means the lower-cased kind, as upstream defaults it."""
 
-    @property
-    def singular(self) -> str:
-        return self.kind.lower()
+    def __post_init__(self) -> None:
+        if not self.singular:
+            object.__setattr__(self, "singular", self.kind.lower())
 
     @property
     def group(self) -> str:
         return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
 
     @property
     def resource(self) -> str:
@@ -40,28 +57,70 @@ class KindInfo:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
+_WORKLOAD_SUBRESOURCES = ("scale", "status")
+_NAMESPACE_VERBS = tuple(v for v in ALL_VERBS if v != "deletecollection")
+
+# As kube-apiserver v1.32's discovery lists them (`kubectl api-resources -o wide`), limited to the subresources
+# kubemu has a use for.
 KINDS: tuple[KindInfo, ...] = (
-    KindInfo("Namespace", "v1", "namespaces", ("ns",), False, core_pb2.Namespace, "namespace"),
-    KindInfo("Pod", "v1", "pods", ("po",), True, core_pb2.Pod, "pod"),
-    KindInfo("Node", "v1", "nodes", ("no",), False, core_pb2.Node, "node"),
-    KindInfo("Event", "v1", "events", ("ev",), True, core_pb2.Event, "event"),
+    KindInfo("Namespace", "v1", "namespaces", ("ns",), False, core_pb2.Namespace,
+             verbs=_NAMESPACE_VERBS, subresources=("finalize", "status")),
+    KindInfo("Pod", "v1", "pods", ("po",), True, core_pb2.Pod,
+             subresources=("attach", "binding", "eviction", "exec", "log", "portforward", "status"),
+             categories=("all",)),
+    KindInfo("Node", "v1", "nodes", ("no",), False, core_pb2.Node, subresources=("status",)),
+    KindInfo("Event", "v1", "events", ("ev",), True, core_pb2.Event),
     KindInfo(
         "ReplicationController", "v1", "replicationcontrollers", ("rc",), True,
-        core_pb2.ReplicationController, "replication_controller",
+        core_pb2.ReplicationController,
+        subresources=_WORKLOAD_SUBRESOURCES, categories=("all",),
     ),
-    KindInfo("ReplicaSet", "apps/v1", "replicasets", ("rs",), True, apps_pb2.ReplicaSet, "replica_set"),
-    KindInfo("Deployment", "apps/v1", "deployments", ("deploy",), True, apps_pb2.Deployment, "deployment"),
-    KindInfo("DaemonSet", "apps/v1", "daemonsets", ("ds",), True, apps_pb2.DaemonSet, "daemon_set"),
-    KindInfo("Job", "batch/v1", "jobs", (), True, batch_pb2.Job, "job"),
-    KindInfo("Lease", "coordination.k8s.io/v1", "leases", (), True, coordination_pb2.Lease, "lease"),
+    KindInfo("ReplicaSet", "apps/v1", "replicasets", ("rs",), True, apps_pb2.ReplicaSet,
+             subresources=_WORKLOAD_SUBRESOURCES, categories=("all",)),
+    KindInfo("Deployment", "apps/v1", "deployments", ("deploy",), True, apps_pb2.Deployment,
+             subresources=_WORKLOAD_SUBRESOURCES, categories=("all",)),
+    KindInfo("DaemonSet", "apps/v1", "daemonsets", ("ds",), True, apps_pb2.DaemonSet,
+             subresources=("status",), categories=("all",)),
+    KindInfo("Job", "batch/v1", "jobs", (), True, batch_pb2.Job, subresources=("status",),
+             categories=("all",)),
+    KindInfo("Lease", "coordination.k8s.io/v1", "leases", (), True, coordination_pb2.Lease),
 )
 
-_BY_KIND = {k.kind: k for k in KINDS}
-_BY_MESSAGE = {k.message.DESCRIPTOR.full_name: k for k in KINDS}
+_BY_KIND: dict[str, KindInfo] = {}
+_BY_MESSAGE: dict[str, KindInfo] = {}
 _BY_NAME: dict[str, KindInfo] = {}
+
+
+def _names(info: KindInfo) -> tuple[str, ...]:
+    return (info.kind.lower(), info.singular, info.plural, info.resource, *info.short_names)
+
+
+def register(info: KindInfo) -> None:
+    """Add a kind: the one place a kind is made known to the SDK (and through it to the apiserver, the CLI and
+    the controllers). A second registration of the same kind is refused."""
+    if info.kind in _BY_KIND:
+        raise ValueError(f'kind "{info.kind}" is already registered')
+    taken = _BY_MESSAGE.get(info.message.DESCRIPTOR.full_name)
+    if taken is not None:
+        raise ValueError(f'kind "{info.kind}" would share its message with "{taken.kind}"')
+    _BY_KIND[info.kind] = info
+    _BY_MESSAGE[info.message.DESCRIPTOR.full_name] = info
+    for name in _names(info):
+        _BY_NAME[name] = info
+
+
+def unregister(kind: str) -> None:
+    """Forget a kind added with `register` (tests register made-up kinds for a while)."""
+    info = _BY_KIND.pop(kind)
+    if _BY_MESSAGE.get(info.message.DESCRIPTOR.full_name) is info:
+        del _BY_MESSAGE[info.message.DESCRIPTOR.full_name]
+    for name in _names(info):
+        if _BY_NAME.get(name) is info:
+            del _BY_NAME[name]
+
+
 for _k in KINDS:
-    for _n in (_k.kind.lower(), _k.plural, _k.resource, *_k.short_names):
-        _BY_NAME[_n] = _k
+    register(_k)
 
 
 class UnknownKind(LookupError):
@@ -111,4 +170,5 @@ def unwrap(env: api_pb2.Object) -> Any:
 
 
 def all_kinds() -> Iterator[KindInfo]:
-    return iter(KINDS)
+    """Every registered kind, in the order of registration."""
+    return iter(list(_BY_KIND.values()))

@@ -35,8 +35,14 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Kept from the Deployment, never copied from the ReplicaSet, by a rollback (rollback.go's annotationsToSkip).
 _ROLLBACK_SKIP = frozenset({LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS,
                             "deprecated.deployment.rollback.to"})
-_TEMPLATE_KINDS = frozenset({"ReplicationController", "ReplicaSet", "Deployment", "DaemonSet", "Job"})
-_SCALABLE = frozenset({"ReplicationController", "ReplicaSet", "Deployment"})
+_POD_SPEC = core_pb2.PodSpec.DESCRIPTOR.full_name
+_POD_TEMPLATE = core_pb2.PodTemplateSpec.DESCRIPTOR.full_name
+
+
+def _field_type(message: Any, name: str) -> Any:
+    """The message descriptor of field `name` of `message` (a descriptor), or None."""
+    fld = message.fields_by_name.get(name) if message is not None else None
+    return fld.message_type if fld is not None else None
 
 
 class AggregateError(Exception):
@@ -99,11 +105,13 @@ def go_duration(seconds: float) -> str:
 
 def _pod_spec(obj: Any) -> core_pb2.PodSpec | None:
     """UpdatePodSpecForObject's reach: a pod's spec, or a workload's template spec."""
-    info = kinds.of_message(obj)
-    if info.kind == "Pod":
+    # By shape rather than by kind: a pod's spec is a PodSpec, a workload's spec.template a PodTemplateSpec.
+    spec_type = _field_type(obj.DESCRIPTOR, "spec")
+    if spec_type is not None and spec_type.full_name == _POD_SPEC:
         spec: core_pb2.PodSpec = obj.spec
         return spec
-    if info.kind in _TEMPLATE_KINDS:
+    template_type = _field_type(spec_type, "template")
+    if template_type is not None and template_type.full_name == _POD_TEMPLATE:
         tspec: core_pb2.PodSpec = obj.spec.template.spec
         return tspec
     return None
@@ -312,7 +320,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
         if len(targets) > 1 and args.resource_version:
             raise _fail("error: cannot use --resource-version with multiple resources")
         for info, obj in targets:
-            if info.kind not in _SCALABLE:
+            if "scale" not in info.subresources:
                 raise _fail("Error from server (NotFound): the server could not find the requested resource")
             if args.dry_run == "client":
                 print(f"{m.ref(obj)} scaled (dry run)")

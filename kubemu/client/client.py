@@ -76,6 +76,7 @@ class Client:
             ],
         )
         self.stub = api_pb2_grpc.APIStub(self.channel)
+        self._resources: dict[str, ResourceClient[Any]] = {}
         self.namespaces: ResourceClient[core_pb2.Namespace] = ResourceClient(self, "Namespace")
         self.pods: PodClient = PodClient(self, "Pod")
         self.nodes: ResourceClient[core_pb2.Node] = ResourceClient(self, "Node")
@@ -90,12 +91,21 @@ class Client:
         self.leases: ResourceClient[coordination_pb2.Lease] = ResourceClient(self, "Lease")
 
     def resource(self, kind: str) -> ResourceClient[Any]:
-        """The client for a kind by name (`Pod`), as the CLI needs."""
+        """The client for any registered kind by name (`Pod`), as the CLI and the garbage collector need: the typed
+        attribute's (`c.pods`) where there is one, else one made on first use and kept (UnknownKind if the kind is
+        not registered)."""
+        found = self._resources.get(kind)
+        if found is not None and found.info is kinds.by_kind(kind):
+            return found
         info = kinds.by_kind(kind)
         for value in vars(self).values():
             if isinstance(value, ResourceClient) and value.info is info:
-                return value
-        raise kinds.UnknownKind(kind)
+                found = value
+                break
+        else:
+            found = ResourceClient(self, kind)
+        self._resources[kind] = found
+        return found
 
     async def close(self) -> None:
         await self.channel.close()

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from apiserver.defaulting import default, default_job_selector, image_tag
+from apiserver.apis.batch.defaulting import default_job_selector
+from apiserver.apis.core.defaulting import image_tag
+from apiserver.apis.install import default
 from kubemu.api.serialization import from_dict, to_dict
 
 pytestmark = pytest.mark.unit
@@ -425,7 +427,7 @@ _MEMO_SPECS = [
 def test_a_kept_pod_default_equals_defaulting_afresh(spec: dict[str, Any]) -> None:
     # The memo answers a spec it has seen with the defaulted spec it kept: the pod must come out exactly as
     # defaulting it afresh would, QoS class included, whatever else the pod carries.
-    from apiserver import defaulting
+    from apiserver.apis.core import defaulting
 
     defaulting._spec_memo.clear()
     fresh = _pod(spec)
@@ -447,7 +449,7 @@ def test_a_kept_pod_default_equals_defaulting_afresh(spec: dict[str, Any]) -> No
 
 
 def test_the_pod_default_memo_keys_on_the_toleration_seconds_and_stays_bounded() -> None:
-    from apiserver import defaulting
+    from apiserver.apis.core import defaulting
 
     defaulting._spec_memo.clear()
     a, b = _pod(), _pod()

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from apiserver.apis.install import convert_for_kind, object_fields, validate_for_kind
 from kubemu.api import fields
 from kubemu.api.fields import FieldRequirement, SelectorError
 from kubemu.pb import apps_pb2, batch_pb2, core_pb2
@@ -132,7 +133,7 @@ def _pod() -> core_pb2.Pod:
 
 
 def test_pod_fields() -> None:
-    assert fields.object_fields(_pod()) == {
+    assert object_fields(_pod()) == {
         "metadata.name": "web",
         "metadata.namespace": "default",
         "spec.nodeName": "n1",
@@ -149,14 +150,14 @@ def test_pod_fields() -> None:
 def test_pod_ip_prefers_pod_ips() -> None:
     pod = _pod()
     pod.status.pod_ips.add(ip="10.0.0.1")
-    assert fields.object_fields(pod)["status.podIP"] == "10.0.0.1"
+    assert object_fields(pod)["status.podIP"] == "10.0.0.1"
 
 
 def test_node_fields() -> None:
     node = core_pb2.Node()
     node.metadata.name = "n1"
     node.spec.unschedulable = True
-    assert fields.object_fields(node) == {"metadata.name": "n1", "metadata.namespace": "", "spec.unschedulable": "true"}
+    assert object_fields(node) == {"metadata.name": "n1", "metadata.namespace": "", "spec.unschedulable": "true"}
 
 
 def test_event_fields() -> None:
@@ -167,7 +168,7 @@ def test_event_fields() -> None:
     ev.involved_object.name = "web"
     ev.involved_object.namespace = "default"
     ev.involved_object.uid = "u-1"
-    got = fields.object_fields(ev)
+    got = object_fields(ev)
     assert got["involvedObject.kind"] == "Pod"
     assert got["involvedObject.name"] == "web"
     assert got["involvedObject.namespace"] == "default"
@@ -177,26 +178,26 @@ def test_event_fields() -> None:
     # No source.component: upstream falls back to the reporting component.
     assert got["source"] == "default-scheduler"
     ev.source.component = "kubelet"
-    assert fields.object_fields(ev)["source"] == "kubelet"
+    assert object_fields(ev)["source"] == "kubelet"
 
 
 def test_other_kinds() -> None:
     job = batch_pb2.Job()
     job.status.succeeded = 3
-    assert fields.object_fields(job)["status.successful"] == "3"
+    assert object_fields(job)["status.successful"] == "3"
     rs = apps_pb2.ReplicaSet()
     rs.metadata.name = "rs"
-    assert fields.object_fields(rs) == {"metadata.name": "rs", "metadata.namespace": ""}
+    assert object_fields(rs) == {"metadata.name": "rs", "metadata.namespace": ""}
 
 
 def test_matching_a_pod() -> None:
-    have = fields.object_fields(_pod())
+    have = object_fields(_pod())
     assert fields.parse("spec.nodeName=n1,status.phase!=Failed").matches(have)
     assert not fields.parse("spec.nodeName=").matches(have)
 
 
 def test_spec_host_is_rewritten_to_node_name() -> None:
-    converted = fields.convert_for_kind(fields.parse("spec.host=n1"), "Pod")
+    converted = convert_for_kind(fields.parse("spec.host=n1"), "Pod")
     assert converted.requirements == (FieldRequirement("spec.nodeName", "=", "n1"),)
 
 
@@ -214,7 +215,7 @@ def test_spec_host_is_rewritten_to_node_name() -> None:
     ],
 )
 def test_accepted_fields(kind: str, text: str) -> None:
-    fields.validate_for_kind(fields.parse(text), kind)
+    validate_for_kind(fields.parse(text), kind)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +236,7 @@ def test_accepted_fields(kind: str, text: str) -> None:
 )
 def test_refused_fields(kind: str, text: str, message: str) -> None:
     with pytest.raises(SelectorError) as err:
-        fields.validate_for_kind(fields.parse(text), kind)
+        validate_for_kind(fields.parse(text), kind)
     assert str(err.value) == message
 
 

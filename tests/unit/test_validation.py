@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from apiserver.defaulting import default, default_job_selector
-from apiserver.validation import FieldError, GoValue, validate, validate_update
+from apiserver.apis.batch.defaulting import default_job_selector
+from apiserver.apis.install import default, validate, validate_update
+from apiserver.validation import FieldError, GoValue
 from kubemu.api.serialization import from_dict
 
 pytestmark = pytest.mark.unit
@@ -940,7 +941,7 @@ def test_finalizers_cannot_be_added_while_deleting() -> None:
 
 
 def test_kept_pod_spec_answers_follow_the_spec_and_cannot_be_changed_by_callers() -> None:
-    from apiserver.validation import validate_pod_spec
+    from apiserver.apis.core.validation import validate_pod_spec
 
     good = _obj(POD).spec
     bad = _obj(pod(containers=[{"name": "c", "image": "nginx", "resources": {"limits": {"cpu": "-1"}}}])).spec

@@ -1,21 +1,17 @@
-"""Defaulting of every kind on create and update: the v1 SetDefaults_* functions plus the admission
-plugins that fill pods in (DefaultTolerationSeconds, Priority) and the Job selector the registry makes.
+"""Defaulting of the core/v1 kinds: the v1 SetDefaults_* functions for pods, pod templates, namespaces, nodes and
+replication controllers, plus the admission plugins that fill pods in (DefaultTolerationSeconds, Priority).
 
-Sources: pkg/apis/core/v1/defaults.go, pkg/apis/apps/v1/defaults.go, pkg/apis/batch/v1/defaults.go,
-plugin/pkg/admission/defaulttolerationseconds, pkg/registry/batch/job/strategy.go (v1.32).
+Sources: pkg/apis/core/v1/defaults.go, plugin/pkg/admission/defaulttolerationseconds (v1.32).
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from typing import Any
-
-from google.protobuf.message import Message
+from collections.abc import Iterable
 
 from kubemu.api.qos import qos_class
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2
+from kubemu.pb import core_pb2
 
 DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
@@ -224,128 +220,3 @@ def default_replication_controller(rc: core_pb2.ReplicationController) -> None:
         spec.replicas = 1
     if spec.HasField("template"):
         _default_pod_template(spec.template)
-
-
-# ---- apps/v1 ----------------------------------------------------------------------------------------
-
-
-def _set_int_or_string(target: meta_pb2.IntOrString, value: int | str) -> None:
-    if isinstance(value, int):
-        target.int_val = value
-    else:
-        target.str_val = value
-
-
-def default_replica_set(rs: apps_pb2.ReplicaSet) -> None:
-    if not rs.spec.HasField("replicas"):
-        rs.spec.replicas = 1
-    _default_pod_template(rs.spec.template)
-
-
-def default_deployment(d: apps_pb2.Deployment) -> None:
-    spec = d.spec
-    if not spec.HasField("replicas"):
-        spec.replicas = 1
-    strategy = spec.strategy
-    if not strategy.type:
-        strategy.type = "RollingUpdate"
-    if strategy.type == "RollingUpdate":
-        ru = strategy.rolling_update
-        ru.SetInParent()
-        if not ru.HasField("max_unavailable"):
-            _set_int_or_string(ru.max_unavailable, "25%")
-        if not ru.HasField("max_surge"):
-            _set_int_or_string(ru.max_surge, "25%")
-    if not spec.HasField("revision_history_limit"):
-        spec.revision_history_limit = 10
-    if not spec.HasField("progress_deadline_seconds"):
-        spec.progress_deadline_seconds = 600
-    _default_pod_template(spec.template)
-
-
-def default_daemon_set(ds: apps_pb2.DaemonSet) -> None:
-    spec = ds.spec
-    us = spec.update_strategy
-    if not us.type:
-        us.type = "RollingUpdate"
-    if us.type == "RollingUpdate":
-        ru = us.rolling_update
-        ru.SetInParent()
-        if not ru.HasField("max_unavailable"):
-            _set_int_or_string(ru.max_unavailable, 1)
-        if not ru.HasField("max_surge"):
-            _set_int_or_string(ru.max_surge, 0)
-    if not spec.HasField("revision_history_limit"):
-        spec.revision_history_limit = 10
-    _default_pod_template(spec.template)
-
-
-# ---- batch/v1 ---------------------------------------------------------------------------------------
-
-CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-LEGACY_CONTROLLER_UID_LABEL = "controller-uid"
-LEGACY_JOB_NAME_LABEL = "job-name"
-
-
-def default_job(job: batch_pb2.Job) -> None:
-    spec = job.spec
-    # A non-parallel job may leave both unset; then both are 1.
-    if not spec.HasField("completions") and not spec.HasField("parallelism"):
-        spec.completions = 1
-        spec.parallelism = 1
-    if not spec.HasField("parallelism"):
-        spec.parallelism = 1
-    if not spec.HasField("backoff_limit"):
-        spec.backoff_limit = 6
-    if spec.template.metadata.labels and not job.metadata.labels:
-        job.metadata.labels.update(spec.template.metadata.labels)
-    if not spec.HasField("completion_mode"):
-        spec.completion_mode = "NonIndexed"
-    if not spec.HasField("suspend"):
-        spec.suspend = False
-    _default_pod_template(spec.template)
-
-
-def default_job_selector(job: batch_pb2.Job, uid: str) -> None:
-    """generateSelector (registry/batch/job/strategy.go), run at create unless spec.manualSelector is true.
-
-    Labels the user already set are kept: a conflict is then rejected by validation, as upstream.
-    """
-    if job.spec.HasField("manual_selector") and job.spec.manual_selector:
-        return
-    tlabels = job.spec.template.metadata.labels
-    for key in (LEGACY_JOB_NAME_LABEL, JOB_NAME_LABEL):
-        tlabels.setdefault(key, job.metadata.name)
-    for key in (LEGACY_CONTROLLER_UID_LABEL, CONTROLLER_UID_LABEL):
-        tlabels.setdefault(key, uid)
-    selector = job.spec.selector
-    selector.SetInParent()
-    selector.match_labels.setdefault(CONTROLLER_UID_LABEL, uid)
-
-
-# ---- dispatch ---------------------------------------------------------------------------------------
-
-_DEFAULTERS: dict[str, Callable[[Any], None]] = {
-    core_pb2.Namespace.DESCRIPTOR.full_name: default_namespace,
-    core_pb2.Node.DESCRIPTOR.full_name: default_node,
-    core_pb2.ReplicationController.DESCRIPTOR.full_name: default_replication_controller,
-    apps_pb2.ReplicaSet.DESCRIPTOR.full_name: default_replica_set,
-    apps_pb2.Deployment.DESCRIPTOR.full_name: default_deployment,
-    apps_pb2.DaemonSet.DESCRIPTOR.full_name: default_daemon_set,
-    batch_pb2.Job.DESCRIPTOR.full_name: default_job,
-    # Events and Leases have no defaults.
-    core_pb2.Event.DESCRIPTOR.full_name: lambda _obj: None,
-    coordination_pb2.Lease.DESCRIPTOR.full_name: lambda _obj: None,
-}
-
-
-def default(obj: Message, default_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
-    """Fill in upstream's defaults in place; idempotent, so it also runs on every update."""
-    if isinstance(obj, core_pb2.Pod):
-        default_pod(obj, default_toleration_seconds)
-        return
-    fn = _DEFAULTERS.get(obj.DESCRIPTOR.full_name)
-    if fn is None:
-        raise TypeError(f"no defaulting for {obj.DESCRIPTOR.full_name}")
-    fn(obj)

@@ -1,0 +1,1 @@
+"""The batch/v1 API group: its kinds' strategies, validation and defaulting."""
