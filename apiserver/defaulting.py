@@ -115,7 +115,7 @@ def default_pod_spec(spec: core_pb2.PodSpec) -> None:
     if not spec.scheduler_name:
         spec.scheduler_name = DEFAULT_SCHEDULER_NAME
     for vol in spec.volumes:
-        if not vol.HasField("empty_dir") and not vol.HasField("host_path"):
+        if not any(vol.HasField(f.name) for f in vol.DESCRIPTOR.fields if f.message_type):  # type: ignore[arg-type]
             vol.empty_dir.SetInParent()  # a volume without a source is an emptyDir
         if vol.HasField("host_path") and not vol.host_path.HasField("type"):
             vol.host_path.type = ""
