@@ -1157,6 +1157,9 @@ def validate_pod_template(template: core_pb2.PodTemplateSpec, path: str) -> list
     errs += _validate_annotations(meta.annotations, _child(path, "annotations"))
     errs += _pod_annotations(meta.annotations, template.spec, _child(path, "annotations"))
     errs += validate_pod_spec(template.spec, _child(path, "spec"))
+    from apiserver.apis.core.podspec_extra import validate_pod_template_extra
+
+    errs += validate_pod_template_extra(template.spec, path)
     return errs
 
 

@@ -504,7 +504,7 @@ _EPHEMERAL_ALLOWED = {
 
 
 def _repeated(fd: FieldDescriptor) -> bool:
-    return bool(fd.label == FieldDescriptor.LABEL_REPEATED)  # type: ignore[attr-defined]
+    return bool(fd.is_repeated)
 
 
 def as_container(ec: core_pb2.EphemeralContainer) -> core_pb2.Container:
@@ -832,4 +832,12 @@ def validate_pod_create_extra(spec: core_pb2.PodSpec, path: str) -> list[FieldEr
     """ValidatePodCreate: ephemeral containers only come through the ephemeralcontainers subresource."""
     if spec.ephemeral_containers:
         return [forbidden(_child(path, "ephemeralContainers"), "cannot be set on create")]
+    return []
+
+
+def validate_pod_template_extra(spec: core_pb2.PodSpec, path: str) -> list[FieldError]:
+    """ValidatePodTemplateSpec: a template never carries ephemeral containers."""
+    if spec.ephemeral_containers:
+        msg = "ephemeral containers not allowed in pod template"
+        return [forbidden(_child(path, "spec", "ephemeralContainers"), msg)]
     return []
