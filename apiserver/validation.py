@@ -1583,6 +1583,9 @@ def validate_job(job: batch_pb2.Job) -> list[FieldError]:
                     "`selector` does not match template `labels`",
                 )
             )
+    from apiserver.apis.batch.job_extra import validate_job_extra
+
+    errs += validate_job_extra(job)
     errs += validate_pod_template(spec.template, "spec.template")
     if spec.template.spec.restart_policy not in ("OnFailure", "Never"):
         errs.append(

@@ -581,3 +581,150 @@ def test_templates_refuse_ephemeral_containers() -> None:
     # ValidatePodTemplateSpec.
     errs = errors({"ephemeralContainers": [{"name": "debug", "image": "busybox"}]}, kind="ReplicaSet")
     assert "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template" in errs
+
+
+# ---- (f) Job ------------------------------------------------------------------------------------------------
+
+
+def job_errors(**spec: Any) -> list[str]:
+    body: dict[str, Any] = {
+        "selector": {"matchLabels": {"app": "pi"}},
+        "manualSelector": True,
+        "template": {
+            "metadata": {"labels": {"app": "pi"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "perl"}]},
+        },
+    }
+    body.update(spec)
+    job = from_dict(
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi", "namespace": "default"}, "spec": body}
+    )
+    default(job)
+    return [str(e) for e in validate(job)]
+
+
+INDEXED: dict[str, Any] = {"completionMode": "Indexed", "completions": 4}
+ACTIONS = '["Count" "FailIndex" "FailJob" "Ignore"]'
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        # validateJobSpec: per-index backoff needs Indexed mode; maxFailedIndexes needs backoffLimitPerIndex.
+        (
+            {"backoffLimitPerIndex": 1},
+            ["spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode"],
+        ),
+        (
+            {**INDEXED, "maxFailedIndexes": 5},
+            [
+                "spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified",
+                "spec.maxFailedIndexes: Invalid value: 5: must be less than or equal to completions",
+            ],
+        ),
+        (
+            {**INDEXED, "backoffLimitPerIndex": -1},
+            ["spec.backoffLimitPerIndex: Invalid value: -1: " + "must be greater than or equal to 0"],
+        ),
+        # IsDomainPrefixedPath on managedBy.
+        (
+            {"managedBy": "nope"},
+            ['spec.managedBy: Invalid value: "nope": must be a domain-prefixed path (such as "acme.io/foo")'],
+        ),
+        # validatePodFailurePolicyRule.
+        (
+            {"podFailurePolicy": {"rules": [{}]}},
+            [
+                f"spec.podFailurePolicy.rules[0].action: Required value: valid values: {ACTIONS}",
+                "spec.podFailurePolicy.rules[0]: Invalid value: specifying one of OnExitCodes and OnPodConditions is "
+                "required",
+            ],
+        ),
+        (
+            {"podFailurePolicy": {"rules": [{"action": "FailIndex", "onPodConditions": [{"type": "X"}]}]}},
+            [
+                'spec.podFailurePolicy.rules[0].action: Invalid value: "FailIndex": requires the backoffLimitPerIndex '
+                "to be set",
+                'spec.podFailurePolicy.rules[0].onPodConditions[0].status: Required value: valid values: ["False" '
+                '"True" "Unknown"]',
+            ],
+        ),
+        # validatePodFailurePolicyRuleOnExitCodes.
+        (
+            {
+                "podFailurePolicy": {
+                    "rules": [
+                        {"action": "FailJob", "onExitCodes": {"containerName": "x", "operator": "In", "values": [2, 0]}}
+                    ]
+                }
+            },
+            [
+                'spec.podFailurePolicy.rules[0].onExitCodes.containerName: Invalid value: "x": must be one of the '
+                "container or initContainer names in the pod template",
+                "spec.podFailurePolicy.rules[0].onExitCodes.values[1]: Invalid value: 0: must not be 0 for the In "
+                "operator",
+                "spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: []int32{2, 0}: must be ordered",
+            ],
+        ),
+        # validateJobSpec: a pod failure policy needs restartPolicy Never.
+        (
+            {
+                "podFailurePolicy": {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [1]}}]},
+                "template": {
+                    "metadata": {"labels": {"app": "pi"}},
+                    "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "perl"}]},
+                },
+            },
+            [
+                'spec.template.spec.restartPolicy: Invalid value: "OnFailure": only "Never" is supported when '
+                "podFailurePolicy is specified"
+            ],
+        ),
+        # validatePodReplacementPolicy.
+        (
+            {
+                "podFailurePolicy": {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [1]}}]},
+                "podReplacementPolicy": "TerminatingOrFailed",
+            },
+            ['spec.podReplacementPolicy: Unsupported value: "TerminatingOrFailed": supported values: "Failed"'],
+        ),
+        # validateSuccessPolicy / validateIndexesFormat.
+        (
+            {"successPolicy": {"rules": [{"succeededCount": 1}]}},
+            ["spec.successPolicy: Invalid value: batch.SuccessPolicy{...}: requires indexed completion mode"],
+        ),
+        (
+            {**INDEXED, "successPolicy": {"rules": [{"succeededIndexes": "0-5", "succeededCount": 5}]}},
+            [
+                'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "0-5": error parsing succeededIndexes: '
+                'too large index: "5"',
+                "spec.successPolicy.rules[0].succeededCount: Invalid value: 5: must be less than or equal to 4 (the "
+                "number of specified completions)",
+                "spec.successPolicy.rules[0].succeededCount: Invalid value: 5: must be less than or equal to 0 (the "
+                "number of indexes in the specified succeededIndexes field)",
+            ],
+        ),
+        (
+            {**INDEXED, "successPolicy": {}},
+            [
+                "spec.successPolicy.rules: Required value: at least one rules must be specified when the successPolicy "
+                "is specified"
+            ],
+        ),
+        (
+            {
+                **INDEXED,
+                "backoffLimitPerIndex": 1,
+                "maxFailedIndexes": 2,
+                "successPolicy": {"rules": [{"succeededIndexes": "0-2", "succeededCount": 2}]},
+                "podFailurePolicy": {
+                    "rules": [{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [1]}}]
+                },
+                "managedBy": "kubernetes.io/job-controller",
+            },
+            [],
+        ),
+    ],
+)
+def test_job_spec(spec: dict[str, Any], expected: list[str]) -> None:
+    assert job_errors(**spec) == expected
