@@ -548,6 +548,8 @@ _ENV_RESOURCE_PATHS = [
 
 
 def _validate_env(env: Sequence[core_pb2.EnvVar], path: str) -> list[FieldError]:
+    from apiserver.apis.core.env import key_ref_sources, validate_key_refs
+
     errs: list[FieldError] = []
     for i, ev in enumerate(env):
         p = f"{path}[{i}]"
@@ -560,8 +562,6 @@ def _validate_env(env: Sequence[core_pb2.EnvVar], path: str) -> list[FieldError]
             continue
         vp = _child(p, "valueFrom")
         src = ev.value_from
-        from apiserver.apis.core.env import key_ref_sources, validate_key_refs
-
         sources = int(src.HasField("field_ref")) + int(src.HasField("resource_field_ref")) + key_ref_sources(src)
         if src.HasField("field_ref"):
             fr, fp = src.field_ref, _child(vp, "fieldRef")

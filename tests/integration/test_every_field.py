@@ -271,13 +271,13 @@ class Filler:
 
     @staticmethod
     def assign(msg: Message, fd: FieldDescriptor, value: Any, path: str) -> None:
-        if fd.message_type is not None and not _is_map(fd):
-            fill_message(getattr(msg, fd.name), value, path) if not _repeated(fd) else None
-            if _repeated(fd):
-                for item in value:
-                    fill_message(getattr(msg, fd.name).add(), item, path)
-        elif _is_map(fd):
+        if _is_map(fd):
             getattr(msg, fd.name).update(value)
+        elif fd.message_type is not None and _repeated(fd):
+            for item in value:
+                fill_message(getattr(msg, fd.name).add(), item, path)
+        elif fd.message_type is not None:
+            fill_message(getattr(msg, fd.name), value, path)
         elif _repeated(fd):
             getattr(msg, fd.name).extend(value)
         else:
