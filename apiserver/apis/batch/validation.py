@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apiserver.apis.batch.job_extra import validate_job_extra
 from apiserver.apis.core.validation import (
     validate_pod_template,
 )
@@ -111,6 +112,7 @@ def validate_job(job: batch_pb2.Job) -> list[FieldError]:
                     "`selector` does not match template `labels`",
                 )
             )
+    errs += validate_job_extra(job)
     errs += validate_pod_template(spec.template, "spec.template")
     if spec.template.spec.restart_policy not in ("OnFailure", "Never"):
         errs.append(

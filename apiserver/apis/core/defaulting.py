@@ -87,6 +87,41 @@ def _default_container(c: core_pb2.Container) -> None:
     for fld in ("liveness_probe", "readiness_probe", "startup_probe"):
         if c.HasField(fld):
             _default_probe(getattr(c, fld))
+    if c.HasField("lifecycle"):
+        _default_lifecycle(c)
+
+
+def _default_volume_sources(vol: core_pb2.Volume) -> None:
+    """SetDefaults_{ConfigMap,Secret,DownwardAPI,Projected,Image}VolumeSource, ObjectFieldSelector,
+    ServiceAccountTokenProjection and PersistentVolumeClaimSpec, for the sources a volume can have."""
+    for fld in ("config_map", "secret", "downward_api", "projected"):
+        if vol.HasField(fld) and not getattr(vol, fld).HasField("default_mode"):
+            getattr(vol, fld).default_mode = 0o644
+    files = list(vol.downward_api.items)
+    for source in vol.projected.sources:
+        files += source.downward_api.items
+        if source.HasField("service_account_token") and not source.service_account_token.HasField(
+            "expiration_seconds"
+        ):
+            source.service_account_token.expiration_seconds = 3600
+    for f in files:
+        if f.HasField("field_ref") and not f.field_ref.api_version:
+            f.field_ref.api_version = "v1"
+    if vol.HasField("image") and not vol.image.pull_policy:
+        vol.image.pull_policy = "Always" if image_tag(vol.image.reference) in ("", "latest") else "IfNotPresent"
+    claim = vol.ephemeral.volume_claim_template
+    if vol.ephemeral.HasField("volume_claim_template") and not claim.spec.HasField("volume_mode"):
+        claim.spec.volume_mode = "Filesystem"
+
+
+def _default_lifecycle(c: core_pb2.Container) -> None:
+    """SetDefaults_HTTPGetAction applies to lifecycle handlers as to probes."""
+    for handler in (c.lifecycle.post_start, c.lifecycle.pre_stop):
+        if handler.HasField("http_get"):
+            if not handler.http_get.path:
+                handler.http_get.path = "/"
+            if not handler.http_get.scheme:
+                handler.http_get.scheme = "HTTP"
 
 
 def _default_host_network_ports(containers: Iterable[core_pb2.Container]) -> None:
@@ -111,10 +146,11 @@ def default_pod_spec(spec: core_pb2.PodSpec) -> None:
     if not spec.scheduler_name:
         spec.scheduler_name = DEFAULT_SCHEDULER_NAME
     for vol in spec.volumes:
-        if not vol.HasField("empty_dir") and not vol.HasField("host_path"):
+        if not any(vol.HasField(f.name) for f in vol.DESCRIPTOR.fields if f.message_type):  # type: ignore[arg-type]
             vol.empty_dir.SetInParent()  # a volume without a source is an emptyDir
         if vol.HasField("host_path") and not vol.host_path.HasField("type"):
             vol.host_path.type = ""
+        _default_volume_sources(vol)
     for c in (*spec.init_containers, *spec.containers):
         _default_container(c)
 

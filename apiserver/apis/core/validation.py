@@ -226,6 +226,8 @@ _ENV_RESOURCE_PATHS = [
 
 
 def _validate_env(env: Sequence[core_pb2.EnvVar], path: str) -> list[FieldError]:
+    from apiserver.apis.core.env import key_ref_sources, validate_key_refs
+
     errs: list[FieldError] = []
     for i, ev in enumerate(env):
         p = f"{path}[{i}]"
@@ -238,7 +240,7 @@ def _validate_env(env: Sequence[core_pb2.EnvVar], path: str) -> list[FieldError]
             continue
         vp = _child(p, "valueFrom")
         src = ev.value_from
-        sources = int(src.HasField("field_ref")) + int(src.HasField("resource_field_ref"))
+        sources = int(src.HasField("field_ref")) + int(src.HasField("resource_field_ref")) + key_ref_sources(src)
         if src.HasField("field_ref"):
             fr, fp = src.field_ref, _child(vp, "fieldRef")
             if not fr.api_version:
@@ -260,6 +262,7 @@ def _validate_env(env: Sequence[core_pb2.EnvVar], path: str) -> list[FieldError]
                 ("requests.hugepages-", "limits.hugepages-")
             ):
                 errs.append(not_supported(_child(rp, "resource"), rf.resource, _ENV_RESOURCE_PATHS))
+        errs += validate_key_refs(src, vp)
         if sources == 0:
             errs.append(
                 invalid(
@@ -394,6 +397,9 @@ def _validate_container_common(c: core_pb2.Container, volumes: set[str], path: s
         errs.append(not_supported(_child(path, "terminationMessagePolicy"), policy, ["File", "FallbackToLogsOnError"]))
     errs += _validate_ports(c.ports, _child(path, "ports"))
     errs += _validate_env(c.env, _child(path, "env"))
+    from apiserver.apis.core.env import validate_env_from
+
+    errs += validate_env_from(c.env_from, _child(path, "envFrom"))
     errs += _validate_volume_mounts(c.volume_mounts, volumes, _child(path, "volumeMounts"))
     pull = c.image_pull_policy
     if not pull:
@@ -481,27 +487,9 @@ def _validate_volumes(volumes: Sequence[core_pb2.Volume], path: str) -> tuple[se
     ok: set[str] = set()
     for i, vol in enumerate(volumes):
         p = f"{path}[{i}]"
-        el: list[FieldError] = []
-        count = 0
-        if vol.HasField("empty_dir"):
-            count += 1
-            if vol.empty_dir.HasField("size_limit"):
-                q = _parse(vol.empty_dir.size_limit, _child(p, "emptyDir", "sizeLimit"), el)
-                if q is not None and q.milli_value() < 0:
-                    el.append(
-                        forbidden(
-                            _child(p, "emptyDir", "sizeLimit"), "SizeLimit field must be a valid resource quantity"
-                        )
-                    )
-        if vol.HasField("host_path"):
-            if count:
-                el.append(forbidden(_child(p, "hostPath"), "may not specify more than 1 volume type"))
-            else:
-                count += 1
-                if not vol.host_path.path:
-                    el.append(required(_child(p, "hostPath", "path")))
-        if count == 0:
-            el.append(required(p, "must specify a volume type"))
+        from apiserver.apis.core.volumes import validate_volume_source
+
+        el = validate_volume_source(vol, p)
         if not vol.name:
             el.append(required(_child(p, "name")))
         else:
@@ -733,6 +721,9 @@ def _validate_pod_spec(spec: core_pb2.PodSpec, path: str, *, is_pod: bool) -> li
     errs += verrs
     errs += _validate_containers(spec, volumes, path)
     errs += _validate_init_containers(spec, volumes, path)
+    from apiserver.apis.core.podspec_extra import validate_pod_spec_extra
+
+    errs += validate_pod_spec_extra(spec, volumes, path)
     if spec.host_network:
         for i, c in enumerate(spec.containers):
             for j, port in enumerate(c.ports):
@@ -844,6 +835,9 @@ def validate_pod_template(template: core_pb2.PodTemplateSpec, path: str) -> list
     errs += _validate_annotations(meta.annotations, _child(path, "annotations"))
     errs += _pod_annotations(meta.annotations, template.spec, _child(path, "annotations"))
     errs += validate_pod_spec(template.spec, _child(path, "spec"))
+    from apiserver.apis.core.podspec_extra import validate_pod_template_extra
+
+    errs += validate_pod_template_extra(template.spec, path)
     return errs
 
 
@@ -860,6 +854,9 @@ def validate_pod(pod: core_pb2.Pod) -> list[FieldError]:
     errs = validate_object_meta(pod.metadata, True, name_is_dns_subdomain)
     errs += _pod_annotations(pod.metadata.annotations, pod.spec, "metadata.annotations")
     errs += validate_pod_spec(pod.spec, "spec", is_pod=True)  # with the image whitespace checks
+    from apiserver.apis.core.podspec_extra import validate_pod_create_extra
+
+    errs += validate_pod_create_extra(pod.spec, "spec")
     if pod.spec.node_name and pod.spec.scheduling_gates:
         errs.append(forbidden("spec.nodeName", "cannot be set until all schedulingGates have been cleared"))
     return errs
