@@ -138,7 +138,10 @@ REFUSED: dict[str, Refusal] = {
         'release)',
         'unknown field "spec.containers[0].securityContext.cgroupOptions"',
     ),
-
+    'windows/deploy-resource.yaml': Refusal(
+        'KUBEMU BUG: a quantity written as a YAML number (cpu: 2); upstream decodes JSON numbers (issue 26)',
+        'spec.template.spec.containers[0].resources.limits[cpu]: expected string, got number',
+    ),
 }
 
 
