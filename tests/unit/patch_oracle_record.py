@@ -221,6 +221,33 @@ case("ssa-deployment", "Deployment", "ssa-deploy", [
                "spec": {"template": {"spec": {"tolerations": [{"key": "k", "operator": "Exists"}],
                                               "nodeSelector": {"disk": "ssd"}}}}}, "sched"),
 ])
+case("ssa-shared", "ConfigMap", "ssa-shared", [
+    ("apply", configmap("ssa-shared", data={"a": "1", "b": "1"}), "alice"),
+    ("apply", configmap("ssa-shared", data={"a": "1"}), "bob"),
+    ("apply", configmap("ssa-shared", data={"b": "1"}), "alice"),
+    ("apply", configmap("ssa-shared", data={"c": "1"}), "bob"),
+    ("merge", {"data": {"b": None}}, "kubectl-patch"),
+    ("apply", configmap("ssa-shared", data={"c": "1", "d": "1"}), "alice"),
+    ("apply", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa-shared"}}, "alice"),
+])
+case("ssa-lists", "Deployment", "ssa-lists", [
+    ("apply", deployment("ssa-lists", [{"name": "app", "image": "nginx"}]), "owner"),
+    ("apply", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa-lists"},
+               "spec": {"template": {"spec": {"tolerations": [{"key": "a", "operator": "Exists"}],
+                                              "containers": [{"name": "app", "env": [{"name": "X", "value": "1"}]}]}}}},
+     "tuner"),
+    ("apply", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa-lists"},
+               "spec": {"template": {"spec": {"tolerations": [{"key": "b", "operator": "Exists"}]}}}}, "other"),
+    ("apply", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa-lists"},
+               "spec": {"template": {"spec": {"containers": [{"name": "x", "image": "a"}, {"name": "x", "image": "b"}]}}}},
+     "dup"),
+    ("merge-status", {"status": {"observedGeneration": 7, "replicas": 2}}, "status-writer"),
+    ("apply", deployment("ssa-lists", [{"name": "app", "image": "nginx:2"}, {"name": "side", "image": "busybox"}]),
+     "owner"),
+    ("apply", deployment("ssa-lists", [{"name": "side", "image": "busybox"}]), "owner"),
+    ("apply", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa-lists"},
+               "spec": {"replicas": "three"}}, "typo"),
+])
 case("ssa-create-pod", "Pod", "ssa-pod", [
     ("create", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ssa-pod", "labels": {"app": "p"}},
                 "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}],
@@ -252,7 +279,9 @@ def run_step(peer: Peer, kind: str, obj_name: str, step: tuple[Any, ...]) -> dic
         got, before = peer.request("GET", f"{collection(kind)}/{obj_name}")
         if got != 200:
             before = None
-        status, answer = peer.request("PATCH", f"{collection(kind)}/{obj_name}{qs}", body, CONTENT_TYPES[op])
+        sub, _, patch_type = ("status", "", op.removesuffix("-status")) if op.endswith("-status") else ("", "", op)
+        url = f"{collection(kind)}/{obj_name}" + (f"/{sub}" if sub else "") + qs
+        status, answer = peer.request("PATCH", url, body, CONTENT_TYPES[patch_type])
     return {"op": op, "body": copy.deepcopy(body), "manager": manager, "force": force, "before": before,
             "status": status, "answer": answer}
 

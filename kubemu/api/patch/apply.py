@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kubemu.api.errors import BadRequest, Cause, Conflict, new_apply_conflict
+from kubemu.api.errors import BadRequest, Cause, Conflict, StatusError, new_apply_conflict
 from kubemu.api.kinds import KindInfo
 from kubemu.api.patch import fieldpath as fp
 from kubemu.api.patch import schema
@@ -511,6 +511,37 @@ def _check_config(info: KindInfo, config: Any) -> None:
         raise BadRequest("metadata.managedFields must be nil")
 
 
+def _typed_errors(t: Type, value: Any, path: str, out: list[str]) -> None:
+    """What structured-merge-diff refuses when it makes the typed patch object: two list items with the same key,
+    a number field that is not a number. (Other type errors are the REST face's decoding's to find.)"""
+    if value is None:
+        return
+    shape = _shape(t, value)
+    if shape == "map":
+        for k, v in value.items():
+            _typed_errors(t.field(k), v, f"{path}.{k}", out)
+    elif shape == "list":
+        seen: set[str] = set()
+        for i, item in enumerate(value):
+            pe = _item_element(t, item, i)
+            if pe in seen:
+                out.append(f"{path}: duplicate entries for key {fp.path_string((pe,))}")
+            seen.add(pe)
+            _typed_errors(t.items, item, path + fp.path_string((pe,)), out)
+    elif t.definition.get("type") in ("integer", "number") and "$ref" not in t.schema and not _number(value):
+        out.append(f"{path}: expected numeric (int or float), got {_go_type_name(value)}")
+
+
+def _go_type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    return "[]interface {}"
+
+
 def apply(info: KindInfo, live: dict[str, Any] | None, config: dict[str, Any], manager: str, force: bool,
           now: str) -> dict[str, Any]:
     """Server-side apply of `config` by `manager` onto `live` (None to create): the new object with its
@@ -519,6 +550,13 @@ def apply(info: KindInfo, live: dict[str, Any] | None, config: dict[str, Any], m
     recorded for the manager when the object changes. Neither argument is changed."""
     _check_config(info, config)
     t = schema.root(info)
+    problems: list[str] = []
+    _typed_errors(t, config, "", problems)
+    if problems:
+        meta = config.get("metadata") or {}
+        where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; {info.api_version}, Kind={info.kind}"
+        what = problems[0] if len(problems) == 1 else "\n".join(["errors:", *("  " + p for p in problems)])
+        raise StatusError(f"failed to create typed patch object ({where}): {what}", reason="", code=500)
     managers = decode_managed_fields(live)
     live_doc = _without_managed_fields(live) if live is not None else {}
     if live is not None and not managers:
