@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from kubemu.api import errors
 from kubemu.api.patch import apply, fieldpath, record_update
 from kubemu.api.patch.apply import compare, to_field_set
 from kubemu.api.patch.schema import root
 from tests.unit import patch_oracle
+from tests.unit.patch_documents import pods
 
 pytestmark = pytest.mark.unit
 
@@ -180,3 +182,22 @@ def test_compare_and_field_sets_of_a_create() -> None:
         "f:ports"]['k:{"containerPort":80,"protocol":"TCP"}'] == {".": {}, "f:containerPort": {}, "f:protocol": {}}
     cmp = compare(t, {}, config)
     assert not cmp.removed and not cmp.modified and "f:spec" in cmp.added
+
+
+POD = patch_oracle.INFO["Pod"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(pods(), pods())
+def test_applying_a_configuration_again_changes_nothing(config: dict[str, Any], other: dict[str, Any]) -> None:
+    created = apply(POD, None, config, "a", False, "2026-01-01T00:00:00Z")
+    meta = {k: v for k, v in created["metadata"].items() if k != "managedFields"}
+    assert {**created, "metadata": meta} == config  # from nothing, the object is the configuration
+    assert apply(POD, created, config, "a", False, "2026-01-01T00:00:09Z") == created  # not even the time moves
+    # Another manager forces its configuration; ours, forced back, gives our values back and is then stable.
+    mixed = apply(POD, created, other, "b", True, "2026-01-01T00:00:01Z")
+    back = apply(POD, mixed, config, "a", True, "2026-01-01T00:00:02Z")
+    assert apply(POD, back, config, "a", False, "2026-01-01T00:00:03Z") == back
+    images = {c["name"]: c["image"] for c in back["spec"]["containers"]}
+    assert all(images[c["name"]] == c["image"] for c in config["spec"]["containers"])
+    assert back["metadata"]["labels"].items() >= config["metadata"]["labels"].items()
