@@ -248,6 +248,19 @@ case("ssa-lists", "Deployment", "ssa-lists", [
     ("apply", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa-lists"},
                "spec": {"replicas": "three"}}, "typo"),
 ])
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_CSA = deployment("ssa-kubectl", [{"name": "app", "image": "nginx"}])
+case("ssa-kubectl", "Deployment", "ssa-kubectl", [
+    # What `kubectl apply` (client-side) creates: its configuration in the annotation, its manager's Update entry.
+    ("create", {**_CSA, "metadata": {**_CSA["metadata"], "annotations": {
+        LAST_APPLIED: json.dumps(_CSA, sort_keys=True, separators=(",", ":")) + "\n"}}}, "kubectl-client-side-apply"),
+    # `kubectl apply --server-side` of a changed configuration: no conflict on what the client-side apply set.
+    ("apply", deployment("ssa-kubectl", [{"name": "app", "image": "nginx:2"}]) | {"spec": {
+        **deployment("ssa-kubectl", [{"name": "app", "image": "nginx:2"}])["spec"], "replicas": 2}}, "kubectl"),
+    ("merge", {"spec": {"replicas": 5}}, "kubectl-scale"),
+    ("apply", deployment("ssa-kubectl", [{"name": "app", "image": "nginx:3"}]), "kubectl"),
+    ("apply", deployment("ssa-kubectl", [{"name": "app", "image": "nginx:3"}]), "someone-else"),
+])
 case("ssa-create-pod", "Pod", "ssa-pod", [
     ("create", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ssa-pod", "labels": {"app": "p"}},
                 "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}],

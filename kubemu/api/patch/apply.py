@@ -9,6 +9,7 @@ Both walk each document a bounded number of times: their cost is proportional to
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -458,10 +459,18 @@ def _update(t: Type, old: dict[str, Any], new: dict[str, Any], managers: Manager
             entry = replace(entry, fields=fp.difference(entry.fields, cmp.removed))
         out[key] = entry
     if conflicts and not force:
-        raise _conflict_error(conflicts)
+        raise _Conflicts(conflicts)
     for entry, conflict in conflicts:
         out[entry.key] = replace(out[entry.key], fields=fp.difference(out[entry.key].fields, conflict))
     return {k: e for k, e in out.items() if e.fields or k == workflow}, cmp
+
+
+class _Conflicts(Exception):
+    """merge.Conflicts: what the last-applied manager looks at before it becomes the 409."""
+
+    def __init__(self, conflicts: list[tuple[Entry, Set]]) -> None:
+        super().__init__("conflicts")
+        self.conflicts = conflicts
 
 
 def _conflict_error(conflicts: list[tuple[Entry, Set]]) -> Conflict:
@@ -562,6 +571,27 @@ def apply(info: KindInfo, live: dict[str, Any] | None, config: dict[str, Any], m
     if live is not None and not managers:
         # skipNonAppliedManager: an object no one tracked yet is first given to before-first-apply.
         managers = _record(t, info, {}, live_doc, managers, BEFORE_FIRST_APPLY, now, "")
+    try:
+        obj, managers = _apply(t, info, live_doc, managers, config, manager, force, now)
+    except _Conflicts as e:
+        # lastAppliedManager: kubectl's server-side apply may take over, without --force-conflicts, the fields
+        # its client-side apply set and nobody changed since (kubectl apply, then kubectl apply --server-side).
+        allowed = _allowed_from_last_applied(t, live_doc) if manager == KUBECTL else None
+        if allowed is None:
+            raise _conflict_error(e.conflicts) from None
+        rest = [(entry, fp.difference(s, allowed)) for entry, s in e.conflicts]
+        rest = [(entry, s) for entry, s in rest if s]
+        if rest:
+            raise _conflict_error(rest) from None
+        obj, managers = _apply(t, info, live_doc, managers, config, manager, True, now)
+    if manager == KUBECTL:
+        obj = _update_last_applied(obj, config)
+    return _with_managed_fields(obj, _cap(managers))
+
+
+def _apply(t: Type, info: KindInfo, live_doc: dict[str, Any], managers: Managers, config: dict[str, Any],
+           manager: str, force: bool, now: str) -> tuple[dict[str, Any], Managers]:
+    """structuredMergeManager.Apply over Updater.Apply, with the strip and time steps of the managers around it."""
     key = (manager, APPLY, "", "")
     previous = managers.get(key)
     merged = merge(t, live_doc, config)
@@ -576,7 +606,73 @@ def apply(info: KindInfo, live: dict[str, Any] | None, config: dict[str, Any], m
     managers[key] = replace(entry, fields=fp.strip(entry.fields, _STRIP), time=now if changed else entry.time)
     if not managers[key].fields:
         del managers[key]
-    return _with_managed_fields(pruned, managers)
+    return pruned, managers
+
+
+KUBECTL = "kubectl"
+"""The field manager of `kubectl apply --server-side`: the only one the last-applied annotation is kept for."""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _allowed_from_last_applied(t: Type, live: dict[str, Any]) -> Set | None:
+    """allowedConflictsFromLastApplied: the fields of the last client-side applied configuration whose live value
+    is still the one it applied; None without that annotation."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return None
+    try:
+        last = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(last, dict):
+        return None
+    return fp.difference(to_field_set(t, last), _compare(t, last, live, True, True)[2])
+
+
+def _update_last_applied(obj: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """lastAppliedUpdater: where kubectl's client-side apply left its annotation, it becomes this configuration,
+    as UnstructuredJSONScheme encodes it (keys sorted, HTML characters escaped, a newline at the end)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if LAST_APPLIED not in annotations:
+        return obj
+    meta = dict(config.get("metadata") or {})
+    kept = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    if kept:
+        meta["annotations"] = kept
+    else:
+        meta.pop("annotations", None)
+    text = json.dumps({**config, "metadata": meta}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+    return {**obj, "metadata": {**obj["metadata"], "annotations": {**annotations, LAST_APPLIED: text}}}
+
+
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
+
+
+def _cap(managers: Managers) -> Managers:
+    """capManagersManager: past ten Update entries, the oldest are merged, per apiVersion, into one
+    `ancient-changes` entry, which takes the time of the newest update merged into it."""
+    updaters = [e for e in managers.values() if e.operation == UPDATE]
+    if len(updaters) <= MAX_UPDATE_MANAGERS:
+        return managers
+    updaters.sort(key=lambda e: (e.time or "", e.manager, e.api_version, e.subresource))
+    out = dict(managers)
+    first: dict[str, Entry] = {}
+    length = len(updaters)
+    for entry in updaters:
+        if length <= MAX_UPDATE_MANAGERS:
+            break
+        if entry.api_version not in first:
+            first[entry.api_version] = entry
+            continue
+        bucket = (ANCIENT_CHANGES, UPDATE, entry.api_version, "")
+        if bucket not in out:
+            out[bucket] = replace(out.pop(first[entry.api_version].key), manager=ANCIENT_CHANGES, subresource="")
+        out[bucket] = replace(out[bucket], fields=fp.union(entry.fields, out[bucket].fields), time=entry.time)
+        del out[entry.key]
+        length -= 1
+    return out
 
 
 def _record(t: Type, info: KindInfo, old: dict[str, Any], new: dict[str, Any], managers: Managers, manager: str,
@@ -609,7 +705,7 @@ def record_update(info: KindInfo, old: dict[str, Any] | None, new: dict[str, Any
         return new_doc
     old_doc = _without_managed_fields(old) if old is not None else {}
     managers = _record(t, info, old_doc, new_doc, managers, manager, now, subresource)
-    return _with_managed_fields(new_doc, managers)
+    return _with_managed_fields(new_doc, _cap(managers))
 
 
 __all__ = ["Comparison", "Entry", "apply", "compare", "decode_managed_fields", "encode_managed_fields", "merge",
