@@ -24,6 +24,8 @@ REASON_TIMEOUT = "Timeout"
 REASON_INTERNAL_ERROR = "InternalError"
 REASON_TOO_MANY_REQUESTS = "TooManyRequests"
 REASON_METHOD_NOT_ALLOWED = "MethodNotAllowed"
+REASON_REQUEST_ENTITY_TOO_LARGE = "RequestEntityTooLarge"
+REASON_UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
 
 
 @dataclass(frozen=True)
@@ -200,9 +202,23 @@ class MethodNotAllowed(StatusError):
     code = 405
 
 
+class RequestEntityTooLarge(StatusError):
+    """A request body, or a JSON patch's list of operations, over upstream's limits."""
+
+    reason = REASON_REQUEST_ENTITY_TOO_LARGE
+    code = 413
+
+
+class UnsupportedMediaType(StatusError):
+    """A body in a content type the request does not take (a patch type the kind does not support)."""
+
+    reason = REASON_UNSUPPORTED_MEDIA_TYPE
+    code = 415
+
+
 _CLASSES: tuple[type[StatusError], ...] = (
     NotFound, AlreadyExists, Conflict, Invalid, BadRequest, Expired, Forbidden, Unavailable, Timeout, InternalError,
-    TooManyRequests, MethodNotAllowed,
+    TooManyRequests, MethodNotAllowed, RequestEntityTooLarge, UnsupportedMediaType,
 )
 BY_REASON: dict[str, type[StatusError]] = {c.reason: c for c in _CLASSES}
 """The class of each upstream reason kubemu returns."""
@@ -313,6 +329,17 @@ def new_too_many_requests(message: str, retry_after_seconds: int) -> TooManyRequ
 
 def new_internal_error(err: str) -> InternalError:
     return InternalError(f"Internal error occurred: {err}", details=StatusDetails(causes=(Cause(message=err),)))
+
+
+def new_request_entity_too_large(message: str) -> RequestEntityTooLarge:
+    """NewRequestEntityTooLargeError."""
+    return RequestEntityTooLarge(f"Request entity too large: {message}")
+
+
+def new_apply_conflict(causes: Iterable[Cause], message: str) -> Conflict:
+    """NewApplyConflict: a server-side apply that would change fields other managers own (causes of type
+    FieldManagerConflict, one per field), with no resource or name in the details."""
+    return Conflict(message, details=StatusDetails(causes=tuple(causes)))
 
 
 def new_method_not_supported(resource: str, group: str, action: str) -> MethodNotAllowed:
