@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubemu.api import kinds
-from kubemu.api.serialization import message_to_dict
+from kubemu.api.serialization import message_to_dict, to_dict
 from kubemu.cli import printers
 
 _DESCRIPTIONS = {
@@ -49,17 +49,11 @@ def rows(info: kinds.KindInfo, objects: Sequence[Any], include: str, dicts: Sequ
     for i, (obj, row) in enumerate(zip(objects, cells, strict=True)):
         r: dict[str, Any] = {"cells": [_cell(c, t) for c, t in zip(columns, row, strict=True)]}
         if include == "Object":
-            r["object"] = dicts[i] if dicts is not None else _full(obj)
+            r["object"] = dicts[i] if dicts is not None else to_dict(obj)
         elif include != "None":
             r["object"] = partial_metadata(obj)
         out.append(r)
     return out
-
-
-def _full(obj: Any) -> dict[str, Any]:
-    from kubemu.api.serialization import to_dict
-
-    return to_dict(obj)
 
 
 def table(info: kinds.KindInfo, objects: Sequence[Any], include: str, metadata: dict[str, Any],
