@@ -21,6 +21,7 @@ from apiserver.rest import decode, status, tables
 from apiserver.rest.watch import WatchStream
 from apiserver.watch import WatchHub, make_filter
 from kubemu.api import kinds
+from kubemu.api.errors import new_timeout_error
 from kubemu.api.labels import from_label_selector
 from kubemu.api.serialization import message_to_dict, to_dict
 
@@ -225,7 +226,8 @@ class Resources:
         if match == "Exact" and int(rv) != rev:
             raise errors.Expired(f"too old resource version: {rv} ({rev})")
         if match == "NotOlderThan" and int(rv) > rev:
-            raise errors.Timeout(f"Too large resource version: {rv}, current: {rev}")
+            # Upstream waits a while for the store to catch up first; ours is never behind its own revision.
+            raise new_timeout_error(f"Too large resource version: {rv}, current: {rev}", 1)
         start = ""
         if q.get("continue"):
             if rv not in ("", "0"):

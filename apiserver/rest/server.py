@@ -89,7 +89,10 @@ class RestApi:
                 header = request.headers.get("Authorization")
                 if (header or request.path not in PUBLIC_PATHS) and self.auth.authenticate(header) is None:
                     raise status.unauthorized()
-            return await handler(request)
+            response = await handler(request)
+            if not response.prepared:  # a watch stream set its own before its first byte
+                response.headers.setdefault("Cache-Control", "no-cache, private")
+            return response
         except StatusError as e:
             return status.status_response(request, e)
         except kinds.UnknownKind as e:

@@ -38,8 +38,10 @@ def encode(doc: Any, indent: bool = False) -> bytes:
 
 def status_response(request: web.Request, err: StatusError, headers: dict[str, str] | None = None) -> web.Response:
     """The metav1.Status of an error, with the error's HTTP code."""
-    return web.Response(status=err.code, body=encode(err.to_status_dict(), pretty(request)),
-                        content_type=JSON, headers=headers)
+    response = web.Response(status=err.code, body=encode(err.to_status_dict(), pretty(request)),
+                            content_type=JSON, headers=headers)
+    response.headers["Cache-Control"] = "no-cache, private"  # as kube-apiserver marks every API answer
+    return response
 
 
 def unauthorized() -> StatusError:
