@@ -111,12 +111,13 @@ async def serve(args: argparse.Namespace) -> None:
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     host = args.listen.rsplit(":", 1)[0]
     log.info("apiserver.listening", address=f"{host}:{port}", redis=args.redis, profile=config.profile)
-    rest_runner = None
+    rest_listener = None
     if args.secure_port is not None:
-        rest_runner, url = await rest_server.start(registry, hub, rest_server.RestConfig(
+        rest_listener = await rest_server.start(registry, hub, rest_server.RestConfig(
             bind_address=args.bind_address, secure_port=args.secure_port, tls_cert_file=args.tls_cert_file,
             tls_private_key_file=args.tls_private_key_file, token_auth_file=args.token_auth_file,
             bookmark_interval=args.bookmark_interval))
+        url = rest_listener.url
         log.info("apiserver.listening", component="apiserver", api="rest", address=url.split("://", 1)[1], url=url,
                  authentication="token" if args.token_auth_file else "none")
 
@@ -129,8 +130,8 @@ async def serve(args: argparse.Namespace) -> None:
     sweeper.cancel()
     log.info("apiserver.stopping")
     await health_servicer.enter_graceful_shutdown()
-    if rest_runner is not None:
-        await rest_runner.cleanup()
+    if rest_listener is not None:
+        await rest_listener.stop()
     await server.stop(grace=1.0)
     await hub.stop()
     await store.close()

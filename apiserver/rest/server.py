@@ -215,12 +215,30 @@ def ssl_context(cert: str, key: str) -> ssl.SSLContext:
     return ctx
 
 
-async def start(registry: Registry, hub: WatchHub, config: RestConfig) -> tuple[web.AppRunner, str]:
-    """Serve the REST API; returns the runner (to clean up) and the URL it listens on."""
+SHUTDOWN_TIMEOUT = 2.0
+"""Seconds a stopping listener waits for requests in flight (watches are ended at once) before it drops them."""
+
+
+@dataclass
+class Listener:
+    """A running REST listener."""
+
+    url: str
+    runner: web.AppRunner
+    api: RestApi
+
+    async def stop(self) -> None:
+        self.api.resources.watch.close_all()  # a watch would otherwise hold the shutdown for its whole timeout
+        await self.runner.cleanup()
+
+
+async def start(registry: Registry, hub: WatchHub, config: RestConfig) -> Listener:
+    """Serve the REST API until the returned listener is stopped."""
     api = RestApi(registry, hub, config)
     openapi.v2(), openapi.v3_index()  # built once (~50 ms), before the first client waits on it
     tls = config.tls_cert_file is not None and config.tls_private_key_file is not None
-    runner = web.AppRunner(api.application(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(api.application(), access_log=None, handle_signals=False,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     site = web.TCPSite(runner, config.bind_address, config.secure_port,
                        ssl_context=ssl_context(config.tls_cert_file or "", config.tls_private_key_file or "")
@@ -228,4 +246,4 @@ async def start(registry: Registry, hub: WatchHub, config: RestConfig) -> tuple[
     await site.start()
     host, port = runner.addresses[0][:2]
     api.address = f"{host}:{port}"
-    return runner, f"{'https' if tls else 'http'}://{api.address}"
+    return Listener(f"{'https' if tls else 'http'}://{api.address}", runner, api)

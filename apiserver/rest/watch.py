@@ -15,7 +15,7 @@ from apiserver import errors
 from apiserver.registry import Registry
 from apiserver.rest import status, tables
 from apiserver.storage import StreamEvent
-from apiserver.watch import Filter, WatchHub
+from apiserver.watch import Filter, Subscription, WatchHub
 from kubemu.api import kinds
 from kubemu.api.serialization import to_dict
 
@@ -39,6 +39,13 @@ class WatchStream:
         self.registry = registry
         self.hub = hub
         self.bookmark_interval = bookmark_interval
+        self.active: set[Subscription] = set()
+
+    def close_all(self) -> None:
+        """End every open watch (the apiserver is stopping): each stream returns, and its client re-watches
+        elsewhere from its last revision."""
+        for sub in list(self.active):
+            sub.close()
 
     def _encoded(self, info: kinds.KindInfo, etype: str, ev: StreamEvent) -> bytes:
         """The event's line; encoded once per stream event however many HTTP watchers it goes to."""
@@ -78,6 +85,7 @@ class WatchStream:
             return table_line(etype, [self.registry.decode(info, ev.data, ev.revision)])
 
         sub, position = self.hub.subscribe(info.kind, flt)
+        self.active.add(sub)
         response = web.StreamResponse(status=200, headers={"Cache-Control": "no-cache, private"})
         response.content_type = status.JSON
         response.enable_chunked_encoding()
@@ -132,6 +140,7 @@ class WatchStream:
         except (ConnectionResetError, TimeoutError):
             return response  # the client went away, or stopped reading
         finally:
+            self.active.discard(sub)
             self.hub.unsubscribe(sub)
 
     @staticmethod

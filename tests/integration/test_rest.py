@@ -554,3 +554,23 @@ async def test_kubectl_sees_what_grpc_writes(kubectl: Any, client: Any, namespac
     await client.pods.create(p)
     out = await until(lambda: kubectl("get", "pods", "-n", namespace, "-o", "name").stdout.strip(), timeout=10)
     assert out == f"pod/{p.metadata.name}"
+
+
+async def test_an_open_watch_does_not_hold_the_shutdown(redis_server: RedisServer | RedisContainer) -> None:
+    """SIGTERM ends the open HTTP watches at once (their clients re-watch elsewhere), so the apiserver stops in
+    about a second rather than when aiohttp's wait for requests in flight runs out."""
+    server = ApiServer(fresh_database(redis_server.url, 12), rest_port=free_port()).start()
+    http = Http(server)
+    try:
+        hdrs = {"Authorization": f"Bearer {http.token}"}
+        async with http.session.get(f"{http.url}/api/v1/pods?watch=1", headers=hdrs, ssl=http.ssl) as r:
+            assert r.status == 200
+            started = time.monotonic()
+            assert server.proc is not None
+            server.proc.terminate()
+            assert await asyncio.to_thread(server.proc.wait, 10) == 0
+            assert time.monotonic() - started < 5
+            assert await asyncio.wait_for(r.content.read(), 5) == b""  # the stream ended, cleanly
+    finally:
+        await http.close()
+        server.kill()
