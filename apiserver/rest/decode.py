@@ -4,6 +4,7 @@ accepts in return (JSON, YAML, a Table, or nothing we serve: 406)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -128,36 +129,56 @@ def check_kind(doc: Any, info: kinds.KindInfo, expected_kind: str = "", expected
                                  f"({version}.{body_kind}) to ({internal}): unknown conversion")
 
 
+_SCALAR, _MESSAGE, _LIST, _MAP = 0, 1, 2, 3
+
+
+@functools.cache
+def _fields_of(desc: Descriptor) -> dict[str, tuple[int, Descriptor | None]]:
+    """JSON name -> (how its value nests, the message inside it), once per message type: a request's walk
+    only looks them up."""
+    out: dict[str, tuple[int, Descriptor | None]] = {}
+    for fd in desc.fields:
+        sub = fd.message_type
+        if sub is None or sub.full_name in _LEAVES:
+            out[fd.json_name] = (_SCALAR, None)
+        elif sub.GetOptions().map_entry:
+            vsub = sub.fields_by_name["value"].message_type
+            out[fd.json_name] = (_MAP, vsub) if vsub is not None and vsub.full_name not in _LEAVES else (_SCALAR, None)
+        else:
+            out[fd.json_name] = (_LIST if fd.is_repeated else _MESSAGE, sub)
+    return out
+
+
 def unknown_fields(desc: Descriptor, data: Any, path: str = "", drop: bool = False) -> list[str]:
     """The paths of the fields in `data` that the message has not (`spec.containers[0].bar`), as upstream's strict
     decoder names them; with `drop`, they are removed from `data` too."""
     if desc.full_name in _LEAVES or not isinstance(data, dict):
         return []
-    by_json = {fd.json_name: fd for fd in desc.fields}
+    fields = _fields_of(desc)
     found: list[str] = []
     for key in list(data):
-        value = data[key]
-        fpath = f"{path}.{key}" if path else str(key)
-        fd = by_json.get(key) if isinstance(key, str) else None
-        if fd is None:
-            found.append(fpath)
+        known = fields.get(key) if isinstance(key, str) else None
+        if known is None:
+            found.append(f"{path}.{key}" if path else str(key))
             if drop:
                 del data[key]
             continue
-        sub = fd.message_type
-        if sub is None or value is None:
+        how, sub = known
+        if how == _SCALAR or sub is None:
             continue
-        if sub.GetOptions().map_entry:
-            vsub = sub.fields_by_name["value"].message_type
-            if vsub is not None and isinstance(value, dict):
-                for k, v in value.items():
-                    found += unknown_fields(vsub, v, f"{fpath}[{k}]", drop)
-        elif fd.is_repeated:
+        value = data[key]
+        fpath = f"{path}.{key}" if path else key
+        if how == _MESSAGE:
+            if isinstance(value, dict):
+                found += unknown_fields(sub, value, fpath, drop)
+        elif how == _LIST:
             if isinstance(value, list):
                 for i, item in enumerate(value):
-                    found += unknown_fields(sub, item, f"{fpath}[{i}]", drop)
-        else:
-            found += unknown_fields(sub, value, fpath, drop)
+                    if isinstance(item, dict):
+                        found += unknown_fields(sub, item, f"{fpath}[{i}]", drop)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                found += unknown_fields(sub, v, f"{fpath}[{k}]", drop)
     return found
 
 
