@@ -1,4 +1,5 @@
-"""`kubemu-apiserver`: the gRPC API in front of Redis, with health checking and server reflection."""
+"""`kubemu-apiserver`: the gRPC API in front of Redis, with health checking and server reflection, and the
+Kubernetes REST API on a second listener (--secure-port)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from apiserver.registry import Registry
+from apiserver.rest import server as rest_server
 from apiserver.service import ApiService
 from apiserver.storage import Store
 from apiserver.watch import WatchHub
@@ -39,6 +41,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--event-ttl", type=positive_duration, metavar="DURATION",
                    help="how long Events are kept after their last write, as kube-apiserver's flag (1h, 90s, "
                         "1h30m; default: the config's store.event_ttl_seconds, 1h)")
+    rest = p.add_argument_group("Kubernetes REST API", "the HTTP API kubectl and client libraries speak, beside gRPC "
+                                "(kube-apiserver's flag names)")
+    rest.add_argument("--secure-port", type=int, metavar="PORT",
+                      help="port to serve the Kubernetes REST API on (0 picks one); absent: no REST listener")
+    rest.add_argument("--bind-address", default="127.0.0.1", help="address the REST listener binds")
+    rest.add_argument("--tls-cert-file", help="serving certificate (PEM) of the REST listener")
+    rest.add_argument("--tls-private-key-file", help="its private key (PEM)")
+    rest.add_argument("--token-auth-file", help="static bearer tokens (CSV: token,user,uid,\"group1,group2\"); "
+                                                "with it, a request without a valid token gets 401")
+    rest.add_argument("--insecure-rest", action="store_true",
+                      help="serve the REST API over plain HTTP when no certificate is given (tests only)")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="debug also logs every write (object.created, object.updated, pod.bound, ...)")
@@ -47,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if scheme not in ("redis", "unix"):
         # The store's write connection speaks plain RESP over TCP or a unix socket (apiserver/resp.py).
         p.error(f"argument --redis: unsupported URL scheme {scheme!r} in {args.redis!r}: use redis:// or unix://")
+    if (args.tls_cert_file is None) != (args.tls_private_key_file is None):
+        p.error("--tls-cert-file and --tls-private-key-file go together")
+    if args.secure_port is not None and args.tls_cert_file is None and not args.insecure_rest:
+        p.error("--secure-port needs --tls-cert-file and --tls-private-key-file (or --insecure-rest for plain HTTP)")
     return args
 
 
@@ -94,6 +111,15 @@ async def serve(args: argparse.Namespace) -> None:
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     host = args.listen.rsplit(":", 1)[0]
     log.info("apiserver.listening", address=f"{host}:{port}", redis=args.redis, profile=config.profile)
+    rest_listener = None
+    if args.secure_port is not None:
+        rest_listener = await rest_server.start(registry, hub, rest_server.RestConfig(
+            bind_address=args.bind_address, secure_port=args.secure_port, tls_cert_file=args.tls_cert_file,
+            tls_private_key_file=args.tls_private_key_file, token_auth_file=args.token_auth_file,
+            bookmark_interval=args.bookmark_interval))
+        url = rest_listener.url
+        log.info("apiserver.listening", component="apiserver", api="rest", address=url.split("://", 1)[1], url=url,
+                 authentication="token" if args.token_auth_file else "none")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -104,6 +130,8 @@ async def serve(args: argparse.Namespace) -> None:
     sweeper.cancel()
     log.info("apiserver.stopping")
     await health_servicer.enter_graceful_shutdown()
+    if rest_listener is not None:
+        await rest_listener.stop()
     await server.stop(grace=1.0)
     await hub.stop()
     await store.close()

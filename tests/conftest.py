@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kubemu.client.client import Client
-from tests.support import ApiServer, RedisContainer, RedisServer, start_redis, unique
+from tests.support import ApiServer, RedisContainer, RedisServer, free_port, start_redis, unique
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -40,9 +40,12 @@ def redis_server() -> Iterator[RedisServer | RedisContainer]:
 
 @pytest.fixture(scope="session")
 def apiserver(redis_server: RedisServer | RedisContainer) -> Iterator[ApiServer]:
-    server = ApiServer(redis_server.url).start()
+    """The session's apiserver: gRPC, and the Kubernetes REST API over HTTPS with a token (`rest_url`, `rest`)."""
+    server = ApiServer(redis_server.url, rest_port=free_port()).start()
     yield server
     server.stop()
+    if server.rest is not None:
+        shutil.rmtree(server.rest.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

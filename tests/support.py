@@ -213,6 +213,81 @@ def _config_args(config: Path | None) -> list[str]:
 
 
 @dataclass
+class RestCredentials:
+    """What the REST listener and its clients need, made with the `cryptography` package into `dir`: a CA, a serving
+    certificate for 127.0.0.1 and localhost signed by it, and a static token file with one admin token."""
+
+    dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kubemu-pki-")))
+    token: str = "kubemu-test-token"
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "ca.crt"
+
+    @property
+    def cert(self) -> Path:
+        return self.dir / "apiserver.crt"
+
+    @property
+    def key(self) -> Path:
+        return self.dir / "apiserver.key"
+
+    @property
+    def token_file(self) -> Path:
+        return self.dir / "tokens.csv"
+
+    def write(self) -> RestCredentials:
+        import datetime as dt
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = dt.datetime.now(dt.UTC)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubemu-test-ca")])
+        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+              .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+              .not_valid_after(now + dt.timedelta(days=1))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+              .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                           data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                           crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+              .sign(ca_key, hashes.SHA256()))
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+                .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                            x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                               critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        self.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        self.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        self.token_file.write_text(f'{self.token},kubemu-admin,kubemu-admin-uid,"system:masters"\n')
+        return self
+
+    def flags(self) -> list[str]:
+        return ["--tls-cert-file", str(self.cert), "--tls-private-key-file", str(self.key),
+                "--token-auth-file", str(self.token_file)]
+
+    def kubeconfig(self, server: str, path: Path) -> Path:
+        """A kubeconfig for kubectl with the server's URL, the CA and the token."""
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: kubemu\n  cluster:\n    server: {server}\n    certificate-authority: {self.ca}\n"
+            f"users:\n- name: admin\n  user:\n    token: {self.token}\n"
+            "contexts:\n- name: kubemu\n  context:\n    cluster: kubemu\n    user: admin\n"
+            "current-context: kubemu\n")
+        return path
+
+
+@dataclass
 class ApiServer(Process):
     redis_url: str
     port: int = field(default_factory=free_port)
@@ -221,15 +296,29 @@ class ApiServer(Process):
     proc: subprocess.Popen[bytes] | None = None
     flags: list[str] = field(default_factory=list)
     """More command-line flags (`--event-ttl 1s`)."""
+    rest_port: int | None = None
+    """With a port, the Kubernetes REST API is served there too (--secure-port), over HTTPS with `rest`."""
+    rest: RestCredentials | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def rest_url(self) -> str:
+        return f"https://127.0.0.1:{self.rest_port}"
+
     def start(self) -> ApiServer:
+        rest: list[str] = []
+        if self.rest_port is not None:
+            if self.rest is None:
+                self.rest = RestCredentials().write()
+            rest = ["--secure-port", str(self.rest_port), *self.rest.flags()]
         self._spawn("apiserver.main", "--listen", self.address, "--redis", self.redis_url, "--log-format", "json",
-                    "--bookmark-interval", "0.5", *_config_args(self.config), *self.flags)
+                    "--bookmark-interval", "0.5", *_config_args(self.config), *rest, *self.flags)
         wait_port(self.port, proc=self.proc)
+        if self.rest_port is not None:
+            wait_port(self.rest_port, proc=self.proc)
         return self
 
 

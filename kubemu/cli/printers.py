@@ -22,6 +22,7 @@ from kubemu.api.serialization import time_value, to_dict
 from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2
 
 __all__ = [
+    "Column",
     "describe",
     "human_duration",
     "pod_ready",
@@ -29,6 +30,7 @@ __all__ = [
     "pod_status",
     "print_table",
     "print_watch_row",
+    "table",
 ]
 
 _NONE = "<none>"
@@ -346,10 +348,19 @@ def pod_restarts(pod: core_pb2.Pod, *, now: float) -> str:
 
 
 @dataclass(frozen=True)
-class _Column:
+class Column:
+    """One column of a kind's table (metav1.TableColumnDefinition): the CLI prints it, the REST face serves it."""
+
     name: str
     priority: int = 0
+    """1: shown with `-o wide` only."""
     is_name: bool = False
+    """The object's name (format "name"): kubectl prefixes it with the kind."""
+    type: str = "string"
+    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "date"."""
+
+
+_Column = Column
 
 
 def _age(obj: Any, now: float) -> str:
@@ -502,6 +513,8 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+_INT = "integer"
+
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
 
 # Column definitions as printers.go registers them; priority 1 columns show with `-o wide` only.
@@ -517,25 +530,28 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
     ), _node_row),
     "Event": ((
         _Column("Last Seen"), _Column("Type"), _Column("Reason"), _Column("Object"), _Column("Subobject", 1),
-        _Column("Source", 1), _Column("Message"), _Column("First Seen", 1), _Column("Count", 1),
+        _Column("Source", 1), _Column("Message"), _Column("First Seen", 1), _Column("Count", 1, type=_INT),
         _Column("Name", 1, is_name=True),
     ), _event_row),
     "Namespace": ((_Column("Name", is_name=True), _Column("Status"), _Column("Age")), _namespace_row),
     "ReplicationController": ((
-        _Column("Name", is_name=True), _Column("Desired"), _Column("Current"), _Column("Ready"), _Column("Age"),
+        _Column("Name", is_name=True), _Column("Desired", type=_INT), _Column("Current", type=_INT),
+        _Column("Ready", type=_INT), _Column("Age"),
         *_WIDE_TEMPLATE,
     ), _rc_row),
     "ReplicaSet": ((
-        _Column("Name", is_name=True), _Column("Desired"), _Column("Current"), _Column("Ready"), _Column("Age"),
+        _Column("Name", is_name=True), _Column("Desired", type=_INT), _Column("Current", type=_INT),
+        _Column("Ready", type=_INT), _Column("Age"),
         *_WIDE_TEMPLATE,
     ), _rs_row),
     "Deployment": ((
-        _Column("Name", is_name=True), _Column("Ready"), _Column("Up-to-date"), _Column("Available"), _Column("Age"),
-        *_WIDE_TEMPLATE,
+        _Column("Name", is_name=True), _Column("Ready"), _Column("Up-to-date", type=_INT),
+        _Column("Available", type=_INT), _Column("Age"), *_WIDE_TEMPLATE,
     ), _deployment_row),
     "DaemonSet": ((
-        _Column("Name", is_name=True), _Column("Desired"), _Column("Current"), _Column("Ready"),
-        _Column("Up-to-date"), _Column("Available"), _Column("Node Selector"), _Column("Age"), *_WIDE_TEMPLATE,
+        _Column("Name", is_name=True), _Column("Desired", type=_INT), _Column("Current", type=_INT),
+        _Column("Ready", type=_INT), _Column("Up-to-date", type=_INT), _Column("Available", type=_INT),
+        _Column("Node Selector"), _Column("Age"), *_WIDE_TEMPLATE,
     ), _daemonset_row),
     "Job": ((
         _Column("Name", is_name=True), _Column("Status"), _Column("Completions"), _Column("Duration"),
@@ -552,6 +568,13 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset()
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
+
+
+def table(kind: str, objects: Sequence[Any], *, now: float) -> tuple[tuple[Column, ...], list[list[str]]]:
+    """The columns of a kind's table and one row of cells per object, every column included (priority 1 too):
+    the one source `kubemu get` lays out as text and the REST face serves as a meta.k8s.io/v1 Table."""
+    columns, row_of = _TABLES.get(kind, _DEFAULT_TABLE)
+    return columns, [row_of(obj, now) for obj in objects]
 
 
 def has_table(kind: str) -> bool:
@@ -576,7 +599,7 @@ def _label_keys(label_columns: Sequence[str]) -> tuple[str, ...]:
 
 def _decorated(info: kinds.KindInfo, objects: Sequence[Any], now: float, opts: _Options) -> list[list[str]]:
     """The header and rows of one kind's table after decorateTable: NAMESPACE, kind/name, -L and LABELS columns."""
-    columns, row_of = _TABLES.get(info.kind, _DEFAULT_TABLE)
+    columns, rows = table(info.kind, objects, now=now)
     visible = [i for i, c in enumerate(columns) if opts.wide or c.priority == 0]
     name_col = next((i for i, c in enumerate(columns) if c.is_name), -1)
     with_namespace = opts.with_namespace and info.namespaced  # -A adds no column for cluster-scoped kinds
@@ -590,9 +613,8 @@ def _decorated(info: kinds.KindInfo, objects: Sequence[Any], now: float, opts: _
     if with_namespace:
         header.insert(0, "NAMESPACE")
 
-    table = [] if opts.no_headers else [header]
-    for obj in objects:
-        cells = row_of(obj, now)
+    lines = [] if opts.no_headers else [header]
+    for obj, cells in zip(objects, rows, strict=True):
         if opts.with_kind and name_col >= 0:
             cells[name_col] = f"{prefix}/{cells[name_col]}"
         row = [cells[i] for i in visible]
@@ -602,8 +624,8 @@ def _decorated(info: kinds.KindInfo, objects: Sequence[Any], now: float, opts: _
             row.append(_format_labels(labels))
         if with_namespace:
             row.insert(0, obj.metadata.namespace)
-        table.append(row)
-    return table
+        lines.append(row)
+    return lines
 
 
 def _cells_text(table: Sequence[Sequence[str]]) -> str:
