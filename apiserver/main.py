@@ -13,6 +13,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
 from apiserver.registry import Registry
 from apiserver.service import ApiService
 from apiserver.storage import Store
@@ -39,6 +40,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--event-ttl", type=positive_duration, metavar="DURATION",
                    help="how long Events are kept after their last write, as kube-apiserver's flag (1h, 90s, "
                         "1h30m; default: the config's store.event_ttl_seconds, 1h)")
+    # kube-apiserver's flag names. The Kubernetes REST API (HTTPS) listens on --bind-address:--secure-port with the
+    # certificate and key; the token file guards both faces, gRPC included, whenever it is given.
+    p.add_argument("--secure-port", type=int, default=None, metavar="PORT",
+                   help="port of the Kubernetes REST API over HTTPS (0 picks one; default: not served)")
+    p.add_argument("--bind-address", default="0.0.0.0", metavar="IP",
+                   help="address the REST API listens on (default 0.0.0.0)")
+    p.add_argument("--tls-cert-file", metavar="FILE", help="PEM serving certificate of the REST API")
+    p.add_argument("--tls-private-key-file", metavar="FILE", help="PEM private key of --tls-cert-file")
+    p.add_argument("--token-auth-file", metavar="FILE",
+                   help='static bearer tokens, one `token,user,uid,"group1,group2"` per line: every call but health '
+                        "checks must carry one (gRPC metadata `authorization: Bearer <token>`)")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="debug also logs every write (object.created, object.updated, pod.bound, ...)")
@@ -47,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if scheme not in ("redis", "unix"):
         # The store's write connection speaks plain RESP over TCP or a unix socket (apiserver/resp.py).
         p.error(f"argument --redis: unsupported URL scheme {scheme!r} in {args.redis!r}: use redis:// or unix://")
+    if (args.tls_cert_file is None) != (args.tls_private_key_file is None):
+        p.error("--tls-cert-file and --tls-private-key-file go together")
     return args
 
 
@@ -55,6 +69,7 @@ async def serve(args: argparse.Namespace) -> None:
     event_ttl = args.event_ttl if args.event_ttl is not None else config.store.event_ttl_seconds
     if event_ttl <= 0:
         raise cfg.ConfigError(f"{args.config}: store.event_ttl_seconds: must be greater than zero, got {event_ttl}")
+    authenticator = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
     store = Store(args.redis, watch_history=config.store.watch_history, ttl={"Event": event_ttl})
     registry = Registry(store, config)
     backoff = 0.2
@@ -76,7 +91,8 @@ async def serve(args: argparse.Namespace) -> None:
                                       # accept that, rather than answer GOAWAY too_many_pings after a while.
                                       ("grpc.keepalive_permit_without_calls", 1),
                                       ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-                                      ("grpc.http2.max_ping_strikes", 0)])
+                                      ("grpc.http2.max_ping_strikes", 0)],
+                             interceptors=[TokenInterceptor(authenticator)] if authenticator else None)
     api_pb2_grpc.add_APIServicer_to_server(ApiService(registry, hub, args.bookmark_interval), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -135,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
                    level=args.log_level)
     try:
         aio.run(serve(args))
-    except cfg.ConfigError as e:
+    except (cfg.ConfigError, TokenFileError) as e:
         sys.exit(f"kubemu-apiserver: {e}")
 
 

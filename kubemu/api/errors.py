@@ -24,6 +24,7 @@ REASON_TIMEOUT = "Timeout"
 REASON_INTERNAL_ERROR = "InternalError"
 REASON_TOO_MANY_REQUESTS = "TooManyRequests"
 REASON_METHOD_NOT_ALLOWED = "MethodNotAllowed"
+REASON_UNAUTHORIZED = "Unauthorized"
 
 
 @dataclass(frozen=True)
@@ -200,9 +201,16 @@ class MethodNotAllowed(StatusError):
     code = 405
 
 
+class Unauthorized(StatusError):
+    """The request carried no credentials the apiserver accepts (no bearer token, or one not in its token file)."""
+
+    reason = REASON_UNAUTHORIZED
+    code = 401
+
+
 _CLASSES: tuple[type[StatusError], ...] = (
     NotFound, AlreadyExists, Conflict, Invalid, BadRequest, Expired, Forbidden, Unavailable, Timeout, InternalError,
-    TooManyRequests, MethodNotAllowed,
+    TooManyRequests, MethodNotAllowed, Unauthorized,
 )
 BY_REASON: dict[str, type[StatusError]] = {c.reason: c for c in _CLASSES}
 """The class of each upstream reason kubemu returns."""
