@@ -184,6 +184,29 @@ def resolve(explicit: str | os.PathLike[str] | None = None, context: str | None 
     return access(load(loading_paths(explicit), must_exist=bool(explicit)), context)
 
 
+def token_for(grpc_server: str) -> str | None:
+    """The token kubectl's loading order gives for the kubemu cluster at `grpc_server` (its extension's address, as
+    `kubemu up` wrote it): the current context's user when that context is on this cluster, else the first such
+    context's; None when no kubeconfig names it. Unreadable kubeconfigs count as none."""
+    try:
+        config = load(loading_paths())
+    except KubeconfigError:
+        return None
+    ours = {str(e.get("name")) for e in config["clusters"]
+            if isinstance(e.get("cluster"), dict) and grpc_server_of(e["cluster"]) == grpc_server}
+    if not ours:
+        return None
+    contexts = [str(e.get("name")) for e in config["contexts"]
+                if isinstance(e.get("context"), dict) and e["context"].get("cluster") in ours]
+    contexts.sort(key=lambda name: name != config.get("current-context"))
+    for name in contexts:
+        with contextlib.suppress(KubeconfigError):
+            token = access(config, name).token
+            if token:
+                return token
+    return None
+
+
 # ---- writing ------------------------------------------------------------------------------------------------
 
 

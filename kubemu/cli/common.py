@@ -55,7 +55,7 @@ def _given_server(args: argparse.Namespace) -> str:
     return str(args.server or os.environ.get("KUBEMU_SERVER") or "")
 
 
-def connection(args: argparse.Namespace) -> tuple[str, str | None]:
+def connection(args: argparse.Namespace) -> tuple[str, str]:
     """The apiserver's gRPC address and the token to send: --server or $KUBEMU_SERVER for the address (keeping the
     kubeconfig's token, as kubectl's --server does), else the kubeconfig's (see _access); --token for the token."""
     given = _given_server(args)
@@ -66,7 +66,8 @@ def connection(args: argparse.Namespace) -> tuple[str, str | None]:
             "error: no kubemu apiserver is known: pass --server HOST:PORT, set KUBEMU_SERVER, "
             "or start a local cluster with 'kubemu up'"
         )
-    return address, getattr(args, "token", None) or (found.token if found else None)
+    # "" rather than None: the Client would look for a token itself, and what this function found is the answer.
+    return address, getattr(args, "token", None) or (found.token if found else None) or ""
 
 
 def server_address(args: argparse.Namespace) -> str:

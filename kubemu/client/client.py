@@ -62,10 +62,15 @@ class Client:
     ) -> None:
         """`timeout` bounds each unary call; calls that fail UNAVAILABLE are retried with backoff for up to
         `retry_for` seconds (0 disables). `token` goes with every call, unary and streaming, as
-        `authorization: Bearer <token>` metadata (an apiserver with --token-auth-file refuses calls without)."""
+        `authorization: Bearer <token>` metadata (an apiserver with --token-auth-file refuses calls without);
+        when None, the token of the kubeconfig context (kubectl's loading order) whose cluster has this gRPC
+        address, as `kubemu up` writes it; "" sends none."""
         self.target = channel_target(addresses)
         self.timeout = timeout
         self.retry_for = retry_for
+        if token is None:
+            joined = addresses if isinstance(addresses, str) else ",".join(addresses)
+            token = kubeconfig.token_for(joined)
         self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         self.channel = grpc.aio.insecure_channel(
             self.target,
@@ -113,7 +118,7 @@ class Client:
             raise kubeconfig.KubeconfigError(
                 f'cluster of context "{found.context}" has no kubemu gRPC address (extension '
                 f"{kubeconfig.EXTENSION}/{kubeconfig.GRPC_SERVER}): is it a kubemu cluster?")
-        return cls(address, token=found.token, **kwargs)
+        return cls(address, token=found.token or "", **kwargs)
 
     def resource(self, kind: str) -> ResourceClient[Any]:
         """The client for any registered kind by name (`Pod`), as the CLI and the garbage collector need: the typed
@@ -165,7 +170,7 @@ def connect(apiserver: str | None, kubeconfig_path: str | None, **kwargs: Any) -
     address and token, `apiserver` overriding the address; without a kubeconfig, `apiserver` and no token."""
     if kubeconfig_path:
         return Client.from_kubeconfig(kubeconfig_path, server=apiserver, **kwargs)
-    return Client(apiserver or DEFAULT_ADDRESS, **kwargs)
+    return Client(apiserver or DEFAULT_ADDRESS, **kwargs)  # a token only from the kubeconfig that has its address
 
 
 class ResourceClient(Generic[T]):

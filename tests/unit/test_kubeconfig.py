@@ -147,3 +147,36 @@ def test_an_invalid_file_is_an_error_naming_it(tmp_path: Path) -> None:
         kubeconfig.add(path, own())
     assert path.read_text() == "clusters: {a: b}\n"
     assert not (tmp_path / "config.lock").exists()
+
+
+def test_token_for_finds_the_kubemu_cluster_by_its_grpc_address(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    write(first, other())
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
+    assert kubeconfig.token_for("127.0.0.1:7000") is None
+    kubeconfig.add(second, own("127.0.0.1:7000", token="seven"))
+    # Not the current context of the merged files (the first file's "prod" is), still found by address.
+    assert kubeconfig.token_for("127.0.0.1:7000") == "seven"
+    assert kubeconfig.token_for("127.0.0.1:7001") is None
+    first.write_text(": not yaml [")
+    assert kubeconfig.token_for("127.0.0.1:7000") is None
+
+
+async def test_the_client_sends_the_kubeconfig_token_unless_told(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubemu.client.client import Client
+
+    path = tmp_path / "config"
+    kubeconfig.add(path, own("127.0.0.1:7000", token="seven"))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    seven = (("authorization", "Bearer seven"),)
+    for client, metadata in ((Client("127.0.0.1:7000"), seven),
+                             (Client("127.0.0.1:7000", token="mine"), (("authorization", "Bearer mine"),)),
+                             (Client("127.0.0.1:7000", token=""), ()),
+                             (Client("127.0.0.1:9"), ()),
+                             (Client.from_kubeconfig(), seven),
+                             (Client.from_kubeconfig(path, server="127.0.0.1:9"), seven)):
+        assert client.metadata == metadata
+        await client.close()
+    assert Client.from_kubeconfig(path, server="127.0.0.1:9").target == "127.0.0.1:9"
