@@ -147,11 +147,13 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     def d(value: Any) -> Any:
         return argparse.SUPPRESS if sub else value
 
-    parser.add_argument("--server", "-s", default=d(None), help="apiserver address HOST:PORT (else "
-                        "$KUBEMU_SERVER, else the local cluster of --state-dir)")
+    parser.add_argument("--server", "-s", default=d(None), help="apiserver gRPC address HOST:PORT (else "
+                        "$KUBEMU_SERVER, else the kubeconfig's or the local cluster's: see --kubeconfig)")
     parser.add_argument("--kubeconfig", default=d(None), metavar="PATH",
                         help="kubeconfig whose current context names the cluster (kubemu's gRPC address in its "
-                             "extension) and the token (else $KUBECONFIG, else ~/.kube/config)")
+                             "extension) and the token; without it: the cluster of --state-dir or $KUBEMU_STATE_DIR "
+                             "when given, else the current context of $KUBECONFIG (or ~/.kube/config) when it is a "
+                             "kubemu cluster's, else the cluster of ~/.kubemu")
     parser.add_argument("--token", default=d(None), help="bearer token for the apiserver (else the kubeconfig's)")
     parser.add_argument("--state-dir", default=d(None),
                         help="local cluster state folder (else $KUBEMU_STATE_DIR, else ~/.kubemu)")
