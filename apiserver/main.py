@@ -14,6 +14,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
 from apiserver.service import ApiService
@@ -49,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     rest.add_argument("--tls-cert-file", help="serving certificate (PEM) of the REST listener")
     rest.add_argument("--tls-private-key-file", help="its private key (PEM)")
     rest.add_argument("--token-auth-file", help="static bearer tokens (CSV: token,user,uid,\"group1,group2\"); "
-                                                "with it, a request without a valid token gets 401")
+                                                "with it, a request without a valid token gets 401, on both faces "
+                                                "(gRPC: metadata `authorization: Bearer <token>`; health checks open)")
     rest.add_argument("--insecure-rest", action="store_true",
                       help="serve the REST API over plain HTTP when no certificate is given (tests only)")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
@@ -72,6 +74,7 @@ async def serve(args: argparse.Namespace) -> None:
     event_ttl = args.event_ttl if args.event_ttl is not None else config.store.event_ttl_seconds
     if event_ttl <= 0:
         raise cfg.ConfigError(f"{args.config}: store.event_ttl_seconds: must be greater than zero, got {event_ttl}")
+    authenticator = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
     store = Store(args.redis, watch_history=config.store.watch_history, ttl={"Event": event_ttl})
     registry = Registry(store, config)
     backoff = 0.2
@@ -93,7 +96,8 @@ async def serve(args: argparse.Namespace) -> None:
                                       # accept that, rather than answer GOAWAY too_many_pings after a while.
                                       ("grpc.keepalive_permit_without_calls", 1),
                                       ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-                                      ("grpc.http2.max_ping_strikes", 0)])
+                                      ("grpc.http2.max_ping_strikes", 0)],
+                             interceptors=[TokenInterceptor(authenticator)] if authenticator else None)
     api_pb2_grpc.add_APIServicer_to_server(ApiService(registry, hub, args.bookmark_interval), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
                    level=args.log_level)
     try:
         aio.run(serve(args))
-    except cfg.ConfigError as e:
+    except (cfg.ConfigError, TokenFileError) as e:
         sys.exit(f"kubemu-apiserver: {e}")
 
 

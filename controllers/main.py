@@ -23,10 +23,11 @@ from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
 from kubemu import config as cfg
 from kubemu import logs
-from kubemu.client.client import Client
+from kubemu.client.client import Client, connect
 from kubemu.client.events import EventRecorder
 from kubemu.client.informer import Informer, by_node
 from kubemu.client.leaderelection import LeaderElectionConfig, LeaderElector
+from kubemu.kubeconfig import KubeconfigError
 
 READY = True
 """The launcher starts the controllers."""
@@ -41,7 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "lifecycle, taint-based eviction, garbage collection and pod GC, leader-elected like "
                     "kube-controller-manager.",
     )
-    p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
+    p.add_argument("--apiserver", default=None,
+                   help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
+    p.add_argument("--kubeconfig", metavar="FILE",
+                   help="kubeconfig with the apiserver's gRPC address (kubemu extension) and the token to send")
     p.add_argument("--config", help="cluster config YAML (timings)")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
     p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
@@ -98,7 +102,7 @@ class ControllerManager:
 
 async def run(args: argparse.Namespace) -> None:
     config = cfg.load(args.config, args.profile)
-    client = Client(args.apiserver, retry_for=2.0)
+    client = connect(args.apiserver, args.kubeconfig, retry_for=2.0)
     manager = ControllerManager(client, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     logs.configure("controllers", json=None if args.log_format is None else args.log_format == "json")
     try:
         asyncio.run(run(args))
-    except cfg.ConfigError as e:
+    except (cfg.ConfigError, KubeconfigError) as e:
         sys.exit(f"kubemu-controllers: {e}")
 
 

@@ -17,7 +17,8 @@ from kubelet.host import KubeletHost, node_names, node_range
 from kubelet.node_status import NodeSpec
 from kubemu import config as cfg
 from kubemu import logs
-from kubemu.client.client import Client
+from kubemu.client.client import connect
+from kubemu.kubeconfig import KubeconfigError
 from kubemu.pb import core_pb2
 
 READY = True
@@ -64,7 +65,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--node-prefix", default=None, help='scale mode: node name prefix (default "node-")')
     p.add_argument("--first-index", type=_index, default=None, metavar="N",
                    help="scale mode: number of the first node (default 1), so that processes can split a range")
-    p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
+    p.add_argument("--apiserver", default=None,
+                   help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
+    p.add_argument("--kubeconfig", metavar="FILE",
+                   help="kubeconfig with the apiserver's gRPC address (kubemu extension) and the token to send")
     p.add_argument("--static-pod-path", metavar="DIR",
                    help="folder of static pod manifests (watched); in scale mode each node reads DIR/<node-name>/ "
                         "when that folder exists")
@@ -134,7 +138,7 @@ async def run(args: argparse.Namespace) -> None:
         paths = [folder]
     else:
         paths = [folder / name for name in names]
-    client = Client(args.apiserver, retry_for=2.0)
+    client = connect(args.apiserver, args.kubeconfig, retry_for=2.0)
     kubelet = KubeletHost(client, specs, config, paths, listen=args.listen or f"{args.node_ip}:0")
     await kubelet.start()
     stop = asyncio.Event()
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
                    node=node_range(names_of(args)))
     try:
         asyncio.run(run(args))
-    except cfg.ConfigError as e:
+    except (cfg.ConfigError, KubeconfigError) as e:
         sys.exit(f"kubemu-kubelet: {e}")
 
 

@@ -15,8 +15,9 @@ import structlog
 
 from kubemu import config as cfg
 from kubemu import logs
-from kubemu.client.client import Client
+from kubemu.client.client import connect
 from kubemu.client.leaderelection import LeaderElectionConfig, LeaderElector
+from kubemu.kubeconfig import KubeconfigError
 from scheduler.scheduler import Scheduler
 
 READY = True
@@ -30,7 +31,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="kubemu-scheduler",
         description="kubemu-scheduler: binds pending pods to nodes with upstream's filter and score plugins.",
     )
-    p.add_argument("--apiserver", default="127.0.0.1:6443", help="apiserver address(es), comma-separated")
+    p.add_argument("--apiserver", default=None,
+                   help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
+    p.add_argument("--kubeconfig", metavar="FILE",
+                   help="kubeconfig with the apiserver's gRPC address (kubemu extension) and the token to send")
     p.add_argument("--config", help="cluster config YAML (timings)")
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
     p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
@@ -45,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> None:
     config = cfg.load(args.config, args.profile)
-    client = Client(args.apiserver, retry_for=2.0)
+    client = connect(args.apiserver, args.kubeconfig, retry_for=2.0)
     scheduler = Scheduler(client, seed=args.seed, time_scale=config.time_scale)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     logs.configure("scheduler", json=None if args.log_format is None else args.log_format == "json")
     try:
         asyncio.run(run(args))
-    except cfg.ConfigError as e:
+    except (cfg.ConfigError, KubeconfigError) as e:
         sys.exit(f"kubemu-scheduler: {e}")
 
 

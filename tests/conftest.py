@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -9,10 +11,23 @@ import pytest
 from kubemu.client.client import Client
 from tests.support import ApiServer, RedisContainer, RedisServer, free_port, start_redis, unique
 
+_KUBECONFIG_DIR: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every `kubemu up` a test runs (and every process it starts, which inherit the environment) adds its context
+    to a kubeconfig of the session's own, never to the developer's ~/.kube/config or $KUBECONFIG."""
+    global _KUBECONFIG_DIR
+    _KUBECONFIG_DIR = tempfile.mkdtemp(prefix="kubemu-test-kubeconfig-")
+    os.environ["KUBECONFIG"] = os.path.join(_KUBECONFIG_DIR, "config")
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The processes' logs go with a green session and stay, with their folder named, after a red one."""
     from tests import support
+
+    if _KUBECONFIG_DIR is not None:
+        shutil.rmtree(_KUBECONFIG_DIR, ignore_errors=True)
 
     if support._LOG_DIR is None:
         return

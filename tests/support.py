@@ -18,6 +18,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from kubemu import kubeconfig, pki
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -214,62 +216,31 @@ def _config_args(config: Path | None) -> list[str]:
 
 @dataclass
 class RestCredentials:
-    """What the REST listener and its clients need, made with the `cryptography` package into `dir`: a CA, a serving
-    certificate for 127.0.0.1 and localhost signed by it, and a static token file with one admin token."""
+    """What the REST listener and its clients need, made by `kubemu.pki` (as `kubemu up` makes them) into `dir`: a
+    CA, a serving certificate for 127.0.0.1 and localhost signed by it, and a static token file with one admin token
+    that guards both faces."""
 
     dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kubemu-pki-")))
-    token: str = "kubemu-test-token"
+    token: str = ""
 
     @property
     def ca(self) -> Path:
-        return self.dir / "ca.crt"
+        return self.dir / pki.CA_CERT
 
     @property
     def cert(self) -> Path:
-        return self.dir / "apiserver.crt"
+        return self.dir / pki.SERVING_CERT
 
     @property
     def key(self) -> Path:
-        return self.dir / "apiserver.key"
+        return self.dir / pki.SERVING_KEY
 
     @property
     def token_file(self) -> Path:
-        return self.dir / "tokens.csv"
+        return self.dir / pki.TOKEN_FILE
 
     def write(self) -> RestCredentials:
-        import datetime as dt
-        import ipaddress
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
-        now = dt.datetime.now(dt.UTC)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubemu-test-ca")])
-        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-              .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-              .not_valid_after(now + dt.timedelta(days=1))
-              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-              .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                           data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                           crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-              .sign(ca_key, hashes.SHA256()))
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-                .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                            x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                               critical=False)
-                .sign(ca_key, hashes.SHA256()))
-        self.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        self.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        self.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-        self.token_file.write_text(f'{self.token},kubemu-admin,kubemu-admin-uid,"system:masters"\n')
+        self.token = pki.ensure(self.dir, ["127.0.0.1", "localhost"]).token
         return self
 
     def flags(self) -> list[str]:
@@ -285,6 +256,12 @@ class RestCredentials:
             "contexts:\n- name: kubemu\n  context:\n    cluster: kubemu\n    user: admin\n"
             "current-context: kubemu\n")
         return path
+
+    def register(self, name: str, server: str, grpc_server: str) -> None:
+        """Name the cluster in the session's kubeconfig ($KUBECONFIG, set by conftest), as `kubemu up` does, so
+        that every SDK client and every process a test starts against it finds its token by its gRPC address."""
+        own = kubeconfig.cluster_config(name, server, grpc_server, self.ca.read_bytes(), self.token)
+        kubeconfig.add(kubeconfig.write_path(), own)
 
 
 @dataclass
@@ -317,8 +294,9 @@ class ApiServer(Process):
         self._spawn("apiserver.main", "--listen", self.address, "--redis", self.redis_url, "--log-format", "json",
                     "--bookmark-interval", "0.5", *_config_args(self.config), *rest, *self.flags)
         wait_port(self.port, proc=self.proc)
-        if self.rest_port is not None:
+        if self.rest_port is not None and self.rest is not None:
             wait_port(self.rest_port, proc=self.proc)
+            self.rest.register(f"apiserver-{self.port}", self.rest_url, self.address)
         return self
 
 

@@ -11,9 +11,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from apiserver.authn import TokenAuthenticator
 from apiserver.registry import Registry
 from apiserver.rest import discovery, openapi, status
-from apiserver.rest.auth import PUBLIC_PATHS, TokenAuthenticator, read_token_file
+from apiserver.rest.auth import PUBLIC_PATHS, authenticate
 from apiserver.rest.handlers import Resources
 from apiserver.watch import WatchHub
 from kubemu.api import kinds
@@ -76,7 +77,7 @@ class RestApi:
     def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig) -> None:
         self.config = config
         self.resources = Resources(registry, hub, config.bookmark_interval)
-        self.auth = TokenAuthenticator(read_token_file(config.token_auth_file)) if config.token_auth_file else None
+        self.auth = TokenAuthenticator.from_file(config.token_auth_file) if config.token_auth_file else None
         self.address = ""
         self.log = log.bind(component="apiserver")
 
@@ -87,7 +88,7 @@ class RestApi:
         try:
             if self.auth is not None:
                 header = request.headers.get("Authorization")
-                if (header or request.path not in PUBLIC_PATHS) and self.auth.authenticate(header) is None:
+                if (header or request.path not in PUBLIC_PATHS) and authenticate(self.auth, header) is None:
                     raise status.unauthorized()
             response = await handler(request)
             if not response.prepared:  # a watch stream set its own before its first byte

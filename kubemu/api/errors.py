@@ -26,6 +26,7 @@ REASON_TOO_MANY_REQUESTS = "TooManyRequests"
 REASON_METHOD_NOT_ALLOWED = "MethodNotAllowed"
 REASON_REQUEST_ENTITY_TOO_LARGE = "RequestEntityTooLarge"
 REASON_UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
+REASON_UNAUTHORIZED = "Unauthorized"
 
 
 @dataclass(frozen=True)
@@ -214,11 +215,16 @@ class UnsupportedMediaType(StatusError):
 
     reason = REASON_UNSUPPORTED_MEDIA_TYPE
     code = 415
+class Unauthorized(StatusError):
+    """The request carried no credentials the apiserver accepts (no bearer token, or one not in its token file)."""
+
+    reason = REASON_UNAUTHORIZED
+    code = 401
 
 
 _CLASSES: tuple[type[StatusError], ...] = (
     NotFound, AlreadyExists, Conflict, Invalid, BadRequest, Expired, Forbidden, Unavailable, Timeout, InternalError,
-    TooManyRequests, MethodNotAllowed, RequestEntityTooLarge, UnsupportedMediaType,
+    TooManyRequests, MethodNotAllowed, RequestEntityTooLarge, UnsupportedMediaType, Unauthorized,
 )
 BY_REASON: dict[str, type[StatusError]] = {c.reason: c for c in _CLASSES}
 """The class of each upstream reason kubemu returns."""

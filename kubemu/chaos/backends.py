@@ -26,6 +26,8 @@ class Backend(Protocol):
     kind: str
     apiserver: str
     durable: bool
+    token: str | None
+    """The bearer token the apiserver's token file holds (None when it has none)."""
 
     def members(self, role: str) -> list[str]:
         """Names of the processes/containers that play `role` (kubelet, apiserver, scheduler, controllers, redis)."""
@@ -85,6 +87,8 @@ class LocalBackend:
             raise BackendError(f"{e}; start one with 'kubemu up -d' (or pass --compose PROJECT)") from None
         self.apiserver = c.apiserver
         self.durable = c.durable
+        found = launcher.local_access(self.state)
+        self.token = found.token if found else None
 
     def _procs(self) -> list[launcher.Proc]:
         return launcher.read_cluster(self.state).processes
@@ -167,6 +171,7 @@ def _docker(*args: str, check: bool = True) -> str:
 class ComposeBackend:
     project: str
     apiserver: str
+    token: str | None = None
     kind: str = "compose"
     durable: bool = True
     """deploy/docker-compose.yml runs Redis with appendfsync always."""

@@ -101,7 +101,7 @@ def check_specs(opts: Options, backend: Backend) -> None:
 async def run(opts: Options, backend: Backend) -> tuple[list[checkers.Verdict], History]:
     check_specs(opts, backend)
     history = History(opts.history_path)
-    client = Client(backend.apiserver, retry_for=30.0)
+    client = Client(backend.apiserver, retry_for=30.0, token=backend.token)
     r = Run(opts, backend, history, client, rng=random.Random(opts.seed))
     try:
         return await _run(r), history
@@ -127,7 +127,7 @@ async def _run(r: Run) -> list[checkers.Verdict]:
     await asyncio.sleep(0.5)  # the watches are open before the first write they should see
     for w in opts.workloads:
         await _create_workload(r, w)
-    writers_client = Client(backend.apiserver, retry_for=0, timeout=3.0)
+    writers_client = Client(backend.apiserver, retry_for=0, timeout=3.0, token=backend.token)
     writers = [asyncio.create_task(_writer(r, writers_client, i)) for i in range(opts.writers)]
     r.t0 = time.time()
     faults = [asyncio.create_task(_fault(r, s)) for s in plan]

@@ -10,7 +10,10 @@ import sys
 import time
 from typing import Any
 
+import yaml
+
 from kubemu import config as cfg
+from kubemu import kubeconfig
 from kubemu.chaos import checkers
 from kubemu.chaos.backends import Backend, BackendError, ComposeBackend, LocalBackend
 from kubemu.chaos.faults import SpecError, parse_duration, parse_fault, parse_workload
@@ -36,6 +39,22 @@ def _compose_apiserver(project: str) -> str:
     return port[0]
 
 
+def _compose_token(project: str) -> str | None:
+    """The token of the compose apiserver's kubeconfig (`kubemu kubeconfig` in its container), None without one."""
+    out = subprocess.run(["docker", "ps", "--filter", f"label=com.docker.compose.project={project}",
+                          "--filter", "label=com.docker.compose.service=apiserver", "--format", "{{.Names}}"],
+                         capture_output=True, text=True).stdout.split()
+    if not out:
+        return None
+    shown = subprocess.run(["docker", "exec", out[0], "kubemu", "kubeconfig"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    try:
+        return kubeconfig.access(yaml.safe_load(shown.stdout)).token
+    except (kubeconfig.KubeconfigError, yaml.YAMLError, AttributeError, TypeError):
+        return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         duration = parse_duration(args.duration, "--duration")
@@ -50,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = cluster.state_dir(getattr(args, "state_dir", None))
         if args.compose:
             server = getattr(args, "server", None) or _compose_apiserver(args.compose)
-            backend = ComposeBackend(args.compose, server)
+            backend = ComposeBackend(args.compose, server, getattr(args, "token", None) or _compose_token(args.compose))
             config = cfg.profile(args.profile)
         else:
             backend = LocalBackend(state)

@@ -1,5 +1,5 @@
-"""`kubemu up|down|ps|start|stop`: a local cluster of real processes (redis-server, apiserver, and the rest).
-The state folder holds cluster.json, logs, Redis data, static pod folders and the resolved cluster config."""
+"""`kubemu up|down|ps|start|stop|kubeconfig|pki`: a local cluster of real processes (redis-server, apiserver, ...).
+The state folder holds cluster.json, logs, Redis data, static pod folders, the cluster config, pki/ and kubeconfig."""
 
 from __future__ import annotations
 
@@ -23,9 +23,14 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from kubemu import config as cfg
+from kubemu import kubeconfig, pki
 
 STATE_ENV = "KUBEMU_STATE_DIR"
 CLUSTER_FILE = "cluster.json"
+KUBECONFIG_FILE = "kubeconfig"
+PKI_DIR = "pki"
+CONTEXT = "kubemu"
+"""The name of the cluster, user and context `kubemu up` adds to the user's kubeconfig (kind's is kind-<name>)."""
 STOP_GRACE_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 30.0
 LOG_TAIL_LINES = 20
@@ -56,6 +61,21 @@ def apiserver_address(state: Path) -> str | None:
     return cluster.apiserver if cluster else None
 
 
+def local_access(state: Path) -> kubeconfig.Access | None:
+    """How to reach the cluster running in that state folder: its own kubeconfig (gRPC address and token), or the
+    recorded address alone for a cluster started by a kubemu without one; None when no cluster is there."""
+    cluster = _read(state)
+    if cluster is None:
+        return None
+    own = state / KUBECONFIG_FILE
+    if own.is_file():
+        with contextlib.suppress(kubeconfig.KubeconfigError):
+            found = kubeconfig.access(kubeconfig.read_file(own))
+            if found.grpc_server:
+                return found
+    return kubeconfig.Access(context="", server=cluster.server, grpc_server=cluster.apiserver)
+
+
 @dataclass
 class Layout:
     """Everything a process's command line is built from."""
@@ -72,6 +92,8 @@ class Layout:
     """Nodes run by one kubelet process (its scale mode when more than 1)."""
     durable: bool = False
     """Redis fsyncs its AOF on every write (else once a second)."""
+    rest_ports: list[int] = field(default_factory=list)
+    """The Kubernetes REST API's (HTTPS) port of each apiserver replica, on 127.0.0.1."""
 
     @property
     def apiserver(self) -> str:
@@ -84,8 +106,22 @@ class Layout:
         return [(first, min(per, self.nodes - first + 1)) for first in range(1, self.nodes + 1, per)]
 
     @property
+    def server(self) -> str:
+        """The REST API's URL a kubeconfig names: the first replica's (a kubeconfig holds one server)."""
+        return f"https://127.0.0.1:{self.rest_ports[0]}" if self.rest_ports else ""
+
+    @property
     def config_file(self) -> Path:
         return self.state / "config.yaml"
+
+    @property
+    def pki(self) -> Path:
+        return self.state / PKI_DIR
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The cluster's own kubeconfig: what `kubemu kubeconfig` prints and the components are given."""
+        return self.state / KUBECONFIG_FILE
 
     @property
     def redis_dir(self) -> Path:
@@ -136,7 +172,7 @@ def _redis_args(lay: Layout, _node: str) -> list[str]:
 def _kubelet_args(lay: Layout, instance: str) -> list[str]:
     # `instance` is "<first>:<count>"; one node is run as a plain kubelet, several in its scale mode.
     first, count = (int(x) for x in instance.split(":"))
-    common = ["--apiserver", lay.apiserver, "--config", str(lay.config_file)]
+    common = ["--apiserver", lay.apiserver, "--kubeconfig", str(lay.kubeconfig), "--config", str(lay.config_file)]
     if lay.nodes_per_kubelet <= 1:
         node = f"node-{first}"
         return ["--node-name", node, *common, "--static-pod-path", str(lay.static_pods(node))]
@@ -144,22 +180,29 @@ def _kubelet_args(lay: Layout, instance: str) -> list[str]:
             "--static-pod-path", str(lay.state / "static-pods")]
 
 
+def _apiserver_args(lay: Layout, instance: str) -> list[str]:
+    i = int(instance or 1) - 1
+    args = ["--listen", lay.apiservers[i], "--redis", lay.redis_url, "--config", str(lay.config_file)]
+    if lay.rest_ports:
+        # kube-apiserver's flags: the REST API on loopback only, with the cluster's serving certificate; the token
+        # file guards gRPC too.
+        args += ["--secure-port", str(lay.rest_ports[i]), "--bind-address", "127.0.0.1",
+                 "--tls-cert-file", str(lay.pki / pki.SERVING_CERT),
+                 "--tls-private-key-file", str(lay.pki / pki.SERVING_KEY),
+                 "--token-auth-file", str(lay.pki / pki.TOKEN_FILE)]
+    return args
+
+
+def _client_args(lay: Layout, _instance: str) -> list[str]:
+    # As kube-scheduler and kube-controller-manager: --kubeconfig for the token, the address given as --master is.
+    return ["--apiserver", lay.apiserver, "--kubeconfig", str(lay.kubeconfig), "--config", str(lay.config_file)]
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("redis", None, _redis_args, tier=0, ready="redis", gated=False),
-    Component(
-        "apiserver", "apiserver.main",
-        lambda lay, i: ["--listen", lay.apiservers[int(i or 1) - 1], "--redis", lay.redis_url,
-                        "--config", str(lay.config_file)],
-        tier=1, ready="grpc", gated=False, replicated=True,
-    ),
-    Component(
-        "scheduler", "scheduler.main",
-        lambda lay, _n: ["--apiserver", lay.apiserver, "--config", str(lay.config_file)], tier=2, replicated=True,
-    ),
-    Component(
-        "controllers", "controllers.main",
-        lambda lay, _n: ["--apiserver", lay.apiserver, "--config", str(lay.config_file)], tier=2, replicated=True,
-    ),
+    Component("apiserver", "apiserver.main", _apiserver_args, tier=1, ready="grpc", gated=False, replicated=True),
+    Component("scheduler", "scheduler.main", _client_args, tier=2, replicated=True),
+    Component("controllers", "controllers.main", _client_args, tier=2, replicated=True),
     Component("kubelet", "kubelet.main", _kubelet_args, tier=3, per_node=True),
 )
 
@@ -248,6 +291,12 @@ class Cluster:
     launcher_ticks: int | None = None
     durable: bool = False
     """Redis fsyncs every write: nothing acknowledged is lost even when it is SIGKILLed."""
+    server: str = ""
+    """The Kubernetes REST API's URL (the first apiserver's)."""
+    kubeconfig: str = ""
+    """The user's kubeconfig `up` added the kubemu context to ("" when it has not, or not yet)."""
+    previous_context: str = ""
+    """That file's current-context before, which `down` makes current again."""
 
     def find(self, name: str) -> Proc:
         for p in self.processes:
@@ -556,16 +605,21 @@ def cmd_up(args: argparse.Namespace) -> int:
                 )
             taken = {_free_port(set())}
             redis_port = next(iter(taken))
-            apiservers = []
+            apiservers, rest_ports = [], []
             for _ in range(args.apiservers):
                 port = _free_port(taken)
                 taken.add(port)
                 apiservers.append(f"127.0.0.1:{port}")
+                # Chosen here like the gRPC port rather than --secure-port 0, so the kubeconfig can name it before
+                # the apiserver starts.
+                rest = _free_port(taken)
+                taken.add(rest)
+                rest_ports.append(rest)
             lay = Layout(state, redis_server, redis_port, apiservers, args.nodes,
                          replicas={"apiserver": args.apiservers, "scheduler": args.schedulers,
                                    "controllers": args.controller_managers},
-                         nodes_per_kubelet=args.nodes_per_kubelet, durable=args.durable)
-            cluster = _prepare(lay, config)
+                         nodes_per_kubelet=args.nodes_per_kubelet, durable=args.durable, rest_ports=rest_ports)
+            cluster = _prepare(lay, config, _credentials(lay.pki))
     except LauncherError as e:
         print(e, file=sys.stderr)
         return 1
@@ -588,6 +642,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         _shutdown(state, cluster, report=False)
         return 130
 
+    cluster = _add_context(state, cluster, lay, getattr(args, "kubeconfig", None))
     print(f"kubemu cluster is up: apiserver {lay.apiserver} (state in {state}, logs in {state / 'logs'})", flush=True)
     if args.detach:
         _update(state, _forget_launcher)
@@ -595,7 +650,42 @@ def cmd_up(args: argparse.Namespace) -> int:
     return _supervise(state, cluster)
 
 
-def _prepare(lay: Layout, config: cfg.ClusterConfig) -> Cluster:
+def _credentials(folder: Path, hosts: list[str] | None = None) -> pki.Pki:
+    """The cluster's CA, serving certificate and token in `folder`, made the first time and reused after."""
+    try:
+        return pki.ensure(folder, hosts or pki.default_hosts())
+    except OSError as e:
+        raise LauncherError(f"error: cannot make the cluster's certificates in {folder}: {e.strerror or e}") from None
+
+
+def _add_context(state: Path, cluster: Cluster, lay: Layout, explicit: str | None) -> Cluster:
+    """Add the cluster's context to the user's kubeconfig and make it current, as `kind create cluster` does, and
+    record where, for `down`. A kubeconfig that cannot be written is reported; the cluster runs on regardless."""
+    target = kubeconfig.write_path(explicit)
+    try:
+        previous = kubeconfig.add(target, kubeconfig.read_file(lay.kubeconfig))
+    except (kubeconfig.KubeconfigError, OSError) as e:
+        print(f"warning: the kubemu context was not added to {target}: {e}; the cluster's kubeconfig is "
+              f"{lay.kubeconfig} ('kubemu kubeconfig')", file=sys.stderr, flush=True)
+        return cluster
+
+    def note(c: Cluster) -> None:
+        c.kubeconfig, c.previous_context = str(target), previous
+
+    print(f'Set kubectl context to "{CONTEXT}"', flush=True)
+    return _update(state, note) or cluster
+
+
+def _remove_context(cluster: Cluster) -> None:
+    if not cluster.kubeconfig:
+        return
+    try:
+        kubeconfig.remove(Path(cluster.kubeconfig), CONTEXT, cluster.apiserver, cluster.previous_context)
+    except (kubeconfig.KubeconfigError, OSError) as e:
+        print(f"warning: the kubemu context was not removed from {cluster.kubeconfig}: {e}", file=sys.stderr)
+
+
+def _prepare(lay: Layout, config: cfg.ClusterConfig, credentials: pki.Pki) -> Cluster:
     """Lay out a fresh state folder (keeping static pod manifests) and record the planned cluster."""
     state = lay.state
     procs = plan(lay)
@@ -606,13 +696,15 @@ def _prepare(lay: Layout, config: cfg.ClusterConfig) -> Cluster:
     for i in range(1, lay.nodes + 1):
         lay.static_pods(f"node-{i}").mkdir(parents=True, exist_ok=True)
     lay.config_file.write_text(cfg.dump(config))
+    kubeconfig.write(lay.kubeconfig, kubeconfig.cluster_config(CONTEXT, lay.server, lay.apiserver,
+                                                               credentials.ca_data(), credentials.token))
     for p in procs:
         Path(p.log).write_bytes(b"")
     me = _proc_stat(os.getpid())
     cluster = Cluster(
         apiserver=lay.apiserver, redis_port=lay.redis_port, profile=config.profile, nodes=lay.nodes,
         config=str(lay.config_file), created_at=time.time(), processes=procs,
-        launcher_pid=os.getpid(), launcher_ticks=me[1] if me else None, durable=lay.durable,
+        launcher_pid=os.getpid(), launcher_ticks=me[1] if me else None, durable=lay.durable, server=lay.server,
     )
     _write(state, cluster)
     return cluster
@@ -638,8 +730,13 @@ def _shutdown(state: Path, cluster: Cluster, report: bool) -> None:
         # Also what this launcher spawned but had not yet recorded when it was interrupted.
         recorded = {p.pid for p in current.processes}
         _stop_tiers(current.processes + [p for p in cluster.processes if p.pid not in recorded], report)
-        with _locked(state), contextlib.suppress(FileNotFoundError):
-            (state / CLUSTER_FILE).unlink()
+        # What `up` added to the user's kubeconfig goes; the cluster's own kubeconfig names addresses that are gone
+        # now (its pki/ stays, for the next `up`).
+        _remove_context(current if current.kubeconfig else cluster)
+        with _locked(state):
+            for name in (CLUSTER_FILE, KUBECONFIG_FILE):
+                with contextlib.suppress(FileNotFoundError):
+                    (state / name).unlink()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
@@ -745,6 +842,38 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(e, file=sys.stderr)
         return 1
     print(f"started {p.name} (pid {p.pid})" if started else f"{p.name} is already running (pid {p.pid})")
+    return 0
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    """The cluster's own kubeconfig on stdout, as `kind get kubeconfig`."""
+    state = state_dir(getattr(args, "state_dir", None))
+    try:
+        sys.stdout.write((state / KUBECONFIG_FILE).read_text())
+    except FileNotFoundError:
+        print(f"error: no kubemu cluster is running in {state} (no {KUBECONFIG_FILE} there); start one with "
+              "'kubemu up'", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_pki(args: argparse.Namespace) -> int:
+    """Make (or keep, when valid) the CA, serving certificate and token in <state>/pki, and with
+    --kubeconfig-server the state's kubeconfig: what a compose deployment's apiserver is started with."""
+    state = state_dir(getattr(args, "state_dir", None))
+    try:
+        credentials = _credentials(state / PKI_DIR, [*pki.default_hosts(), *(args.host or [])])
+    except LauncherError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"certificate authority: {credentials.ca_file}")
+    print(f"serving certificate:   {credentials.cert_file} (key {credentials.key_file})")
+    print(f"token file:            {credentials.token_file}")
+    if args.kubeconfig_server:
+        own = kubeconfig.cluster_config(CONTEXT, args.kubeconfig_server, args.kubeconfig_grpc_server or "",
+                                        credentials.ca_data(), credentials.token)
+        kubeconfig.write(state / KUBECONFIG_FILE, own)
+        print(f"kubeconfig:            {state / KUBECONFIG_FILE}")
     return 0
 
 
@@ -867,6 +996,9 @@ def register(
     up.add_argument("--profile", choices=cfg.PROFILES, default="default", help="timing profile (default: default)")
     up.add_argument("--config", metavar="FILE", help="cluster config YAML (timings); overrides --profile")
     up.add_argument("--detach", "-d", action="store_true", help="return once the cluster is ready, leaving it running")
+    up.add_argument("--kubeconfig", metavar="PATH", default=argparse.SUPPRESS,
+                    help='kubeconfig to add the "kubemu" context to and make current (default: the first file of '
+                         "$KUBECONFIG, else ~/.kube/config); `kubemu down` removes it")
     add("down", cmd_down, "Stop every process of the local cluster")
     add("ps", cmd_ps, "List the processes of the local cluster with their PID and state")
     st = add("start", cmd_start, "Start one stopped or exited process of the local cluster again, with the same "
@@ -874,3 +1006,11 @@ def register(
     st.add_argument("name", metavar="NAME", help="process name, as `kubemu ps` shows it")
     sp = add("stop", cmd_stop, "Stop one process of the local cluster (it stays stopped until `kubemu start NAME`)")
     sp.add_argument("name", metavar="NAME", help="process name, as `kubemu ps` shows it")
+    add("kubeconfig", cmd_kubeconfig, "Print the local cluster's kubeconfig (as `kind get kubeconfig`)")
+    pk = add("pki", cmd_pki, "Make the cluster CA, the apiserver's serving certificate and a bearer token in "
+             "<state>/pki (kept when they are there and valid), and with --kubeconfig-server the state's kubeconfig")
+    pk.add_argument("--host", action="append", metavar="NAME|IP",
+                    help="another name the apiserver is reached by (repeatable; 127.0.0.1, ::1, localhost and this "
+                         "host's name are always in)")
+    pk.add_argument("--kubeconfig-server", metavar="URL", help="the REST API's URL for <state>/kubeconfig")
+    pk.add_argument("--kubeconfig-grpc-server", metavar="HOST:PORT", help="the gRPC address for <state>/kubeconfig")

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from kubemu import kubeconfig
 from kubemu.api import kinds, serialization
 from kubemu.cli import cluster
 from kubemu.client import errors
@@ -25,26 +26,66 @@ class CliError(Exception):
 # ---- plumbing -------------------------------------------------------------------------------------
 
 
-def server_address(args: argparse.Namespace) -> str:
-    if args.server:
-        return str(args.server)
-    env = os.environ.get("KUBEMU_SERVER")
-    if env:
-        return env
-    found = cluster.apiserver_address(cluster.state_dir(args.state_dir))
-    if found:
+def _access(args: argparse.Namespace) -> kubeconfig.Access | None:
+    """The cluster a command talks to when --server does not say: `--kubeconfig`; else the cluster of an explicit
+    state folder (--state-dir, $KUBEMU_STATE_DIR); else the current context of $KUBECONFIG's files or of
+    ~/.kube/config when it is a kubemu cluster's; else the cluster of ~/.kubemu."""
+    explicit = getattr(args, "kubeconfig", None)
+    if explicit:
+        try:
+            found = kubeconfig.resolve(explicit)
+        except kubeconfig.KubeconfigError as e:
+            raise CliError(f"error: {e}") from None
+        if not found.grpc_server and not _given_server(args):
+            raise CliError(f'error: the cluster of context "{found.context}" in {explicit} has no kubemu gRPC address '
+                           f"(extension {kubeconfig.EXTENSION}/{kubeconfig.GRPC_SERVER}): pass --server HOST:PORT")
         return found
-    raise CliError(
-        "error: no kubemu apiserver is known: pass --server HOST:PORT, set KUBEMU_SERVER, "
-        "or start a local cluster with 'kubemu up'"
-    )
+    if getattr(args, "state_dir", None) or os.environ.get(cluster.STATE_ENV):
+        return cluster.local_access(cluster.state_dir(args.state_dir))
+    try:
+        found = kubeconfig.resolve()
+        if found.grpc_server:
+            return found
+    except kubeconfig.KubeconfigError:
+        pass  # no kubeconfig, or not one of kubemu's: as before kubeconfigs, the default state folder's cluster
+    return cluster.local_access(cluster.state_dir(None))
+
+
+def _given_server(args: argparse.Namespace) -> str:
+    return str(args.server or os.environ.get("KUBEMU_SERVER") or "")
+
+
+def connection(args: argparse.Namespace) -> tuple[str, str]:
+    """The apiserver's gRPC address and the token to send: --server or $KUBEMU_SERVER for the address (with the token
+    of the kubeconfig context on that address, else keeping the current one's, as kubectl's --server does), else
+    the kubeconfig's (see _access); --token for the token."""
+    given = _given_server(args)
+    found = _access(args)
+    address = given or (found.grpc_server if found else "")
+    if not address:
+        raise CliError(
+            "error: no kubemu apiserver is known: pass --server HOST:PORT, set KUBEMU_SERVER, "
+            "or start a local cluster with 'kubemu up'"
+        )
+    # Unless --kubeconfig or a state folder picks the credentials, a kubeconfig context on the given gRPC address
+    # has its token (several clusters' contexts may sit in one file); otherwise --server keeps the chosen user, as
+    # kubectl's does. "" rather than None: the Client would
+    # look for a token itself, and what this function found is the answer.
+    explicit = (getattr(args, "kubeconfig", None) or getattr(args, "state_dir", None)
+                or os.environ.get(cluster.STATE_ENV))
+    named = kubeconfig.token_for(given) if given and not explicit else None
+    return address, getattr(args, "token", None) or named or (found.token if found else None) or ""
+
+
+def server_address(args: argparse.Namespace) -> str:
+    return connection(args)[0]
 
 
 def run_async(args: argparse.Namespace, fn: Callable[[Client], Awaitable[int]]) -> int:
-    address = server_address(args)
+    address, token = connection(args)
 
     async def go() -> int:
-        async with Client(address, retry_for=float(args.request_timeout)) as client:
+        async with Client(address, retry_for=float(args.request_timeout), token=token) as client:
             return await fn(client)
 
     try:
@@ -53,6 +94,8 @@ def run_async(args: argparse.Namespace, fn: Callable[[Client], Awaitable[int]]) 
         raise CliError(
             f"The connection to the server {address} was refused - did you specify the right host or port?"
         ) from None
+    except errors.Unauthorized:
+        raise CliError("error: You must be logged in to the server (Unauthorized)") from None
 
 
 def server_error(e: errors.ApiError) -> str:
@@ -111,8 +154,14 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     def d(value: Any) -> Any:
         return argparse.SUPPRESS if sub else value
 
-    parser.add_argument("--server", "-s", default=d(None), help="apiserver address HOST:PORT (else "
-                        "$KUBEMU_SERVER, else the local cluster of --state-dir)")
+    parser.add_argument("--server", "-s", default=d(None), help="apiserver gRPC address HOST:PORT (else "
+                        "$KUBEMU_SERVER, else the kubeconfig's or the local cluster's: see --kubeconfig)")
+    parser.add_argument("--kubeconfig", default=d(None), metavar="PATH",
+                        help="kubeconfig whose current context names the cluster (kubemu's gRPC address in its "
+                             "extension) and the token; without it: the cluster of --state-dir or $KUBEMU_STATE_DIR "
+                             "when given, else the current context of $KUBECONFIG (or ~/.kube/config) when it is a "
+                             "kubemu cluster's, else the cluster of ~/.kubemu")
+    parser.add_argument("--token", default=d(None), help="bearer token for the apiserver (else the kubeconfig's)")
     parser.add_argument("--state-dir", default=d(None),
                         help="local cluster state folder (else $KUBEMU_STATE_DIR, else ~/.kubemu)")
     parser.add_argument("--namespace", "-n", default=d(None), help="namespace (default: default)")

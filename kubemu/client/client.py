@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import grpc
 
+from kubemu import kubeconfig
 from kubemu.api import kinds
 from kubemu.client import errors
 from kubemu.pb import api_pb2, api_pb2_grpc, apps_pb2, batch_pb2, coordination_pb2, core_pb2
@@ -56,12 +58,20 @@ class Client:
         *,
         timeout: float = 10.0,
         retry_for: float = 10.0,
+        token: str | None = None,
     ) -> None:
         """`timeout` bounds each unary call; calls that fail UNAVAILABLE are retried with backoff for up to
-        `retry_for` seconds (0 disables)."""
+        `retry_for` seconds (0 disables). `token` goes with every call, unary and streaming, as
+        `authorization: Bearer <token>` metadata (an apiserver with --token-auth-file refuses calls without);
+        when None, the token of the kubeconfig context (kubectl's loading order) whose cluster has this gRPC
+        address, as `kubemu up` writes it; "" sends none."""
         self.target = channel_target(addresses)
         self.timeout = timeout
         self.retry_for = retry_for
+        if token is None:
+            joined = addresses if isinstance(addresses, str) else ",".join(addresses)
+            token = kubeconfig.token_for(joined)
+        self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         self.channel = grpc.aio.insecure_channel(
             self.target,
             options=[
@@ -89,6 +99,26 @@ class Client:
         self.daemon_sets: ResourceClient[apps_pb2.DaemonSet] = ResourceClient(self, "DaemonSet")
         self.jobs: ResourceClient[batch_pb2.Job] = ResourceClient(self, "Job")
         self.leases: ResourceClient[coordination_pb2.Lease] = ResourceClient(self, "Lease")
+
+    @classmethod
+    def from_kubeconfig(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        context: str | None = None,
+        server: str | None = None,
+        **kwargs: Any,
+    ) -> Client:
+        """A client for a kubeconfig context (default: the current one of `path`, else of $KUBECONFIG, else of
+        ~/.kube/config): its cluster's gRPC address (the kubemu extension) and its user's token. `server` overrides
+        the address and keeps the token, as kubectl's --server does."""
+        found = kubeconfig.resolve(path, context)
+        address = server or found.grpc_server
+        if not address:
+            raise kubeconfig.KubeconfigError(
+                f'cluster of context "{found.context}" has no kubemu gRPC address (extension '
+                f"{kubeconfig.EXTENSION}/{kubeconfig.GRPC_SERVER}): is it a kubemu cluster?")
+        return cls(address, token=found.token or "", **kwargs)
 
     def resource(self, kind: str) -> ResourceClient[Any]:
         """The client for any registered kind by name (`Pod`), as the CLI and the garbage collector need: the typed
@@ -123,13 +153,24 @@ class Client:
         delay = 0.05
         while True:
             try:
-                return await fn(request, timeout=self.timeout)
+                return await fn(request, timeout=self.timeout, metadata=self.metadata)
             except grpc.aio.AioRpcError as e:
                 if e.code() == grpc.StatusCode.UNAVAILABLE and loop.time() + delay < deadline:
                     await asyncio.sleep(delay * (0.5 + random.random()))
                     delay = min(delay * 2, 1.0)
                     continue
                 raise errors.from_grpc(e) from e
+
+
+DEFAULT_ADDRESS = "127.0.0.1:6443"
+
+
+def connect(apiserver: str | None, kubeconfig_path: str | None, **kwargs: Any) -> Client:
+    """A component's client from its flags, as kube-scheduler's --master and --kubeconfig: the kubeconfig's gRPC
+    address and token, `apiserver` overriding the address; without a kubeconfig, `apiserver` and no token."""
+    if kubeconfig_path:
+        return Client.from_kubeconfig(kubeconfig_path, server=apiserver, **kwargs)
+    return Client(apiserver or DEFAULT_ADDRESS, **kwargs)  # a token only from the kubeconfig that has its address
 
 
 class ResourceClient(Generic[T]):
@@ -220,7 +261,7 @@ class ResourceClient(Generic[T]):
             field_selector=field_selector,
             allow_watch_bookmarks=allow_bookmarks,
         )
-        call = self.client.stub.Watch(req)
+        call = self.client.stub.Watch(req, metadata=self.client.metadata)
         try:
             async for resp in call:
                 for ev in resp.events:
@@ -279,7 +320,7 @@ class PodClient(ResourceClient[core_pb2.Pod]):
                                   previous=previous, follow=follow)
         if tail_lines is not None:
             req.tail_lines = tail_lines
-        call = self.client.stub.Logs(req)
+        call = self.client.stub.Logs(req, metadata=self.client.metadata)
         try:
             async for chunk in call:
                 for line in chunk.lines:

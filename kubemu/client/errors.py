@@ -22,6 +22,7 @@ from kubemu.api.errors import (
     StatusError,
     Timeout,
     TooManyRequests,
+    Unauthorized,
     Unavailable,
 )
 from kubemu.client import grpc_status
@@ -43,6 +44,7 @@ __all__ = [
     "StatusError",
     "Timeout",
     "TooManyRequests",
+    "Unauthorized",
     "Unavailable",
     "code_of",
     "from_grpc",

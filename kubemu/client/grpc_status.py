@@ -23,6 +23,7 @@ CODE_BY_REASON: dict[str, grpc.StatusCode] = {
     errors.REASON_INTERNAL_ERROR: grpc.StatusCode.INTERNAL,
     errors.REASON_TOO_MANY_REQUESTS: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.REASON_METHOD_NOT_ALLOWED: grpc.StatusCode.UNIMPLEMENTED,
+    errors.REASON_UNAUTHORIZED: grpc.StatusCode.UNAUTHENTICATED,
 }
 """The status code each reason travels as (design.md, "gRPC errors"); any other reason travels as INTERNAL."""
 

@@ -39,3 +39,24 @@ def images() -> Iterator[dict[str, str]]:
         env["KUBEMU_IMAGE"] = "kubemu:test"
         subprocess.run([str(REPO / "deploy" / "build-image")], check=True, capture_output=True, env=env, timeout=900)
     yield env
+
+
+def apiserver_token(*labels: str, timeout: float = 120) -> str:
+    """The bearer token of the kubeconfig the apiserver container made (`kubemu kubeconfig` in it), waiting for the
+    container and its file; `labels` pick the container (`com.docker.compose.project=NAME`, ...)."""
+    import time
+
+    import yaml
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+        ids = subprocess.run(["docker", "ps", "-q", *filters], capture_output=True, text=True).stdout.split()
+        for cid in ids:
+            shown = subprocess.run(["docker", "exec", cid, "kubemu", "kubeconfig"], capture_output=True, text=True)
+            last = shown.stderr
+            if shown.returncode == 0:
+                return str(yaml.safe_load(shown.stdout)["users"][0]["user"]["token"])
+        time.sleep(1)
+    raise AssertionError(f"no kubeconfig from an apiserver container with {labels} in {timeout}s: {last}")

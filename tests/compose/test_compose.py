@@ -22,6 +22,7 @@ import pytest
 from kubemu.api.serialization import from_dict
 from kubemu.client import errors
 from kubemu.client.client import Client
+from tests.compose.conftest import apiserver_token
 from tests.support import REPO, free_port, unique, until
 
 pytestmark = pytest.mark.compose
@@ -41,7 +42,7 @@ def compose(images: dict[str, str]) -> Iterator[tuple[list[str], dict[str, str],
     if cmd is None:
         pytest.skip("the Docker engine has no Compose CLI (neither `docker compose` nor docker-compose)")
     # No registry here: the images come from the local debootstrap base (see conftest.py).
-    env = {**images, "KUBEMU_PROFILE": "fast", "KUBEMU_PORT": str(free_port())}
+    env = {**images, "KUBEMU_PROFILE": "fast", "KUBEMU_PORT": str(free_port()), "KUBEMU_REST_PORT": str(free_port())}
     project = unique("kubemu").replace("-", "")
     base = [*cmd, "-f", str(COMPOSE_FILE), "-p", project]
     up = subprocess.run([*base, "up", "-d", "--no-build"], capture_output=True, text=True, env=env, timeout=300)
@@ -61,7 +62,8 @@ def compose(images: dict[str, str]) -> Iterator[tuple[list[str], dict[str, str],
 
 @pytest.fixture
 async def api(compose: tuple[list[str], dict[str, str], str]) -> AsyncIterator[Client]:
-    c = Client(f"127.0.0.1:{compose[1]['KUBEMU_PORT']}")
+    token = apiserver_token(f"com.docker.compose.project={compose[2]}", "com.docker.compose.service=apiserver")
+    c = Client(f"127.0.0.1:{compose[1]['KUBEMU_PORT']}", token=token)
     yield c
     await c.close()
 

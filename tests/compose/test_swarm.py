@@ -13,6 +13,7 @@ import pytest
 
 from kubemu.api.serialization import from_dict
 from kubemu.client.client import Client
+from tests.compose.conftest import apiserver_token
 from tests.support import REPO, free_port, unique, until
 
 pytestmark = pytest.mark.compose
@@ -42,7 +43,7 @@ def stack(images: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
                         text=True).stdout.strip() != "true":
         pytest.skip("this engine is a swarm worker, not a manager: it cannot deploy a stack")
     name = unique("kms").replace("-", "")
-    env = {**images, "KUBEMU_PROFILE": "fast", "KUBEMU_PORT": str(free_port())}
+    env = {**images, "KUBEMU_PROFILE": "fast", "KUBEMU_PORT": str(free_port()), "KUBEMU_REST_PORT": str(free_port())}
     try:
         up = subprocess.run([*STACK, "deploy", name], capture_output=True, text=True, env=env, timeout=120)
         assert up.returncode == 0, up.stderr
@@ -81,7 +82,9 @@ def _wait(cond: Callable[[], bool], seconds: float) -> bool:
 
 @pytest.fixture
 async def api(stack: tuple[str, dict[str, str]]) -> AsyncIterator[Client]:
-    c = Client(f"127.0.0.1:{stack[1]['KUBEMU_PORT']}", retry_for=30)
+    token = apiserver_token(f"com.docker.stack.namespace={stack[0]}",
+                            f"com.docker.swarm.service.name={stack[0]}_apiserver")
+    c = Client(f"127.0.0.1:{stack[1]['KUBEMU_PORT']}", retry_for=30, token=token)
     yield c
     await c.close()
 

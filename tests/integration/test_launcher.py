@@ -3,10 +3,12 @@ folder, checked through their PIDs, the state folder and the apiserver's gRPC he
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
+import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kubemu.cli import cluster
@@ -481,3 +484,86 @@ def test_replica_flags_must_be_positive(kubemu: Kubemu) -> None:
     result = kubemu.run("up", "-d", "--apiservers", "0")
     assert result.returncode == 1 and "error: --apiservers must be 1 or more, got 0" in result.stderr
     assert not (kubemu.state / "cluster.json").exists()
+
+
+# ---- credentials and the kubeconfig, as kind sets them up ----------------------------------------------------
+
+
+def user_kubeconfig(path: Path) -> dict[str, Any]:
+    """A kubeconfig of someone's with a context of their own, current."""
+    data: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": "prod", "cluster": {"server": "https://prod.example:6443"}}],
+        "users": [{"name": "prod", "user": {"token": "prod-token"}}],
+        "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
+        "current-context": "prod",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data))
+    return data
+
+
+def test_up_adds_the_kubemu_context_to_kubeconfig_and_down_takes_it_away(kubemu: Kubemu, tmp_path: Path) -> None:
+    config = tmp_path / "kube" / "config"
+    before = user_kubeconfig(config)
+    env = {"KUBECONFIG": f"{config}:{tmp_path / 'second'}", "HOME": str(tmp_path / "home")}
+    result = kubemu.run("up", "-d", "--profile", "fast", "--nodes", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert 'Set kubectl context to "kubemu"' in result.stdout
+    address = kubemu.cluster_json()["apiserver"]  # type: ignore[index]
+
+    # The first file of $KUBECONFIG gets the context, current, beside the user's own; the second is not made.
+    data = yaml.safe_load(config.read_text())
+    assert data["current-context"] == "kubemu"
+    for key in ("clusters", "users", "contexts"):
+        assert [e["name"] for e in data[key]] == ["prod", "kubemu"] and data[key][0] == before[key][0]
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert not (tmp_path / "second").exists()
+    cluster_entry = data["clusters"][1]["cluster"]
+    assert cluster_entry["server"].startswith("https://127.0.0.1:")
+    assert cluster_entry["extensions"] == [{"name": "kubemu", "extension": {"grpc-server": address}}]
+    token = (kubemu.state / "pki" / "tokens.csv").read_text().split(",")[0]
+    assert data["users"][1]["user"] == {"token": token}
+    ca = (kubemu.state / "pki" / "ca.crt").read_bytes()
+    assert base64.b64decode(cluster_entry["certificate-authority-data"]) == ca
+    assert kubemu.ok("kubeconfig") == (kubemu.state / "kubeconfig").read_text()
+    assert yaml.safe_load(kubemu.ok("kubeconfig"))["clusters"][0] == data["clusters"][1]
+
+    # `kubemu get nodes` as kubectl would run it: through $KUBECONFIG alone, no --server, no state folder.
+    plain = {k: v for k, v in os.environ.items() if k not in ("KUBEMU_SERVER", cluster.STATE_ENV)}
+
+    def nodes() -> str:
+        r = subprocess.run([*CLI, "get", "nodes", "--no-headers"], capture_output=True, text=True, timeout=30,
+                           cwd=REPO, env={**plain, **env})
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert wait_for(lambda: "node-1" in nodes(), 30, what="node-1 through the kubeconfig")
+    # The apiserver has the token file: without the token, a call is refused.
+    refused = subprocess.run([*CLI, "--server", address, "--state-dir", str(tmp_path / "none"), "get", "nodes"],
+                             capture_output=True, text=True, timeout=30, cwd=REPO, env={**plain, **env})
+    assert refused.returncode == 1 and "(Unauthorized)" in refused.stderr
+
+    assert kubemu.run("down", env=env).returncode == 0
+    after = yaml.safe_load(config.read_text())
+    assert {k: after[k] for k in before} == before
+    assert not (kubemu.state / "kubeconfig").exists()
+    assert kubemu.run("kubeconfig").returncode == 1
+
+
+def test_up_kubeconfig_writes_elsewhere_and_a_second_up_reuses_the_credentials(kubemu: Kubemu, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.yaml"
+    session = Path(os.environ["KUBECONFIG"])
+    session_before = session.read_text() if session.exists() else None
+    kubemu.up("--nodes", "0", "--kubeconfig", str(target))
+    assert yaml.safe_load(target.read_text())["current-context"] == "kubemu"
+    assert (session.read_text() if session.exists() else None) == session_before
+    pki_files = {p.name: p.read_bytes() for p in (kubemu.state / "pki").iterdir() if not p.name.startswith(".")}
+    assert set(pki_files) == {"ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "tokens.csv"}
+    kubemu.ok("down")
+    assert yaml.safe_load(target.read_text())["contexts"] == []
+
+    kubemu.up("--nodes", "0", "--kubeconfig", str(target))
+    again = {p.name: p.read_bytes() for p in (kubemu.state / "pki").iterdir() if not p.name.startswith(".")}
+    assert again == pki_files
+    kubemu.ok("down")

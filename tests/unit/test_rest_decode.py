@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from apiserver.authn import TokenAuthenticator, TokenFileError
 from apiserver.rest import decode
-from apiserver.rest.auth import TokenAuthenticator, TokenFileError, read_token_file
+from apiserver.rest.auth import authenticate
 from apiserver.rest.handlers import decode_continue, encode_continue, resolve
 from kubemu.api import kinds
 from kubemu.api.errors import StatusError
@@ -112,16 +113,15 @@ def test_continue_tokens_round_trip_and_bad_ones_are_400() -> None:
         assert e.value.code == 400
 
 
-def test_token_file(tmp_path: Path) -> None:
+def test_the_rest_face_checks_bearer_tokens_against_the_shared_token_file(tmp_path: Path) -> None:
     path = tmp_path / "tokens.csv"
-    path.write_text('# comment\nabc,alice,1,"system:masters,dev"\n\ndef,bob,2\n')
-    tokens = read_token_file(path)
-    assert tokens["abc"].groups == ("system:masters", "dev") and tokens["def"].name == "bob"
-    auth = TokenAuthenticator(tokens)
-    assert auth.authenticate("Bearer abc") == tokens["abc"]
-    assert auth.authenticate("bearer def") == tokens["def"]
+    path.write_text('abc,alice,1,"system:masters,dev"\n\ndef,bob,2\n')
+    auth = TokenAuthenticator.from_file(path)
+    alice, bob = authenticate(auth, "Bearer abc"), authenticate(auth, "bearer def")
+    assert alice is not None and alice.name == "alice" and "system:masters" in alice.groups
+    assert bob is not None and bob.name == "bob"
     for header in (None, "", "Bearer", "Bearer nope", "Basic abc"):
-        assert auth.authenticate(header) is None
+        assert authenticate(auth, header) is None
     path.write_text("abc,alice\n")
     with pytest.raises(TokenFileError):
-        read_token_file(path)
+        TokenAuthenticator.from_file(path)
