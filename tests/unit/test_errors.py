@@ -35,6 +35,8 @@ TABLE = [
     (errors.InternalError, "InternalError", 500, grpc.StatusCode.INTERNAL),
     (errors.TooManyRequests, "TooManyRequests", 429, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.MethodNotAllowed, "MethodNotAllowed", 405, grpc.StatusCode.UNIMPLEMENTED),
+    (errors.RequestEntityTooLarge, "RequestEntityTooLarge", 413, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.UnsupportedMediaType, "UnsupportedMediaType", 415, grpc.StatusCode.INVALID_ARGUMENT),
 ]
 
 
