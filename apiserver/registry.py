@@ -230,10 +230,18 @@ class Registry:
 
     def _merge_update(self, strategy: Strategy, old: Any, incoming: Any, *, status: bool) -> Any:
         if status:
-            return strategy.prepare_for_status_update(incoming, old)
+            new = strategy.prepare_for_status_update(incoming, old)
+            if incoming.metadata.managed_fields:  # the REST face recorded this status write's managers
+                new.metadata.ClearField("managed_fields")
+                new.metadata.managed_fields.extend(incoming.metadata.managed_fields)
+            return new
         new = type(incoming)()
         new.CopyFrom(incoming)
         meta, old_meta = new.metadata, old.metadata
+        if not meta.managed_fields:
+            # An update that sends no managedFields keeps the object's, as upstream's field manager does: the gRPC
+            # face does not record managers (yet), and its clients may build objects without them.
+            meta.managed_fields.extend(old_meta.managed_fields)
         meta.uid = old_meta.uid
         meta.creation_timestamp.CopyFrom(old_meta.creation_timestamp)
         meta.generation = old_meta.generation

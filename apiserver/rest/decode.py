@@ -209,3 +209,94 @@ def to_object(doc: dict[str, Any], info: kinds.KindInfo, validation: str, warnin
 def warning_headers(warnings: list[str]) -> list[tuple[str, str]]:
     """`Warning: 299 - "<text>"` headers, one per warning, as kube-apiserver sends them."""
     return [("Warning", f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"') for w in warnings]
+
+
+# ---- patch bodies ------------------------------------------------------------------------------------------------
+
+
+def _go_quote_char(c: str) -> str:
+    """encoding/json's quoteChar: `'b'`, `'\\''`, `'"'`, `'\\n'`."""
+    if c == "'":
+        return "'\\''"
+    if c == '"':
+        return "'\"'"
+    quoted = json.dumps(c)[1:-1]
+    return f"'{quoted}'"
+
+
+def _open_container(text: str, end: int) -> str:
+    """The innermost object ("{") or array ("[") open at `end`, strings skipped: what Go's scanner was inside."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for c in text[:end]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            stack.append(c)
+        elif c in "]}" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
+
+
+def go_json_error(text: str, e: json.JSONDecodeError) -> str:
+    """encoding/json's SyntaxError text for the first error Python's decoder found: the words kube-apiserver's
+    messages carry (`invalid character 'b' looking for beginning of object key string`)."""
+    pos = e.pos
+    if pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
+        return "unexpected end of JSON input"
+    c = _go_quote_char(text[pos])
+    if e.msg.startswith("Expecting property name"):
+        return f"invalid character {c} looking for beginning of object key string"
+    if e.msg.startswith("Expecting ':'"):
+        return f"invalid character {c} after object key"
+    if e.msg.startswith("Expecting ','"):
+        inside = _open_container(text, pos)
+        return f"invalid character {c} after {'array element' if inside == '[' else 'object key:value pair'}"
+    if e.msg.startswith("Extra data"):
+        return f"invalid character {c} after top-level value"
+    if e.msg.startswith("Invalid control character"):
+        return f"invalid character {c} in string literal"
+    if e.msg.startswith("Invalid \\escape"):
+        return f"invalid character {_go_quote_char(text[pos + 1:pos + 2] or text[pos])} in string escape code"
+    return f"invalid character {c} looking for beginning of value"
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are Python's extensions, not JSON
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON body as Go's decoder takes it; ValueError with encoding/json's words when it does not parse."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise ValueError("invalid character in string literal") from None
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as e:
+        raise ValueError(go_json_error(text, e)) from None
+    except ValueError as e:
+        at = text.find(str(e))
+        raise ValueError(f"invalid character {_go_quote_char(text[max(at, 0)])} looking for beginning of value") \
+            from None
+
+
+def parse_apply(body: bytes) -> Any:
+    """An apply-patch+yaml body (YAML, or JSON, which is YAML): 400 with upstream's words when it does not parse.
+    Values YAML has and JSON has not (timestamps, dates) become strings, as YAML-to-JSON conversion makes them."""
+    try:
+        doc = yaml.safe_load(body)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e)
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise status.bad_request(f"error decoding YAML: error converting YAML to JSON: yaml: {where}{problem}") \
+            from None
+    return json.loads(json.dumps(doc, default=str))

@@ -7,8 +7,8 @@ import asyncio
 import base64
 import binascii
 import builtins
-import copy
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +21,12 @@ from apiserver.rest import decode, status, tables
 from apiserver.rest.watch import WatchStream
 from apiserver.watch import WatchHub, make_filter
 from kubemu.api import kinds
-from kubemu.api.errors import new_timeout_error
+from kubemu.api.errors import StatusError, new_timeout_error
 from kubemu.api.labels import from_label_selector
-from kubemu.api.serialization import message_to_dict, to_dict
+from kubemu.api.patch import apply, json_patch, merge_patch, record_update, strategic_merge_patch
+from kubemu.api.patch.schema import UNKNOWN
+from kubemu.api.patch.strategic import strategic_merge_map
+from kubemu.api.serialization import fill_message, message_to_dict, to_dict
 
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 _SCALED = frozenset({"Deployment", "ReplicaSet", "ReplicationController"})
@@ -130,20 +133,111 @@ def _scale_of(obj: Any) -> dict[str, Any]:
             "spec": {"replicas": spec.replicas if spec.HasField("replicas") else 1}, "status": st}
 
 
-# ---- merge patch (RFC 7386) ---------------------------------------------------------------------------------------
+# ---- patches and managedFields ----------------------------------------------------------------------------------
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = frozenset({JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH})
+"""What PATCH takes; apply-patch+cbor is upstream's only behind the CBORServingAndStorage gate, so it is a 415 here."""
+_PATCH_RETRIES = 8
+_FIELD_MANAGER_MAX_LENGTH = 128
+_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
 
 
-def _merge_patch(doc: Any, patch: Any) -> Any:
-    # TODO: use kubemu.api.patch.merge_patch (and json_patch, strategic_merge_patch, apply) once it lands.
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(doc) if isinstance(doc, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = _merge_patch(out.get(k), v)
+def _manager_from_user_agent(agent: str) -> str:
+    """prefixFromUserAgent: the user agent's first path segment (`kubectl`, `python`), printable characters only,
+    at most 128 bytes: the manager of a write that names none."""
+    out = ""
+    for c in agent.split("/")[0]:
+        if not c.isprintable():
+            continue
+        if len((out + c).encode()) > _FIELD_MANAGER_MAX_LENGTH:
+            break
+        out += c
     return out
+
+
+def _manager(request: web.Request) -> str:
+    """managerOrUserAgent: the request's fieldManager, else what the User-Agent says."""
+    return request.query.get("fieldManager", "") or _manager_from_user_agent(request.headers.get("User-Agent", ""))
+
+
+def _options_invalid(kind: str, causes: builtins.list[errors.Cause]) -> errors.Invalid:
+    """NewInvalid for the options of a request (PatchOptions.meta.k8s.io "" is invalid: ...)."""
+    what = causes[0].field + ": " + causes[0].message if len(causes) == 1 else \
+        "[" + ", ".join(f"{c.field}: {c.message}" for c in causes) + "]"
+    return errors.Invalid(f'{kind}.meta.k8s.io "" is invalid: {what}',
+                          details=errors.StatusDetails(group="meta.k8s.io", kind=kind, causes=tuple(causes)))
+
+
+def _patch_options(request: web.Request, ptype: str) -> tuple[str, bool]:
+    """ValidatePatchOptions: apply needs a fieldManager, the other patch types take no `force`; the manager and
+    whether to force."""
+    q = request.query
+    causes: builtins.list[errors.Cause] = []
+    manager = q.get("fieldManager", "")
+    if ptype == APPLY_PATCH:
+        if not manager:
+            causes.append(errors.Cause("FieldValueRequired", "Required value: is required for apply patch",
+                                       "fieldManager"))
+    elif "force" in q:
+        causes.append(errors.Cause("FieldValueForbidden", "Forbidden: may not be specified for non-apply patch",
+                                   "force"))
+    if len(manager.encode()) > _FIELD_MANAGER_MAX_LENGTH:
+        causes.append(errors.Cause("FieldValueTooLong", f"Too long: may not be more than "
+                                   f"{_FIELD_MANAGER_MAX_LENGTH} bytes", "fieldManager"))
+    if causes:
+        raise _options_invalid("PatchOptions", causes)
+    force = q.get("force", "false")
+    if force not in ("true", "false", "1", "0", "True", "False"):
+        raise status.bad_request(f'strconv.ParseBool: parsing "{force}": invalid syntax')
+    return manager or _manager(request), force in ("true", "1", "True")
+
+
+def _decode_patch(ptype: str, raw: bytes) -> Any:
+    """The patch body as a JSON value, refused with the words of upstream's patch handler: `error decoding patch:`
+    before encoding/json's error for JSON and merge patches, the bare error for a strategic one."""
+    if ptype == APPLY_PATCH:
+        return decode.parse_apply(raw)
+    try:
+        return decode.parse_json(raw)
+    except ValueError as e:
+        raise status.bad_request(str(e) if ptype == STRATEGIC_PATCH else f"error decoding patch: {e}") from None
+
+
+def _patched_doc(info: kinds.KindInfo, ptype: str, doc: dict[str, Any], patch: Any) -> dict[str, Any]:
+    if ptype == JSON_PATCH:
+        return json_patch(doc, patch)
+    if ptype == MERGE_PATCH:
+        return merge_patch(doc, patch)
+    return strategic_merge_patch(info, doc, patch)
+
+
+def _patch_invalid(doc: Any, why: str) -> errors.Invalid:
+    """What a patched document that does not decode into the kind gets: a 422 about the field `patch`, with the
+    whole document as its value (upstream's NewInvalid(GroupKind{}, "", patch: Invalid value))."""
+    value = json.dumps(json.dumps(doc, separators=(",", ":"), ensure_ascii=False), ensure_ascii=False)
+    message = f"Invalid value: {value}: {why}"
+    return errors.Invalid(f' "" is invalid: patch: {message}',
+                          details=errors.StatusDetails(causes=(errors.Cause("FieldValueInvalid", message, "patch"),)))
+
+
+def _without_managed_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return doc
+    return {**doc, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
+def _set_managed_fields(obj: Any, doc: dict[str, Any]) -> None:
+    """The object's managedFields become those of `doc` (what record_update or apply made)."""
+    entries = (doc.get("metadata") or {}).get("managedFields") or []
+    meta = type(obj.metadata)()
+    fill_message(meta, {"managedFields": entries})
+    obj.metadata.ClearField("managed_fields")
+    obj.metadata.managed_fields.extend(meta.managed_fields)
 
 
 class Resources:
@@ -181,6 +275,8 @@ class Resources:
                 return await self.get_scale(request, t)
             if method == "PUT":
                 return await self.update_scale(request, t)
+            if method == "PATCH":
+                return await self.patch(request, t)
             raise status.method_not_allowed()
         if t.subresource == "binding" and t.info.kind == "Pod":
             if method == "POST":
@@ -272,6 +368,17 @@ class Resources:
     def _headers(warnings: builtins.list[str]) -> CIMultiDict[str] | None:
         return CIMultiDict(decode.warning_headers(warnings)) if warnings else None
 
+    def _now(self) -> str:
+        """The time managedFields record, from the registry's clock (RFC 3339, seconds)."""
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.registry.clock()))
+
+    def _record(self, t: Target, obj: Any, old: Any, manager: str, subresource: str = "") -> None:
+        """managedFields of a create (old None) or an update by `manager`, recorded on the object as the client sent
+        it: before the strategy's defaulting, as upstream's field manager runs before mutating admission."""
+        doc = record_update(t.info, to_dict(old) if old is not None else None, to_dict(obj), manager, self._now(),
+                            subresource)
+        _set_managed_fields(obj, doc)
+
     async def create(self, request: web.Request, t: Target) -> web.Response:
         accept = decode.negotiate(request)
         if t.info.namespaced and not t.namespace:
@@ -279,48 +386,102 @@ class Resources:
         warnings: builtins.list[str] = []
         obj = await self._body(request, t, warnings)
         self._check_namespace(t, obj)
+        self._record(t, obj, None, _manager(request))
         created = await self.registry.create(obj, dry_run=_dry_run(request))
         return decode.render(request, accept, to_dict(created), 201, self._headers(warnings))
 
     async def update(self, request: web.Request, t: Target) -> web.Response:
+        """PUT, as GuaranteedUpdate: managedFields are recorded against the object read, and the write is a
+        compare-and-swap on its resourceVersion (the client's, when it sent one: then a Conflict is final)."""
         accept = decode.negotiate(request)
         warnings: builtins.list[str] = []
-        obj = await self._body(request, t, warnings)
+        sent = await self._body(request, t, warnings)
+        if sent.metadata.name != t.name:
+            raise status.bad_request(
+                f"the name of the object ({sent.metadata.name}) does not match the name on the URL ({t.name})")
+        self._check_namespace(t, sent)
+        manager, dry = _manager(request), _dry_run(request)
+        requested = sent.metadata.resource_version
+        for _ in range(_PATCH_RETRIES):
+            current = await self.registry.get(t.info.kind, t.namespace, t.name)
+            obj = type(sent)()
+            obj.CopyFrom(sent)
+            self._record(t, obj, current, manager, t.subresource)
+            obj.metadata.resource_version = requested or current.metadata.resource_version
+            try:
+                updated = await self.registry.update(obj, status=t.subresource == "status", dry_run=dry)
+            except errors.Conflict:
+                if requested:
+                    raise
+                continue
+            return decode.render(request, accept, to_dict(updated), 200, self._headers(warnings))
+        raise errors.Conflict(errors.conflict_message(t.info.resource, t.name))
+
+    def _patched_object(self, t: Target, doc: Any, validation: str, warnings: builtins.list[str]) -> Any:
+        """The typed object of a patched document (nulls and empty maps dropped as decoding drops them), with the
+        name and namespace of the URL; upstream's 422 about `patch` when it is not an object of the path's kind."""
+        info = t.info
+        if not isinstance(doc, dict):
+            raise _patch_invalid(doc, "Object 'Kind' is missing")
+        kind, version = doc.get("kind"), doc.get("apiVersion")
+        if kind != info.kind or version != info.api_version:
+            raise _patch_invalid(doc, f'no kind "{kind}" is registered for version "{version}" in scheme '
+                                      f'"{_SCHEME}"')
+        try:
+            obj = decode.to_object(doc, info, validation, warnings)
+        except StatusError as e:
+            raise _patch_invalid(doc, e.message.partition(f"cannot be handled as a {info.kind}: ")[2]
+                                 or e.message) from None
         if obj.metadata.name != t.name:
             raise status.bad_request(
                 f"the name of the object ({obj.metadata.name}) does not match the name on the URL ({t.name})")
         self._check_namespace(t, obj)
-        updated = await self.registry.update(obj, status=t.subresource == "status", dry_run=_dry_run(request))
-        return decode.render(request, accept, to_dict(updated), 200, self._headers(warnings))
+        return obj
 
     async def patch(self, request: web.Request, t: Target) -> web.Response:
-        """merge-patch only, for now; the other patch types answer 415 until kubemu.api.patch serves them."""
-        accept = decode.negotiate(request)
-        ctype = request.content_type.lower()
-        if ctype != "application/merge-patch+json":
+        """PATCH of every type (patch.go's PatchResource): the patch is applied to the object as read and written
+        with a compare-and-swap on its resourceVersion; on a Conflict the object is read and patched again, as
+        GuaranteedUpdate does. Server-side apply of a missing object creates it."""
+        ptype = request.content_type.lower() if "Content-Type" in request.headers else ""
+        if ptype not in PATCH_TYPES:
             raise status.unsupported_patch_type()
+        accept = decode.negotiate(request)
         raw = await decode.read_body(request, patch=True)
-        try:
-            patch = json.loads(raw)
-        except ValueError as e:
-            raise status.bad_request(f"error decoding patch: {e}") from None
+        manager, force = _patch_options(request, ptype)
         validation, dry = decode.field_validation(request), _dry_run(request)
-        for _ in range(8):  # a write between our read and our update: patch the newer object (upstream retries)
+        patch = _decode_patch(ptype, raw)
+        if t.subresource == "scale":
+            return await self._patch_scale(request, t, accept, ptype, patch, manager, dry)
+        for _ in range(_PATCH_RETRIES):
             warnings: builtins.list[str] = []
-            current = await self.registry.get(t.info.kind, t.namespace, t.name)
-            doc = _merge_patch(to_dict(current), patch)
-            decode.check_kind(doc, t.info)
-            obj = decode.to_object(doc, t.info, validation, warnings)
-            if obj.metadata.name != t.name:
-                raise status.bad_request(
-                    f"the name of the object ({obj.metadata.name}) does not match the name on the URL ({t.name})")
-            if not (isinstance(patch, dict) and isinstance(patch.get("metadata"), dict)
-                    and "resourceVersion" in patch["metadata"]):
-                obj.metadata.resource_version = current.metadata.resource_version
+            now = self._now()
+            try:
+                current = await self.registry.get(t.info.kind, t.namespace, t.name)
+            except errors.NotFound:
+                if ptype != APPLY_PATCH or t.subresource:
+                    raise
+                obj = self._patched_object(t, apply(t.info, None, patch, manager, force, now), validation, warnings)
+                try:
+                    created = await self.registry.create(obj, dry_run=dry)
+                except errors.AlreadyExists:
+                    continue  # created meanwhile: apply to it
+                return decode.render(request, accept, to_dict(created), 201, self._headers(warnings))
+            live = to_dict(current)
+            if ptype == APPLY_PATCH:
+                doc = apply(t.info, live, patch, manager, force, now)
+            else:
+                # The patch sees the object without its managedFields, unless it is about them (patch.go).
+                base = live if (not t.subresource and b"managedFields" in raw) else _without_managed_fields(live)
+                doc = record_update(t.info, live, _patched_doc(t.info, ptype, base, patch), manager, now,
+                                    t.subresource)
+            obj = self._patched_object(t, doc, validation, warnings)
+            read_rv = current.metadata.resource_version
+            requested = obj.metadata.resource_version  # the object's own, unless the patch set another
+            obj.metadata.resource_version = requested or read_rv
             try:
                 updated = await self.registry.update(obj, status=t.subresource == "status", dry_run=dry)
             except errors.Conflict:
-                if obj.metadata.resource_version != current.metadata.resource_version:
+                if requested and requested != read_rv:
                     raise
                 continue
             return decode.render(request, accept, to_dict(updated), 200, self._headers(warnings))
@@ -398,6 +559,17 @@ class Resources:
         raw = await decode.read_body(request)
         doc = decode.parse(request, raw, "Scale")
         decode.check_kind(doc, t.info, "Scale", "autoscaling/v1")
+        parent = await self.registry.get(t.info.kind, t.namespace, t.name)
+        updated = await self._write_scale(t, parent, doc, _manager(request), _dry_run(request), precondition=True)
+        return decode.render(request, accept, _scale_of(updated))
+
+    async def _write_scale(self, t: Target, parent: Any, doc: Any, manager: str, dry: bool, *,
+                           precondition: bool) -> Any:
+        """Write a Scale's replicas into its parent, recorded for `manager` with subresource `scale`. The parent is
+        written with the Scale's resourceVersion when it has one (a precondition), else with the one read
+        (`precondition` False: the caller re-reads on a Conflict) or with none (True: unconditional)."""
+        if not isinstance(doc, dict):
+            raise _patch_invalid(doc, "Object 'Kind' is missing")
         meta = doc.get("metadata") or {}
         if meta.get("name", t.name) != t.name:
             raise status.bad_request(
@@ -413,14 +585,44 @@ class Resources:
                                                               causes=(errors.Cause("FieldValueInvalid",
                                                                       f"Invalid value: {replicas}: must be greater "
                                                                       "than or equal to 0", "spec.replicas"),)))
-        obj = await self.registry.get(t.info.kind, t.namespace, t.name)
+        obj = type(parent)()
+        obj.CopyFrom(parent)
+        obj.spec.replicas = replicas
+        self._record(t, obj, parent, manager, "scale")
         if meta.get("resourceVersion"):
             obj.metadata.resource_version = str(meta["resourceVersion"])
-        else:
+        elif precondition:
             obj.metadata.resource_version = ""
-        obj.spec.replicas = replicas
-        updated = await self.registry.update(obj, status=False, dry_run=_dry_run(request))
-        return decode.render(request, accept, _scale_of(updated))
+        return await self.registry.update(obj, status=False, dry_run=dry)
+
+    async def _patch_scale(self, request: web.Request, t: Target, accept: decode.Accept, ptype: str, patch: Any,
+                           manager: str, dry: bool) -> web.Response:
+        """A patch of the scale subresource: applied to the parent's Scale, whose replicas are then written into the
+        parent. A Scale has no lists, so a strategic merge patch is a merge patch with directives; server-side
+        apply merges the configuration the same way (no field ownership inside the Scale itself)."""
+        for _ in range(_PATCH_RETRIES):
+            parent = await self.registry.get(t.info.kind, t.namespace, t.name)
+            scale = _scale_of(parent)
+            if ptype == JSON_PATCH:
+                doc: Any = json_patch(scale, patch)
+            elif ptype == MERGE_PATCH:
+                doc = merge_patch(scale, patch)
+            else:
+                if ptype == APPLY_PATCH:
+                    decode.check_kind(patch, t.info, "Scale", "autoscaling/v1")
+                elif not isinstance(patch, dict):
+                    raise status.bad_request("json: cannot unmarshal array into Go value of type "
+                                             "map[string]interface {}")
+                doc = strategic_merge_map(UNKNOWN, scale, patch)
+            rv = (doc.get("metadata") or {}).get("resourceVersion") if isinstance(doc, dict) else None
+            try:
+                updated = await self._write_scale(t, parent, doc, manager, dry, precondition=False)
+            except errors.Conflict:
+                if rv and rv != parent.metadata.resource_version:
+                    raise
+                continue
+            return decode.render(request, accept, _scale_of(updated))
+        raise errors.Conflict(errors.conflict_message(t.info.resource, t.name))
 
     async def bind(self, request: web.Request, t: Target) -> web.Response:
         accept = decode.negotiate(request)

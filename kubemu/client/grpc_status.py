@@ -24,6 +24,11 @@ CODE_BY_REASON: dict[str, grpc.StatusCode] = {
     errors.REASON_TOO_MANY_REQUESTS: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.REASON_METHOD_NOT_ALLOWED: grpc.StatusCode.UNIMPLEMENTED,
     errors.REASON_UNAUTHORIZED: grpc.StatusCode.UNAUTHENTICATED,
+    # gRPC itself answers RESOURCE_EXHAUSTED to a message over its size limit: the same words for a body over ours.
+    # TooManyRequests, listed first, stays what a bare RESOURCE_EXHAUSTED means; the reason trailer tells them apart.
+    errors.REASON_REQUEST_ENTITY_TOO_LARGE: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    # A patch in a content type the kind does not take is a bad argument; the trailer keeps the reason (and 415).
+    errors.REASON_UNSUPPORTED_MEDIA_TYPE: grpc.StatusCode.INVALID_ARGUMENT,
 }
 """The status code each reason travels as (design.md, "gRPC errors"); any other reason travels as INTERNAL."""
 

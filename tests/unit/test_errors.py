@@ -36,6 +36,8 @@ TABLE = [
     (errors.TooManyRequests, "TooManyRequests", 429, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.MethodNotAllowed, "MethodNotAllowed", 405, grpc.StatusCode.UNIMPLEMENTED),
     (errors.Unauthorized, "Unauthorized", 401, grpc.StatusCode.UNAUTHENTICATED),
+    (errors.RequestEntityTooLarge, "RequestEntityTooLarge", 413, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.UnsupportedMediaType, "UnsupportedMediaType", 415, grpc.StatusCode.INVALID_ARGUMENT),
 ]
 
 
