@@ -309,3 +309,41 @@ async def test_eviction(client: Client, namespace: str, http: Http) -> None:
     await client.pods.get("keep", namespace)
     code, body = await http.call("POST", path % "ev", eviction("ev"))
     assert (code, body["message"]) == (404, 'pods "ev" not found')
+
+
+# ---- the protocols under kubectl, with a plain WebSocket client ----------------------------------------------------
+
+
+async def test_websocket_channels(client: Client, node: KubeletProcess, namespace: str, http: Http) -> None:
+    await run_pod(client, namespace, node.node, "web", [
+        {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}])
+    ws_url = http.url.replace("https://", "wss://") + f"/api/v1/namespaces/{namespace}/pods/web"
+    auth = {"Authorization": f"Bearer {http.token}"}
+
+    # exec on v4 (no close signal: no stdin here), stdout on channel 1, the Status on channel 3, then the close.
+    async with http.session.ws_connect(f"{ws_url}/exec?command=sh&command=-c&command=echo%20out%3B%20exit%207"
+                                       "&stdout=true&stderr=true", protocols=("v4.channel.k8s.io",),
+                                       headers=auth, ssl=http.ssl) as ws:
+        assert ws.protocol == "v4.channel.k8s.io"
+        got = [m.data async for m in ws if m.type == aiohttp.WSMsgType.BINARY]
+    assert got[0] == b"\x01out\n"
+    assert json.loads(got[-1][1:]) == {
+        "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+        "message": "command terminated with non-zero exit code: error executing command [sh -c echo out; exit 7], "
+                   "exit code 7", "details": {"causes": [{"reason": "ExitCode", "message": "7"}]}}
+
+    # The kubelet's port forwarding: each channel opens with its port, little endian; then data on 0, errors on 3.
+    async with http.session.ws_connect(f"{ws_url}/portforward?ports=80&ports=81", protocols=("v4.channel.k8s.io",),
+                                       headers=auth, ssl=http.ssl) as ws:
+        opening = [(await ws.receive_bytes()) for _ in range(4)]
+        assert opening == [b"\x00\x50\x00", b"\x01\x50\x00", b"\x02\x51\x00", b"\x03\x51\x00"]
+        await ws.send_bytes(b"\x00HEAD / HTTP/1.1\r\nHost: web\r\n\r\n")
+        answer = await ws.receive_bytes(timeout=5)
+        assert answer.startswith(b"\x00HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\n")
+        await ws.send_bytes(b"\x02GET / HTTP/1.1\r\n\r\n")
+        refused = await ws.receive_bytes(timeout=5)
+        assert refused.startswith(b"\x03error forwarding port 81 to pod ")
+
+    # Not a WebSocket: 400, as when kubectl falls back to SPDY.
+    code, body = await http.call("POST", f"/api/v1/namespaces/{namespace}/pods/web/exec?command=true")
+    assert code == 400 and body["message"].startswith("Upgrade request required")
