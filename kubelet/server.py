@@ -30,6 +30,10 @@ def rfc3339_nano(t: float) -> str:
     return f"{stamp}.{fraction}Z" if fraction else f"{stamp}Z"
 
 
+MAX_EXEC_STDIN = 16 * 1024 * 1024
+"""Bytes of stdin an exec may send: the simulated shell holds its stdin whole in memory."""
+
+
 class _LogSelection:
     """Which lines a LogsRequest wants and how they are written: --since, --limit-bytes (at line granularity;
     the REST face cuts the exact byte), --timestamps."""
@@ -143,6 +147,9 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
         message: api_pb2.ExecStreamRequest | None = first
         while start.stdin and message is not None:
             stdin += message.stdin
+            if len(stdin) > MAX_EXEC_STDIN:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                    f"stdin of an exec is limited to {MAX_EXEC_STDIN} bytes in kubemu")
             if message.stdin_closed:
                 break
             message = await anext(aiter(request_iterator), None)

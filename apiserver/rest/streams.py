@@ -217,7 +217,7 @@ class Streams:
 
     async def _websocket(self, request: web.Request, protocols: tuple[str, ...]) -> web.WebSocketResponse:
         """The WebSocket of a streaming request, with the first of the client's protocols that we speak."""
-        ws = web.WebSocketResponse(protocols=protocols, max_msg_size=0)
+        ws = web.WebSocketResponse(protocols=protocols)
         ready = ws.can_prepare(request)
         if not ready.ok:
             # kubectl falls back to SPDY when its WebSocket upgrade fails: kubemu answers that with this too.
