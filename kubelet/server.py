@@ -184,9 +184,8 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
             raise AssertionError("unreachable")
         rec = next((r for r in worker.records.values() if r.state == "running" and first.port in r.listening), None)
         if rec is None:
-            await context.abort(grpc.StatusCode.UNAVAILABLE,
-                                portforward.refused_message(worker.pod.metadata.uid, first.port))
-            raise AssertionError("unreachable")
+            yield api_pb2.PortForwardResponse(error=portforward.refused_message(worker.pod.metadata.uid, first.port))
+            return
         data = bytes(first.data)
         message: api_pb2.PortForwardRequest | None = first
         while message is not None:

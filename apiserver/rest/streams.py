@@ -370,7 +370,10 @@ class Streams:
         call = stub.PortForward(requests())
         try:
             async for response in call:
-                await out(response.data)
+                if response.error:
+                    await error(response.error)
+                if response.data:
+                    await out(response.data)
         except grpc.aio.AioRpcError as e:
             await error(e.details() or "kubelet error")
         finally:

@@ -728,18 +728,25 @@ Global___PortForwardRequest: _TypeAlias = PortForwardRequest  # noqa: Y015
 
 @_typing.final
 class PortForwardResponse(_message.Message):
+    """What the pod's server sent, or why the connection failed (said in the stream, not as the call's status: the
+    client may still be sending when the kubelet refuses, and an abort would race its writes).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DATA_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
+    error: _builtins.str
     def __init__(
         self,
         *,
         data: _builtins.bytes = ...,
+        error: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "error", b"error"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
