@@ -1,4 +1,4 @@
-"""Logs and exec proxied to the kubelet that runs the pod, found through the Node's InternalIP and
+"""Logs, exec and port forwarding proxied to the kubelet that runs the pod, found through the Node's InternalIP and
 status.daemonEndpoints.kubeletEndpoint.Port (as kube-apiserver reaches kubelets)."""
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ class KubeletProxy:
             container = names[0]
         elif container not in names and container not in [c.name for c in pod.spec.init_containers]:
             raise errors.BadRequest(f"container {container} is not valid for pod {name}")
+        return await self.stub_of(pod), container
+
+    async def stub_of(self, pod: Any) -> api_pb2_grpc.KubeletStub:
+        """The stub of the kubelet the pod is bound to."""
+        name = pod.metadata.name
         if not pod.spec.node_name:
             raise errors.BadRequest(f"pod {name} does not have a host assigned")
         node: Any = await self.registry.get("Node", "", pod.spec.node_name)
@@ -40,7 +45,7 @@ class KubeletProxy:
         channel = self.channels.get(address)
         if channel is None:
             channel = self.channels[address] = grpc.aio.insecure_channel(address)
-        return api_pb2_grpc.KubeletStub(channel), container
+        return api_pb2_grpc.KubeletStub(channel)
 
     async def close(self) -> None:
         for ch in self.channels.values():

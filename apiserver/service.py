@@ -214,6 +214,55 @@ class ApiService(api_pb2_grpc.APIServicer):
             await context.abort(e.code(), e.details() or "kubelet error")
             raise AssertionError("unreachable") from e
 
+    async def ExecStream(
+        self, request_iterator: AsyncIterator[api_pb2.ExecStreamRequest], context: Any
+    ) -> AsyncIterator[api_pb2.ExecStreamResponse]:
+        requests = aiter(request_iterator)
+        first = await anext(requests, None)
+        if first is None:
+            return
+        try:
+            stub, container = await self.proxy.stub_for(first.start.namespace, first.start.name, first.start.container)
+        except errors.ApiError as e:
+            await _abort(context, e)
+            return
+        first.start.container = container
+
+        async def forwarded() -> AsyncIterator[api_pb2.ExecStreamRequest]:
+            yield first
+            async for message in requests:
+                yield message
+
+        try:
+            async for response in stub.ExecStream(forwarded()):
+                yield response
+        except grpc.aio.AioRpcError as e:
+            await context.abort(e.code(), e.details() or "kubelet error")
+
+    async def PortForward(
+        self, request_iterator: AsyncIterator[api_pb2.PortForwardRequest], context: Any
+    ) -> AsyncIterator[api_pb2.PortForwardResponse]:
+        requests = aiter(request_iterator)
+        first = await anext(requests, None)
+        if first is None:
+            return
+        try:
+            stub = await self.proxy.stub_of(await self.registry.get("Pod", first.namespace or "default", first.name))
+        except errors.ApiError as e:
+            await _abort(context, e)
+            return
+
+        async def forwarded() -> AsyncIterator[api_pb2.PortForwardRequest]:
+            yield first
+            async for message in requests:
+                yield message
+
+        try:
+            async for response in stub.PortForward(forwarded()):
+                yield response
+        except grpc.aio.AioRpcError as e:
+            await context.abort(e.code(), e.details() or "kubelet error")
+
     # -- watch ------------------------------------------------------------------------------------
 
     def _event(self, info: kinds.KindInfo, etype: str, ev: StreamEvent) -> api_pb2.WatchEvent:

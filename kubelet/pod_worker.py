@@ -98,7 +98,10 @@ class ContainerRecord:
     ever_started: bool = False
     starting: bool = False
     logs: list[str] = field(default_factory=list)
+    log_times: list[float] = field(default_factory=list)
+    """When each line of `logs` was written (what `kubectl logs --timestamps` and `--since` read)."""
     previous_logs: list[str] = field(default_factory=list)
+    previous_log_times: list[float] = field(default_factory=list)
     log_changed: asyncio.Event = field(default_factory=asyncio.Event)
     listening: set[int] = field(default_factory=set)
     process: asyncio.Task[None] | None = None
@@ -110,6 +113,7 @@ class ContainerRecord:
     available_at: float = 0.0
     """Before this time the process is still warming up: probes fail (sim.kubemu.io/ready-after)."""
     container_id: str = ""
+    clock: Callable[[], float] = time.time
 
     @property
     def name(self) -> str:
@@ -125,8 +129,10 @@ class ContainerRecord:
 
     def append_log(self, line: str) -> None:
         self.logs.append(line)
+        self.log_times.append(self.clock())
         if len(self.logs) > 10_000:  # bound memory like the kubelet's log rotation does
             del self.logs[: len(self.logs) - 10_000]
+            del self.log_times[: len(self.log_times) - 10_000]
         self.log_changed.set()
         self.log_changed = asyncio.Event()
 
@@ -163,9 +169,9 @@ class PodWorker:
         self.volumes = {v.name: Volume(v.name) for v in pod.spec.volumes}
         self.records: dict[str, ContainerRecord] = {}
         for c in pod.spec.init_containers:
-            self.records[c.name] = ContainerRecord(c, True, self._container_fs(c))
+            self.records[c.name] = ContainerRecord(c, True, self._container_fs(c), clock=ctx.clock)
         for c in pod.spec.containers:
-            self.records[c.name] = ContainerRecord(c, False, self._container_fs(c))
+            self.records[c.name] = ContainerRecord(c, False, self._container_fs(c), clock=ctx.clock)
         self.memory_limited = [r for r in self.records.values() if "memory" in r.spec.resources.limits]
         """The containers an OOM kill can stop (a container's resources do not change)."""
         if previous is not None:
@@ -446,8 +452,8 @@ class PodWorker:
                                      f'Container image "{c.image}" already present on machine')
             if rec.ever_started:
                 rec.restart_count += 1
-                rec.previous_logs = rec.logs
-                rec.logs = []
+                rec.previous_logs, rec.previous_log_times = rec.logs, rec.log_times
+                rec.logs, rec.log_times = [], []
             if rec.terminated is not None:
                 rec.last_terminated = rec.terminated
             rec.terminated = None

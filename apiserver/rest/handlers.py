@@ -18,6 +18,7 @@ from multidict import CIMultiDict
 from apiserver import errors
 from apiserver.registry import Registry
 from apiserver.rest import decode, status, tables
+from apiserver.rest.streams import Streams
 from apiserver.rest.watch import WatchStream
 from apiserver.watch import WatchHub, make_filter
 from kubemu.api import kinds
@@ -246,6 +247,7 @@ class Resources:
     def __init__(self, registry: Registry, hub: WatchHub, bookmark_interval: float) -> None:
         self.registry = registry
         self.watch = WatchStream(registry, hub, bookmark_interval)
+        self.streams = Streams(registry)
 
     async def handle(self, request: web.Request, group: str, version: str, parts: list[str]) -> web.StreamResponse:
         t = resolve(group, version, parts)
@@ -278,6 +280,8 @@ class Resources:
             if method == "PATCH":
                 return await self.patch(request, t)
             raise status.method_not_allowed()
+        if t.info.kind == "Pod" and t.subresource in Streams.SUBRESOURCES:
+            return await self.streams.handle(request, t.namespace, t.name, t.subresource)
         if t.subresource == "binding" and t.info.kind == "Pod":
             if method == "POST":
                 return await self.bind(request, t)

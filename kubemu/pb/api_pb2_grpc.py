@@ -94,6 +94,16 @@ class APIStub:
                 request_serializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.SerializeToString,
                 response_deserializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.FromString,
                 _registered_method=True)
+        self.ExecStream = channel.stream_stream(
+                '/kubemu.pb.API/ExecStream',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.ExecStreamRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.ExecStreamResponse.FromString,
+                _registered_method=True)
+        self.PortForward = channel.stream_stream(
+                '/kubemu.pb.API/PortForward',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.PortForwardRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.PortForwardResponse.FromString,
+                _registered_method=True)
 
 
 class APIServicer:
@@ -173,6 +183,18 @@ class APIServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExecStream(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PortForward(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_APIServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -235,6 +257,16 @@ def add_APIServicer_to_server(servicer, server):
                     servicer.Exec,
                     request_deserializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.FromString,
                     response_serializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.SerializeToString,
+            ),
+            'ExecStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ExecStream,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.ExecStreamRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.ExecStreamResponse.SerializeToString,
+            ),
+            'PortForward': grpc.stream_stream_rpc_method_handler(
+                    servicer.PortForward,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.PortForwardRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.PortForwardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -571,6 +603,60 @@ class API:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ExecStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/kubemu.pb.API/ExecStream',
+            kubemu_dot_pb_dot_api__pb2.ExecStreamRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.ExecStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PortForward(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/kubemu.pb.API/PortForward',
+            kubemu_dot_pb_dot_api__pb2.PortForwardRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.PortForwardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class KubeletStub:
     """Missing associated documentation comment in .proto file."""
@@ -591,6 +677,16 @@ class KubeletStub:
                 request_serializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.SerializeToString,
                 response_deserializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.FromString,
                 _registered_method=True)
+        self.ExecStream = channel.stream_stream(
+                '/kubemu.pb.Kubelet/ExecStream',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.ExecStreamRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.ExecStreamResponse.FromString,
+                _registered_method=True)
+        self.PortForward = channel.stream_stream(
+                '/kubemu.pb.Kubelet/PortForward',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.PortForwardRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.PortForwardResponse.FromString,
+                _registered_method=True)
 
 
 class KubeletServicer:
@@ -608,6 +704,18 @@ class KubeletServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExecStream(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PortForward(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KubeletServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -620,6 +728,16 @@ def add_KubeletServicer_to_server(servicer, server):
                     servicer.Exec,
                     request_deserializer=kubemu_dot_pb_dot_api__pb2.ExecRequest.FromString,
                     response_serializer=kubemu_dot_pb_dot_api__pb2.ExecResponse.SerializeToString,
+            ),
+            'ExecStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ExecStream,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.ExecStreamRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.ExecStreamResponse.SerializeToString,
+            ),
+            'PortForward': grpc.stream_stream_rpc_method_handler(
+                    servicer.PortForward,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.PortForwardRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.PortForwardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -676,6 +794,60 @@ class Kubelet:
             '/kubemu.pb.Kubelet/Exec',
             kubemu_dot_pb_dot_api__pb2.ExecRequest.SerializeToString,
             kubemu_dot_pb_dot_api__pb2.ExecResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/kubemu.pb.Kubelet/ExecStream',
+            kubemu_dot_pb_dot_api__pb2.ExecStreamRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.ExecStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PortForward(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/kubemu.pb.Kubelet/PortForward',
+            kubemu_dot_pb_dot_api__pb2.PortForwardRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.PortForwardResponse.FromString,
             options,
             channel_credentials,
             insecure,

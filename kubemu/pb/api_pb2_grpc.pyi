@@ -45,6 +45,8 @@ class APIStub:
     """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
     Logs: _grpc.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]
     Exec: _grpc.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]
+    ExecStream: _grpc.StreamStreamMultiCallable[_api_pb2.ExecStreamRequest, _api_pb2.ExecStreamResponse]
+    PortForward: _grpc.StreamStreamMultiCallable[_api_pb2.PortForwardRequest, _api_pb2.PortForwardResponse]
 
 @_typing.type_check_only
 class APIAsyncStub(APIStub):
@@ -63,6 +65,8 @@ class APIAsyncStub(APIStub):
     """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
     Logs: _aio.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]  # type: ignore[assignment]
     Exec: _aio.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]  # type: ignore[assignment]
+    ExecStream: _aio.StreamStreamMultiCallable[_api_pb2.ExecStreamRequest, _api_pb2.ExecStreamResponse]  # type: ignore[assignment]
+    PortForward: _aio.StreamStreamMultiCallable[_api_pb2.PortForwardRequest, _api_pb2.PortForwardResponse]  # type: ignore[assignment]
 
 class APIServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -151,6 +155,20 @@ class APIServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.ExecResponse, _abc.Awaitable[_api_pb2.ExecResponse]]: ...
 
+    @_abc_1.abstractmethod
+    def ExecStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_api_pb2.ExecStreamRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.ExecStreamResponse], _abc.AsyncIterator[_api_pb2.ExecStreamResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PortForward(
+        self,
+        request_iterator: _MaybeAsyncIterator[_api_pb2.PortForwardRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.PortForwardResponse], _abc.AsyncIterator[_api_pb2.PortForwardResponse]]: ...
+
 def add_APIServicer_to_server(servicer: APIServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class KubeletStub:
@@ -160,12 +178,16 @@ class KubeletStub:
     def __new__(cls, channel: _aio.Channel) -> KubeletAsyncStub: ...
     Logs: _grpc.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]
     Exec: _grpc.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]
+    ExecStream: _grpc.StreamStreamMultiCallable[_api_pb2.ExecStreamRequest, _api_pb2.ExecStreamResponse]
+    PortForward: _grpc.StreamStreamMultiCallable[_api_pb2.PortForwardRequest, _api_pb2.PortForwardResponse]
 
 @_typing.type_check_only
 class KubeletAsyncStub(KubeletStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Logs: _aio.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]  # type: ignore[assignment]
     Exec: _aio.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]  # type: ignore[assignment]
+    ExecStream: _aio.StreamStreamMultiCallable[_api_pb2.ExecStreamRequest, _api_pb2.ExecStreamResponse]  # type: ignore[assignment]
+    PortForward: _aio.StreamStreamMultiCallable[_api_pb2.PortForwardRequest, _api_pb2.PortForwardResponse]  # type: ignore[assignment]
 
 class KubeletServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -181,5 +203,19 @@ class KubeletServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.ExecRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.ExecResponse, _abc.Awaitable[_api_pb2.ExecResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ExecStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_api_pb2.ExecStreamRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.ExecStreamResponse], _abc.AsyncIterator[_api_pb2.ExecStreamResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PortForward(
+        self,
+        request_iterator: _MaybeAsyncIterator[_api_pb2.PortForwardRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_api_pb2.PortForwardResponse], _abc.AsyncIterator[_api_pb2.PortForwardResponse]]: ...
 
 def add_KubeletServicer_to_server(servicer: KubeletServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

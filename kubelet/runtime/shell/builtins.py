@@ -268,7 +268,7 @@ async def _cat(sh: Shell, argv: list[str], io: IO) -> int:
     status = 0
     for p in paths or ["-"]:
         if p == "-":
-            io.out.write(io.stdin.decode(errors="replace"))
+            io.out.write(io.consume(len(io.stdin)).decode(errors="replace"))
             continue
         try:
             io.out.write(sh.ctx.fs.read(p, cwd=sh.ctx.cwd).decode(errors="replace"))
@@ -671,3 +671,71 @@ async def _seq(sh: Shell, argv: list[str], io: IO) -> int:
             await asyncio.sleep(0)  # stay cancellable on huge ranges
     io.out.write("".join(line + "\n" for line in lines))
     return 0
+
+
+@_builtin("read")
+async def _read(sh: Shell, argv: list[str], io: IO) -> int:
+    """`read [-r] [-p PROMPT] [NAME...]`: one line of stdin, split on IFS whitespace into the names (the last takes
+    the rest; none: REPLY). Without -r a backslash escapes the next character and joins a continued line. At end
+    of input the names are still set from what was read, and the status is 1 (POSIX)."""
+    raw, names, i = False, [], 1
+    while i < len(argv) and argv[i].startswith("-") and len(argv[i]) > 1:
+        opt = argv[i]
+        i += 1
+        if opt == "--":
+            break
+        if opt == "-r":
+            raw = True
+        elif opt == "-p" and i < len(argv):
+            io.err.write(argv[i])
+            i += 1
+        else:
+            sh.err(io, f"sh: read: illegal option {opt}")
+            return 2
+    names = argv[i:] or ["REPLY"]
+    for name in names:
+        if not NAME.fullmatch(name):
+            sh.err(io, f"sh: read: '{name}': not a valid identifier")
+            return 1
+    text = io.unread().decode(errors="replace")
+    chars: list[tuple[str, bool]] = []  # each character, and whether a backslash quoted it
+    pos, eol = 0, False
+    while pos < len(text):
+        ch = text[pos]
+        pos += 1
+        if ch == "\\" and not raw and pos < len(text):
+            nxt = text[pos]
+            pos += 1
+            if nxt != "\n":  # backslash-newline continues the line
+                chars.append((nxt, True))
+            continue
+        if ch == "\n":
+            eol = True
+            break
+        chars.append((ch, False))
+    io.consume(len(text[:pos].encode()))
+    ifs = sh.get("IFS")
+    seps = " \t\n" if ifs is None else ifs
+    fields: list[str] = []
+    k = 0
+    while k < len(chars) and chars[k][0] in seps and not chars[k][1] and chars[k][0].isspace():
+        k += 1
+    current: list[str] = []
+    while k < len(chars):
+        ch, quoted = chars[k]
+        if len(fields) < len(names) - 1 and not quoted and ch in seps:
+            fields.append("".join(current))
+            current = []
+            k += 1
+            while k < len(chars) and not chars[k][1] and chars[k][0] in seps and chars[k][0].isspace():
+                k += 1
+            continue
+        current.append(ch)
+        k += 1
+    # The last name keeps the rest of the line, less trailing IFS whitespace.
+    while current and current[-1] in seps and current[-1].isspace():
+        current.pop()
+    fields.append("".join(current))
+    for n, name in enumerate(names):
+        sh.set(name, fields[n] if n < len(fields) else "")
+    return 0 if eol else 1

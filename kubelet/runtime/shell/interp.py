@@ -129,11 +129,23 @@ class _FileOut:
 
 @dataclass
 class IO:
-    """A command's streams. stdin is whole, not a stream: the stages of a pipeline run one after the other."""
+    """A command's streams. stdin is whole, not a stream: the stages of a pipeline run one after the other.
+
+    `cursor` is how much of stdin has been read: one open file description shared by the commands that inherit
+    it, so `read x; cat` gives cat what read left (a pipeline stage or a `<` file starts a new one)."""
 
     out: Out
     err: Out
     stdin: bytes = b""
+    cursor: list[int] = field(default_factory=lambda: [0])
+
+    def unread(self) -> bytes:
+        return self.stdin[self.cursor[0]:]
+
+    def consume(self, n: int) -> bytes:
+        data = self.stdin[self.cursor[0]:self.cursor[0] + n]
+        self.cursor[0] += len(data)
+        return data
 
 
 class Exit(Exception):
@@ -411,7 +423,8 @@ class Shell:
             for i, cmd in enumerate(node.cmds):
                 last = i == len(node.cmds) - 1
                 buf = _Buffer()
-                status = await self.fork().run_tree(cmd, IO(io.out if last else buf, io.err, stdin))
+                cursor = io.cursor if i == 0 else [0]
+                status = await self.fork().run_tree(cmd, IO(io.out if last else buf, io.err, stdin, cursor))
                 stdin = buf.value().encode()
             if not node.negate:
                 self.check_errexit(status)
@@ -498,7 +511,7 @@ class Shell:
         return status
 
     async def redirect(self, redirs: list[Redirect], io: IO) -> IO:
-        out, err, stdin = io.out, io.err, io.stdin
+        out, err, stdin, cursor = io.out, io.err, io.stdin, io.cursor
         fs, cwd = self.ctx.fs, self.ctx.cwd
         for r in redirs:
             target = await self.expand_str(r.target, io)
@@ -509,7 +522,7 @@ class Shell:
                 stream = _Null() if target == "-" else (out if target == "1" else err if target == "2" else _Null())
             elif r.op == "<":
                 try:
-                    stdin = fs.read(target, cwd=cwd)
+                    stdin, cursor = fs.read(target, cwd=cwd), [0]
                 except FsError as e:
                     self.err(io, f"sh: can't open '{target}': {e.message}")
                     raise _RedirectFailed from None
@@ -531,7 +544,7 @@ class Shell:
                 out = stream
             elif r.fd == 2:
                 err = stream
-        return IO(out, err, stdin)
+        return IO(out, err, stdin, cursor)
 
     async def run_argv(self, argv: list[str], io: IO) -> int:
         """Run one command: a shell, a builtin (a leading directory is ignored), or the image's program."""
@@ -580,10 +593,11 @@ class Shell:
                 return 127
             params = argv[i:]
         else:
-            script, params = io.stdin.decode(errors="replace"), [argv[0]]
-        # A new shell process inherits the environment (exported variables) but not shell variables.
+            script, params = io.consume(len(io.stdin)).decode(errors="replace"), [argv[0]]
+        # A new shell process inherits the environment (exported variables) but not shell variables, and its
+        # standard input (what a script read from stdin did not take).
         child = Shell(replace(self.ctx, env=dict(self.ctx.env)), self.log, params, self.builtins, opts=opts)
-        return await child.main(script, IO(io.out, io.err))
+        return await child.main(script, IO(io.out, io.err, io.stdin, io.cursor))
 
 
 def _has_cmdsub(word: Word) -> bool:

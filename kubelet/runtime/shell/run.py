@@ -7,8 +7,9 @@ from kubelet.runtime.shell.builtins import BUILTINS
 from kubelet.runtime.shell.interp import IO, Break, Continue, Exit, Log, Shell, ShellContext
 
 
-async def run_command(argv: list[str], ctx: ShellContext) -> int:
-    """Run a container's command+args (or an exec probe's command) and return its exit code.
+async def run_command(argv: list[str], ctx: ShellContext, stdin: bytes = b"") -> int:
+    """Run a container's command+args (or an exec probe's command, or an exec with its stdin) and return its exit
+    code.
 
     `sh`/`bash` with `-c` interpret the script, a builtin (`/bin/sleep` counts as `sleep`) runs directly,
     anything else goes to ctx.unknown_command. A background job (`cmd &`) is cancelled when this returns.
@@ -19,7 +20,7 @@ async def run_command(argv: list[str], ctx: ShellContext) -> int:
     sh = Shell(ctx, log, [argv[0]], BUILTINS)
     try:
         try:
-            return await sh.run_argv(list(argv), IO(log, log))
+            return await sh.run_argv(list(argv), IO(log, log, stdin))
         except Exit as e:
             return e.code
         except (Break, Continue):
