@@ -76,6 +76,17 @@ def _dry_run(request: web.Request, body: dict[str, Any] | None = None) -> bool:
     return bool(values)
 
 
+def _int_query(request: web.Request, name: str) -> int | None:
+    """An integer query parameter (limit, timeoutSeconds): 400 when it is not one, as upstream's parameter codec."""
+    value = request.query.get(name, "")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise status.bad_request(f'invalid value for {name}: "{value}"') from None
+
+
 def _list_doc(info: kinds.KindInfo, items: list[dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any]:
     return {"kind": f"{info.kind}List", "apiVersion": info.api_version, "metadata": metadata, "items": items}
 
@@ -235,7 +246,8 @@ class Resources:
             _, start = decode_continue(q["continue"])
             items = [o for o in items if _key(o) >= start]
         metadata: dict[str, Any] = {"resourceVersion": str(rev)}
-        limit = int(q["limit"]) if q.get("limit", "").isdigit() else 0
+        _int_query(request, "timeoutSeconds")  # a list ends at once, but refuses what a watch would refuse
+        limit = max(_int_query(request, "limit") or 0, 0)
         if limit and len(items) > limit:
             # A continuation is served from the store's latest state (no snapshot at the first page's revision):
             # objects keep their order by namespace/name, so none is listed twice.
