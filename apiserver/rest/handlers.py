@@ -232,6 +232,8 @@ class Resources:
             raise status.bad_request(f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan"')
         if rv and not rv.isdigit():
             raise errors.BadRequest(f'invalid resource version "{rv}"')
+        _int_query(request, "timeoutSeconds")  # a list ends at once, but refuses what a watch would refuse
+        limit = _int_query(request, "limit")
         items, rev = await self.registry.list(t.info.kind, t.namespace, flt)
         # The store keeps only the latest state: a list at an exact older revision is gone, as after compaction.
         if match == "Exact" and int(rv) != rev:
@@ -246,8 +248,7 @@ class Resources:
             _, start = decode_continue(q["continue"])
             items = [o for o in items if _key(o) >= start]
         metadata: dict[str, Any] = {"resourceVersion": str(rev)}
-        _int_query(request, "timeoutSeconds")  # a list ends at once, but refuses what a watch would refuse
-        limit = max(_int_query(request, "limit") or 0, 0)
+        limit = max(limit or 0, 0)  # upstream lists everything for a negative limit
         if limit and len(items) > limit:
             # A continuation is served from the store's latest state (no snapshot at the first page's revision):
             # objects keep their order by namespace/name, so none is listed twice.
