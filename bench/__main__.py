@@ -29,6 +29,9 @@ BENCHMARKS = {
     "memory": "bench.memory",
     "memory-per-node": "bench.scale",
     "scale": "bench.scale",
+    "rest-writes": "bench.rest_writes",
+    "rest-watch": "bench.rest_watch",
+    "rest-list": "bench.rest_list",
 }
 
 

@@ -93,6 +93,10 @@ def parse(request: web.Request, body: bytes, kind: str) -> Any:
     if ctype in YAML_TYPES:
         try:
             return yaml.safe_load(body)
+        except RecursionError:
+            # Nesting deeper than the parser's stack: upstream's decoders refuse past a depth too.
+            raise status.bad_request(
+                f"the object provided is unrecognized (must be of type {kind}): yaml: exceeded max depth") from None
         except yaml.YAMLError as e:
             problem = getattr(e, "problem", None) or str(e)
             mark = getattr(e, "problem_mark", None)
@@ -101,6 +105,9 @@ def parse(request: web.Request, body: bytes, kind: str) -> Any:
                 f"the object provided is unrecognized (must be of type {kind}): yaml: {where}{problem}") from None
     try:
         return json.loads(body)
+    except RecursionError:
+        raise status.bad_request(f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                                 "version/kind; json parse error: exceeded max depth") from None
     except (ValueError, UnicodeDecodeError) as e:
         snippet = body[:100].decode(errors="replace")
         raise status.bad_request(f"the object provided is unrecognized (must be of type {kind}): couldn't get "

@@ -80,6 +80,17 @@ def _dry_run(request: web.Request, body: dict[str, Any] | None = None) -> bool:
     return bool(values)
 
 
+def _int_query(request: web.Request, name: str) -> int | None:
+    """An integer query parameter (limit, timeoutSeconds): 400 when it is not one, as upstream's parameter codec."""
+    value = request.query.get(name, "")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise status.bad_request(f'invalid value for {name}: "{value}"') from None
+
+
 def _list_doc(info: kinds.KindInfo, items: list[dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any]:
     return {"kind": f"{info.kind}List", "apiVersion": info.api_version, "metadata": metadata, "items": items}
 
@@ -321,6 +332,8 @@ class Resources:
             raise status.bad_request(f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan"')
         if rv and not rv.isdigit():
             raise errors.BadRequest(f'invalid resource version "{rv}"')
+        _int_query(request, "timeoutSeconds")  # a list ends at once, but refuses what a watch would refuse
+        limit = _int_query(request, "limit")
         items, rev = await self.registry.list(t.info.kind, t.namespace, flt)
         # The store keeps only the latest state: a list at an exact older revision is gone, as after compaction.
         if match == "Exact" and int(rv) != rev:
@@ -335,7 +348,7 @@ class Resources:
             _, start = decode_continue(q["continue"])
             items = [o for o in items if _key(o) >= start]
         metadata: dict[str, Any] = {"resourceVersion": str(rev)}
-        limit = int(q["limit"]) if q.get("limit", "").isdigit() else 0
+        limit = max(limit or 0, 0)  # upstream lists everything for a negative limit
         if limit and len(items) > limit:
             # A continuation is served from the store's latest state (no snapshot at the first page's revision):
             # objects keep their order by namespace/name, so none is listed twice.

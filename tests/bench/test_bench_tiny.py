@@ -69,7 +69,8 @@ def positive(results: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", ["api-writes", "store-path", "store-vs-etcd", "watch-fanout", "scheduler",
-                                  "pod-startup", "churn", "recovery", "memory"])
+                                  "pod-startup", "churn", "recovery", "memory", "rest-writes", "rest-watch",
+                                  "rest-list"])
 def test_rates_latencies_and_sizes_are_positive(results: dict[str, Any], name: str) -> None:
     rows = positive(results, name)
     assert rows
@@ -85,6 +86,10 @@ def test_rates_latencies_and_sizes_are_positive(results: dict[str, Any], name: s
     ("store-vs-etcd", "kubemu create", {"apiserver", "redis", "benchmark"}),
     ("scheduler", "pod created and bound", {"apiserver", "scheduler", "redis", "benchmark"}),
     ("churn", "pod Running", {"apiserver", "scheduler", "controllers", "kubelets", "redis", "benchmark"}),
+    ("rest-writes", "gRPC create", {"apiserver", "redis", "benchmark"}),
+    ("rest-writes", "REST create", {"apiserver", "redis", "benchmark"}),
+    ("rest-list", "JSON list", {"apiserver", "redis", "benchmark"}),
+    ("rest-list", "Table list", {"apiserver", "redis", "benchmark"}),
 ])
 def test_cpu_per_operation_is_reported_per_process(results: dict[str, Any], name: str, what: str,
                                                    groups: set[str]) -> None:
