@@ -17,6 +17,7 @@ read or copied: only the peer's answers.
 from __future__ import annotations
 
 import base64
+import copy
 import http.client
 import json
 import os
@@ -268,7 +269,7 @@ def compatible(sh: dict[str, Any], v: Any, occs: list[tuple[int, Any]]) -> bool:
             try:
                 entry = {n: (w, x) for n, w, x in tags(raw)}
                 key = entry.get(1, (2, b""))[1].decode()
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, AttributeError, UnicodeDecodeError):
                 return False
             if key not in v or not single(sh["value"], v[key], *entry.get(2, (2, b""))):
                 return False
@@ -286,26 +287,35 @@ def _empty(v: Any) -> bool:
 def matches(defn: str, v: dict[str, Any], raw: bytes) -> bool:
     """Every tag of `raw` has a field of `v` it fits, and every non-empty field of `v` a tag."""
     key = (defn, json.dumps(v, sort_keys=True), raw)
-    if key in _memo:
-        return _memo[key]
-    _memo[key] = False
-    ok = all(s in raw for s in _strings(v))
-    if ok:
-        ps = props(defn)
-        groups: dict[int, list[tuple[int, Any]]] = {}
+    if key not in _memo:
+        _memo[key] = False
+        used = _used(defn, v, raw) if all(s in raw for s in _strings(v)) else None
+        _memo[key] = used is not None and all(p in used or _empty(x) for p, x in v.items())
+    return _memo[key]
+
+
+def _used(defn: str, v: dict[str, Any], raw: bytes) -> set[str] | None:
+    """The fields of `v` that the tags of `raw` carry; None when a tag fits none of them. A tag that fits none
+    but carries some of them as a message of its own is an embedded struct (Go's inline ProbeHandler)."""
+    ps = props(defn)
+    groups: dict[int, list[tuple[int, Any]]] = {}
+    try:
         for n, wt, x in tags(raw):
             groups.setdefault(n, []).append((wt, x))
-        used: set[str] = set()
-        for occs in groups.values():
-            fits = [p for p in v if p in ps and compatible(shape(ps[p]), v[p], occs)]
-            if not fits:
-                if not all(_zero(wt, x) for wt, x in occs):
-                    ok = False
-                    break
-            used.update(fits)
-        ok = ok and all(p in used or _empty(x) for p, x in v.items())
-    _memo[key] = ok
-    return ok
+    except ValueError:
+        return None
+    used: set[str] = set()
+    for occs in groups.values():
+        fits = [p for p in v if p in ps and compatible(shape(ps[p]), v[p], occs)]
+        if not fits and len(occs) == 1 and occs[0][0] == 2 and not _zero(*occs[0]):
+            inner = _used(defn, v, occs[0][1])
+            if inner:
+                used |= inner
+                continue
+        if not fits and not all(_zero(wt, x) for wt, x in occs):
+            return None
+        used.update(fits)
+    return used
 
 
 def _zero(wt: int, x: Any) -> bool:
@@ -346,10 +356,13 @@ class Learner:
         for n, occs in groups.items():
             if all(_zero(wt, x) for wt, x in occs):
                 self.zeros.setdefault((defn, n), set()).update(v)
+                empties = {shape(ps[p]).get("ref") for p in v if p in ps and v[p] == {}}
+                if len(occs) == 1 and occs[0][1] and len(empties) == 1 and None not in empties:
+                    self.learn(empties.pop() or "", {}, occs[0][1], sample, path)  # what it holds is empty too
                 continue  # an empty non-pointer field: it fits every empty value, so it says nothing
             fits = {p for p in v if p in ps and compatible(shape(ps[p]), v[p], occs)}
             key = (defn, n)
-            if not fits and len(occs) == 1 and occs[0][0] == 2 and matches(defn, v, occs[0][1]):
+            if not fits and len(occs) == 1 and occs[0][0] == 2 and _used(defn, v, occs[0][1]):
                 self.embedded.add(key)
                 self.learn(f"{defn}/{n}", v, occs[0][1], sample, path)
                 continue
@@ -528,7 +541,8 @@ def main() -> None:
             defn = defn_of(info.api_version, info.kind)
             learner.samples.append((defn, got_json, coll))
             learner.learn(defn, got_json, unwrap(got_pb), len(learner.samples) - 1, [])
-            records.setdefault(info.kind, (got_pb, got_json))
+            if info.namespaced:  # a cluster-scoped one's two answers differ in uid and times
+                records.setdefault(info.kind, (got_pb, copy.deepcopy(got_json)))
             if info.namespaced and "status" in props(defn):
                 status = _status_of(info, namespace)
                 if status:
@@ -555,7 +569,7 @@ def main() -> None:
         peer.call("DELETE", f"/api/v1/namespaces/{namespace}")
     _write(learner, version)
     RECORDINGS.mkdir(parents=True, exist_ok=True)
-    for kind in ("Namespace", "Lease", "Scale", "Deployment"):
+    for kind in ("Lease", "Event", "Scale", "Deployment"):
         if kind in records:
             pb, doc = records[kind]
             (RECORDINGS / f"{kind.lower()}.bin").write_bytes(pb)
@@ -571,63 +585,52 @@ def _status_of(info: kinds.KindInfo, namespace: str) -> dict[str, Any] | None:
 
 
 def _ask_the_decoder(peer: Peer, learner: Learner, namespace: str) -> None:
-    """Settle what the values left open, and learn the option bodies, with the decoder's wire type errors."""
-    todo: dict[str, tuple[str, str, str, list[int]]] = {}
-    # Where each definition sits below a kind, by numbers already learned.
+    """Check every definition's numbers with the decoder's wire type errors, which also settle what the values
+    left open and teach the option bodies no GET answers (DeleteOptions, inside an Eviction). Where the two
+    disagree the decoder wins: a chain of nested singletons can fit the wrong field by value."""
+    queue: list[tuple[str, tuple[str, str, str, list[int]]]] = []
     for info in kinds.all_kinds():
-        root = defn_of(info.api_version, info.kind)
-        _paths(learner, root, (collection(info, namespace), info.api_version, info.kind, []), todo, set())
-    for extra in EXTRA:
-        group_kind = DEFS[extra].get("x-kubernetes-group-version-kind", [{}])[0]
-        if extra.endswith("Eviction"):
-            create = f"/api/v1/namespaces/{namespace}/pods/lp-pod-0/eviction"
-        elif extra.endswith("Scale"):
-            create = f"/apis/apps/v1/namespaces/{namespace}/deployments/lp-deployment-0/scale"
-        else:
-            continue  # DeleteOptions: reached inside the Eviction
-        api = f"{group_kind['group']}/{group_kind['version']}" if group_kind.get("group") else group_kind["version"]
-        _paths(learner, extra, (create, api, group_kind["kind"], []), todo, set(), method_put=extra.endswith("Scale"))
+        queue.append((defn_of(info.api_version, info.kind), (collection(info, namespace), info.api_version,
+                                                              info.kind, [])))
+    queue.append(("io.k8s.api.policy.v1.Eviction",
+                  (f"/api/v1/namespaces/{namespace}/pods/lp-pod-0/eviction", "policy/v1", "Eviction", [])))
+    queue.append(("io.k8s.api.autoscaling.v1.Scale",
+                  (f"/apis/apps/v1/namespaces/{namespace}/deployments/lp-deployment-0/scale", "autoscaling/v1",
+                   "Scale", [])))
     done: set[str] = set()
-    while set(todo) - done:
-        defn = min(set(todo) - done)
+    while queue:
+        defn, (create, api, kind, prefix) = queue.pop(0)
+        if defn in done or len(prefix) > 14:
+            continue
         done.add(defn)
-        create, api, kind, prefix = todo[defn]
         names = list(props(defn))
         known = learner.numbers.get(defn, {})
-        if len(known) == len(names):
-            continue
         found = oracle(peer, create, api, kind, prefix, max(len(names) + 12, max(known.values(), default=0) + 6))
+        decoded: dict[str, int] = {}
+        learner.embedded -= {(d, n) for d, n in learner.embedded if d == defn}  # the decoder says which
         for n, go in found.items():
             j = go_to_json(go, names)
-            if j is None:
-                if go in EMBEDDED:
-                    learner.embedded.add((defn, n))
-                    todo.setdefault(f"{defn}/{n}", (create, api, kind, [*prefix, n]))
-                else:
-                    print(f"{defn}: field {n} ({go}) has no JSON name", file=sys.stderr)
-                continue
+            if j is None and go in EMBEDDED:
+                learner.embedded.add((defn, n))
+                queue.append((f"{defn}/{n}", (create, api, kind, [*prefix, n])))
+            elif j is None:
+                print(f"{defn}: field {n} ({go}) has no JSON name", file=sys.stderr)
+            else:
+                decoded[j] = n
+        for j, n in decoded.items():
             if known.get(j, n) != n:
                 print(f"{defn}.{j}: values said {known[j]}, the decoder {n}", file=sys.stderr)
-            learner.numbers.setdefault(defn, {})[j] = n
-        # A field of a definition first reached here may hold more definitions below it.
-        _paths(learner, defn, (create, api, kind, prefix), todo, set())
-
-
-def _paths(learner: Learner, defn: str, where: tuple[str, str, str, list[int]], todo: dict[str, Any],
-           seen: set[str], method_put: bool = False) -> None:
-    if defn in seen or len(where[3]) > 12:
-        return
-    seen = {*seen, defn}
-    todo.setdefault(defn, where)
-    for p, n in learner.numbers.get(defn, {}).items():
-        sh = shape(props(defn)[p])
-        sub = sh["value"] if sh.get("map") else sh
-        if sub.get("type") != "message":
-            continue
-        create, api, kind, prefix = where
-        if sh.get("map"):
-            continue  # a map's values sit in entries: reached by value matching only
-        _paths(learner, sub["ref"], (create, api, kind, [*prefix, n]), todo, seen)
+        taken = set(decoded.values()) | {n for d, n in learner.embedded if d == defn}
+        learner.numbers[defn] = {**{j: n for j, n in known.items() if j not in decoded and n not in taken},
+                                 **decoded}
+        for p, n in learner.numbers[defn].items():
+            sh = shape(props(defn)[p])
+            if sh.get("type") == "message" and not sh.get("map"):
+                queue.append((sh["ref"], (create, api, kind, [*prefix, n])))
+    for defn, n in sorted(learner.embedded):
+        # The fields of an embedded struct are not the parent's own.
+        inline = set(learner.numbers.get(f"{defn}/{n}", {}))
+        learner.numbers[defn] = {j: m for j, m in learner.numbers.get(defn, {}).items() if j not in inline}
 
 
 def _write(learner: Learner, version: str) -> None:
