@@ -220,7 +220,7 @@ def _strings(v: Any) -> Iterator[bytes]:
     if isinstance(v, str):
         yield v.encode()
     elif isinstance(v, dict):
-        for k, x in v.items():
+        for x in v.values():
             yield from _strings(x)
     elif isinstance(v, list):
         for x in v:
@@ -337,8 +337,6 @@ class Learner:
     def __init__(self) -> None:
         self.cands: dict[tuple[str, int], set[str]] = {}
         self.wire: dict[tuple[str, int], int] = {}
-        self.where: dict[tuple[str, int], tuple[int, list[Any]]] = {}
-        """Where an ambiguous number was seen: (sample index, JSON path of its message)."""
         self.samples: list[tuple[str, dict[str, Any], str]] = []
         """(definition, JSON, create path) of each object learned from, for the perturbations."""
         self.numbers: dict[str, dict[str, int]] = {}
@@ -370,8 +368,6 @@ class Learner:
                 continue
             self.cands[key] = self.cands[key] & fits if key in self.cands and self.cands[key] & fits else fits
             self.wire[key] = occs[0][0]
-            if len(fits) > 1:
-                self.where.setdefault(key, (sample, path))
             p = min(fits)
             if any(v[q] != v[p] for q in fits):
                 continue  # which one this is stays open: descend only where the value is the same
@@ -418,7 +414,7 @@ def oracle(peer: Peer, create: str, api_version: str, kind: str, prefix: list[in
         for p in reversed(prefix):
             body = ld(p, body)
         method = "PUT" if create.endswith("/scale") else "POST"
-        code, answer = peer.call(method, create + "?dryRun=All", wrap(api_version, kind, body), PROTOBUF)
+        _, answer = peer.call(method, create + "?dryRun=All", wrap(api_version, kind, body), PROTOBUF)
         m = re.search(r"wrong wireType = 5 for field (\w+)", answer.decode(errors="replace"))
         if m:
             out[n] = m.group(1)
@@ -464,12 +460,36 @@ def every_field_objects(namespace: str) -> Iterator[tuple[kinds.KindInfo, dict[s
             yield info, _admissible(doc)
 
 
+def minimal_objects(namespace: str) -> Iterator[tuple[kinds.KindInfo, dict[str, Any]]]:
+    """Objects as kubectl's generators make them (create deployment, run): most fields unset, so the wire shows
+    which empty fields Go writes anyway and JSON omits."""
+    labels = {"app": "minimal"}
+    pod_spec = {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]}]}
+    template = {"metadata": {"labels": labels}, "spec": pod_spec}
+    selector = {"matchLabels": labels}
+    specs: dict[str, dict[str, Any]] = {
+        "Pod": pod_spec,
+        "ReplicationController": {"selector": labels, "template": template},
+        "ReplicaSet": {"selector": selector, "template": template},
+        "Deployment": {"selector": selector, "template": template},
+        "DaemonSet": {"selector": selector, "template": template},
+        "Job": {"template": {**template, "spec": {**pod_spec, "restartPolicy": "Never"}}},
+        "Lease": {},
+    }
+    for kind, spec in specs.items():
+        info = kinds.by_kind(kind)
+        yield info, {"apiVersion": info.api_version, "kind": kind,
+                     "metadata": {"name": f"lp-minimal-{kind.lower()}", "namespace": namespace}, "spec": spec}
+
+
+_NEEDS_OTHER_OBJECTS = ("priorityClassName", "priority", "preemptionPolicy", "runtimeClassName", "overhead")
+
+
 def _admissible(doc: Any) -> Any:
     """Without what the peer's admission refuses for want of other objects (a PriorityClass "high"): the
     decoder teaches those numbers instead."""
     if isinstance(doc, dict):
-        return {k: _admissible(v) for k, v in doc.items() if k not in ("priorityClassName", "priority", "preemptionPolicy",
-                                                                  "runtimeClassName", "overhead")}
+        return {k: _admissible(v) for k, v in doc.items() if k not in _NEEDS_OTHER_OBJECTS}
     if isinstance(doc, list):
         return [_admissible(v) for v in doc]
     return doc
@@ -519,7 +539,7 @@ def main() -> None:
     try:
         peer.json("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
                   {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
-        for info, doc in every_field_objects(namespace):
+        for info, doc in [*every_field_objects(namespace), *minimal_objects(namespace)]:
             coll = collection(info, namespace)
             dry = "" if info.namespaced else "?dryRun=All"
             for _ in range(30):
@@ -555,14 +575,11 @@ def main() -> None:
                         learner.learn(defn, got_json, unwrap(got_pb), len(learner.samples) - 1, [])
                     else:
                         print(f"status of {info.kind}: {out[:300]!r}", file=sys.stderr)
-            if info.kind == "Deployment":
-                for accept in ("application/json", PROTOBUF):
-                    _, body = peer.call("GET", item + "/scale", accept=accept)
-                    if accept == PROTOBUF:
-                        learner.learn("io.k8s.api.autoscaling.v1.Scale", scale, unwrap(body), -1, [])
-                        records["Scale"] = (body, scale)
-                    else:
-                        scale = json.loads(body)
+            if info.kind == "Deployment" and "Scale" not in records:
+                scale = peer.json("GET", item + "/scale")
+                _, body = peer.call("GET", item + "/scale", accept=PROTOBUF)
+                learner.learn("io.k8s.api.autoscaling.v1.Scale", scale, unwrap(body), -1, [])
+                records["Scale"] = (body, scale)
         learner.resolve()
         _ask_the_decoder(peer, learner, namespace)
     finally:
