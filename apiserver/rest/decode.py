@@ -1,6 +1,6 @@
-"""Request bodies and content negotiation: JSON or YAML bodies read at most once and decoded into API objects with
-upstream's messages (kind/version mismatch, strict decoding with every unknown field named), and what the client
-accepts in return (JSON, YAML, a Table, or nothing we serve: 406)."""
+"""Request bodies and content negotiation: JSON, YAML or Kubernetes protobuf bodies read at most once and decoded
+into API objects with upstream's messages (kind/version mismatch, strict decoding with every unknown field named),
+and what the client accepts in return (JSON, YAML, a Table, protobuf when it takes nothing else, or 406)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from aiohttp import web
 from google.protobuf.descriptor import Descriptor
 
 from apiserver.rest import status
-from kubemu.api import kinds
+from kubemu.api import k8sproto, kinds
 from kubemu.api.serialization import DecodeError, from_dict
 from kubemu.pb import meta_pb2
 
@@ -33,7 +33,8 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 @dataclass(frozen=True)
 class Accept:
-    """What an answer is encoded as: "json", "yaml" or "table" (a meta.k8s.io/v1 Table)."""
+    """What an answer is encoded as: "json", "yaml", "table" (a meta.k8s.io/v1 Table) or "protobuf" (only for a
+    client that accepts nothing else: JSON is answered whenever it is listed at all)."""
 
     form: str
 
@@ -44,6 +45,7 @@ def negotiate(request: web.Request, *, table: bool = False) -> Accept:
     header = request.headers.get("Accept", "")
     if not header.strip():
         return Accept("json")
+    protobuf = False
     for part in header.split(","):
         media, *params = (p.strip() for p in part.split(";"))
         args = dict(p.partition("=")[::2] for p in params)
@@ -57,6 +59,9 @@ def negotiate(request: web.Request, *, table: bool = False) -> Accept:
             return Accept("json")
         if media in YAML_TYPES:
             return Accept("yaml")
+        protobuf = protobuf or media == PROTOBUF
+    if protobuf:
+        return Accept("protobuf")
     raise status.not_acceptable()
 
 
@@ -65,6 +70,13 @@ def render(request: web.Request, accept: Accept, doc: Any, code: int = 200,
     if accept.form == "yaml":
         return web.Response(status=code, body=yaml.safe_dump(doc, sort_keys=False).encode(),
                             content_type="application/yaml", headers=headers)
+    if accept.form == "protobuf" and isinstance(doc, dict):
+        try:
+            body = k8sproto.encode(doc)
+        except k8sproto.ProtobufError:
+            pass  # a kind whose numbers were not learned (a list, a Status): JSON, which every client reads
+        else:
+            return web.Response(status=code, body=body, content_type=PROTOBUF, headers=headers)
     return web.Response(status=code, body=status.encode(doc, status.pretty(request)), content_type=status.JSON,
                         headers=headers)
 
@@ -77,7 +89,7 @@ async def read_body(request: web.Request, patch: bool = False) -> bytes:
     chunked one) and with 415 for a content type we do not take."""
     if not patch:
         ctype = request.content_type.lower() if "Content-Type" in request.headers else ""
-        if ctype not in JSON_TYPES and ctype not in YAML_TYPES:
+        if ctype not in JSON_TYPES and ctype not in YAML_TYPES and ctype != PROTOBUF:
             raise status.unsupported_media_type()
     if request.content_length is not None and request.content_length > status.MAX_BODY:
         raise status.too_large()
@@ -90,6 +102,8 @@ async def read_body(request: web.Request, patch: bool = False) -> bytes:
 def parse(request: web.Request, body: bytes, kind: str) -> Any:
     """The body as a JSON value (JSON or YAML by Content-Type): 400 with upstream's words when it does not parse."""
     ctype = request.content_type.lower() if "Content-Type" in request.headers else ""
+    if ctype == PROTOBUF:
+        return parse_protobuf(body, kind)
     if ctype in YAML_TYPES:
         try:
             return yaml.safe_load(body)
@@ -112,6 +126,15 @@ def parse(request: web.Request, body: bytes, kind: str) -> Any:
         snippet = body[:100].decode(errors="replace")
         raise status.bad_request(f"the object provided is unrecognized (must be of type {kind}): couldn't get "
                                  f"version/kind; json parse error: {e} ({snippet})") from None
+
+
+def parse_protobuf(body: bytes, kind: str) -> Any:
+    """A Kubernetes protobuf body (magic, runtime.Unknown, the object in upstream's numbers) as the JSON value it
+    stands for; 400 naming the definition and number of a field we do not know, as strict decoding."""
+    try:
+        return k8sproto.decode(body)
+    except k8sproto.ProtobufError as e:
+        raise status.bad_request(f"the object provided is unrecognized (must be of type {kind}): {e}") from None
 
 
 def _internal(info: kinds.KindInfo) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from kubemu.api import k8sproto
 from kubemu.cli import printers
 from tests.support import ApiServer, RedisContainer, RedisServer, free_port, fresh_database, unique, until
 
@@ -347,7 +348,12 @@ async def test_errors(http: Http, namespace: str) -> None:
     code, _, body = await http.call("PUT", base, body=pod("x"))
     assert (code, body) == (405, status(405, "MethodNotAllowed",
                                         "the server does not allow this method on the requested resource", {}))
-    code, _, body = await http.call("GET", f"{base}/x", headers={"Accept": "application/vnd.kubernetes.protobuf"})
+    # A client that accepts only protobuf gets protobuf (k8sproto); one that accepts nothing we serve gets 406.
+    async with http.session.get(http.url + f"{base}/x", ssl=http.ssl, headers={
+            "Accept": "application/vnd.kubernetes.protobuf", "Authorization": f"Bearer {http.token}"}) as r:
+        assert (r.status, r.content_type) == (200, "application/vnd.kubernetes.protobuf")
+        assert k8sproto.decode(await r.read())["metadata"]["name"] == "x"
+    code, _, body = await http.call("GET", f"{base}/x", headers={"Accept": "application/cbor"})
     assert (code, body["reason"]) == (406, "NotAcceptable")
     assert body["message"].startswith("406: Not Acceptable\n\nAvailable representations: application/json")
     code, _, body = await http.call("POST", base, data=b"x" * (3 * 1024 * 1024 + 10))

@@ -33,8 +33,9 @@ def test_negotiate() -> None:
     assert _accept("*/*") == "json"
     assert _accept("application/yaml") == "yaml"
     assert _accept("application/vnd.kubernetes.protobuf,application/json") == "json"
+    assert _accept("application/vnd.kubernetes.protobuf") == "protobuf"  # a client that takes nothing else
     with pytest.raises(StatusError) as e:
-        _accept("application/vnd.kubernetes.protobuf")
+        _accept("application/cbor")
     assert (e.value.code, e.value.reason) == (406, "NotAcceptable")
     assert decode.negotiate(make_mocked_request("GET", "/")).form == "json"
 
