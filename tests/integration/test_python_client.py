@@ -154,6 +154,28 @@ def test_apps_v1_deployments(session_client: k8s.ApiClient) -> None:
     assert [d.metadata.name for d in apps.list_namespaced_deployment(ns).items] == ["api"]
 
 
+def test_statuses_with_zero_required_fields_read_back(session_client: k8s.ApiClient) -> None:
+    """The client's models refuse an object without a required field (ContainerStatus.restartCount, ready, imageID;
+    ReplicaSetStatus.replicas): kubemu writes them even when zero, as Go's encoder does."""
+    v1 = k8s.CoreV1Api(session_client)
+    apps = k8s.AppsV1Api(session_client)
+    ns = new_namespace(v1)
+    v1.create_namespaced_pod(ns, pod("p"))
+    v1.patch_namespaced_pod_status("p", ns, {"status": {"containerStatuses": [
+        {"name": "c", "image": "nginx", "imageID": "", "ready": False, "restartCount": 0}]}})
+    status = v1.read_namespaced_pod_status("p", ns).status.container_statuses[0]
+    assert (status.ready, status.restart_count, status.image_id) == (False, 0, "")
+    assert v1.list_namespaced_pod(ns).items[0].status.container_statuses[0].restart_count == 0
+
+    labels = {"app": "rs"}
+    apps.create_namespaced_replica_set(ns, k8s.V1ReplicaSet(metadata=meta("rs"), spec=k8s.V1ReplicaSetSpec(
+        replicas=0, selector=k8s.V1LabelSelector(match_labels=labels), template=k8s.V1PodTemplateSpec(
+            metadata=k8s.V1ObjectMeta(labels=labels),
+            spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="c", image="nginx")])))))
+    rs = apps.patch_namespaced_replica_set_status("rs", ns, {"status": {"replicas": 0, "observedGeneration": 1}})
+    assert (rs.status.replicas, rs.status.observed_generation) == (0, 1)
+
+
 # ---- watch --------------------------------------------------------------------------------------------------------
 
 
