@@ -149,9 +149,9 @@ def check_kind(doc: Any, info: kinds.KindInfo, expected_kind: str = "", expected
     if not isinstance(doc, dict):
         raise status.bad_request(f"the object provided is unrecognized (must be of type {kind}): couldn't get "
                                  f"version/kind; json parse error: expected an object")
-    body_kind, body_version = doc.get("kind"), doc.get("apiVersion")
-    if not body_kind:
-        raise status.bad_request(f"Object 'Kind' is missing in '{status.encode(doc).decode()[:200]}'")
+    # Upstream's create and update decode with the path's group, version and kind as defaults for what the body
+    # leaves out (the json serializer's gvkWithDefaults): the official Python client sends neither unless told.
+    body_kind, body_version = doc.get("kind") or kind, doc.get("apiVersion")
     if body_kind != kind or (body_version and body_version != api_version):
         version = str(body_version or api_version).rpartition("/")[2]
         internal = _internal(info) if not expected_kind else f"autoscaling.{kind}"

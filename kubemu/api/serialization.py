@@ -7,13 +7,14 @@ expect neither, so this module walks the descriptors itself.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from kubemu.api import kinds
+from kubemu.api import kinds, openapi
 from kubemu.pb import meta_pb2
 
 _TIME = meta_pb2.Time.DESCRIPTOR.full_name
@@ -108,7 +109,35 @@ def message_to_dict(msg: Message) -> Any:
             out[fd.json_name] = [_value_out(fd, v) for v in value]
         else:
             out[fd.json_name] = _value_out(fd, value)
+    required = _required_scalars(msg.DESCRIPTOR)
+    if required and any(fd.json_name not in out for fd in required):
+        for fd in required:
+            out.setdefault(fd.json_name, _scalar_out(fd, getattr(msg, fd.name)))
+        order = _field_order(msg.DESCRIPTOR)
+        out = dict(sorted(out.items(), key=lambda kv: order.get(kv[0], 0)))
     return out
+
+
+@functools.cache
+def _required_scalars(desc: Descriptor) -> tuple[FieldDescriptor, ...]:
+    """The scalar fields upstream's JSON carries even when zero: its required ones, which have no omitempty, so the
+    Go encoder writes `"restartCount": 0` and `"ready": false`. Clients with typed models refuse an object without
+    them (the official Python client's ContainerStatus, ReplicaSetStatus, ...)."""
+    names = {fd.json_name for fd in desc.fields}
+    # The message is named as its definition's last segment (scripts/gen_types.py); where several definitions share
+    # that name, the one with these fields.
+    candidates = [d for n, d in openapi.definitions().items() if n.rpartition(".")[2] == desc.name]
+    if not candidates:
+        return ()
+    best = max(candidates, key=lambda d: len(names & set(d.get("properties", {}))))
+    required = set(best.get("required", ()))
+    return tuple(fd for fd in desc.fields if fd.json_name in required and fd.message_type is None
+                 and not fd.is_repeated and not fd.has_presence)
+
+
+@functools.cache
+def _field_order(desc: Descriptor) -> dict[str, int]:
+    return {fd.json_name: fd.number for fd in desc.fields}
 
 
 def to_dict(obj: Message) -> dict[str, Any]:

@@ -563,6 +563,8 @@ def plan(lay: Layout) -> list[Proc]:
         if c.per_node:
             instances = [(f"{c.name}-{i}", f"{first}:{count}")
                          for i, (first, count) in enumerate(lay.kubelet_groups(), start=1)]
+        elif c.replicated and lay.replicas.get(c.name, 1) == 0:
+            continue  # `up --no-scheduler`: another scheduler (kube-scheduler) binds the pods
         elif c.replicated and lay.replicas.get(c.name, 1) > 1:
             instances = [(f"{c.name}-{i}", str(i)) for i in range(1, lay.replicas[c.name] + 1)]
         else:
@@ -616,7 +618,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 taken.add(rest)
                 rest_ports.append(rest)
             lay = Layout(state, redis_server, redis_port, apiservers, args.nodes,
-                         replicas={"apiserver": args.apiservers, "scheduler": args.schedulers,
+                         replicas={"apiserver": args.apiservers,
+                                   "scheduler": 0 if args.no_scheduler else args.schedulers,
                                    "controllers": args.controller_managers},
                          nodes_per_kubelet=args.nodes_per_kubelet, durable=args.durable, rest_ports=rest_ports)
             cluster = _prepare(lay, config, _credentials(lay.pki))
@@ -989,6 +992,8 @@ def register(
     up.add_argument("--apiservers", type=int, default=1, metavar="N", help="apiserver replicas (default 1)")
     up.add_argument("--schedulers", type=int, default=1, metavar="N",
                     help="scheduler replicas, leader-elected (default 1)")
+    up.add_argument("--no-scheduler", action="store_true",
+                    help="start no kubemu-scheduler (bring your own, e.g. kube-scheduler with `kubemu kubeconfig`)")
     up.add_argument("--controller-managers", type=int, default=1, metavar="N",
                     help="controller-manager replicas, leader-elected (default 1)")
     up.add_argument("--durable", action="store_true",

@@ -126,3 +126,12 @@ def test_the_rest_face_checks_bearer_tokens_against_the_shared_token_file(tmp_pa
     path.write_text("abc,alice\n")
     with pytest.raises(TokenFileError):
         TokenAuthenticator.from_file(path)
+
+
+def test_check_kind_defaults_what_the_body_leaves_out() -> None:
+    # As upstream's decoding with the path's kind as the default: the official Python client sends no kind.
+    decode.check_kind({"metadata": {"name": "p"}}, POD)
+    decode.check_kind({"apiVersion": "v1"}, POD)
+    with pytest.raises(StatusError) as e:  # a version that is not the path's is still refused
+        decode.check_kind({"apiVersion": "apps/v1"}, POD)
+    assert e.value.code == 400

@@ -54,6 +54,19 @@ def test_empty_fields_are_left_out() -> None:
     assert out == {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}
 
 
+def test_required_fields_are_written_even_when_zero() -> None:
+    # As Go's encoder writes fields without omitempty (the schema's required ones): typed clients need them.
+    pod = ser.from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+                         "status": {"containerStatuses": [{"name": "c", "image": "nginx", "started": False}]}})
+    out = ser.to_dict(pod)["status"]["containerStatuses"][0]
+    assert out == {"name": "c", "ready": False, "restartCount": 0, "image": "nginx", "imageID": "", "started": False}
+    assert list(out) == ["name", "ready", "restartCount", "image", "imageID", "started"]  # in the type's order
+    rs = ser.from_dict({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "x"}})
+    assert "status" not in ser.to_dict(rs)  # an absent object stays absent
+    rs.status.observed_generation = 1
+    assert ser.to_dict(rs)["status"] == {"replicas": 0, "observedGeneration": 1}
+
+
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
