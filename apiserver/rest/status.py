@@ -15,7 +15,7 @@ MAX_BODY = 3 * 1024 * 1024
 """kube-apiserver's MaxRequestBodyBytes (3 MiB): a larger body is refused before it is read."""
 
 MEDIA_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
-"""What upstream's 415 message says it accepts (it takes protobuf bodies; kubemu answers protobuf with 406 and 415)."""
+"""What upstream's 415 message says it accepts, as kubemu does: JSON, YAML and Kubernetes protobuf bodies."""
 REPRESENTATIONS = ("application/json, application/yaml, application/vnd.kubernetes.protobuf, "
                    "application/json;stream=watch, application/vnd.kubernetes.protobuf;stream=watch")
 
