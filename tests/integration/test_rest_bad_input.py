@@ -170,7 +170,7 @@ def test_garbage_bodies_get_a_status_and_store_nothing(raw: Raw, ns: str) -> Non
     assert raw.pod_names(ns) == {"keep"}
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", "application/xml", "application/vnd.kubernetes.protobuf",
+@pytest.mark.parametrize("ctype", ["text/plain", "application/xml",
                                    "multipart/form-data; boundary=x", "application/x-www-form-urlencoded",
                                    "application/json-patch+json", "garbage", "application/json; charset=ebcdic"])
 def test_wrong_content_types_get_415(raw: Raw, ns: str, ctype: str) -> None:
@@ -182,6 +182,15 @@ def test_wrong_content_types_get_415(raw: Raw, ns: str, ctype: str) -> None:
         if code == 201:
             return
     assert_status(code, headers, data, 415)
+    assert raw.pod_names(ns) == set()
+
+
+def test_json_sent_as_kubernetes_protobuf_is_refused_without_the_magic_and_nothing_stored(raw: Raw, ns: str) -> None:
+    # kube-apiserver's protobuf serializer wants its 4-byte prefix "k8s\x00" before anything else (400).
+    body = json.dumps(pod("typed")).encode()
+    code, headers, data = raw.call("POST", f"/api/v1/namespaces/{ns}/pods", body, "application/vnd.kubernetes.protobuf")
+    assert_status(code, headers, data, 400)
+    assert b"expected prefix [107 56 115 0]" in data
     assert raw.pod_names(ns) == set()
 
 
