@@ -127,6 +127,12 @@ class StreamEvent:
     all the watchers it goes to."""
 
 
+POOL_SIZE = 64
+"""Redis connections for reads the pipelined connection does not serve (lists, ranges, watch backlogs)."""
+POOL_WAIT = 10.0
+"""Seconds a read waits for a pooled connection before it fails as unavailable."""
+
+
 class Store:
     def __init__(self, url: str, watch_history: int = 10_000, ttl: dict[str, float] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -136,9 +142,13 @@ class Store:
         self.watch_history = watch_history
         self.ttl = dict(ttl or {})
         self.clock = clock
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(
-            url, decode_responses=False, socket_connect_timeout=2, health_check_interval=10
+        # Lists, ranges and watch backlogs share a pool; past its size a read waits for a connection (up to
+        # POOL_WAIT seconds) instead of failing, as redis-py's default pool does with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, decode_responses=False, socket_connect_timeout=2,
+            health_check_interval=10,
         )
+        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self._create = self.redis.register_script(_CREATE)
         self._update = self.redis.register_script(_UPDATE)
         self._delete = self.redis.register_script(_DELETE)
@@ -154,6 +164,7 @@ class Store:
         await self._conn.close()
         await self._stream_conn.close()
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()  # a pool handed to Redis() is not closed with it
 
     async def ping(self) -> None:
         await self._call(self.redis.ping())

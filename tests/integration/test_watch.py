@@ -258,3 +258,17 @@ async def test_watch_from_a_trimmed_revision_is_gone_and_the_informer_recovers(
             assert len(adds) == len(set(adds))
         finally:
             await informer.stop()
+
+
+async def test_many_watches_from_a_revision_at_once_all_get_their_backlog(client: Client, namespace: str) -> None:
+    # Each watch from a resourceVersion reads its backlog from Redis on a pooled connection: 200 at once, each with a
+    # backlog of 300 events, exceeded redis-py's pool (100 connections), and the rest got an ERROR 503 "Too many
+    # connections" instead of their events.
+    first = await client.pods.create(pod("b0", namespace))
+    await client.pods.create_many([pod(f"b{i}", namespace) for i in range(1, 301)])
+    watches = [collect(client, namespace, 300, resource_version=first.metadata.resource_version) for _ in range(200)]
+    results = await asyncio.wait_for(asyncio.gather(*watches, return_exceptions=True), 90)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, f"{len(failures)} of 200 watches failed, e.g. {failures[0]!r}"
+    assert all(isinstance(r, list) and [e.object.metadata.name for e in r] == [f"b{i}" for i in range(1, 301)]
+               for r in results)
