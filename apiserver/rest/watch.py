@@ -1,6 +1,7 @@
 """Watch over HTTP: a chunked stream of WatchEvent JSON objects, one per line, from the same watch hub as the gRPC
-face (initial ADDED events or the store's backlog first, then the hub's live events), with bookmarks, a timeout,
-and an ERROR event carrying a 410 Expired Status when the version asked for is too old."""
+face (initial ADDED events or the store's backlog first, then the hub's live events), with bookmarks (the end of
+the initial events marked, for watch-list clients), a timeout, and an ERROR event carrying a 410 Expired Status when
+the version asked for is too old."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ MIN_REQUEST_TIMEOUT = 1800.0
 """kube-apiserver's --min-request-timeout: a watch without timeoutSeconds ends after this to twice this, at
 random, so that clients spread their re-watches."""
 
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+"""The annotation of the bookmark that ends a watch-list's initial events (metav1.InitialEventsAnnotationKey)."""
+
 WRITE_BOUND = 10.0
 """Seconds a write to a watcher may wait for its client to read: a client that never reads is dropped, so it holds
 neither the hub's queue nor the event loop's memory for long."""
@@ -30,6 +34,31 @@ neither the hub's queue nor the event loop's memory for long."""
 
 def _line(etype: str, obj: dict[str, Any]) -> bytes:
     return status.encode({"type": etype, "object": obj}) + b"\n"
+
+
+def send_initial_events(q: Any) -> bool:
+    """Whether the watch starts with the current state as ADDED events: `sendInitialEvents` when given (a
+    watch-list, checked as upstream's validateWatchOptions checks it), else for resourceVersion "" or "0" only."""
+    flag, match = q.get("sendInitialEvents"), q.get("resourceVersionMatch", "")
+    causes: list[errors.Cause] = []
+    if flag is not None and match != "NotOlderThan":
+        causes.append(errors.Cause("FieldValueForbidden", "Forbidden: sendInitialEvents requires setting "
+                                   "resourceVersionMatch to NotOlderThan", "resourceVersionMatch"))
+    if match:
+        if flag is None:
+            causes.append(errors.Cause("FieldValueForbidden", "Forbidden: resourceVersionMatch is forbidden for "
+                                       "watch unless sendInitialEvents is provided", "resourceVersionMatch"))
+        if match != "NotOlderThan":
+            causes.append(errors.Cause("FieldValueNotSupported", f'Unsupported value: "{match}": supported '
+                                       'values: "NotOlderThan"', "resourceVersionMatch"))
+        if q.get("allowWatchBookmarks") not in ("true", "1"):
+            causes.append(errors.Cause("FieldValueForbidden", "Forbidden: allowWatchBookmarks must be set to true "
+                                       "when sendInitialEvents is provided", "allowWatchBookmarks"))
+    if causes:
+        raise errors.new_invalid("ListOptions", "meta.k8s.io", "", causes)
+    if flag is None:
+        return bool(q.get("resourceVersion", "") in ("", "0"))
+    return bool(flag in ("true", "1"))
 
 
 class WatchStream:
@@ -70,6 +99,8 @@ class WatchStream:
             except ValueError:
                 raise errors.BadRequest(f'invalid value for timeoutSeconds: "{q["timeoutSeconds"]}"') from None
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        initial = send_initial_events(q)
+        watch_list = q.get("sendInitialEvents") is not None
         deadline = time.monotonic() + timeout
         first_table = [True]
 
@@ -93,10 +124,19 @@ class WatchStream:
             await response.prepare(request)
             lines: list[bytes] = []
             try:
-                if rv in ("", "0"):
+                if initial:
+                    # The latest state is at least as new as any version asked for (NotOlderThan).
                     items, start = await self.registry.list(info.kind, namespace, flt)
                     for o in items:
                         lines.append(table_line("ADDED", [o]) if as_table is not None else _line("ADDED", to_dict(o)))
+                    if watch_list:
+                        # A watch-list's client waits for this bookmark before it trusts its initial state.
+                        mark = {"kind": info.kind, "apiVersion": info.api_version,
+                                "metadata": {"resourceVersion": str(start),
+                                             "annotations": {INITIAL_EVENTS_END: "true"}}}
+                        lines.append(_line("BOOKMARK", mark))
+                elif rv in ("", "0"):
+                    start = position  # sendInitialEvents=false: from now on
                 else:
                     start = int(rv)
                     if start < position:

