@@ -298,6 +298,7 @@ def test_get_watch_output_forms_logs_and_delete_by_label(kubectl: Kubectl, ns: s
     assert kubectl("get", "pods", "-n", ns, "-o", "name") == "pod/other\n"
     none = kubectl.run("delete", "pods", "-l", "app=x", "-n", ns)
     assert (none.stdout, none.stderr) == ("No resources found\n", "")  # delete says it on stdout, get on stderr
+    assert kubectl("delete", "pods", "--all", "-n", ns) == f'pod "other" deleted from {ns} namespace\n'
 
 
 # ---- nodes: taint, cordon, drain (last: it moves the other tests' pods too) ----------------------------------------
@@ -357,8 +358,11 @@ def test_taint_cordon_and_drain(kubectl: Kubectl, ns: str, tmp_path: Path) -> No
     assert sorted(line for line in ours if line.startswith("evicting pod ")) == \
         sorted(f"evicting pod {ns}/{p}" for p in evicted), lines
     assert sorted(line for line in ours if line.startswith("pod/")) == sorted(f"pod/{p} evicted" for p in evicted)
-    assert drained.stderr.startswith(f"Warning: ignoring DaemonSet-managed Pods: {ns}/{daemon[0]}") and \
-        f"deleting Pods that declare no controller: {ns}/bare" in drained.stderr, drained.stderr
+    warning = re.fullmatch(r"Warning: (.*)\n", drained.stderr)
+    assert warning, drained.stderr
+    said = dict(part.split(": ", 1) for part in warning.group(1).split("; "))
+    assert f"{ns}/{daemon[0]}" in said["ignoring DaemonSet-managed Pods"].split(", "), said
+    assert f"{ns}/bare" in said["deleting Pods that declare no controller"].split(", "), said
     try:
         # The evicted pods are gone, the Deployment's are replaced on the other nodes, the DaemonSet's stays.
         after = _node_of(kubectl, ns)
