@@ -101,6 +101,9 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
                                     f'container "{rec.name}" in pod "{request.name}" is waiting to start: '
                                     f"{rec.reason or 'ContainerCreating'}")
             lines, times = list(rec.logs), list(rec.log_times)
+        # What a follow sends next is counted from here: lines written while the first chunk goes out are not lost.
+        current, current_times = rec.logs, rec.log_times
+        sent = len(current)
         if request.HasField("tail_lines") and request.tail_lines >= 0:
             keep = len(lines) - request.tail_lines if request.tail_lines else len(lines)
             lines, times = lines[keep:], times[keep:]
@@ -108,8 +111,6 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
         yield api_pb2.LogChunk(lines=pick.take(lines, times))
         if not request.follow or request.previous:
             return
-        current, current_times = rec.logs, rec.log_times
-        sent = len(current)
         while rec.state == "running" and rec.logs is current and not pick.exhausted:
             changed = rec.log_changed
             await changed.wait()

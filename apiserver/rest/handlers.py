@@ -19,7 +19,7 @@ from apiserver import errors
 from apiserver.registry import Registry
 from apiserver.rest import decode, status, tables
 from apiserver.rest.streams import Streams
-from apiserver.rest.watch import WatchStream
+from apiserver.rest.watch import WatchStream, send_initial_events
 from apiserver.watch import WatchHub, make_filter
 from kubemu.api import kinds
 from kubemu.api.errors import StatusError, new_timeout_error
@@ -333,6 +333,7 @@ class Resources:
         if rv and not rv.isdigit():
             raise errors.BadRequest(f'invalid resource version "{rv}"')
         _int_query(request, "timeoutSeconds")  # a list ends at once, but refuses what a watch would refuse
+        send_initial_events(q, watch=False)
         limit = _int_query(request, "limit")
         items, rev = await self.registry.list(t.info.kind, t.namespace, flt)
         # The store keeps only the latest state: a list at an exact older revision is gone, as after compaction.

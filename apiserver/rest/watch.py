@@ -1,7 +1,9 @@
 """Watch over HTTP: a chunked stream of WatchEvent JSON objects, one per line, from the same watch hub as the gRPC
-face (initial ADDED events or the store's backlog first, then the hub's live events), with bookmarks (the end of
-the initial events marked, for watch-list clients), a timeout, and an ERROR event carrying a 410 Expired Status when
-the version asked for is too old."""
+face (initial ADDED events or the store's backlog first, then the hub's live events), with bookmarks, a timeout,
+and an ERROR event carrying a 410 Expired Status when the version asked for is too old.
+
+Streaming lists (`sendInitialEvents=true`, client-go's WatchList: kubectl's rollout status and wait use it) end
+their initial ADDED events with a BOOKMARK annotated `k8s.io/initial-events-end`."""
 
 from __future__ import annotations
 
@@ -18,47 +20,56 @@ from apiserver.rest import status, tables
 from apiserver.storage import StreamEvent
 from apiserver.watch import Filter, Subscription, WatchHub
 from kubemu.api import kinds
+from kubemu.api.errors import Cause, new_invalid, new_timeout_error
 from kubemu.api.serialization import to_dict
 
 MIN_REQUEST_TIMEOUT = 1800.0
 """kube-apiserver's --min-request-timeout: a watch without timeoutSeconds ends after this to twice this, at
 random, so that clients spread their re-watches."""
 
-INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-"""The annotation of the bookmark that ends a watch-list's initial events (metav1.InitialEventsAnnotationKey)."""
-
 WRITE_BOUND = 10.0
 """Seconds a write to a watcher may wait for its client to read: a client that never reads is dropped, so it holds
 neither the hub's queue nor the event loop's memory for long."""
 
 
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+"""The annotation of the bookmark that ends a streaming list's initial events (metav1.InitialEventsAnnotationKey)."""
+
+
+def _forbidden(field: str, message: str) -> Cause:
+    return Cause("FieldValueForbidden", f"Forbidden: {message}", field)
+
+
+def send_initial_events(query: Any, watch: bool) -> bool | None:
+    """sendInitialEvents of a list or watch, checked as upstream's ValidateListOptions checks it (the WatchList
+    feature is on): None when absent. A list's other options are its handler's to check."""
+    raw = query.get("sendInitialEvents")
+    value = None if raw is None else raw in ("true", "1")
+    match = query.get("resourceVersionMatch", "")
+    causes: list[Cause] = []
+    if not watch:
+        if value is not None:
+            causes.append(_forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    else:
+        if value is not None and match != "NotOlderThan":
+            causes.append(_forbidden("resourceVersionMatch",
+                                     "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+        if match:
+            if value is None:
+                causes.append(_forbidden("resourceVersionMatch",
+                                         "resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                                         "provided"))
+            if match != "NotOlderThan":
+                causes.append(Cause("FieldValueNotSupported",
+                                    f'Unsupported value: "{match}": supported values: "NotOlderThan"',
+                                    "resourceVersionMatch"))
+    if causes:
+        raise new_invalid("ListOptions", "meta.k8s.io", "", causes)
+    return value
+
+
 def _line(etype: str, obj: dict[str, Any]) -> bytes:
     return status.encode({"type": etype, "object": obj}) + b"\n"
-
-
-def send_initial_events(q: Any) -> bool:
-    """Whether the watch starts with the current state as ADDED events: `sendInitialEvents` when given (a
-    watch-list, checked as upstream's validateWatchOptions checks it), else for resourceVersion "" or "0" only."""
-    flag, match = q.get("sendInitialEvents"), q.get("resourceVersionMatch", "")
-    causes: list[errors.Cause] = []
-    if flag is not None and match != "NotOlderThan":
-        causes.append(errors.Cause("FieldValueForbidden", "Forbidden: sendInitialEvents requires setting "
-                                   "resourceVersionMatch to NotOlderThan", "resourceVersionMatch"))
-    if match:
-        if flag is None:
-            causes.append(errors.Cause("FieldValueForbidden", "Forbidden: resourceVersionMatch is forbidden for "
-                                       "watch unless sendInitialEvents is provided", "resourceVersionMatch"))
-        if match != "NotOlderThan":
-            causes.append(errors.Cause("FieldValueNotSupported", f'Unsupported value: "{match}": supported '
-                                       'values: "NotOlderThan"', "resourceVersionMatch"))
-        if q.get("allowWatchBookmarks") not in ("true", "1"):
-            causes.append(errors.Cause("FieldValueForbidden", "Forbidden: allowWatchBookmarks must be set to true "
-                                       "when sendInitialEvents is provided", "allowWatchBookmarks"))
-    if causes:
-        raise errors.new_invalid("ListOptions", "meta.k8s.io", "", causes)
-    if flag is None:
-        return bool(q.get("resourceVersion", "") in ("", "0"))
-    return bool(flag in ("true", "1"))
 
 
 class WatchStream:
@@ -99,8 +110,7 @@ class WatchStream:
             except ValueError:
                 raise errors.BadRequest(f'invalid value for timeoutSeconds: "{q["timeoutSeconds"]}"') from None
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        initial = send_initial_events(q)
-        watch_list = q.get("sendInitialEvents") is not None
+        initial = send_initial_events(q, watch=True)
         deadline = time.monotonic() + timeout
         first_table = [True]
 
@@ -115,6 +125,12 @@ class WatchStream:
                 return self._encoded(info, etype, ev)
             return table_line(etype, [self.registry.decode(info, ev.data, ev.revision)])
 
+        def bookmark(revision: int, annotations: dict[str, str] | None = None) -> bytes:
+            meta: dict[str, Any] = {"resourceVersion": str(revision)}
+            if annotations:
+                meta["annotations"] = annotations
+            return _line("BOOKMARK", {"kind": info.kind, "apiVersion": info.api_version, "metadata": meta})
+
         sub, position = self.hub.subscribe(info.kind, flt)
         self.active.add(sub)
         response = web.StreamResponse(status=200, headers={"Cache-Control": "no-cache, private"})
@@ -123,20 +139,20 @@ class WatchStream:
         try:
             await response.prepare(request)
             lines: list[bytes] = []
+            bookmarked = 0
             try:
-                if initial:
-                    # The latest state is at least as new as any version asked for (NotOlderThan).
+                if initial is False and rv in ("", "0"):
+                    start = position  # upstream's "start at the most recent", without the current state first
+                elif initial or rv in ("", "0"):
                     items, start = await self.registry.list(info.kind, namespace, flt)
+                    if initial and rv not in ("", "0") and int(rv) > start:
+                        # NotOlderThan a version the store has not reached (upstream waits 3 s for its cache first).
+                        raise new_timeout_error(f"Too large resource version: {rv}, current: {start}", 1)
                     for o in items:
                         lines.append(table_line("ADDED", [o]) if as_table is not None else _line("ADDED", to_dict(o)))
-                    if watch_list:
-                        # A watch-list's client waits for this bookmark before it trusts its initial state.
-                        mark = {"kind": info.kind, "apiVersion": info.api_version,
-                                "metadata": {"resourceVersion": str(start),
-                                             "annotations": {INITIAL_EVENTS_END: "true"}}}
-                        lines.append(_line("BOOKMARK", mark))
-                elif rv in ("", "0"):
-                    start = position  # sendInitialEvents=false: from now on
+                    if initial and bookmarks:
+                        lines.append(bookmark(start, {INITIAL_EVENTS_END: "true"}))
+                        bookmarked = start
                 else:
                     start = int(rv)
                     if start < position:
@@ -149,7 +165,7 @@ class WatchStream:
             if lines:
                 await self._write(response, b"".join(lines))
             last = max(start, position)
-            bookmarked = start
+            bookmarked = max(start, bookmarked)
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -160,9 +176,7 @@ class WatchStream:
                     pos = self.hub.position(info.kind)
                     if bookmarks and pos > bookmarked:
                         bookmarked = pos
-                        mark = {"kind": info.kind, "apiVersion": info.api_version,
-                                "metadata": {"resourceVersion": str(pos)}}
-                        await self._write(response, _line("BOOKMARK", mark))
+                        await self._write(response, bookmark(pos))
                     continue
                 out: list[bytes] = []
                 while batch is not None:
