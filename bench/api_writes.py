@@ -75,10 +75,10 @@ async def echo_speed(duration: float) -> float:
 
 
 async def _api_rate(address: str, namespace: str, tag: str, duration: float,
-                    pids: dict[str, list[int]]) -> tuple[float, dict[str, float]]:
+                    pids: dict[str, list[int]], token: str | None = None) -> tuple[float, dict[str, float]]:
     from kubemu.client.client import Client
 
-    clients = [Client(address) for _ in range(CLIENTS)]
+    clients = [Client(address, token=token) for _ in range(CLIENTS)]
     pods = [c.make_pod("x", namespace) for _ in range(CLIENTS)]
     try:
         async def call(w: int, i: int) -> None:

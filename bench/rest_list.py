@@ -24,7 +24,7 @@ NAMESPACE = "bench"
 async def _fill(cluster: rc.RestCluster, count: int) -> None:
     from kubemu.client.client import Client
 
-    clients = [Client(cluster.address) for _ in range(8)]
+    clients = [Client(cluster.address, token=rc.TOKEN) for _ in range(8)]
     try:
         await c.create_namespace(clients[0], NAMESPACE)
         pods = [c.make_pod("x", NAMESPACE) for _ in clients]
@@ -68,7 +68,7 @@ async def run(size: str, repeats: int) -> list[dict[str, Any]]:
         sizes: dict[str, int] = {}
         pids = cluster.pids()
         meter = c.CpuMeter({"apiserver": pids["apiserver"], "redis": pids["redis"], "benchmark": [os.getpid()]})
-        async with rc.session(cluster.creds) as http, Client(cluster.address) as grpc_client:
+        async with rc.session(cluster.creds) as http, Client(cluster.address, token=rc.TOKEN) as grpc_client:
             def rest_call(headers: dict[str, str]) -> Callable[[], Awaitable[int]]:
                 async def call() -> int:
                     async with http.get(url, headers=headers) as r:

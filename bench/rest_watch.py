@@ -32,7 +32,7 @@ async def _rest_run(cluster: rc.RestCluster, ns: str, rate: float, count: int, n
     times a watch had to start again."""
     from kubemu.client.client import Client
 
-    async with Client(cluster.address) as admin, rc.session(cluster.creds, nodes + UNFILTERED) as http:
+    async with Client(cluster.address, token=rc.TOKEN) as admin, rc.session(cluster.creds, nodes + UNFILTERED) as http:
         await c.create_namespace(admin, ns)
         rv = (await admin.pods.list(ns)).resource_version
         received: list[list[tuple[float, bytes]]] = [[] for _ in range(nodes + UNFILTERED)]
@@ -78,7 +78,8 @@ async def _rest_run(cluster: rc.RestCluster, ns: str, rate: float, count: int, n
             out = Path(tempfile.mkstemp(prefix="kubemu-bench-acks-", suffix=".json")[1])
             w = c.Proc("writer", c.python_module(
                 "bench.watch_fanout", "--writer", "--address", cluster.address, "--namespace", ns,
-                "--rate", str(rate), "--count", str(count), "--nodes", str(nodes), "--out", str(out))).start()
+                "--rate", str(rate), "--count", str(count), "--nodes", str(nodes), "--out", str(out),
+                "--token", rc.TOKEN)).start()
             try:
                 await c.until(lambda: not w.alive(), seconds * 10 + 60, interval=0.2, what="writer")
                 if w.proc is None or w.proc.returncode != 0:
@@ -125,7 +126,7 @@ async def run(size: str, repeats: int) -> list[dict[str, Any]]:
             for face in ("gRPC", "HTTP"):
                 if face == "gRPC":
                     lat, achieved, lost = await watch_fanout._one_run(
-                        cluster.address, f"g{r}", rate, count, nodes, seconds)
+                        cluster.address, f"g{r}", rate, count, nodes, seconds, token=rc.TOKEN)
                 else:
                     lat, achieved, lost, per_line, again = await _rest_run(cluster, f"h{r}", rate, count, nodes,
                                                                            seconds)

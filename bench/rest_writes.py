@@ -52,11 +52,12 @@ async def run(size: str, repeats: int) -> list[dict[str, Any]]:
     duration = c.pick(size, 0.5, 8.0)
     cluster = rc.RestCluster().start()
     try:
-        async with Client(cluster.address) as admin:
+        async with Client(cluster.address, token=rc.TOKEN) as admin:
             await c.create_namespace(admin, "bench")
         grpc_rates, rest_rates, ratios, grpc_cpu, rest_cpu = [], [], [], [], []
         for r in range(repeats):
-            g, g_cpu = await api_writes._api_rate(cluster.address, "bench", f"g{r}", duration, cluster.pids())
+            g, g_cpu = await api_writes._api_rate(cluster.address, "bench", f"g{r}", duration, cluster.pids(),
+                                                 token=rc.TOKEN)
             h, h_cpu = await _rest_rate(cluster, "bench", f"h{r}", duration, cluster.pids())
             grpc_rates.append(g)
             rest_rates.append(h)

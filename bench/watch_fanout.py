@@ -21,11 +21,12 @@ WRITER_CHANNELS = 4
 MAX_IN_FLIGHT = 256
 
 
-async def writer(address: str, namespace: str, rate: float, count: int, nodes: int, out: Path) -> None:
+async def writer(address: str, namespace: str, rate: float, count: int, nodes: int, out: Path,
+                 token: str | None = None) -> None:
     """Open loop: write i is issued at start + i/rate whatever the earlier ones are doing (bounded in flight)."""
     from kubemu.client.client import Client
 
-    clients = [Client(address) for _ in range(WRITER_CHANNELS)]
+    clients = [Client(address, token=token) for _ in range(WRITER_CHANNELS)]
     acks: list[tuple[str, str, float]] = []
     sem = asyncio.Semaphore(MAX_IN_FLIGHT)
     loop = asyncio.get_running_loop()
@@ -54,14 +55,14 @@ async def writer(address: str, namespace: str, rate: float, count: int, nodes: i
 
 
 async def _one_run(address: str, ns: str, rate: float, count: int, nodes: int,
-                   seconds: float) -> tuple[list[float], float, int]:
+                   seconds: float, token: str | None = None) -> tuple[list[float], float, int]:
     """Latencies in ms, the achieved write rate, and the deliveries that never came."""
     from kubemu.client.client import Client
 
-    async with Client(address) as admin:
+    async with Client(address, token=token) as admin:
         await c.create_namespace(admin, ns)
         rv = (await admin.pods.list(ns)).resource_version
-        watch_clients = [Client(address) for _ in range(4)]
+        watch_clients = [Client(address, token=token) for _ in range(4)]
         received: list[list[tuple[str, str, float]]] = [[] for _ in range(nodes + UNFILTERED)]
 
         async def watch(i: int, selector: str) -> None:
@@ -83,7 +84,8 @@ async def _one_run(address: str, ns: str, rate: float, count: int, nodes: int,
             out = Path(tempfile.mkstemp(prefix="kubemu-bench-acks-", suffix=".json")[1])
             w = c.Proc("writer", c.python_module(
                 "bench.watch_fanout", "--writer", "--address", address, "--namespace", ns,
-                "--rate", str(rate), "--count", str(count), "--nodes", str(nodes), "--out", str(out))).start()
+                "--rate", str(rate), "--count", str(count), "--nodes", str(nodes), "--out", str(out),
+                *(("--token", token) if token else ()))).start()
             try:
                 await c.until(lambda: not w.alive(), seconds * 10 + 60, interval=0.2, what="writer")
                 if w.proc is None or w.proc.returncode != 0:
@@ -149,8 +151,9 @@ def main() -> None:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--nodes", type=int, required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--token", help="bearer token of an apiserver with a token file")
     a = p.parse_args()
-    asyncio.run(writer(a.address, a.namespace, a.rate, a.count, a.nodes, Path(a.out)))
+    asyncio.run(writer(a.address, a.namespace, a.rate, a.count, a.nodes, Path(a.out), a.token))
 
 
 if __name__ == "__main__":
