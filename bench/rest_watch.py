@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -75,19 +73,7 @@ async def _rest_run(cluster: rc.RestCluster, ns: str, rate: float, count: int, n
             for x in received:
                 x.clear()
             meter = c.CpuMeter({"benchmark": [os.getpid()]}).start()
-            out = Path(tempfile.mkstemp(prefix="kubemu-bench-acks-", suffix=".json")[1])
-            w = c.Proc("writer", c.python_module(
-                "bench.watch_fanout", "--writer", "--address", cluster.address, "--namespace", ns,
-                "--rate", str(rate), "--count", str(count), "--nodes", str(nodes), "--out", str(out),
-                "--token", rc.TOKEN)).start()
-            try:
-                await c.until(lambda: not w.alive(), seconds * 10 + 60, interval=0.2, what="writer")
-                if w.proc is None or w.proc.returncode != 0:
-                    raise RuntimeError("writer failed:\n" + w.tail())
-                result = json.loads(out.read_text())  # noqa: ASYNC240 - a small file, after the fact
-            finally:
-                w.kill()
-                out.unlink(missing_ok=True)  # noqa: ASYNC240
+            result = await watch_fanout.run_writer(cluster.address, ns, rate, count, nodes, seconds, rc.TOKEN)
             acks = {(name, rv_): t for name, rv_, t in result["acks"]}
             expected = len(acks) * (1 + UNFILTERED)
             try:

@@ -54,6 +54,26 @@ async def writer(address: str, namespace: str, rate: float, count: int, nodes: i
         await cl.close()
 
 
+async def run_writer(address: str, ns: str, rate: float, count: int, nodes: int, seconds: float,
+                     token: str | None = None) -> dict[str, Any]:
+    """Run `writer` in a process of its own (so its CPU is not the watchers') and return what it wrote down: the
+    acknowledgement time of each write (`acks`: name, resourceVersion, time) and `elapsed`."""
+    out = Path(tempfile.mkstemp(prefix="kubemu-bench-acks-", suffix=".json")[1])
+    w = c.Proc("writer", c.python_module(
+        "bench.watch_fanout", "--writer", "--address", address, "--namespace", ns,
+        "--rate", str(rate), "--count", str(count), "--nodes", str(nodes), "--out", str(out),
+        *(("--token", token) if token else ()))).start()
+    try:
+        await c.until(lambda: not w.alive(), seconds * 10 + 60, interval=0.2, what="writer")
+        if w.proc is None or w.proc.returncode != 0:
+            raise RuntimeError("writer failed:\n" + w.tail())
+        result: dict[str, Any] = json.loads(out.read_text())  # noqa: ASYNC240 - a small file, after the fact
+        return result
+    finally:
+        w.kill()
+        out.unlink(missing_ok=True)  # noqa: ASYNC240
+
+
 async def _one_run(address: str, ns: str, rate: float, count: int, nodes: int,
                    seconds: float, token: str | None = None) -> tuple[list[float], float, int]:
     """Latencies in ms, the achieved write rate, and the deliveries that never came."""
@@ -81,19 +101,7 @@ async def _one_run(address: str, ns: str, rate: float, count: int, nodes: int,
                 len(x) >= nodes for x in received[nodes:]), 30, what="warm-up deliveries")
             for x in received:
                 x.clear()
-            out = Path(tempfile.mkstemp(prefix="kubemu-bench-acks-", suffix=".json")[1])
-            w = c.Proc("writer", c.python_module(
-                "bench.watch_fanout", "--writer", "--address", address, "--namespace", ns,
-                "--rate", str(rate), "--count", str(count), "--nodes", str(nodes), "--out", str(out),
-                *(("--token", token) if token else ()))).start()
-            try:
-                await c.until(lambda: not w.alive(), seconds * 10 + 60, interval=0.2, what="writer")
-                if w.proc is None or w.proc.returncode != 0:
-                    raise RuntimeError("writer failed:\n" + w.tail())
-                result = json.loads(out.read_text())  # noqa: ASYNC240 - a small file, after the fact
-            finally:
-                w.kill()
-                out.unlink(missing_ok=True)  # noqa: ASYNC240
+            result = await run_writer(address, ns, rate, count, nodes, seconds, token)
             acks = {(name, rv_): t for name, rv_, t in result["acks"]}
             expected = len(acks) * (1 + UNFILTERED)
             try:
