@@ -153,7 +153,8 @@ def wrap(obj: Message) -> api_pb2.Object:
 
 
 def kind_of_envelope(env: api_pb2.Object) -> KindInfo:
-    """The registered kind an envelope names; ValueError when it names none or another version of it."""
+    """The registered kind an envelope names: ValueError when it names none, UnknownKind when no registered kind
+    has that name in that version."""
     if not env.kind:
         raise ValueError("the object envelope is empty")
     info = _BY_KIND.get(env.kind)
