@@ -38,6 +38,21 @@ def too_large(message: str) -> RequestEntityTooLarge:
     return new_request_entity_too_large(message)
 
 
+def json_kind(value: Any) -> str:
+    """How Go's encoding/json names a decoded JSON value in `cannot unmarshal <kind> into Go value of type ...`."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if value is None:
+        return "null"
+    return "number"
+
+
 def go_type(value: Any) -> str:
     """reflect.TypeOf of a decoded JSON value, as Go names it in messages."""
     if isinstance(value, dict):

@@ -144,19 +144,6 @@ def json_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
 
 
 def _undecodable(value: Any, into: str) -> Exception:
-    return errors.bad_request(f"error decoding patch: json: cannot unmarshal {_json_kind(value)} into Go value of "
-                              f"type {into}")
+    return errors.bad_request(f"error decoding patch: json: cannot unmarshal {errors.json_kind(value)} into Go "
+                              f"value of type {into}")
 
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if value is None:
-        return "null"
-    return "number"

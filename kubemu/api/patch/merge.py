@@ -32,17 +32,6 @@ def merge_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
     with the words of upstream's decoding."""
     if not isinstance(patch, dict):
         raise errors.bad_request("error decoding patch: json: cannot unmarshal "
-                                 f"{_kind(patch)} into Go value of type map[string]interface {{}}")
+                                 f"{errors.json_kind(patch)} into Go value of type map[string]interface {{}}")
     return _merge(copy.deepcopy(doc), patch)
 
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if value is None:
-        return "null"
-    return "number"

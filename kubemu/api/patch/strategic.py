@@ -52,7 +52,7 @@ def interpret(e: PatchError) -> Exception:
 def strategic_merge_patch(info: KindInfo, doc: dict[str, Any], patch: Any) -> dict[str, Any]:
     """The document with the strategic merge patch applied, by the kind's schema; neither argument is changed."""
     if not isinstance(patch, dict):
-        raise errors.bad_request(f"json: cannot unmarshal {_json_kind(patch)} into Go value of type "
+        raise errors.bad_request(f"json: cannot unmarshal {errors.json_kind(patch)} into Go value of type "
                                  "map[string]interface {}")
     return strategic_merge_map(schema.root(info), doc, patch)
 
@@ -75,17 +75,6 @@ def _copy(value: Any) -> Any:
         return [_copy(v) for v in value]
     return value
 
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if value is None:
-        return "null"
-    return "number"
 
 
 def _kind(value: Any) -> str:
