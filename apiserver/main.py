@@ -14,6 +14,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from apiserver import admission
 from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
@@ -54,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                 "(gRPC: metadata `authorization: Bearer <token>`; health checks open)")
     rest.add_argument("--insecure-rest", action="store_true",
                       help="serve the REST API over plain HTTP when no certificate is given (tests only)")
+    p.add_argument("--enable-admission-plugins", type=_plugin_names, default=None, metavar="NAMES",
+                   help="admission plugins to run, comma-separated (default: every plugin kubemu has, "
+                        "in upstream's order)")
+    p.add_argument("--disable-admission-plugins", type=_plugin_names, default=frozenset(), metavar="NAMES",
+                   help="admission plugins not to run, comma-separated")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="debug also logs every write (object.created, object.updated, pod.bound, ...)")
@@ -67,6 +73,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.secure_port is not None and args.tls_cert_file is None and not args.insecure_rest:
         p.error("--secure-port needs --tls-cert-file and --tls-private-key-file (or --insecure-rest for plain HTTP)")
     return args
+
+
+def _plugin_names(text: str) -> frozenset[str]:
+    known = {p.name for p in admission.plugins()}
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(names - known)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown admission plugins: {', '.join(unknown)} "
+                                         f"(known: {', '.join(sorted(known))})")
+    return names
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -86,6 +102,8 @@ async def serve(args: argparse.Namespace) -> None:
             log.warning("store.unavailable", error=str(e), retry_in=backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+    enabled = args.enable_admission_plugins or frozenset(p.name for p in admission.plugins())
+    registry.enable_admission(enabled - args.disable_admission_plugins)
     hub = WatchHub(store, [k.kind for k in kinds.all_kinds()])
     await hub.start()
     registry.cached = hub.cached

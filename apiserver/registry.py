@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from apiserver import errors, validation
+from apiserver import admission, errors, validation
 from apiserver import storage as st
 from apiserver.apis import install
 from apiserver.apis.strategy import Strategy
@@ -101,12 +101,18 @@ class Registry:
         self.clock = clock
         self.log = log.bind(component="apiserver")
         self._binder = install.serving("binding")
+        self.admission = admission.Chain(self, frozenset())
+        """The admission chain; none until the apiserver enables its plugins (`enable_admission`)."""
         self.cached: Callable[[str, str], tuple[bytes, int] | None] | None = None
         """The watch cache (WatchHub.cached): updates, bindings and deletes start from the object as the watch
         hub last read it instead of reading the store, as kube-apiserver's cacher hands GuaranteedUpdate its
         cached object. A stale one fails the store's compare-and-swap and the verb goes on from the store;
         a verb that would fail, or answer without writing, after starting from the cache runs again from the
         store, so no answer is the cache's alone."""
+
+    def enable_admission(self, enabled: frozenset[str] | None = None) -> None:
+        """Run every admission plugin (or those named) on writes from now on."""
+        self.admission = admission.Chain(self, enabled)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -157,10 +163,13 @@ class Registry:
         meta.ClearField("deletion_timestamp")
         meta.ClearField("deletion_grace_period_seconds")
         set_time(meta.creation_timestamp, float(int(self.clock())))
+        attrs = admission.Attributes(admission.CREATE, info, namespace, meta.name, obj, dry_run=dry_run)
+        await self.admission.admit(attrs)
         strategy.prepare_for_create(obj, self.config)
         errs = strategy.validate(obj)
         if errs:
             raise _invalid(info, meta.name or meta.generate_name, errs)
+        await self.admission.validate(attrs)
         if dry_run:
             return obj
         member = st.Store.member(namespace, meta.name)
@@ -211,11 +220,15 @@ class Registry:
             if requested_rv and requested_rv != old.metadata.resource_version:
                 raise errors.Conflict(errors.conflict_message(info.resource, name))
             new = self._merge_update(strategy, old, obj, status=status)
+            attrs = admission.Attributes(admission.UPDATE, info, namespace, name, new, old,
+                                         subresource="status" if status else "", dry_run=dry_run)
+            await self.admission.admit(attrs)
             if not status:
                 errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
                     strategy.validate(new)
                 if errs:
                     raise _invalid(info, name, errs)
+            await self.admission.validate(attrs)
             if dry_run:
                 new.metadata.resource_version = old.metadata.resource_version
                 return new
@@ -357,6 +370,8 @@ class Registry:
                     f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
                     f"ResourceVersion in object meta: {meta.resource_version}"
                 )
+            await self.admission.validate(
+                admission.Attributes(admission.DELETE, info, namespace, name, None, obj))
             try:
                 return await self._delete_once(strategy, obj, grace_period_seconds, propagation_policy,
                                                from_cache=from_cache)

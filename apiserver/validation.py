@@ -165,6 +165,14 @@ def name_is_dns_label(name: str, prefix: bool) -> list[str]:
     return names.validate_dns1123_label(_mask_trailing_dash(name) if prefix else name)
 
 
+def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
+    return names.validate_dns1035_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_path_segment(name: str, prefix: bool) -> list[str]:
+    return names.validate_path_segment_name(name, prefix)
+
+
 def _qualified_name(value: str, path: str) -> list[FieldError]:
     return [invalid(path, value, msg) for msg in labels.validate_label_key(value)]
 

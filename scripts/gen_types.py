@@ -28,16 +28,34 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "kubemu" / "api" / "schema" / "kubernetes.json"
 PROTO_DIR = ROOT / "proto" / "kubemu" / "pb"
+MESSAGES = ROOT / "kubemu" / "api" / "schema" / "messages.json"
 
 _CORE = "io.k8s.api.core.v1."
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 
 SERVED: dict[str, tuple[str, ...]] = {
     "meta": (f"{_META}Status",),
-    "core": tuple(f"{_CORE}{k}" for k in ("Namespace", "Pod", "Node", "Event", "ReplicationController")),
+    "core": tuple(f"{_CORE}{k}" for k in (
+        "Namespace", "Pod", "Node", "Event", "ReplicationController",
+        "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints",
+        "PersistentVolume", "PersistentVolumeClaim", "LimitRange", "ResourceQuota",
+    )),
     "apps": tuple(f"io.k8s.api.apps.v1.{k}" for k in ("ReplicaSet", "Deployment", "DaemonSet")),
     "batch": ("io.k8s.api.batch.v1.Job",),
     "coordination": ("io.k8s.api.coordination.v1.Lease",),
+    "discovery": ("io.k8s.api.discovery.v1.EndpointSlice",),
+    "networking": tuple(f"io.k8s.api.networking.v1.{k}" for k in (
+        "Ingress", "IngressClass", "NetworkPolicy", "IPAddress", "ServiceCIDR",
+    )),
+    "rbac": tuple(f"io.k8s.api.rbac.v1.{k}" for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")),
+    "scheduling": ("io.k8s.api.scheduling.v1.PriorityClass",),
+    "storage": tuple(f"io.k8s.api.storage.v1.{k}" for k in ("StorageClass", "CSINode", "CSIDriver")),
+    "authentication": tuple(f"io.k8s.api.authentication.v1.{k}" for k in (
+        "TokenRequest", "TokenReview", "SelfSubjectReview",
+    )),
+    "authorization": tuple(f"io.k8s.api.authorization.v1.{k}" for k in (
+        "SubjectAccessReview", "SelfSubjectAccessReview", "LocalSubjectAccessReview", "SelfSubjectRulesReview",
+    )),
 }
 """Proto file -> the kinds (and other roots) it serves. A new built-in kind is one name here."""
 
@@ -46,6 +64,13 @@ _FILE_OF_PREFIX = {
     "io.k8s.api.apps.v1.": "apps",
     "io.k8s.api.batch.v1.": "batch",
     "io.k8s.api.coordination.v1.": "coordination",
+    "io.k8s.api.discovery.v1.": "discovery",
+    "io.k8s.api.networking.v1.": "networking",
+    "io.k8s.api.rbac.v1.": "rbac",
+    "io.k8s.api.scheduling.v1.": "scheduling",
+    "io.k8s.api.storage.v1.": "storage",
+    "io.k8s.api.authentication.v1.": "authentication",
+    "io.k8s.api.authorization.v1.": "authorization",
     _META: "meta",
     "io.k8s.apimachinery.pkg.util.intstr.": "meta",
 }
@@ -55,8 +80,18 @@ _FILE_DOC = {
     "apps": "apps/v1 types.",
     "batch": "batch/v1 types.",
     "coordination": "coordination.k8s.io/v1 types.",
+    "discovery": "discovery.k8s.io/v1 types.",
+    "networking": "networking.k8s.io/v1 types.",
+    "rbac": "rbac.authorization.k8s.io/v1 types.",
+    "scheduling": "scheduling.k8s.io/v1 types.",
+    "storage": "storage.k8s.io/v1 types.",
+    "authentication": "authentication.k8s.io/v1 types.",
+    "authorization": "authorization.k8s.io/v1 types.",
 }
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+_EXTRA_VALUE = f"{_META}ExtraValue"
+"""Not in the schema: the message a map of string arrays needs, since a proto map's value cannot be repeated."""
 
 _SPECIAL = {
     f"{_META}Time": (
@@ -70,6 +105,11 @@ _SPECIAL = {
     "io.k8s.apimachinery.pkg.util.intstr.IntOrString": (
         "// IntOrString is intstr.IntOrString: a number or a string in JSON.",
         ["oneof value {", "  int32 int_val = 1;", "  string str_val = 2;", "}"],
+    ),
+    _EXTRA_VALUE: (
+        "// ExtraValue is a list of strings as the value of a map (UserInfo.extra): a JSON array. Upstream's protobuf\n"
+        "// form has this message in each group that needs it (authentication, authorization).",
+        ["repeated string items = 1;"],
     ),
     f"{_META}FieldsV1": (
         "// FieldsV1 is metav1.FieldsV1: any JSON object (a managed-fields set), kept as its JSON bytes.",
@@ -169,8 +209,16 @@ def snake(json_name: str) -> str:
     return text.lower().lstrip("_")
 
 
+_RENAMED = {
+    "io.k8s.api.discovery.v1.EndpointPort": "DiscoveryEndpointPort",
+    "io.k8s.api.storage.v1.TokenRequest": "CSIDriverTokenRequest",
+}
+"""Definitions whose last segment another served definition already has (all messages share one proto package):
+the message takes this name instead. kubemu/api/schema/messages.json maps every message back to its definition."""
+
+
 def message_name(definition: str) -> str:
-    return definition.rsplit(".", 1)[1]
+    return _RENAMED.get(definition) or definition.rsplit(".", 1)[1]
 
 
 def file_of(definition: str) -> str:
@@ -196,16 +244,21 @@ class Generator:
             name = stack.pop()
             if name in self.reached or name == _QUANTITY:
                 continue
-            if name not in self.defs:
+            if name not in self.defs and name != _EXTRA_VALUE:
                 raise SystemExit(f"{name} is not in {SCHEMA.relative_to(ROOT)}")
             self.reached[name] = file_of(name)
             if name not in _SPECIAL:
                 stack.extend(_refs(self.defs[name]))
+                for prop in self.defs[name].get("properties", {}).values():
+                    values = prop.get("additionalProperties", {})
+                    if values.get("type") == "array" and values["items"].get("type") == "string":
+                        self.reached[_EXTRA_VALUE] = "meta"
         by_message: dict[str, str] = {}
         for name in self.reached:
             other = by_message.setdefault(message_name(name), name)
             if other != name:
-                raise SystemExit(f"two definitions make message {message_name(name)}: {other} and {name}")
+                raise SystemExit(f"two definitions make message {message_name(name)}: {other} and {name}; "
+                                 "give one a name in _RENAMED")
 
     def _type(self, prop: dict[str, Any], where: str) -> tuple[str, bool]:
         """(proto type, is scalar) of a property schema that is not an array or a map."""
@@ -229,7 +282,11 @@ class Generator:
             type_, _ = self._type(prop["items"], where)
             label = "repeated "
         elif prop.get("type") == "object" and "additionalProperties" in prop:
-            value, _ = self._type(prop["additionalProperties"], where)
+            values = prop["additionalProperties"]
+            if values.get("type") == "array" and values["items"].get("type") == "string":
+                value = message_name(_EXTRA_VALUE)
+            else:
+                value, _ = self._type(values, where)
             type_ = f"map<string, {value}>"
         else:
             type_, scalar = self._type(prop, where)
@@ -296,6 +353,11 @@ class Generator:
             out[f"{file}.proto"] = "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
         return out
 
+    def messages(self) -> str:
+        """messages.json: each message's schema definition, for the codec (which fields upstream requires)."""
+        mapping = {message_name(d): d for d in self.reached if d not in _SPECIAL}
+        return json.dumps(dict(sorted(mapping.items())), indent=1) + "\n"
+
 
 def _refs(schema: Any) -> list[str]:
     found: list[str] = []
@@ -317,16 +379,27 @@ def generate(previous_dir: Path = PROTO_DIR) -> dict[str, str]:
     return Generator(schema, read_previous(previous_dir)).files()
 
 
+def generate_messages() -> str:
+    """messages.json's text: message name -> the schema definition it was generated from."""
+    generator = Generator(json.loads(SCHEMA.read_text()), read_previous(PROTO_DIR))
+    generator.files()
+    return generator.messages()
+
+
 def main(argv: list[str]) -> int:
     files = generate()
+    messages = generate_messages()
     if "--check" in argv:
         stale = [n for n, text in files.items() if (PROTO_DIR / n).read_text() != text]
+        if MESSAGES.read_text() != messages:
+            stale.append(str(MESSAGES.relative_to(ROOT)))
         if stale:
             print(f"stale: {stale}; run python scripts/gen_types.py", file=sys.stderr)
             return 1
         return 0
     for name, text in files.items():
         (PROTO_DIR / name).write_text(text)
+    MESSAGES.write_text(messages)
     print(f"wrote {', '.join(files)} to {PROTO_DIR.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -10,8 +10,28 @@ from typing import Any
 from apiserver.apis.apps import daemonset, deployment, replicaset
 from apiserver.apis.batch import job
 from apiserver.apis.coordination import lease
-from apiserver.apis.core import event, namespace, node, pod, replicationcontroller
+from apiserver.apis.core import (
+    configmap,
+    endpoints,
+    event,
+    limitrange,
+    namespace,
+    node,
+    persistentvolume,
+    persistentvolumeclaim,
+    pod,
+    replicationcontroller,
+    resourcequota,
+    secret,
+    service,
+    serviceaccount,
+)
 from apiserver.apis.core.defaulting import DEFAULT_TOLERATION_SECONDS
+from apiserver.apis.discovery import endpointslice
+from apiserver.apis.networking import ingress, ingressclass, ipaddress, networkpolicy, servicecidr
+from apiserver.apis.rbac import clusterrole, clusterrolebinding, role, rolebinding
+from apiserver.apis.scheduling import priorityclass
+from apiserver.apis.storage import csidriver, csinode, storageclass
 from apiserver.apis.strategy import Strategy
 from apiserver.validation import FieldError
 from kubemu.api import fields
@@ -24,6 +44,13 @@ _MODULES = (
     replicaset, deployment, daemonset,
     job,
     lease,
+    configmap, secret, serviceaccount, service, endpoints, persistentvolume, persistentvolumeclaim, limitrange,
+    resourcequota,
+    endpointslice,
+    ingress, ingressclass, networkpolicy, ipaddress, servicecidr,
+    role, clusterrole, rolebinding, clusterrolebinding,
+    priorityclass,
+    storageclass, csinode, csidriver,
 )
 
 STRATEGIES: dict[str, Strategy] = {m.STRATEGY.info.kind: m.STRATEGY for m in _MODULES}

@@ -9,7 +9,18 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from kubemu.pb import api_pb2, apps_pb2, batch_pb2, coordination_pb2, core_pb2
+from kubemu.pb import (
+    api_pb2,
+    apps_pb2,
+    batch_pb2,
+    coordination_pb2,
+    core_pb2,
+    discovery_pb2,
+    networking_pb2,
+    rbac_pb2,
+    scheduling_pb2,
+    storage_pb2,
+)
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 """What discovery lists for a kind served with every verb (a plain RESTStorage with Create, Update, Delete,
@@ -84,6 +95,38 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Job", "batch/v1", "jobs", (), True, batch_pb2.Job, subresources=("status",),
              categories=("all",)),
     KindInfo("Lease", "coordination.k8s.io/v1", "leases", (), True, coordination_pb2.Lease),
+    KindInfo("ConfigMap", "v1", "configmaps", ("cm",), True, core_pb2.ConfigMap),
+    KindInfo("Secret", "v1", "secrets", (), True, core_pb2.Secret),
+    KindInfo("ServiceAccount", "v1", "serviceaccounts", ("sa",), True, core_pb2.ServiceAccount),
+    KindInfo("Service", "v1", "services", ("svc",), True, core_pb2.Service, subresources=("status",),
+             categories=("all",)),
+    KindInfo("Endpoints", "v1", "endpoints", ("ep",), True, core_pb2.Endpoints),
+    KindInfo("PersistentVolume", "v1", "persistentvolumes", ("pv",), False, core_pb2.PersistentVolume,
+             subresources=("status",)),
+    KindInfo("PersistentVolumeClaim", "v1", "persistentvolumeclaims", ("pvc",), True,
+             core_pb2.PersistentVolumeClaim, subresources=("status",)),
+    KindInfo("LimitRange", "v1", "limitranges", ("limits",), True, core_pb2.LimitRange),
+    KindInfo("ResourceQuota", "v1", "resourcequotas", ("quota",), True, core_pb2.ResourceQuota,
+             subresources=("status",)),
+    KindInfo("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", (), True, discovery_pb2.EndpointSlice),
+    KindInfo("Ingress", "networking.k8s.io/v1", "ingresses", ("ing",), True, networking_pb2.Ingress,
+             subresources=("status",)),
+    KindInfo("IngressClass", "networking.k8s.io/v1", "ingressclasses", (), False, networking_pb2.IngressClass),
+    KindInfo("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", ("netpol",), True,
+             networking_pb2.NetworkPolicy),
+    KindInfo("IPAddress", "networking.k8s.io/v1", "ipaddresses", ("ip",), False, networking_pb2.IPAddress),
+    KindInfo("ServiceCIDR", "networking.k8s.io/v1", "servicecidrs", (), False, networking_pb2.ServiceCIDR,
+             subresources=("status",)),
+    KindInfo("Role", "rbac.authorization.k8s.io/v1", "roles", (), True, rbac_pb2.Role),
+    KindInfo("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", (), False, rbac_pb2.ClusterRole),
+    KindInfo("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", (), True, rbac_pb2.RoleBinding),
+    KindInfo("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", (), False,
+             rbac_pb2.ClusterRoleBinding),
+    KindInfo("PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", ("pc",), False,
+             scheduling_pb2.PriorityClass),
+    KindInfo("StorageClass", "storage.k8s.io/v1", "storageclasses", ("sc",), False, storage_pb2.StorageClass),
+    KindInfo("CSINode", "storage.k8s.io/v1", "csinodes", (), False, storage_pb2.CSINode),
+    KindInfo("CSIDriver", "storage.k8s.io/v1", "csidrivers", (), False, storage_pb2.CSIDriver),
 )
 
 _BY_KIND: dict[str, KindInfo] = {}

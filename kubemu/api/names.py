@@ -21,9 +21,15 @@ _DNS1123_SUBDOMAIN_ERR_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
     "and must start and end with an alphanumeric character"
 )
+_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_DNS1035_LABEL_ERR_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+    "start with an alphabetic character, and end with an alphanumeric character"
+)
 # fullmatch, not `^...$`: Python's `$` also matches before a trailing newline, Go's does not.
 _DNS1123_LABEL_RE = re.compile(_DNS1123_LABEL_FMT)
 _DNS1123_SUBDOMAIN_RE = re.compile(_DNS1123_SUBDOMAIN_FMT)
+_DNS1035_LABEL_RE = re.compile(_DNS1035_LABEL_FMT)
 
 # utilrand.String's alphabet: no vowels (no accidental words) and no look-alikes such as 0/o, 1/l.
 _RANDOM_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -78,6 +84,23 @@ def validate_dns1123_subdomain(name: str) -> list[str]:
     if not _DNS1123_SUBDOMAIN_RE.fullmatch(name):
         errs.append(regex_error(_DNS1123_SUBDOMAIN_ERR_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
     return errs
+
+
+def validate_dns1035_label(name: str) -> list[str]:
+    """IsDNS1035Label (Service names): the problems with `name`, empty when it is one."""
+    errs: list[str] = []
+    if byte_len(name) > DNS1123_LABEL_MAX_LENGTH:
+        errs.append(max_len_error(DNS1123_LABEL_MAX_LENGTH))
+    if not _DNS1035_LABEL_RE.fullmatch(name):
+        errs.append(regex_error(_DNS1035_LABEL_ERR_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
+    return errs
+
+
+def validate_path_segment_name(name: str, prefix: bool) -> list[str]:
+    """ValidatePathSegmentName (RBAC names): a name that is a safe URL path segment."""
+    if not prefix and name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
 
 
 def generate_name(base: str) -> str:

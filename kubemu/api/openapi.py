@@ -42,6 +42,19 @@ def definitions() -> dict[str, Any]:
 
 
 @functools.cache
+def _messages() -> dict[str, str]:
+    text = resources.files("kubemu.api").joinpath("schema/messages.json").read_text()
+    data: dict[str, str] = json.loads(text)
+    return data
+
+
+def definition_of_message(message: str) -> dict[str, Any] | None:
+    """The schema definition a generated message was made from (scripts/gen_types.py writes the map), or None."""
+    name = _messages().get(message)
+    return definitions()[name] if name is not None else None
+
+
+@functools.cache
 def _by_gvk() -> dict[tuple[str, str, str], str]:
     out: dict[tuple[str, str, str], str] = {}
     for name, definition in definitions().items():

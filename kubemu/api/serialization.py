@@ -21,6 +21,7 @@ _TIME = meta_pb2.Time.DESCRIPTOR.full_name
 _MICRO_TIME = meta_pb2.MicroTime.DESCRIPTOR.full_name
 _INT_OR_STRING = meta_pb2.IntOrString.DESCRIPTOR.full_name
 _FIELDS_V1 = meta_pb2.FieldsV1.DESCRIPTOR.full_name
+_EXTRA_VALUE = meta_pb2.ExtraValue.DESCRIPTOR.full_name
 """Any JSON object, kept as its bytes (scripts/gen_types.py makes such a message for a schema with no fields)."""
 _INT_TYPES = {
     FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
@@ -100,6 +101,8 @@ def message_to_dict(msg: Message) -> Any:
         return msg.int_val if which == "int_val" else msg.str_val  # type: ignore[attr-defined]
     if name == _FIELDS_V1:
         return json.loads(msg.raw) if msg.raw else {}  # type: ignore[attr-defined]
+    if name == _EXTRA_VALUE:
+        return list(msg.items)  # type: ignore[attr-defined]
     out: dict[str, Any] = {}
     for fd, value in msg.ListFields():
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
@@ -123,14 +126,10 @@ def _required_scalars(desc: Descriptor) -> tuple[FieldDescriptor, ...]:
     """The scalar fields upstream's JSON carries even when zero: its required ones, which have no omitempty, so the
     Go encoder writes `"restartCount": 0` and `"ready": false`. Clients with typed models refuse an object without
     them (the official Python client's ContainerStatus, ReplicaSetStatus, ...)."""
-    names = {fd.json_name for fd in desc.fields}
-    # The message is named as its definition's last segment (scripts/gen_types.py); where several definitions share
-    # that name, the one with these fields.
-    candidates = [d for n, d in openapi.definitions().items() if n.rpartition(".")[2] == desc.name]
-    if not candidates:
+    definition = openapi.definition_of_message(desc.name)
+    if definition is None:
         return ()
-    best = max(candidates, key=lambda d: len(names & set(d.get("properties", {}))))
-    required = set(best.get("required", ()))
+    required = set(definition.get("required", ()))
     return tuple(fd for fd in desc.fields if fd.json_name in required and fd.message_type is None
                  and not fd.is_repeated and not fd.has_presence)
 
@@ -231,6 +230,11 @@ def fill_message(msg: Message, data: Any, path: str = "") -> None:
         if not isinstance(data, dict):
             raise DecodeError(path, f"expected object, got {_type_name(data)}")
         msg.raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()  # type: ignore[attr-defined]
+        return
+    if name == _EXTRA_VALUE:
+        if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
+            raise DecodeError(path, f"expected array of strings, got {_type_name(data)}")
+        msg.items.extend(data)  # type: ignore[attr-defined]
         return
     if not isinstance(data, dict):
         raise DecodeError(path, f"expected object, got {_type_name(data)}")

@@ -566,7 +566,13 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 """The table of a kind that registers none: its name and age, as a custom resource without printer columns prints
 (upstream's DefaultTableConvertor serves name and creation time)."""
 
-DEFAULT_TABLE_KINDS: frozenset[str] = frozenset()
+DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
+    # Scaffolds of #24's kinds until each has its printers.go columns.
+    "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
+    "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
+    "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
+    "CSINode", "CSIDriver",
+})
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 
 

@@ -181,6 +181,41 @@ class AzureDiskVolumeSource(_message.Message):
 Global___AzureDiskVolumeSource: _TypeAlias = AzureDiskVolumeSource  # noqa: Y015
 
 @_typing.final
+class AzureFilePersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_NAME_FIELD_NUMBER: _builtins.int
+    SECRET_NAMESPACE_FIELD_NUMBER: _builtins.int
+    SHARE_NAME_FIELD_NUMBER: _builtins.int
+    read_only: _builtins.bool
+    secret_name: _builtins.str
+    secret_namespace: _builtins.str
+    share_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        read_only: _builtins.bool | None = ...,
+        secret_name: _builtins.str = ...,
+        secret_namespace: _builtins.str | None = ...,
+        share_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_read_only", b"_read_only", "_secret_namespace", b"_secret_namespace", "read_only", b"read_only", "secret_namespace", b"secret_namespace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_read_only", b"_read_only", "_secret_namespace", b"_secret_namespace", "read_only", b"read_only", "secret_name", b"secret_name", "secret_namespace", b"secret_namespace", "share_name", b"share_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    _WhichOneofReturnType__secret_namespace: _TypeAlias = _typing.Literal["secret_namespace"]  # noqa: Y015
+    _WhichOneofArgType__secret_namespace: _TypeAlias = _typing.Literal["_secret_namespace", b"_secret_namespace"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__secret_namespace) -> _WhichOneofReturnType__secret_namespace | None: ...
+
+Global___AzureFilePersistentVolumeSource: _TypeAlias = AzureFilePersistentVolumeSource  # noqa: Y015
+
+@_typing.final
 class AzureFileVolumeSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -206,6 +241,85 @@ class AzureFileVolumeSource(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
 
 Global___AzureFileVolumeSource: _TypeAlias = AzureFileVolumeSource  # noqa: Y015
+
+@_typing.final
+class CSIPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class VolumeAttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CONTROLLER_EXPAND_SECRET_REF_FIELD_NUMBER: _builtins.int
+    CONTROLLER_PUBLISH_SECRET_REF_FIELD_NUMBER: _builtins.int
+    DRIVER_FIELD_NUMBER: _builtins.int
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    NODE_EXPAND_SECRET_REF_FIELD_NUMBER: _builtins.int
+    NODE_PUBLISH_SECRET_REF_FIELD_NUMBER: _builtins.int
+    NODE_STAGE_SECRET_REF_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    VOLUME_ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    VOLUME_HANDLE_FIELD_NUMBER: _builtins.int
+    driver: _builtins.str
+    fs_type: _builtins.str
+    read_only: _builtins.bool
+    volume_handle: _builtins.str
+    @_builtins.property
+    def controller_expand_secret_ref(self) -> Global___SecretReference: ...
+    @_builtins.property
+    def controller_publish_secret_ref(self) -> Global___SecretReference: ...
+    @_builtins.property
+    def node_expand_secret_ref(self) -> Global___SecretReference: ...
+    @_builtins.property
+    def node_publish_secret_ref(self) -> Global___SecretReference: ...
+    @_builtins.property
+    def node_stage_secret_ref(self) -> Global___SecretReference: ...
+    @_builtins.property
+    def volume_attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        controller_expand_secret_ref: Global___SecretReference | None = ...,
+        controller_publish_secret_ref: Global___SecretReference | None = ...,
+        driver: _builtins.str = ...,
+        fs_type: _builtins.str | None = ...,
+        node_expand_secret_ref: Global___SecretReference | None = ...,
+        node_publish_secret_ref: Global___SecretReference | None = ...,
+        node_stage_secret_ref: Global___SecretReference | None = ...,
+        read_only: _builtins.bool | None = ...,
+        volume_attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        volume_handle: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "controller_expand_secret_ref", b"controller_expand_secret_ref", "controller_publish_secret_ref", b"controller_publish_secret_ref", "fs_type", b"fs_type", "node_expand_secret_ref", b"node_expand_secret_ref", "node_publish_secret_ref", b"node_publish_secret_ref", "node_stage_secret_ref", b"node_stage_secret_ref", "read_only", b"read_only"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "controller_expand_secret_ref", b"controller_expand_secret_ref", "controller_publish_secret_ref", b"controller_publish_secret_ref", "driver", b"driver", "fs_type", b"fs_type", "node_expand_secret_ref", b"node_expand_secret_ref", "node_publish_secret_ref", b"node_publish_secret_ref", "node_stage_secret_ref", b"node_stage_secret_ref", "read_only", b"read_only", "volume_attributes", b"volume_attributes", "volume_handle", b"volume_handle"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+
+Global___CSIPersistentVolumeSource: _TypeAlias = CSIPersistentVolumeSource  # noqa: Y015
 
 @_typing.final
 class CSIVolumeSource(_message.Message):
@@ -292,6 +406,57 @@ class Capabilities(_message.Message):
 Global___Capabilities: _TypeAlias = Capabilities  # noqa: Y015
 
 @_typing.final
+class CephFSPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MONITORS_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_FILE_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    read_only: _builtins.bool
+    secret_file: _builtins.str
+    user: _builtins.str
+    @_builtins.property
+    def monitors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def secret_ref(self) -> Global___SecretReference: ...
+    def __init__(
+        self,
+        *,
+        monitors: _abc.Iterable[_builtins.str] | None = ...,
+        path: _builtins.str | None = ...,
+        read_only: _builtins.bool | None = ...,
+        secret_file: _builtins.str | None = ...,
+        secret_ref: Global___SecretReference | None = ...,
+        user: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_path", b"_path", "_read_only", b"_read_only", "_secret_file", b"_secret_file", "_user", b"_user", "path", b"path", "read_only", b"read_only", "secret_file", b"secret_file", "secret_ref", b"secret_ref", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_path", b"_path", "_read_only", b"_read_only", "_secret_file", b"_secret_file", "_user", b"_user", "monitors", b"monitors", "path", b"path", "read_only", b"read_only", "secret_file", b"secret_file", "secret_ref", b"secret_ref", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__path: _TypeAlias = _typing.Literal["path"]  # noqa: Y015
+    _WhichOneofArgType__path: _TypeAlias = _typing.Literal["_path", b"_path"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    _WhichOneofReturnType__secret_file: _TypeAlias = _typing.Literal["secret_file"]  # noqa: Y015
+    _WhichOneofArgType__secret_file: _TypeAlias = _typing.Literal["_secret_file", b"_secret_file"]  # noqa: Y015
+    _WhichOneofReturnType__user: _TypeAlias = _typing.Literal["user"]  # noqa: Y015
+    _WhichOneofArgType__user: _TypeAlias = _typing.Literal["_user", b"_user"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__path) -> _WhichOneofReturnType__path | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__secret_file) -> _WhichOneofReturnType__secret_file | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__user) -> _WhichOneofReturnType__user | None: ...
+
+Global___CephFSPersistentVolumeSource: _TypeAlias = CephFSPersistentVolumeSource  # noqa: Y015
+
+@_typing.final
 class CephFSVolumeSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -343,6 +508,42 @@ class CephFSVolumeSource(_message.Message):
 Global___CephFSVolumeSource: _TypeAlias = CephFSVolumeSource  # noqa: Y015
 
 @_typing.final
+class CinderPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    VOLUME_ID_FIELD_NUMBER: _builtins.int
+    fs_type: _builtins.str
+    read_only: _builtins.bool
+    volume_id: _builtins.str
+    @_builtins.property
+    def secret_ref(self) -> Global___SecretReference: ...
+    def __init__(
+        self,
+        *,
+        fs_type: _builtins.str | None = ...,
+        read_only: _builtins.bool | None = ...,
+        secret_ref: Global___SecretReference | None = ...,
+        volume_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "fs_type", b"fs_type", "read_only", b"read_only", "secret_ref", b"secret_ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "fs_type", b"fs_type", "read_only", b"read_only", "secret_ref", b"secret_ref", "volume_id", b"volume_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+
+Global___CinderPersistentVolumeSource: _TypeAlias = CinderPersistentVolumeSource  # noqa: Y015
+
+@_typing.final
 class CinderVolumeSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -377,6 +578,27 @@ class CinderVolumeSource(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
 
 Global___CinderVolumeSource: _TypeAlias = CinderVolumeSource  # noqa: Y015
+
+@_typing.final
+class ClientIPConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    timeout_seconds: _builtins.int
+    def __init__(
+        self,
+        *,
+        timeout_seconds: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__timeout_seconds: _TypeAlias = _typing.Literal["timeout_seconds"]  # noqa: Y015
+    _WhichOneofArgType__timeout_seconds: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__timeout_seconds) -> _WhichOneofReturnType__timeout_seconds | None: ...
+
+Global___ClientIPConfig: _TypeAlias = ClientIPConfig  # noqa: Y015
 
 @_typing.final
 class ClusterTrustBundleProjection(_message.Message):
@@ -420,6 +642,79 @@ class ClusterTrustBundleProjection(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__signer_name) -> _WhichOneofReturnType__signer_name | None: ...
 
 Global___ClusterTrustBundleProjection: _TypeAlias = ClusterTrustBundleProjection  # noqa: Y015
+
+@_typing.final
+class ConfigMap(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class BinaryDataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bytes
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bytes = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class DataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    BINARY_DATA_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    IMMUTABLE_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    immutable: _builtins.bool
+    @_builtins.property
+    def binary_data(self) -> _containers.ScalarMap[_builtins.str, _builtins.bytes]: ...
+    @_builtins.property
+    def data(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    def __init__(
+        self,
+        *,
+        binary_data: _abc.Mapping[_builtins.str, _builtins.bytes] | None = ...,
+        data: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        immutable: _builtins.bool | None = ...,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_immutable", b"_immutable", "immutable", b"immutable", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_immutable", b"_immutable", "binary_data", b"binary_data", "data", b"data", "immutable", b"immutable", "metadata", b"metadata"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__immutable: _TypeAlias = _typing.Literal["immutable"]  # noqa: Y015
+    _WhichOneofArgType__immutable: _TypeAlias = _typing.Literal["_immutable", b"_immutable"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__immutable) -> _WhichOneofReturnType__immutable | None: ...
+
+Global___ConfigMap: _TypeAlias = ConfigMap  # noqa: Y015
 
 @_typing.final
 class ConfigMapEnvSource(_message.Message):
@@ -1183,6 +1478,133 @@ class EmptyDirVolumeSource(_message.Message):
 Global___EmptyDirVolumeSource: _TypeAlias = EmptyDirVolumeSource  # noqa: Y015
 
 @_typing.final
+class EndpointAddress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOSTNAME_FIELD_NUMBER: _builtins.int
+    IP_FIELD_NUMBER: _builtins.int
+    NODE_NAME_FIELD_NUMBER: _builtins.int
+    TARGET_REF_FIELD_NUMBER: _builtins.int
+    hostname: _builtins.str
+    ip: _builtins.str
+    node_name: _builtins.str
+    @_builtins.property
+    def target_ref(self) -> Global___ObjectReference: ...
+    def __init__(
+        self,
+        *,
+        hostname: _builtins.str | None = ...,
+        ip: _builtins.str = ...,
+        node_name: _builtins.str | None = ...,
+        target_ref: Global___ObjectReference | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_hostname", b"_hostname", "_node_name", b"_node_name", "hostname", b"hostname", "node_name", b"node_name", "target_ref", b"target_ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_hostname", b"_hostname", "_node_name", b"_node_name", "hostname", b"hostname", "ip", b"ip", "node_name", b"node_name", "target_ref", b"target_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__hostname: _TypeAlias = _typing.Literal["hostname"]  # noqa: Y015
+    _WhichOneofArgType__hostname: _TypeAlias = _typing.Literal["_hostname", b"_hostname"]  # noqa: Y015
+    _WhichOneofReturnType__node_name: _TypeAlias = _typing.Literal["node_name"]  # noqa: Y015
+    _WhichOneofArgType__node_name: _TypeAlias = _typing.Literal["_node_name", b"_node_name"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__hostname) -> _WhichOneofReturnType__hostname | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__node_name) -> _WhichOneofReturnType__node_name | None: ...
+
+Global___EndpointAddress: _TypeAlias = EndpointAddress  # noqa: Y015
+
+@_typing.final
+class EndpointPort(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APP_PROTOCOL_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    PROTOCOL_FIELD_NUMBER: _builtins.int
+    app_protocol: _builtins.str
+    name: _builtins.str
+    port: _builtins.int
+    protocol: _builtins.str
+    def __init__(
+        self,
+        *,
+        app_protocol: _builtins.str | None = ...,
+        name: _builtins.str | None = ...,
+        port: _builtins.int = ...,
+        protocol: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_app_protocol", b"_app_protocol", "_name", b"_name", "_protocol", b"_protocol", "app_protocol", b"app_protocol", "name", b"name", "protocol", b"protocol"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_app_protocol", b"_app_protocol", "_name", b"_name", "_protocol", b"_protocol", "app_protocol", b"app_protocol", "name", b"name", "port", b"port", "protocol", b"protocol"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__app_protocol: _TypeAlias = _typing.Literal["app_protocol"]  # noqa: Y015
+    _WhichOneofArgType__app_protocol: _TypeAlias = _typing.Literal["_app_protocol", b"_app_protocol"]  # noqa: Y015
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    _WhichOneofReturnType__protocol: _TypeAlias = _typing.Literal["protocol"]  # noqa: Y015
+    _WhichOneofArgType__protocol: _TypeAlias = _typing.Literal["_protocol", b"_protocol"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__app_protocol) -> _WhichOneofReturnType__app_protocol | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__protocol) -> _WhichOneofReturnType__protocol | None: ...
+
+Global___EndpointPort: _TypeAlias = EndpointPort  # noqa: Y015
+
+@_typing.final
+class EndpointSubset(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESSES_FIELD_NUMBER: _builtins.int
+    NOT_READY_ADDRESSES_FIELD_NUMBER: _builtins.int
+    PORTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointAddress]: ...
+    @_builtins.property
+    def not_ready_addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointAddress]: ...
+    @_builtins.property
+    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointPort]: ...
+    def __init__(
+        self,
+        *,
+        addresses: _abc.Iterable[Global___EndpointAddress] | None = ...,
+        not_ready_addresses: _abc.Iterable[Global___EndpointAddress] | None = ...,
+        ports: _abc.Iterable[Global___EndpointPort] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addresses", b"addresses", "not_ready_addresses", b"not_ready_addresses", "ports", b"ports"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndpointSubset: _TypeAlias = EndpointSubset  # noqa: Y015
+
+@_typing.final
+class Endpoints(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SUBSETS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def subsets(self) -> _containers.RepeatedCompositeFieldContainer[Global___EndpointSubset]: ...
+    def __init__(
+        self,
+        *,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        subsets: _abc.Iterable[Global___EndpointSubset] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "subsets", b"subsets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Endpoints: _TypeAlias = Endpoints  # noqa: Y015
+
+@_typing.final
 class EnvFromSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1650,6 +2072,66 @@ class FileKeySelector(_message.Message):
 Global___FileKeySelector: _TypeAlias = FileKeySelector  # noqa: Y015
 
 @_typing.final
+class FlexPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class OptionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DRIVER_FIELD_NUMBER: _builtins.int
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    driver: _builtins.str
+    fs_type: _builtins.str
+    read_only: _builtins.bool
+    @_builtins.property
+    def options(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def secret_ref(self) -> Global___SecretReference: ...
+    def __init__(
+        self,
+        *,
+        driver: _builtins.str = ...,
+        fs_type: _builtins.str | None = ...,
+        options: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        read_only: _builtins.bool | None = ...,
+        secret_ref: Global___SecretReference | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "fs_type", b"fs_type", "read_only", b"read_only", "secret_ref", b"secret_ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "driver", b"driver", "fs_type", b"fs_type", "options", b"options", "read_only", b"read_only", "secret_ref", b"secret_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+
+Global___FlexPersistentVolumeSource: _TypeAlias = FlexPersistentVolumeSource  # noqa: Y015
+
+@_typing.final
 class FlexVolumeSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1834,6 +2316,41 @@ class GitRepoVolumeSource(_message.Message):
 Global___GitRepoVolumeSource: _TypeAlias = GitRepoVolumeSource  # noqa: Y015
 
 @_typing.final
+class GlusterfsPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINTS_FIELD_NUMBER: _builtins.int
+    ENDPOINTS_NAMESPACE_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    endpoints: _builtins.str
+    endpoints_namespace: _builtins.str
+    path: _builtins.str
+    read_only: _builtins.bool
+    def __init__(
+        self,
+        *,
+        endpoints: _builtins.str = ...,
+        endpoints_namespace: _builtins.str | None = ...,
+        path: _builtins.str = ...,
+        read_only: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_endpoints_namespace", b"_endpoints_namespace", "_read_only", b"_read_only", "endpoints_namespace", b"endpoints_namespace", "read_only", b"read_only"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_endpoints_namespace", b"_endpoints_namespace", "_read_only", b"_read_only", "endpoints", b"endpoints", "endpoints_namespace", b"endpoints_namespace", "path", b"path", "read_only", b"read_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__endpoints_namespace: _TypeAlias = _typing.Literal["endpoints_namespace"]  # noqa: Y015
+    _WhichOneofArgType__endpoints_namespace: _TypeAlias = _typing.Literal["_endpoints_namespace", b"_endpoints_namespace"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__endpoints_namespace) -> _WhichOneofReturnType__endpoints_namespace | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+
+Global___GlusterfsPersistentVolumeSource: _TypeAlias = GlusterfsPersistentVolumeSource  # noqa: Y015
+
+@_typing.final
 class GlusterfsVolumeSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1980,6 +2497,80 @@ class HostPathVolumeSource(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__type) -> _WhichOneofReturnType__type | None: ...
 
 Global___HostPathVolumeSource: _TypeAlias = HostPathVolumeSource  # noqa: Y015
+
+@_typing.final
+class ISCSIPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHAP_AUTH_DISCOVERY_FIELD_NUMBER: _builtins.int
+    CHAP_AUTH_SESSION_FIELD_NUMBER: _builtins.int
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    INITIATOR_NAME_FIELD_NUMBER: _builtins.int
+    IQN_FIELD_NUMBER: _builtins.int
+    ISCSI_INTERFACE_FIELD_NUMBER: _builtins.int
+    LUN_FIELD_NUMBER: _builtins.int
+    PORTALS_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    TARGET_PORTAL_FIELD_NUMBER: _builtins.int
+    chap_auth_discovery: _builtins.bool
+    chap_auth_session: _builtins.bool
+    fs_type: _builtins.str
+    initiator_name: _builtins.str
+    iqn: _builtins.str
+    iscsi_interface: _builtins.str
+    lun: _builtins.int
+    read_only: _builtins.bool
+    target_portal: _builtins.str
+    @_builtins.property
+    def portals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def secret_ref(self) -> Global___SecretReference: ...
+    def __init__(
+        self,
+        *,
+        chap_auth_discovery: _builtins.bool | None = ...,
+        chap_auth_session: _builtins.bool | None = ...,
+        fs_type: _builtins.str | None = ...,
+        initiator_name: _builtins.str | None = ...,
+        iqn: _builtins.str = ...,
+        iscsi_interface: _builtins.str | None = ...,
+        lun: _builtins.int = ...,
+        portals: _abc.Iterable[_builtins.str] | None = ...,
+        read_only: _builtins.bool | None = ...,
+        secret_ref: Global___SecretReference | None = ...,
+        target_portal: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_chap_auth_discovery", b"_chap_auth_discovery", "_chap_auth_session", b"_chap_auth_session", "_fs_type", b"_fs_type", "_initiator_name", b"_initiator_name", "_iscsi_interface", b"_iscsi_interface", "_read_only", b"_read_only", "chap_auth_discovery", b"chap_auth_discovery", "chap_auth_session", b"chap_auth_session", "fs_type", b"fs_type", "initiator_name", b"initiator_name", "iscsi_interface", b"iscsi_interface", "read_only", b"read_only", "secret_ref", b"secret_ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chap_auth_discovery", b"_chap_auth_discovery", "_chap_auth_session", b"_chap_auth_session", "_fs_type", b"_fs_type", "_initiator_name", b"_initiator_name", "_iscsi_interface", b"_iscsi_interface", "_read_only", b"_read_only", "chap_auth_discovery", b"chap_auth_discovery", "chap_auth_session", b"chap_auth_session", "fs_type", b"fs_type", "initiator_name", b"initiator_name", "iqn", b"iqn", "iscsi_interface", b"iscsi_interface", "lun", b"lun", "portals", b"portals", "read_only", b"read_only", "secret_ref", b"secret_ref", "target_portal", b"target_portal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__chap_auth_discovery: _TypeAlias = _typing.Literal["chap_auth_discovery"]  # noqa: Y015
+    _WhichOneofArgType__chap_auth_discovery: _TypeAlias = _typing.Literal["_chap_auth_discovery", b"_chap_auth_discovery"]  # noqa: Y015
+    _WhichOneofReturnType__chap_auth_session: _TypeAlias = _typing.Literal["chap_auth_session"]  # noqa: Y015
+    _WhichOneofArgType__chap_auth_session: _TypeAlias = _typing.Literal["_chap_auth_session", b"_chap_auth_session"]  # noqa: Y015
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    _WhichOneofReturnType__initiator_name: _TypeAlias = _typing.Literal["initiator_name"]  # noqa: Y015
+    _WhichOneofArgType__initiator_name: _TypeAlias = _typing.Literal["_initiator_name", b"_initiator_name"]  # noqa: Y015
+    _WhichOneofReturnType__iscsi_interface: _TypeAlias = _typing.Literal["iscsi_interface"]  # noqa: Y015
+    _WhichOneofArgType__iscsi_interface: _TypeAlias = _typing.Literal["_iscsi_interface", b"_iscsi_interface"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__chap_auth_discovery) -> _WhichOneofReturnType__chap_auth_discovery | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__chap_auth_session) -> _WhichOneofReturnType__chap_auth_session | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__initiator_name) -> _WhichOneofReturnType__initiator_name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__iscsi_interface) -> _WhichOneofReturnType__iscsi_interface | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+
+Global___ISCSIPersistentVolumeSource: _TypeAlias = ISCSIPersistentVolumeSource  # noqa: Y015
 
 @_typing.final
 class ISCSIVolumeSource(_message.Message):
@@ -2173,6 +2764,189 @@ class LifecycleHandler(_message.Message):
 Global___LifecycleHandler: _TypeAlias = LifecycleHandler  # noqa: Y015
 
 @_typing.final
+class LimitRange(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___LimitRangeSpec: ...
+    def __init__(
+        self,
+        *,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        spec: Global___LimitRangeSpec | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LimitRange: _TypeAlias = LimitRange  # noqa: Y015
+
+@_typing.final
+class LimitRangeItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DefaultEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class DefaultRequestEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class MaxEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class MaxLimitRequestRatioEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class MinEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DEFAULT_FIELD_NUMBER: _builtins.int
+    DEFAULT_REQUEST_FIELD_NUMBER: _builtins.int
+    MAX_FIELD_NUMBER: _builtins.int
+    MAX_LIMIT_REQUEST_RATIO_FIELD_NUMBER: _builtins.int
+    MIN_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    type: _builtins.str
+    @_builtins.property
+    def default(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def default_request(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def max(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def max_limit_request_ratio(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def min(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        default: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        default_request: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        max: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        max_limit_request_ratio: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        min: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default", b"default", "default_request", b"default_request", "max", b"max", "max_limit_request_ratio", b"max_limit_request_ratio", "min", b"min", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LimitRangeItem: _TypeAlias = LimitRangeItem  # noqa: Y015
+
+@_typing.final
+class LimitRangeSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMITS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___LimitRangeItem]: ...
+    def __init__(
+        self,
+        *,
+        limits: _abc.Iterable[Global___LimitRangeItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LimitRangeSpec: _TypeAlias = LimitRangeSpec  # noqa: Y015
+
+@_typing.final
 class LinuxContainerUser(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -2199,6 +2973,66 @@ class LinuxContainerUser(_message.Message):
 Global___LinuxContainerUser: _TypeAlias = LinuxContainerUser  # noqa: Y015
 
 @_typing.final
+class LoadBalancerIngress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOSTNAME_FIELD_NUMBER: _builtins.int
+    IP_FIELD_NUMBER: _builtins.int
+    IP_MODE_FIELD_NUMBER: _builtins.int
+    PORTS_FIELD_NUMBER: _builtins.int
+    hostname: _builtins.str
+    ip: _builtins.str
+    ip_mode: _builtins.str
+    @_builtins.property
+    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___PortStatus]: ...
+    def __init__(
+        self,
+        *,
+        hostname: _builtins.str | None = ...,
+        ip: _builtins.str | None = ...,
+        ip_mode: _builtins.str | None = ...,
+        ports: _abc.Iterable[Global___PortStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_hostname", b"_hostname", "_ip", b"_ip", "_ip_mode", b"_ip_mode", "hostname", b"hostname", "ip", b"ip", "ip_mode", b"ip_mode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_hostname", b"_hostname", "_ip", b"_ip", "_ip_mode", b"_ip_mode", "hostname", b"hostname", "ip", b"ip", "ip_mode", b"ip_mode", "ports", b"ports"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__hostname: _TypeAlias = _typing.Literal["hostname"]  # noqa: Y015
+    _WhichOneofArgType__hostname: _TypeAlias = _typing.Literal["_hostname", b"_hostname"]  # noqa: Y015
+    _WhichOneofReturnType__ip: _TypeAlias = _typing.Literal["ip"]  # noqa: Y015
+    _WhichOneofArgType__ip: _TypeAlias = _typing.Literal["_ip", b"_ip"]  # noqa: Y015
+    _WhichOneofReturnType__ip_mode: _TypeAlias = _typing.Literal["ip_mode"]  # noqa: Y015
+    _WhichOneofArgType__ip_mode: _TypeAlias = _typing.Literal["_ip_mode", b"_ip_mode"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__hostname) -> _WhichOneofReturnType__hostname | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ip) -> _WhichOneofReturnType__ip | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ip_mode) -> _WhichOneofReturnType__ip_mode | None: ...
+
+Global___LoadBalancerIngress: _TypeAlias = LoadBalancerIngress  # noqa: Y015
+
+@_typing.final
+class LoadBalancerStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INGRESS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ingress(self) -> _containers.RepeatedCompositeFieldContainer[Global___LoadBalancerIngress]: ...
+    def __init__(
+        self,
+        *,
+        ingress: _abc.Iterable[Global___LoadBalancerIngress] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingress", b"ingress"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadBalancerStatus: _TypeAlias = LoadBalancerStatus  # noqa: Y015
+
+@_typing.final
 class LocalObjectReference(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -2216,6 +3050,54 @@ class LocalObjectReference(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LocalObjectReference: _TypeAlias = LocalObjectReference  # noqa: Y015
+
+@_typing.final
+class LocalVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    fs_type: _builtins.str
+    path: _builtins.str
+    def __init__(
+        self,
+        *,
+        fs_type: _builtins.str | None = ...,
+        path: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "fs_type", b"fs_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "fs_type", b"fs_type", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+
+Global___LocalVolumeSource: _TypeAlias = LocalVolumeSource  # noqa: Y015
+
+@_typing.final
+class ModifyVolumeStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    TARGET_VOLUME_ATTRIBUTES_CLASS_NAME_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    target_volume_attributes_class_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        target_volume_attributes_class_name: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_target_volume_attributes_class_name", b"_target_volume_attributes_class_name", "target_volume_attributes_class_name", b"target_volume_attributes_class_name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_target_volume_attributes_class_name", b"_target_volume_attributes_class_name", "status", b"status", "target_volume_attributes_class_name", b"target_volume_attributes_class_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__target_volume_attributes_class_name: _TypeAlias = _typing.Literal["target_volume_attributes_class_name"]  # noqa: Y015
+    _WhichOneofArgType__target_volume_attributes_class_name: _TypeAlias = _typing.Literal["_target_volume_attributes_class_name", b"_target_volume_attributes_class_name"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__target_volume_attributes_class_name) -> _WhichOneofReturnType__target_volume_attributes_class_name | None: ...
+
+Global___ModifyVolumeStatus: _TypeAlias = ModifyVolumeStatus  # noqa: Y015
 
 @_typing.final
 class NFSVolumeSource(_message.Message):
@@ -2960,6 +3842,105 @@ class ObjectReference(_message.Message):
 Global___ObjectReference: _TypeAlias = ObjectReference  # noqa: Y015
 
 @_typing.final
+class PersistentVolume(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___PersistentVolumeSpec: ...
+    @_builtins.property
+    def status(self) -> Global___PersistentVolumeStatus: ...
+    def __init__(
+        self,
+        *,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        spec: Global___PersistentVolumeSpec | None = ...,
+        status: Global___PersistentVolumeStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersistentVolume: _TypeAlias = PersistentVolume  # noqa: Y015
+
+@_typing.final
+class PersistentVolumeClaim(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___PersistentVolumeClaimSpec: ...
+    @_builtins.property
+    def status(self) -> Global___PersistentVolumeClaimStatus: ...
+    def __init__(
+        self,
+        *,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        spec: Global___PersistentVolumeClaimSpec | None = ...,
+        status: Global___PersistentVolumeClaimStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersistentVolumeClaim: _TypeAlias = PersistentVolumeClaim  # noqa: Y015
+
+@_typing.final
+class PersistentVolumeClaimCondition(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAST_PROBE_TIME_FIELD_NUMBER: _builtins.int
+    LAST_TRANSITION_TIME_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    message: _builtins.str
+    reason: _builtins.str
+    status: _builtins.str
+    type: _builtins.str
+    @_builtins.property
+    def last_probe_time(self) -> _meta_pb2.Time: ...
+    @_builtins.property
+    def last_transition_time(self) -> _meta_pb2.Time: ...
+    def __init__(
+        self,
+        *,
+        last_probe_time: _meta_pb2.Time | None = ...,
+        last_transition_time: _meta_pb2.Time | None = ...,
+        message: _builtins.str | None = ...,
+        reason: _builtins.str | None = ...,
+        status: _builtins.str = ...,
+        type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_message", b"_message", "_reason", b"_reason", "last_probe_time", b"last_probe_time", "last_transition_time", b"last_transition_time", "message", b"message", "reason", b"reason"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_message", b"_message", "_reason", b"_reason", "last_probe_time", b"last_probe_time", "last_transition_time", b"last_transition_time", "message", b"message", "reason", b"reason", "status", b"status", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__message: _TypeAlias = _typing.Literal["message"]  # noqa: Y015
+    _WhichOneofArgType__message: _TypeAlias = _typing.Literal["_message", b"_message"]  # noqa: Y015
+    _WhichOneofReturnType__reason: _TypeAlias = _typing.Literal["reason"]  # noqa: Y015
+    _WhichOneofArgType__reason: _TypeAlias = _typing.Literal["_reason", b"_reason"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__message) -> _WhichOneofReturnType__message | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reason) -> _WhichOneofReturnType__reason | None: ...
+
+Global___PersistentVolumeClaimCondition: _TypeAlias = PersistentVolumeClaimCondition  # noqa: Y015
+
+@_typing.final
 class PersistentVolumeClaimSpec(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -3023,6 +4004,119 @@ class PersistentVolumeClaimSpec(_message.Message):
 Global___PersistentVolumeClaimSpec: _TypeAlias = PersistentVolumeClaimSpec  # noqa: Y015
 
 @_typing.final
+class PersistentVolumeClaimStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AllocatedResourceStatusesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class AllocatedResourcesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class CapacityEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ACCESS_MODES_FIELD_NUMBER: _builtins.int
+    ALLOCATED_RESOURCE_STATUSES_FIELD_NUMBER: _builtins.int
+    ALLOCATED_RESOURCES_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    CURRENT_VOLUME_ATTRIBUTES_CLASS_NAME_FIELD_NUMBER: _builtins.int
+    MODIFY_VOLUME_STATUS_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    current_volume_attributes_class_name: _builtins.str
+    phase: _builtins.str
+    @_builtins.property
+    def access_modes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def allocated_resource_statuses(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def allocated_resources(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def capacity(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PersistentVolumeClaimCondition]: ...
+    @_builtins.property
+    def modify_volume_status(self) -> Global___ModifyVolumeStatus: ...
+    def __init__(
+        self,
+        *,
+        access_modes: _abc.Iterable[_builtins.str] | None = ...,
+        allocated_resource_statuses: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        allocated_resources: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        capacity: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        conditions: _abc.Iterable[Global___PersistentVolumeClaimCondition] | None = ...,
+        current_volume_attributes_class_name: _builtins.str | None = ...,
+        modify_volume_status: Global___ModifyVolumeStatus | None = ...,
+        phase: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_current_volume_attributes_class_name", b"_current_volume_attributes_class_name", "_phase", b"_phase", "current_volume_attributes_class_name", b"current_volume_attributes_class_name", "modify_volume_status", b"modify_volume_status", "phase", b"phase"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_current_volume_attributes_class_name", b"_current_volume_attributes_class_name", "_phase", b"_phase", "access_modes", b"access_modes", "allocated_resource_statuses", b"allocated_resource_statuses", "allocated_resources", b"allocated_resources", "capacity", b"capacity", "conditions", b"conditions", "current_volume_attributes_class_name", b"current_volume_attributes_class_name", "modify_volume_status", b"modify_volume_status", "phase", b"phase"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__current_volume_attributes_class_name: _TypeAlias = _typing.Literal["current_volume_attributes_class_name"]  # noqa: Y015
+    _WhichOneofArgType__current_volume_attributes_class_name: _TypeAlias = _typing.Literal["_current_volume_attributes_class_name", b"_current_volume_attributes_class_name"]  # noqa: Y015
+    _WhichOneofReturnType__phase: _TypeAlias = _typing.Literal["phase"]  # noqa: Y015
+    _WhichOneofArgType__phase: _TypeAlias = _typing.Literal["_phase", b"_phase"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__current_volume_attributes_class_name) -> _WhichOneofReturnType__current_volume_attributes_class_name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__phase) -> _WhichOneofReturnType__phase | None: ...
+
+Global___PersistentVolumeClaimStatus: _TypeAlias = PersistentVolumeClaimStatus  # noqa: Y015
+
+@_typing.final
 class PersistentVolumeClaimTemplate(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -3069,6 +4163,217 @@ class PersistentVolumeClaimVolumeSource(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
 
 Global___PersistentVolumeClaimVolumeSource: _TypeAlias = PersistentVolumeClaimVolumeSource  # noqa: Y015
+
+@_typing.final
+class PersistentVolumeSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class CapacityEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ACCESS_MODES_FIELD_NUMBER: _builtins.int
+    AWS_ELASTIC_BLOCK_STORE_FIELD_NUMBER: _builtins.int
+    AZURE_DISK_FIELD_NUMBER: _builtins.int
+    AZURE_FILE_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    CEPHFS_FIELD_NUMBER: _builtins.int
+    CINDER_FIELD_NUMBER: _builtins.int
+    CLAIM_REF_FIELD_NUMBER: _builtins.int
+    CSI_FIELD_NUMBER: _builtins.int
+    FC_FIELD_NUMBER: _builtins.int
+    FLEX_VOLUME_FIELD_NUMBER: _builtins.int
+    FLOCKER_FIELD_NUMBER: _builtins.int
+    GCE_PERSISTENT_DISK_FIELD_NUMBER: _builtins.int
+    GLUSTERFS_FIELD_NUMBER: _builtins.int
+    HOST_PATH_FIELD_NUMBER: _builtins.int
+    ISCSI_FIELD_NUMBER: _builtins.int
+    LOCAL_FIELD_NUMBER: _builtins.int
+    MOUNT_OPTIONS_FIELD_NUMBER: _builtins.int
+    NFS_FIELD_NUMBER: _builtins.int
+    NODE_AFFINITY_FIELD_NUMBER: _builtins.int
+    PERSISTENT_VOLUME_RECLAIM_POLICY_FIELD_NUMBER: _builtins.int
+    PHOTON_PERSISTENT_DISK_FIELD_NUMBER: _builtins.int
+    PORTWORX_VOLUME_FIELD_NUMBER: _builtins.int
+    QUOBYTE_FIELD_NUMBER: _builtins.int
+    RBD_FIELD_NUMBER: _builtins.int
+    SCALE_IO_FIELD_NUMBER: _builtins.int
+    STORAGE_CLASS_NAME_FIELD_NUMBER: _builtins.int
+    STORAGEOS_FIELD_NUMBER: _builtins.int
+    VOLUME_ATTRIBUTES_CLASS_NAME_FIELD_NUMBER: _builtins.int
+    VOLUME_MODE_FIELD_NUMBER: _builtins.int
+    VSPHERE_VOLUME_FIELD_NUMBER: _builtins.int
+    persistent_volume_reclaim_policy: _builtins.str
+    storage_class_name: _builtins.str
+    volume_attributes_class_name: _builtins.str
+    volume_mode: _builtins.str
+    @_builtins.property
+    def access_modes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def aws_elastic_block_store(self) -> Global___AWSElasticBlockStoreVolumeSource: ...
+    @_builtins.property
+    def azure_disk(self) -> Global___AzureDiskVolumeSource: ...
+    @_builtins.property
+    def azure_file(self) -> Global___AzureFilePersistentVolumeSource: ...
+    @_builtins.property
+    def capacity(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def cephfs(self) -> Global___CephFSPersistentVolumeSource: ...
+    @_builtins.property
+    def cinder(self) -> Global___CinderPersistentVolumeSource: ...
+    @_builtins.property
+    def claim_ref(self) -> Global___ObjectReference: ...
+    @_builtins.property
+    def csi(self) -> Global___CSIPersistentVolumeSource: ...
+    @_builtins.property
+    def fc(self) -> Global___FCVolumeSource: ...
+    @_builtins.property
+    def flex_volume(self) -> Global___FlexPersistentVolumeSource: ...
+    @_builtins.property
+    def flocker(self) -> Global___FlockerVolumeSource: ...
+    @_builtins.property
+    def gce_persistent_disk(self) -> Global___GCEPersistentDiskVolumeSource: ...
+    @_builtins.property
+    def glusterfs(self) -> Global___GlusterfsPersistentVolumeSource: ...
+    @_builtins.property
+    def host_path(self) -> Global___HostPathVolumeSource: ...
+    @_builtins.property
+    def iscsi(self) -> Global___ISCSIPersistentVolumeSource: ...
+    @_builtins.property
+    def local(self) -> Global___LocalVolumeSource: ...
+    @_builtins.property
+    def mount_options(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def nfs(self) -> Global___NFSVolumeSource: ...
+    @_builtins.property
+    def node_affinity(self) -> Global___VolumeNodeAffinity: ...
+    @_builtins.property
+    def photon_persistent_disk(self) -> Global___PhotonPersistentDiskVolumeSource: ...
+    @_builtins.property
+    def portworx_volume(self) -> Global___PortworxVolumeSource: ...
+    @_builtins.property
+    def quobyte(self) -> Global___QuobyteVolumeSource: ...
+    @_builtins.property
+    def rbd(self) -> Global___RBDPersistentVolumeSource: ...
+    @_builtins.property
+    def scale_io(self) -> Global___ScaleIOPersistentVolumeSource: ...
+    @_builtins.property
+    def storageos(self) -> Global___StorageOSPersistentVolumeSource: ...
+    @_builtins.property
+    def vsphere_volume(self) -> Global___VsphereVirtualDiskVolumeSource: ...
+    def __init__(
+        self,
+        *,
+        access_modes: _abc.Iterable[_builtins.str] | None = ...,
+        aws_elastic_block_store: Global___AWSElasticBlockStoreVolumeSource | None = ...,
+        azure_disk: Global___AzureDiskVolumeSource | None = ...,
+        azure_file: Global___AzureFilePersistentVolumeSource | None = ...,
+        capacity: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        cephfs: Global___CephFSPersistentVolumeSource | None = ...,
+        cinder: Global___CinderPersistentVolumeSource | None = ...,
+        claim_ref: Global___ObjectReference | None = ...,
+        csi: Global___CSIPersistentVolumeSource | None = ...,
+        fc: Global___FCVolumeSource | None = ...,
+        flex_volume: Global___FlexPersistentVolumeSource | None = ...,
+        flocker: Global___FlockerVolumeSource | None = ...,
+        gce_persistent_disk: Global___GCEPersistentDiskVolumeSource | None = ...,
+        glusterfs: Global___GlusterfsPersistentVolumeSource | None = ...,
+        host_path: Global___HostPathVolumeSource | None = ...,
+        iscsi: Global___ISCSIPersistentVolumeSource | None = ...,
+        local: Global___LocalVolumeSource | None = ...,
+        mount_options: _abc.Iterable[_builtins.str] | None = ...,
+        nfs: Global___NFSVolumeSource | None = ...,
+        node_affinity: Global___VolumeNodeAffinity | None = ...,
+        persistent_volume_reclaim_policy: _builtins.str | None = ...,
+        photon_persistent_disk: Global___PhotonPersistentDiskVolumeSource | None = ...,
+        portworx_volume: Global___PortworxVolumeSource | None = ...,
+        quobyte: Global___QuobyteVolumeSource | None = ...,
+        rbd: Global___RBDPersistentVolumeSource | None = ...,
+        scale_io: Global___ScaleIOPersistentVolumeSource | None = ...,
+        storage_class_name: _builtins.str | None = ...,
+        storageos: Global___StorageOSPersistentVolumeSource | None = ...,
+        volume_attributes_class_name: _builtins.str | None = ...,
+        volume_mode: _builtins.str | None = ...,
+        vsphere_volume: Global___VsphereVirtualDiskVolumeSource | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_persistent_volume_reclaim_policy", b"_persistent_volume_reclaim_policy", "_storage_class_name", b"_storage_class_name", "_volume_attributes_class_name", b"_volume_attributes_class_name", "_volume_mode", b"_volume_mode", "aws_elastic_block_store", b"aws_elastic_block_store", "azure_disk", b"azure_disk", "azure_file", b"azure_file", "cephfs", b"cephfs", "cinder", b"cinder", "claim_ref", b"claim_ref", "csi", b"csi", "fc", b"fc", "flex_volume", b"flex_volume", "flocker", b"flocker", "gce_persistent_disk", b"gce_persistent_disk", "glusterfs", b"glusterfs", "host_path", b"host_path", "iscsi", b"iscsi", "local", b"local", "nfs", b"nfs", "node_affinity", b"node_affinity", "persistent_volume_reclaim_policy", b"persistent_volume_reclaim_policy", "photon_persistent_disk", b"photon_persistent_disk", "portworx_volume", b"portworx_volume", "quobyte", b"quobyte", "rbd", b"rbd", "scale_io", b"scale_io", "storage_class_name", b"storage_class_name", "storageos", b"storageos", "volume_attributes_class_name", b"volume_attributes_class_name", "volume_mode", b"volume_mode", "vsphere_volume", b"vsphere_volume"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_persistent_volume_reclaim_policy", b"_persistent_volume_reclaim_policy", "_storage_class_name", b"_storage_class_name", "_volume_attributes_class_name", b"_volume_attributes_class_name", "_volume_mode", b"_volume_mode", "access_modes", b"access_modes", "aws_elastic_block_store", b"aws_elastic_block_store", "azure_disk", b"azure_disk", "azure_file", b"azure_file", "capacity", b"capacity", "cephfs", b"cephfs", "cinder", b"cinder", "claim_ref", b"claim_ref", "csi", b"csi", "fc", b"fc", "flex_volume", b"flex_volume", "flocker", b"flocker", "gce_persistent_disk", b"gce_persistent_disk", "glusterfs", b"glusterfs", "host_path", b"host_path", "iscsi", b"iscsi", "local", b"local", "mount_options", b"mount_options", "nfs", b"nfs", "node_affinity", b"node_affinity", "persistent_volume_reclaim_policy", b"persistent_volume_reclaim_policy", "photon_persistent_disk", b"photon_persistent_disk", "portworx_volume", b"portworx_volume", "quobyte", b"quobyte", "rbd", b"rbd", "scale_io", b"scale_io", "storage_class_name", b"storage_class_name", "storageos", b"storageos", "volume_attributes_class_name", b"volume_attributes_class_name", "volume_mode", b"volume_mode", "vsphere_volume", b"vsphere_volume"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__persistent_volume_reclaim_policy: _TypeAlias = _typing.Literal["persistent_volume_reclaim_policy"]  # noqa: Y015
+    _WhichOneofArgType__persistent_volume_reclaim_policy: _TypeAlias = _typing.Literal["_persistent_volume_reclaim_policy", b"_persistent_volume_reclaim_policy"]  # noqa: Y015
+    _WhichOneofReturnType__storage_class_name: _TypeAlias = _typing.Literal["storage_class_name"]  # noqa: Y015
+    _WhichOneofArgType__storage_class_name: _TypeAlias = _typing.Literal["_storage_class_name", b"_storage_class_name"]  # noqa: Y015
+    _WhichOneofReturnType__volume_attributes_class_name: _TypeAlias = _typing.Literal["volume_attributes_class_name"]  # noqa: Y015
+    _WhichOneofArgType__volume_attributes_class_name: _TypeAlias = _typing.Literal["_volume_attributes_class_name", b"_volume_attributes_class_name"]  # noqa: Y015
+    _WhichOneofReturnType__volume_mode: _TypeAlias = _typing.Literal["volume_mode"]  # noqa: Y015
+    _WhichOneofArgType__volume_mode: _TypeAlias = _typing.Literal["_volume_mode", b"_volume_mode"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__persistent_volume_reclaim_policy) -> _WhichOneofReturnType__persistent_volume_reclaim_policy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__storage_class_name) -> _WhichOneofReturnType__storage_class_name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__volume_attributes_class_name) -> _WhichOneofReturnType__volume_attributes_class_name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__volume_mode) -> _WhichOneofReturnType__volume_mode | None: ...
+
+Global___PersistentVolumeSpec: _TypeAlias = PersistentVolumeSpec  # noqa: Y015
+
+@_typing.final
+class PersistentVolumeStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAST_PHASE_TRANSITION_TIME_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    message: _builtins.str
+    phase: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def last_phase_transition_time(self) -> _meta_pb2.Time: ...
+    def __init__(
+        self,
+        *,
+        last_phase_transition_time: _meta_pb2.Time | None = ...,
+        message: _builtins.str | None = ...,
+        phase: _builtins.str | None = ...,
+        reason: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_message", b"_message", "_phase", b"_phase", "_reason", b"_reason", "last_phase_transition_time", b"last_phase_transition_time", "message", b"message", "phase", b"phase", "reason", b"reason"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_message", b"_message", "_phase", b"_phase", "_reason", b"_reason", "last_phase_transition_time", b"last_phase_transition_time", "message", b"message", "phase", b"phase", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__message: _TypeAlias = _typing.Literal["message"]  # noqa: Y015
+    _WhichOneofArgType__message: _TypeAlias = _typing.Literal["_message", b"_message"]  # noqa: Y015
+    _WhichOneofReturnType__phase: _TypeAlias = _typing.Literal["phase"]  # noqa: Y015
+    _WhichOneofArgType__phase: _TypeAlias = _typing.Literal["_phase", b"_phase"]  # noqa: Y015
+    _WhichOneofReturnType__reason: _TypeAlias = _typing.Literal["reason"]  # noqa: Y015
+    _WhichOneofArgType__reason: _TypeAlias = _typing.Literal["_reason", b"_reason"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__message) -> _WhichOneofReturnType__message | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__phase) -> _WhichOneofReturnType__phase | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reason) -> _WhichOneofReturnType__reason | None: ...
+
+Global___PersistentVolumeStatus: _TypeAlias = PersistentVolumeStatus  # noqa: Y015
 
 @_typing.final
 class PhotonPersistentDiskVolumeSource(_message.Message):
@@ -3962,6 +5267,33 @@ class PodTemplateSpec(_message.Message):
 Global___PodTemplateSpec: _TypeAlias = PodTemplateSpec  # noqa: Y015
 
 @_typing.final
+class PortStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERROR_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    PROTOCOL_FIELD_NUMBER: _builtins.int
+    error: _builtins.str
+    port: _builtins.int
+    protocol: _builtins.str
+    def __init__(
+        self,
+        *,
+        error: _builtins.str | None = ...,
+        port: _builtins.int = ...,
+        protocol: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "error", b"error"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "error", b"error", "port", b"port", "protocol", b"protocol"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__error: _TypeAlias = _typing.Literal["error"]  # noqa: Y015
+    _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__error) -> _WhichOneofReturnType__error | None: ...
+
+Global___PortStatus: _TypeAlias = PortStatus  # noqa: Y015
+
+@_typing.final
 class PortworxVolumeSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -4141,6 +5473,67 @@ class QuobyteVolumeSource(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__user) -> _WhichOneofReturnType__user | None: ...
 
 Global___QuobyteVolumeSource: _TypeAlias = QuobyteVolumeSource  # noqa: Y015
+
+@_typing.final
+class RBDPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    IMAGE_FIELD_NUMBER: _builtins.int
+    KEYRING_FIELD_NUMBER: _builtins.int
+    MONITORS_FIELD_NUMBER: _builtins.int
+    POOL_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    fs_type: _builtins.str
+    image: _builtins.str
+    keyring: _builtins.str
+    pool: _builtins.str
+    read_only: _builtins.bool
+    user: _builtins.str
+    @_builtins.property
+    def monitors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def secret_ref(self) -> Global___SecretReference: ...
+    def __init__(
+        self,
+        *,
+        fs_type: _builtins.str | None = ...,
+        image: _builtins.str = ...,
+        keyring: _builtins.str | None = ...,
+        monitors: _abc.Iterable[_builtins.str] | None = ...,
+        pool: _builtins.str | None = ...,
+        read_only: _builtins.bool | None = ...,
+        secret_ref: Global___SecretReference | None = ...,
+        user: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_keyring", b"_keyring", "_pool", b"_pool", "_read_only", b"_read_only", "_user", b"_user", "fs_type", b"fs_type", "keyring", b"keyring", "pool", b"pool", "read_only", b"read_only", "secret_ref", b"secret_ref", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_keyring", b"_keyring", "_pool", b"_pool", "_read_only", b"_read_only", "_user", b"_user", "fs_type", b"fs_type", "image", b"image", "keyring", b"keyring", "monitors", b"monitors", "pool", b"pool", "read_only", b"read_only", "secret_ref", b"secret_ref", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    _WhichOneofReturnType__keyring: _TypeAlias = _typing.Literal["keyring"]  # noqa: Y015
+    _WhichOneofArgType__keyring: _TypeAlias = _typing.Literal["_keyring", b"_keyring"]  # noqa: Y015
+    _WhichOneofReturnType__pool: _TypeAlias = _typing.Literal["pool"]  # noqa: Y015
+    _WhichOneofArgType__pool: _TypeAlias = _typing.Literal["_pool", b"_pool"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    _WhichOneofReturnType__user: _TypeAlias = _typing.Literal["user"]  # noqa: Y015
+    _WhichOneofArgType__user: _TypeAlias = _typing.Literal["_user", b"_user"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__keyring) -> _WhichOneofReturnType__keyring | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pool) -> _WhichOneofReturnType__pool | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__user) -> _WhichOneofReturnType__user | None: ...
+
+Global___RBDPersistentVolumeSource: _TypeAlias = RBDPersistentVolumeSource  # noqa: Y015
 
 @_typing.final
 class RBDVolumeSource(_message.Message):
@@ -4424,6 +5817,146 @@ class ResourceHealth(_message.Message):
 Global___ResourceHealth: _TypeAlias = ResourceHealth  # noqa: Y015
 
 @_typing.final
+class ResourceQuota(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___ResourceQuotaSpec: ...
+    @_builtins.property
+    def status(self) -> Global___ResourceQuotaStatus: ...
+    def __init__(
+        self,
+        *,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        spec: Global___ResourceQuotaSpec | None = ...,
+        status: Global___ResourceQuotaStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourceQuota: _TypeAlias = ResourceQuota  # noqa: Y015
+
+@_typing.final
+class ResourceQuotaSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class HardEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    HARD_FIELD_NUMBER: _builtins.int
+    SCOPE_SELECTOR_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hard(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def scope_selector(self) -> Global___ScopeSelector: ...
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        hard: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        scope_selector: Global___ScopeSelector | None = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope_selector", b"scope_selector"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hard", b"hard", "scope_selector", b"scope_selector", "scopes", b"scopes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourceQuotaSpec: _TypeAlias = ResourceQuotaSpec  # noqa: Y015
+
+@_typing.final
+class ResourceQuotaStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class HardEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class UsedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    HARD_FIELD_NUMBER: _builtins.int
+    USED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hard(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def used(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        hard: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        used: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hard", b"hard", "used", b"used"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourceQuotaStatus: _TypeAlias = ResourceQuotaStatus  # noqa: Y015
+
+@_typing.final
 class ResourceRequirements(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -4558,6 +6091,80 @@ class SELinuxOptions(_message.Message):
 Global___SELinuxOptions: _TypeAlias = SELinuxOptions  # noqa: Y015
 
 @_typing.final
+class ScaleIOPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    GATEWAY_FIELD_NUMBER: _builtins.int
+    PROTECTION_DOMAIN_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    SSL_ENABLED_FIELD_NUMBER: _builtins.int
+    STORAGE_MODE_FIELD_NUMBER: _builtins.int
+    STORAGE_POOL_FIELD_NUMBER: _builtins.int
+    SYSTEM_FIELD_NUMBER: _builtins.int
+    VOLUME_NAME_FIELD_NUMBER: _builtins.int
+    fs_type: _builtins.str
+    gateway: _builtins.str
+    protection_domain: _builtins.str
+    read_only: _builtins.bool
+    ssl_enabled: _builtins.bool
+    storage_mode: _builtins.str
+    storage_pool: _builtins.str
+    system: _builtins.str
+    volume_name: _builtins.str
+    @_builtins.property
+    def secret_ref(self) -> Global___SecretReference: ...
+    def __init__(
+        self,
+        *,
+        fs_type: _builtins.str | None = ...,
+        gateway: _builtins.str = ...,
+        protection_domain: _builtins.str | None = ...,
+        read_only: _builtins.bool | None = ...,
+        secret_ref: Global___SecretReference | None = ...,
+        ssl_enabled: _builtins.bool | None = ...,
+        storage_mode: _builtins.str | None = ...,
+        storage_pool: _builtins.str | None = ...,
+        system: _builtins.str = ...,
+        volume_name: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_protection_domain", b"_protection_domain", "_read_only", b"_read_only", "_ssl_enabled", b"_ssl_enabled", "_storage_mode", b"_storage_mode", "_storage_pool", b"_storage_pool", "_volume_name", b"_volume_name", "fs_type", b"fs_type", "protection_domain", b"protection_domain", "read_only", b"read_only", "secret_ref", b"secret_ref", "ssl_enabled", b"ssl_enabled", "storage_mode", b"storage_mode", "storage_pool", b"storage_pool", "volume_name", b"volume_name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_protection_domain", b"_protection_domain", "_read_only", b"_read_only", "_ssl_enabled", b"_ssl_enabled", "_storage_mode", b"_storage_mode", "_storage_pool", b"_storage_pool", "_volume_name", b"_volume_name", "fs_type", b"fs_type", "gateway", b"gateway", "protection_domain", b"protection_domain", "read_only", b"read_only", "secret_ref", b"secret_ref", "ssl_enabled", b"ssl_enabled", "storage_mode", b"storage_mode", "storage_pool", b"storage_pool", "system", b"system", "volume_name", b"volume_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    _WhichOneofReturnType__protection_domain: _TypeAlias = _typing.Literal["protection_domain"]  # noqa: Y015
+    _WhichOneofArgType__protection_domain: _TypeAlias = _typing.Literal["_protection_domain", b"_protection_domain"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    _WhichOneofReturnType__ssl_enabled: _TypeAlias = _typing.Literal["ssl_enabled"]  # noqa: Y015
+    _WhichOneofArgType__ssl_enabled: _TypeAlias = _typing.Literal["_ssl_enabled", b"_ssl_enabled"]  # noqa: Y015
+    _WhichOneofReturnType__storage_mode: _TypeAlias = _typing.Literal["storage_mode"]  # noqa: Y015
+    _WhichOneofArgType__storage_mode: _TypeAlias = _typing.Literal["_storage_mode", b"_storage_mode"]  # noqa: Y015
+    _WhichOneofReturnType__storage_pool: _TypeAlias = _typing.Literal["storage_pool"]  # noqa: Y015
+    _WhichOneofArgType__storage_pool: _TypeAlias = _typing.Literal["_storage_pool", b"_storage_pool"]  # noqa: Y015
+    _WhichOneofReturnType__volume_name: _TypeAlias = _typing.Literal["volume_name"]  # noqa: Y015
+    _WhichOneofArgType__volume_name: _TypeAlias = _typing.Literal["_volume_name", b"_volume_name"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__protection_domain) -> _WhichOneofReturnType__protection_domain | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ssl_enabled) -> _WhichOneofReturnType__ssl_enabled | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__storage_mode) -> _WhichOneofReturnType__storage_mode | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__storage_pool) -> _WhichOneofReturnType__storage_pool | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__volume_name) -> _WhichOneofReturnType__volume_name | None: ...
+
+Global___ScaleIOPersistentVolumeSource: _TypeAlias = ScaleIOPersistentVolumeSource  # noqa: Y015
+
+@_typing.final
 class ScaleIOVolumeSource(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -4632,6 +6239,52 @@ class ScaleIOVolumeSource(_message.Message):
 Global___ScaleIOVolumeSource: _TypeAlias = ScaleIOVolumeSource  # noqa: Y015
 
 @_typing.final
+class ScopeSelector(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCH_EXPRESSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def match_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScopedResourceSelectorRequirement]: ...
+    def __init__(
+        self,
+        *,
+        match_expressions: _abc.Iterable[Global___ScopedResourceSelectorRequirement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["match_expressions", b"match_expressions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScopeSelector: _TypeAlias = ScopeSelector  # noqa: Y015
+
+@_typing.final
+class ScopedResourceSelectorRequirement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    SCOPE_NAME_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    operator: _builtins.str
+    scope_name: _builtins.str
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        operator: _builtins.str = ...,
+        scope_name: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["operator", b"operator", "scope_name", b"scope_name", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScopedResourceSelectorRequirement: _TypeAlias = ScopedResourceSelectorRequirement  # noqa: Y015
+
+@_typing.final
 class SeccompProfile(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -4654,6 +6307,87 @@ class SeccompProfile(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__localhost_profile) -> _WhichOneofReturnType__localhost_profile | None: ...
 
 Global___SeccompProfile: _TypeAlias = SeccompProfile  # noqa: Y015
+
+@_typing.final
+class Secret(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bytes
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bytes = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class StringDataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DATA_FIELD_NUMBER: _builtins.int
+    IMMUTABLE_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    STRING_DATA_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    immutable: _builtins.bool
+    type: _builtins.str
+    @_builtins.property
+    def data(self) -> _containers.ScalarMap[_builtins.str, _builtins.bytes]: ...
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def string_data(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        data: _abc.Mapping[_builtins.str, _builtins.bytes] | None = ...,
+        immutable: _builtins.bool | None = ...,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        string_data: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        type: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_immutable", b"_immutable", "_type", b"_type", "immutable", b"immutable", "metadata", b"metadata", "type", b"type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_immutable", b"_immutable", "_type", b"_type", "data", b"data", "immutable", b"immutable", "metadata", b"metadata", "string_data", b"string_data", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__immutable: _TypeAlias = _typing.Literal["immutable"]  # noqa: Y015
+    _WhichOneofArgType__immutable: _TypeAlias = _typing.Literal["_immutable", b"_immutable"]  # noqa: Y015
+    _WhichOneofReturnType__type: _TypeAlias = _typing.Literal["type"]  # noqa: Y015
+    _WhichOneofArgType__type: _TypeAlias = _typing.Literal["_type", b"_type"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__immutable) -> _WhichOneofReturnType__immutable | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__type) -> _WhichOneofReturnType__type | None: ...
+
+Global___Secret: _TypeAlias = Secret  # noqa: Y015
 
 @_typing.final
 class SecretEnvSource(_message.Message):
@@ -4733,6 +6467,35 @@ class SecretProjection(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__optional) -> _WhichOneofReturnType__optional | None: ...
 
 Global___SecretProjection: _TypeAlias = SecretProjection  # noqa: Y015
+
+@_typing.final
+class SecretReference(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    namespace: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str | None = ...,
+        namespace: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_namespace", b"_namespace", "name", b"name", "namespace", b"namespace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_namespace", b"_namespace", "name", b"name", "namespace", b"namespace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    _WhichOneofReturnType__namespace: _TypeAlias = _typing.Literal["namespace"]  # noqa: Y015
+    _WhichOneofArgType__namespace: _TypeAlias = _typing.Literal["_namespace", b"_namespace"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__namespace) -> _WhichOneofReturnType__namespace | None: ...
+
+Global___SecretReference: _TypeAlias = SecretReference  # noqa: Y015
 
 @_typing.final
 class SecretVolumeSource(_message.Message):
@@ -4859,6 +6622,67 @@ class SecurityContext(_message.Message):
 Global___SecurityContext: _TypeAlias = SecurityContext  # noqa: Y015
 
 @_typing.final
+class Service(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___ServiceSpec: ...
+    @_builtins.property
+    def status(self) -> Global___ServiceStatus: ...
+    def __init__(
+        self,
+        *,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        spec: Global___ServiceSpec | None = ...,
+        status: Global___ServiceStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Service: _TypeAlias = Service  # noqa: Y015
+
+@_typing.final
+class ServiceAccount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTOMOUNT_SERVICE_ACCOUNT_TOKEN_FIELD_NUMBER: _builtins.int
+    IMAGE_PULL_SECRETS_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    SECRETS_FIELD_NUMBER: _builtins.int
+    automount_service_account_token: _builtins.bool
+    @_builtins.property
+    def image_pull_secrets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalObjectReference]: ...
+    @_builtins.property
+    def metadata(self) -> _meta_pb2.ObjectMeta: ...
+    @_builtins.property
+    def secrets(self) -> _containers.RepeatedCompositeFieldContainer[Global___ObjectReference]: ...
+    def __init__(
+        self,
+        *,
+        automount_service_account_token: _builtins.bool | None = ...,
+        image_pull_secrets: _abc.Iterable[Global___LocalObjectReference] | None = ...,
+        metadata: _meta_pb2.ObjectMeta | None = ...,
+        secrets: _abc.Iterable[Global___ObjectReference] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_automount_service_account_token", b"_automount_service_account_token", "automount_service_account_token", b"automount_service_account_token", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_automount_service_account_token", b"_automount_service_account_token", "automount_service_account_token", b"automount_service_account_token", "image_pull_secrets", b"image_pull_secrets", "metadata", b"metadata", "secrets", b"secrets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__automount_service_account_token: _TypeAlias = _typing.Literal["automount_service_account_token"]  # noqa: Y015
+    _WhichOneofArgType__automount_service_account_token: _TypeAlias = _typing.Literal["_automount_service_account_token", b"_automount_service_account_token"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__automount_service_account_token) -> _WhichOneofReturnType__automount_service_account_token | None: ...
+
+Global___ServiceAccount: _TypeAlias = ServiceAccount  # noqa: Y015
+
+@_typing.final
 class ServiceAccountTokenProjection(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -4891,6 +6715,254 @@ class ServiceAccountTokenProjection(_message.Message):
 Global___ServiceAccountTokenProjection: _TypeAlias = ServiceAccountTokenProjection  # noqa: Y015
 
 @_typing.final
+class ServicePort(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APP_PROTOCOL_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    NODE_PORT_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    PROTOCOL_FIELD_NUMBER: _builtins.int
+    TARGET_PORT_FIELD_NUMBER: _builtins.int
+    app_protocol: _builtins.str
+    name: _builtins.str
+    node_port: _builtins.int
+    port: _builtins.int
+    protocol: _builtins.str
+    @_builtins.property
+    def target_port(self) -> _meta_pb2.IntOrString: ...
+    def __init__(
+        self,
+        *,
+        app_protocol: _builtins.str | None = ...,
+        name: _builtins.str | None = ...,
+        node_port: _builtins.int | None = ...,
+        port: _builtins.int = ...,
+        protocol: _builtins.str | None = ...,
+        target_port: _meta_pb2.IntOrString | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_app_protocol", b"_app_protocol", "_name", b"_name", "_node_port", b"_node_port", "_protocol", b"_protocol", "app_protocol", b"app_protocol", "name", b"name", "node_port", b"node_port", "protocol", b"protocol", "target_port", b"target_port"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_app_protocol", b"_app_protocol", "_name", b"_name", "_node_port", b"_node_port", "_protocol", b"_protocol", "app_protocol", b"app_protocol", "name", b"name", "node_port", b"node_port", "port", b"port", "protocol", b"protocol", "target_port", b"target_port"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__app_protocol: _TypeAlias = _typing.Literal["app_protocol"]  # noqa: Y015
+    _WhichOneofArgType__app_protocol: _TypeAlias = _typing.Literal["_app_protocol", b"_app_protocol"]  # noqa: Y015
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    _WhichOneofReturnType__node_port: _TypeAlias = _typing.Literal["node_port"]  # noqa: Y015
+    _WhichOneofArgType__node_port: _TypeAlias = _typing.Literal["_node_port", b"_node_port"]  # noqa: Y015
+    _WhichOneofReturnType__protocol: _TypeAlias = _typing.Literal["protocol"]  # noqa: Y015
+    _WhichOneofArgType__protocol: _TypeAlias = _typing.Literal["_protocol", b"_protocol"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__app_protocol) -> _WhichOneofReturnType__app_protocol | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__node_port) -> _WhichOneofReturnType__node_port | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__protocol) -> _WhichOneofReturnType__protocol | None: ...
+
+Global___ServicePort: _TypeAlias = ServicePort  # noqa: Y015
+
+@_typing.final
+class ServiceSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class SelectorEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ALLOCATE_LOAD_BALANCER_NODE_PORTS_FIELD_NUMBER: _builtins.int
+    CLUSTER_IP_FIELD_NUMBER: _builtins.int
+    CLUSTER_IPS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_IPS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_NAME_FIELD_NUMBER: _builtins.int
+    EXTERNAL_TRAFFIC_POLICY_FIELD_NUMBER: _builtins.int
+    HEALTH_CHECK_NODE_PORT_FIELD_NUMBER: _builtins.int
+    INTERNAL_TRAFFIC_POLICY_FIELD_NUMBER: _builtins.int
+    IP_FAMILIES_FIELD_NUMBER: _builtins.int
+    IP_FAMILY_POLICY_FIELD_NUMBER: _builtins.int
+    LOAD_BALANCER_CLASS_FIELD_NUMBER: _builtins.int
+    LOAD_BALANCER_IP_FIELD_NUMBER: _builtins.int
+    LOAD_BALANCER_SOURCE_RANGES_FIELD_NUMBER: _builtins.int
+    PORTS_FIELD_NUMBER: _builtins.int
+    PUBLISH_NOT_READY_ADDRESSES_FIELD_NUMBER: _builtins.int
+    SELECTOR_FIELD_NUMBER: _builtins.int
+    SESSION_AFFINITY_FIELD_NUMBER: _builtins.int
+    SESSION_AFFINITY_CONFIG_FIELD_NUMBER: _builtins.int
+    TRAFFIC_DISTRIBUTION_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    allocate_load_balancer_node_ports: _builtins.bool
+    cluster_ip: _builtins.str
+    external_name: _builtins.str
+    external_traffic_policy: _builtins.str
+    health_check_node_port: _builtins.int
+    internal_traffic_policy: _builtins.str
+    ip_family_policy: _builtins.str
+    load_balancer_class: _builtins.str
+    load_balancer_ip: _builtins.str
+    publish_not_ready_addresses: _builtins.bool
+    session_affinity: _builtins.str
+    traffic_distribution: _builtins.str
+    type: _builtins.str
+    @_builtins.property
+    def cluster_ips(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def external_ips(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def ip_families(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def load_balancer_source_ranges(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def ports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServicePort]: ...
+    @_builtins.property
+    def selector(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def session_affinity_config(self) -> Global___SessionAffinityConfig: ...
+    def __init__(
+        self,
+        *,
+        allocate_load_balancer_node_ports: _builtins.bool | None = ...,
+        cluster_ip: _builtins.str | None = ...,
+        cluster_ips: _abc.Iterable[_builtins.str] | None = ...,
+        external_ips: _abc.Iterable[_builtins.str] | None = ...,
+        external_name: _builtins.str | None = ...,
+        external_traffic_policy: _builtins.str | None = ...,
+        health_check_node_port: _builtins.int | None = ...,
+        internal_traffic_policy: _builtins.str | None = ...,
+        ip_families: _abc.Iterable[_builtins.str] | None = ...,
+        ip_family_policy: _builtins.str | None = ...,
+        load_balancer_class: _builtins.str | None = ...,
+        load_balancer_ip: _builtins.str | None = ...,
+        load_balancer_source_ranges: _abc.Iterable[_builtins.str] | None = ...,
+        ports: _abc.Iterable[Global___ServicePort] | None = ...,
+        publish_not_ready_addresses: _builtins.bool | None = ...,
+        selector: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        session_affinity: _builtins.str | None = ...,
+        session_affinity_config: Global___SessionAffinityConfig | None = ...,
+        traffic_distribution: _builtins.str | None = ...,
+        type: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_allocate_load_balancer_node_ports", b"_allocate_load_balancer_node_ports", "_cluster_ip", b"_cluster_ip", "_external_name", b"_external_name", "_external_traffic_policy", b"_external_traffic_policy", "_health_check_node_port", b"_health_check_node_port", "_internal_traffic_policy", b"_internal_traffic_policy", "_ip_family_policy", b"_ip_family_policy", "_load_balancer_class", b"_load_balancer_class", "_load_balancer_ip", b"_load_balancer_ip", "_publish_not_ready_addresses", b"_publish_not_ready_addresses", "_session_affinity", b"_session_affinity", "_traffic_distribution", b"_traffic_distribution", "_type", b"_type", "allocate_load_balancer_node_ports", b"allocate_load_balancer_node_ports", "cluster_ip", b"cluster_ip", "external_name", b"external_name", "external_traffic_policy", b"external_traffic_policy", "health_check_node_port", b"health_check_node_port", "internal_traffic_policy", b"internal_traffic_policy", "ip_family_policy", b"ip_family_policy", "load_balancer_class", b"load_balancer_class", "load_balancer_ip", b"load_balancer_ip", "publish_not_ready_addresses", b"publish_not_ready_addresses", "session_affinity", b"session_affinity", "session_affinity_config", b"session_affinity_config", "traffic_distribution", b"traffic_distribution", "type", b"type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_allocate_load_balancer_node_ports", b"_allocate_load_balancer_node_ports", "_cluster_ip", b"_cluster_ip", "_external_name", b"_external_name", "_external_traffic_policy", b"_external_traffic_policy", "_health_check_node_port", b"_health_check_node_port", "_internal_traffic_policy", b"_internal_traffic_policy", "_ip_family_policy", b"_ip_family_policy", "_load_balancer_class", b"_load_balancer_class", "_load_balancer_ip", b"_load_balancer_ip", "_publish_not_ready_addresses", b"_publish_not_ready_addresses", "_session_affinity", b"_session_affinity", "_traffic_distribution", b"_traffic_distribution", "_type", b"_type", "allocate_load_balancer_node_ports", b"allocate_load_balancer_node_ports", "cluster_ip", b"cluster_ip", "cluster_ips", b"cluster_ips", "external_ips", b"external_ips", "external_name", b"external_name", "external_traffic_policy", b"external_traffic_policy", "health_check_node_port", b"health_check_node_port", "internal_traffic_policy", b"internal_traffic_policy", "ip_families", b"ip_families", "ip_family_policy", b"ip_family_policy", "load_balancer_class", b"load_balancer_class", "load_balancer_ip", b"load_balancer_ip", "load_balancer_source_ranges", b"load_balancer_source_ranges", "ports", b"ports", "publish_not_ready_addresses", b"publish_not_ready_addresses", "selector", b"selector", "session_affinity", b"session_affinity", "session_affinity_config", b"session_affinity_config", "traffic_distribution", b"traffic_distribution", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__allocate_load_balancer_node_ports: _TypeAlias = _typing.Literal["allocate_load_balancer_node_ports"]  # noqa: Y015
+    _WhichOneofArgType__allocate_load_balancer_node_ports: _TypeAlias = _typing.Literal["_allocate_load_balancer_node_ports", b"_allocate_load_balancer_node_ports"]  # noqa: Y015
+    _WhichOneofReturnType__cluster_ip: _TypeAlias = _typing.Literal["cluster_ip"]  # noqa: Y015
+    _WhichOneofArgType__cluster_ip: _TypeAlias = _typing.Literal["_cluster_ip", b"_cluster_ip"]  # noqa: Y015
+    _WhichOneofReturnType__external_name: _TypeAlias = _typing.Literal["external_name"]  # noqa: Y015
+    _WhichOneofArgType__external_name: _TypeAlias = _typing.Literal["_external_name", b"_external_name"]  # noqa: Y015
+    _WhichOneofReturnType__external_traffic_policy: _TypeAlias = _typing.Literal["external_traffic_policy"]  # noqa: Y015
+    _WhichOneofArgType__external_traffic_policy: _TypeAlias = _typing.Literal["_external_traffic_policy", b"_external_traffic_policy"]  # noqa: Y015
+    _WhichOneofReturnType__health_check_node_port: _TypeAlias = _typing.Literal["health_check_node_port"]  # noqa: Y015
+    _WhichOneofArgType__health_check_node_port: _TypeAlias = _typing.Literal["_health_check_node_port", b"_health_check_node_port"]  # noqa: Y015
+    _WhichOneofReturnType__internal_traffic_policy: _TypeAlias = _typing.Literal["internal_traffic_policy"]  # noqa: Y015
+    _WhichOneofArgType__internal_traffic_policy: _TypeAlias = _typing.Literal["_internal_traffic_policy", b"_internal_traffic_policy"]  # noqa: Y015
+    _WhichOneofReturnType__ip_family_policy: _TypeAlias = _typing.Literal["ip_family_policy"]  # noqa: Y015
+    _WhichOneofArgType__ip_family_policy: _TypeAlias = _typing.Literal["_ip_family_policy", b"_ip_family_policy"]  # noqa: Y015
+    _WhichOneofReturnType__load_balancer_class: _TypeAlias = _typing.Literal["load_balancer_class"]  # noqa: Y015
+    _WhichOneofArgType__load_balancer_class: _TypeAlias = _typing.Literal["_load_balancer_class", b"_load_balancer_class"]  # noqa: Y015
+    _WhichOneofReturnType__load_balancer_ip: _TypeAlias = _typing.Literal["load_balancer_ip"]  # noqa: Y015
+    _WhichOneofArgType__load_balancer_ip: _TypeAlias = _typing.Literal["_load_balancer_ip", b"_load_balancer_ip"]  # noqa: Y015
+    _WhichOneofReturnType__publish_not_ready_addresses: _TypeAlias = _typing.Literal["publish_not_ready_addresses"]  # noqa: Y015
+    _WhichOneofArgType__publish_not_ready_addresses: _TypeAlias = _typing.Literal["_publish_not_ready_addresses", b"_publish_not_ready_addresses"]  # noqa: Y015
+    _WhichOneofReturnType__session_affinity: _TypeAlias = _typing.Literal["session_affinity"]  # noqa: Y015
+    _WhichOneofArgType__session_affinity: _TypeAlias = _typing.Literal["_session_affinity", b"_session_affinity"]  # noqa: Y015
+    _WhichOneofReturnType__traffic_distribution: _TypeAlias = _typing.Literal["traffic_distribution"]  # noqa: Y015
+    _WhichOneofArgType__traffic_distribution: _TypeAlias = _typing.Literal["_traffic_distribution", b"_traffic_distribution"]  # noqa: Y015
+    _WhichOneofReturnType__type: _TypeAlias = _typing.Literal["type"]  # noqa: Y015
+    _WhichOneofArgType__type: _TypeAlias = _typing.Literal["_type", b"_type"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__allocate_load_balancer_node_ports) -> _WhichOneofReturnType__allocate_load_balancer_node_ports | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cluster_ip) -> _WhichOneofReturnType__cluster_ip | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_name) -> _WhichOneofReturnType__external_name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_traffic_policy) -> _WhichOneofReturnType__external_traffic_policy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__health_check_node_port) -> _WhichOneofReturnType__health_check_node_port | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__internal_traffic_policy) -> _WhichOneofReturnType__internal_traffic_policy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ip_family_policy) -> _WhichOneofReturnType__ip_family_policy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__load_balancer_class) -> _WhichOneofReturnType__load_balancer_class | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__load_balancer_ip) -> _WhichOneofReturnType__load_balancer_ip | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__publish_not_ready_addresses) -> _WhichOneofReturnType__publish_not_ready_addresses | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__session_affinity) -> _WhichOneofReturnType__session_affinity | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__traffic_distribution) -> _WhichOneofReturnType__traffic_distribution | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__type) -> _WhichOneofReturnType__type | None: ...
+
+Global___ServiceSpec: _TypeAlias = ServiceSpec  # noqa: Y015
+
+@_typing.final
+class ServiceStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    LOAD_BALANCER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conditions(self) -> _containers.RepeatedCompositeFieldContainer[_meta_pb2.Condition]: ...
+    @_builtins.property
+    def load_balancer(self) -> Global___LoadBalancerStatus: ...
+    def __init__(
+        self,
+        *,
+        conditions: _abc.Iterable[_meta_pb2.Condition] | None = ...,
+        load_balancer: Global___LoadBalancerStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["load_balancer", b"load_balancer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "load_balancer", b"load_balancer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceStatus: _TypeAlias = ServiceStatus  # noqa: Y015
+
+@_typing.final
+class SessionAffinityConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def client_ip(self) -> Global___ClientIPConfig: ...
+    def __init__(
+        self,
+        *,
+        client_ip: Global___ClientIPConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionAffinityConfig: _TypeAlias = SessionAffinityConfig  # noqa: Y015
+
+@_typing.final
 class SleepAction(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -4908,6 +6980,53 @@ class SleepAction(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SleepAction: _TypeAlias = SleepAction  # noqa: Y015
+
+@_typing.final
+class StorageOSPersistentVolumeSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FS_TYPE_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    SECRET_REF_FIELD_NUMBER: _builtins.int
+    VOLUME_NAME_FIELD_NUMBER: _builtins.int
+    VOLUME_NAMESPACE_FIELD_NUMBER: _builtins.int
+    fs_type: _builtins.str
+    read_only: _builtins.bool
+    volume_name: _builtins.str
+    volume_namespace: _builtins.str
+    @_builtins.property
+    def secret_ref(self) -> Global___ObjectReference: ...
+    def __init__(
+        self,
+        *,
+        fs_type: _builtins.str | None = ...,
+        read_only: _builtins.bool | None = ...,
+        secret_ref: Global___ObjectReference | None = ...,
+        volume_name: _builtins.str | None = ...,
+        volume_namespace: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "_volume_name", b"_volume_name", "_volume_namespace", b"_volume_namespace", "fs_type", b"fs_type", "read_only", b"read_only", "secret_ref", b"secret_ref", "volume_name", b"volume_name", "volume_namespace", b"volume_namespace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type", "_read_only", b"_read_only", "_volume_name", b"_volume_name", "_volume_namespace", b"_volume_namespace", "fs_type", b"fs_type", "read_only", b"read_only", "secret_ref", b"secret_ref", "volume_name", b"volume_name", "volume_namespace", b"volume_namespace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fs_type: _TypeAlias = _typing.Literal["fs_type"]  # noqa: Y015
+    _WhichOneofArgType__fs_type: _TypeAlias = _typing.Literal["_fs_type", b"_fs_type"]  # noqa: Y015
+    _WhichOneofReturnType__read_only: _TypeAlias = _typing.Literal["read_only"]  # noqa: Y015
+    _WhichOneofArgType__read_only: _TypeAlias = _typing.Literal["_read_only", b"_read_only"]  # noqa: Y015
+    _WhichOneofReturnType__volume_name: _TypeAlias = _typing.Literal["volume_name"]  # noqa: Y015
+    _WhichOneofArgType__volume_name: _TypeAlias = _typing.Literal["_volume_name", b"_volume_name"]  # noqa: Y015
+    _WhichOneofReturnType__volume_namespace: _TypeAlias = _typing.Literal["volume_namespace"]  # noqa: Y015
+    _WhichOneofArgType__volume_namespace: _TypeAlias = _typing.Literal["_volume_namespace", b"_volume_namespace"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fs_type) -> _WhichOneofReturnType__fs_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__read_only) -> _WhichOneofReturnType__read_only | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__volume_name) -> _WhichOneofReturnType__volume_name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__volume_namespace) -> _WhichOneofReturnType__volume_namespace | None: ...
+
+Global___StorageOSPersistentVolumeSource: _TypeAlias = StorageOSPersistentVolumeSource  # noqa: Y015
 
 @_typing.final
 class StorageOSVolumeSource(_message.Message):
@@ -5062,6 +7181,49 @@ class Toleration(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__toleration_seconds) -> _WhichOneofReturnType__toleration_seconds | None: ...
 
 Global___Toleration: _TypeAlias = Toleration  # noqa: Y015
+
+@_typing.final
+class TopologySelectorLabelRequirement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TopologySelectorLabelRequirement: _TypeAlias = TopologySelectorLabelRequirement  # noqa: Y015
+
+@_typing.final
+class TopologySelectorTerm(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCH_LABEL_EXPRESSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def match_label_expressions(self) -> _containers.RepeatedCompositeFieldContainer[Global___TopologySelectorLabelRequirement]: ...
+    def __init__(
+        self,
+        *,
+        match_label_expressions: _abc.Iterable[Global___TopologySelectorLabelRequirement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["match_label_expressions", b"match_label_expressions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TopologySelectorTerm: _TypeAlias = TopologySelectorTerm  # noqa: Y015
 
 @_typing.final
 class TopologySpreadConstraint(_message.Message):
@@ -5421,6 +7583,26 @@ class VolumeMountStatus(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__recursive_read_only) -> _WhichOneofReturnType__recursive_read_only | None: ...
 
 Global___VolumeMountStatus: _TypeAlias = VolumeMountStatus  # noqa: Y015
+
+@_typing.final
+class VolumeNodeAffinity(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def required(self) -> Global___NodeSelector: ...
+    def __init__(
+        self,
+        *,
+        required: Global___NodeSelector | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["required", b"required"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["required", b"required"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VolumeNodeAffinity: _TypeAlias = VolumeNodeAffinity  # noqa: Y015
 
 @_typing.final
 class VolumeProjection(_message.Message):

@@ -22,6 +22,93 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class Condition(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAST_TRANSITION_TIME_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    OBSERVED_GENERATION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    message: _builtins.str
+    observed_generation: _builtins.int
+    reason: _builtins.str
+    status: _builtins.str
+    type: _builtins.str
+    @_builtins.property
+    def last_transition_time(self) -> Global___Time: ...
+    def __init__(
+        self,
+        *,
+        last_transition_time: Global___Time | None = ...,
+        message: _builtins.str = ...,
+        observed_generation: _builtins.int | None = ...,
+        reason: _builtins.str = ...,
+        status: _builtins.str = ...,
+        type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_observed_generation", b"_observed_generation", "last_transition_time", b"last_transition_time", "observed_generation", b"observed_generation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_observed_generation", b"_observed_generation", "last_transition_time", b"last_transition_time", "message", b"message", "observed_generation", b"observed_generation", "reason", b"reason", "status", b"status", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__observed_generation: _TypeAlias = _typing.Literal["observed_generation"]  # noqa: Y015
+    _WhichOneofArgType__observed_generation: _TypeAlias = _typing.Literal["_observed_generation", b"_observed_generation"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__observed_generation) -> _WhichOneofReturnType__observed_generation | None: ...
+
+Global___Condition: _TypeAlias = Condition  # noqa: Y015
+
+@_typing.final
+class ExtraValue(_message.Message):
+    """ExtraValue is a list of strings as the value of a map (UserInfo.extra): a JSON array. Upstream's protobuf
+    form has this message in each group that needs it (authentication, authorization).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtraValue: _TypeAlias = ExtraValue  # noqa: Y015
+
+@_typing.final
+class FieldSelectorRequirement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    operator: _builtins.str
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        operator: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "operator", b"operator", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldSelectorRequirement: _TypeAlias = FieldSelectorRequirement  # noqa: Y015
+
+@_typing.final
 class FieldsV1(_message.Message):
     """FieldsV1 is metav1.FieldsV1: any JSON object (a managed-fields set), kept as its JSON bytes."""
 

@@ -240,7 +240,13 @@ class Filler:
             if mt is not None and mt.full_name in stack:
                 continue  # a recursive type: one level is enough
             if _is_map(fd):
-                getattr(msg, fd.name).update({"key": "value"})
+                vfd = fd.message_type.fields_by_name["value"]
+                if vfd.type == FieldDescriptor.TYPE_BYTES:
+                    getattr(msg, fd.name).update({"key": b"value"})
+                elif vfd.message_type is not None:  # ExtraValue: a list of strings
+                    getattr(msg, fd.name)["key"].items.append("value")
+                else:
+                    getattr(msg, fd.name).update({"key": "value"})
             elif mt is not None and _leafy(mt):
                 self.assign(msg, fd, _leaf_value(mt.name), p)
             elif mt is not None and _repeated(fd):
@@ -690,7 +696,8 @@ CONFLICTS: list[list[tuple[str, ...]]] = [
 
 def _variants(info: kinds.KindInfo) -> Iterator[Message]:
     n = max((len(g) for g in CONFLICTS), default=1) * width(info.message.DESCRIPTOR)
-    overrides = {**_core_overrides(), **KIND_OVERRIDES.get(info.kind, {})}
+    pod_bearing = info.kind == "Pod" or info.kind in _TEMPLATE_KINDS
+    overrides = {**(_core_overrides() if pod_bearing else {}), **KIND_OVERRIDES.get(info.kind, {})}
     for v in range(n):
         obj = info.message()
         Filler(overrides, CONFLICTS, v, {"status", *UNREACHABLE.get(info.kind, ())}).fill(obj, "", v)

@@ -1,0 +1,9 @@
+"""Every admission plugin, in upstream's order (AllOrderedPlugins in pkg/kubeapiserver/options/plugins.go):
+NamespaceLifecycle, LimitRanger, ServiceAccount, ..., Priority, ..., DefaultStorageClass, ..., ResourceQuota last."""
+
+from __future__ import annotations
+
+from apiserver.admission import Plugin
+
+ORDER: list[type[Plugin]] = [
+]

@@ -1,0 +1,1 @@
+"""The discovery.k8s.io/v1 API group: its kinds' strategies, validation and defaulting."""

@@ -1,0 +1,1 @@
+"""The rbac.authorization.k8s.io/v1 API group: its kinds' strategies, validation and defaulting."""
