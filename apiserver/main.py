@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import signal
 import sys
 from urllib.parse import urlsplit
@@ -14,7 +15,8 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from apiserver import admission
+from apiserver import admission, kubernetesservice
+from apiserver.apis.core.serviceallocator import DEFAULT_SERVICE_CIDR, ServiceAllocators, parse_port_range
 from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
@@ -55,6 +57,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                 "(gRPC: metadata `authorization: Bearer <token>`; health checks open)")
     rest.add_argument("--insecure-rest", action="store_true",
                       help="serve the REST API over plain HTTP when no certificate is given (tests only)")
+    svc = p.add_argument_group("Services", "kube-apiserver's flags")
+    svc.add_argument("--service-cluster-ip-range", default=DEFAULT_SERVICE_CIDR, metavar="CIDR",
+                     help="the range Services' cluster IPs come from; the first address is the kubernetes Service's "
+                          f"(default {DEFAULT_SERVICE_CIDR})")
+    svc.add_argument("--service-node-port-range", default="30000-32767", metavar="RANGE",
+                     help="the ports NodePort and LoadBalancer Services get (default 30000-32767, inclusive)")
+    svc.add_argument("--advertise-address", metavar="IP",
+                     help="the address the kubernetes Service's endpoints name (default: --bind-address, or "
+                          "127.0.0.1 when that is unspecified)")
     p.add_argument("--enable-admission-plugins", type=_plugin_names, default=None, metavar="NAMES",
                    help="admission plugins to run, comma-separated (default: every plugin kubemu has, "
                         "in upstream's order)")
@@ -72,6 +83,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--tls-cert-file and --tls-private-key-file go together")
     if args.secure_port is not None and args.tls_cert_file is None and not args.insecure_rest:
         p.error("--secure-port needs --tls-cert-file and --tls-private-key-file (or --insecure-rest for plain HTTP)")
+    try:
+        net = ipaddress.ip_network(args.service_cluster_ip_range, strict=True)
+    except ValueError as e:
+        p.error(f"argument --service-cluster-ip-range: {e}")
+    if net.num_addresses < 8:
+        p.error(f"argument --service-cluster-ip-range: {net} is too small: use a /29 or larger")
+    try:
+        args.node_ports = parse_port_range(args.service_node_port_range)
+    except ValueError as e:
+        p.error(f"argument --service-node-port-range: {e}")
     return args
 
 
@@ -92,7 +113,7 @@ async def serve(args: argparse.Namespace) -> None:
         raise cfg.ConfigError(f"{args.config}: store.event_ttl_seconds: must be greater than zero, got {event_ttl}")
     authenticator = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
     store = Store(args.redis, watch_history=config.store.watch_history, ttl={"Event": event_ttl})
-    registry = Registry(store, config)
+    registry = Registry(store, config, services=ServiceAllocators(args.service_cluster_ip_range, args.node_ports))
     backoff = 0.2
     while True:  # the store may come up after us (compose, chaos): wait for it rather than exit
         try:
@@ -148,8 +169,13 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     sweeper = asyncio.create_task(_expire_events(registry, min(1.0, event_ttl / 2), stop))
+    advertise = args.advertise_address or (args.bind_address if args.bind_address not in ("0.0.0.0", "::")
+                                           else "127.0.0.1")
+    api_port = int(rest_listener.api.address.rsplit(":", 1)[1]) if rest_listener is not None else port
+    endpoints = asyncio.create_task(kubernetesservice.run(registry, advertise, api_port, stop))
     await stop.wait()
     sweeper.cancel()
+    endpoints.cancel()
     log.info("apiserver.stopping")
     await health_servicer.enter_graceful_shutdown()
     if rest_listener is not None:

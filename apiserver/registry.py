@@ -16,6 +16,7 @@ import structlog
 from apiserver import admission, errors, validation
 from apiserver import storage as st
 from apiserver.apis import install
+from apiserver.apis.core.serviceallocator import ServiceAllocators
 from apiserver.apis.strategy import Strategy
 from apiserver.watch import Attrs, Filter
 from kubemu.api import fields as fieldsel
@@ -95,8 +96,12 @@ it runs again from the store, so that the answer is the store's."""
 
 
 class Registry:
-    def __init__(self, store: st.Store, config: ClusterConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: st.Store, config: ClusterConfig, clock: Callable[[], float] = time.time,
+                 services: ServiceAllocators | None = None) -> None:
         self.store = store
+        self.services = services if services is not None else ServiceAllocators()
+        """The cluster IP and node port allocators of Services (--service-cluster-ip-range,
+        --service-node-port-range)."""
         self.config = config
         self.clock = clock
         self.log = log.bind(component="apiserver")
@@ -165,23 +170,30 @@ class Registry:
         set_time(meta.creation_timestamp, float(int(self.clock())))
         attrs = admission.Attributes(admission.CREATE, info, namespace, meta.name, obj, dry_run=dry_run)
         await self.admission.admit(attrs)
-        strategy.prepare_for_create(obj, self.config)
-        errs = strategy.validate(obj)
-        if errs:
-            raise _invalid(info, meta.name or meta.generate_name, errs)
-        await self.admission.validate(attrs)
-        if dry_run:
-            return obj
-        member = st.Store.member(namespace, meta.name)
-        ns_member = st.Store.member("", namespace) if info.namespaced else None
+        finish = await strategy.begin_create(self, obj, dry_run)
+        stored = False
         try:
-            rev = await self.store.create(
-                info.kind, member, _bytes_without_rv(obj), meta.uid, _encode_attrs(strategy, obj), ns_member
-            )
-        except st.Exists:
-            raise errors.AlreadyExists(f'{info.resource} "{meta.name}" already exists') from None
-        except st.NamespaceMissing:
-            raise errors.NotFound(f'namespaces "{namespace}" not found') from None
+            strategy.prepare_for_create(obj, self.config)
+            errs = strategy.validate(obj)
+            if errs:
+                raise _invalid(info, meta.name or meta.generate_name, errs)
+            await self.admission.validate(attrs)
+            if dry_run:
+                return obj
+            member = st.Store.member(namespace, meta.name)
+            ns_member = st.Store.member("", namespace) if info.namespaced else None
+            try:
+                rev = await self.store.create(
+                    info.kind, member, _bytes_without_rv(obj), meta.uid, _encode_attrs(strategy, obj), ns_member
+                )
+            except st.Exists:
+                raise errors.AlreadyExists(f'{info.resource} "{meta.name}" already exists') from None
+            except st.NamespaceMissing:
+                raise errors.NotFound(f'namespaces "{namespace}" not found') from None
+            stored = True
+        finally:
+            if finish is not None:
+                await finish(stored)
         meta.resource_version = str(rev)
         self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
@@ -223,22 +235,30 @@ class Registry:
             attrs = admission.Attributes(admission.UPDATE, info, namespace, name, new, old,
                                          subresource="status" if status else "", dry_run=dry_run)
             await self.admission.admit(attrs)
-            if not status:
-                errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
-                    strategy.validate(new)
-                if errs:
-                    raise _invalid(info, name, errs)
-            await self.admission.validate(attrs)
-            if dry_run:
-                new.metadata.resource_version = old.metadata.resource_version
-                return new
+            finish = None if status else await strategy.begin_update(self, new, old, dry_run)
+            stored = False
             try:
-                return await self._write_update(strategy, old, new, from_cache=from_cache)
-            except st.Stale:
-                if requested_rv:
-                    raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
-            except st.Missing:  # deleted since it was read
-                raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
+                if not status:
+                    errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
+                        strategy.validate(new)
+                    if errs:
+                        raise _invalid(info, name, errs)
+                await self.admission.validate(attrs)
+                if dry_run:
+                    new.metadata.resource_version = old.metadata.resource_version
+                    return new
+                try:
+                    written = await self._write_update(strategy, old, new, from_cache=from_cache)
+                    stored = True
+                    return written
+                except st.Stale:
+                    if requested_rv:
+                        raise errors.Conflict(errors.conflict_message(info.resource, name)) from None
+                except st.Missing:  # deleted since it was read
+                    raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
+            finally:
+                if finish is not None:
+                    await finish(stored)
         raise errors.Conflict(errors.conflict_message(info.resource, name))
 
     def _merge_update(self, strategy: Strategy, old: Any, incoming: Any, *, status: bool) -> Any:
@@ -283,6 +303,7 @@ class Registry:
             )
             meta.resource_version = str(rev)
             self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
+            await strategy.after_delete(self, new)
             return new
         if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
             if from_cache:
@@ -422,6 +443,7 @@ class Registry:
         rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj))
         meta.resource_version = str(rev)
         self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
+        await strategy.after_delete(self, obj)
         return obj
 
     async def bind(self, namespace: str, name: str, node_name: str, uid: str | None) -> Any:

@@ -89,6 +89,12 @@ if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) 
 return 0
 """
 
+# KEYS: range.  ARGV: item, owner.  Gives an item back only for the owner that holds it.
+_RELEASE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
+
 # KEYS: rev, index.  ARGV: object key prefix, lex min, lex max.
 # One script, so the items and the revision are one consistent snapshot.
 _LIST = """
@@ -155,6 +161,7 @@ class Store:
         self._forget = self.redis.register_script(_FORGET)
         self._list = self.redis.register_script(_LIST)
         self._range = self.redis.register_script(_RANGE)
+        self._release = self.redis.register_script(_RELEASE)
         self._conn = ScriptConnection(url, connect_timeout=2)
         """Writes and object reads, pipelined on one connection (redis-py serves lists and ranges)."""
         self._stream_conn = ScriptConnection(url, connect_timeout=2)
@@ -293,6 +300,28 @@ class Store:
         )
         items = [(flat[i + 1], int(flat[i])) for i in range(0, len(flat), 2) if flat[i] is not None]
         return items, int(rev)
+
+    # -- ranges: items (node ports) handed out one owner each, as upstream's RangeAllocation ---------------------
+
+    async def claim(self, range_name: str, item: str, owner: str) -> bool:
+        """Hold `item` of the range for `owner` unless someone holds it (one atomic HSETNX: two claimants of one
+        item never both win, across apiservers and restarts)."""
+        return bool(await self._call(self._conn.call("HSETNX", f"r:{range_name}", item, owner)))
+
+    async def release(self, range_name: str, item: str, owner: str) -> bool:
+        """Give `item` back if `owner` holds it."""
+        return bool(await self._call(self._conn.evalsha(self._release, [f"r:{range_name}"], [item, owner])))
+
+    async def claimed(self, range_name: str) -> dict[str, str]:
+        """Every held item of the range and its owner."""
+        found = await self._call(self._conn.call("HGETALL", f"r:{range_name}"))
+        if isinstance(found, dict):
+            pairs = list(found.items())
+        else:
+            it = iter(found or [])
+            pairs = list(zip(it, it, strict=True))
+        return {(k.decode() if isinstance(k, bytes) else str(k)): (v.decode() if isinstance(v, bytes) else str(v))
+                for k, v in pairs}
 
     async def events_between(self, kind: str, after: int, upto: int) -> builtins.list[StreamEvent]:
         """The events of a kind with after < revision <= upto, or Expired when some were trimmed."""

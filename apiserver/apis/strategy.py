@@ -5,12 +5,20 @@ RESTDeleteStrategy (pkg/registry/<group>/<kind>/strategy.go, staging/src/k8s.io/
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from apiserver.validation import FieldError, validate_object_meta_update
 from kubemu.api import fields
 from kubemu.api.kinds import KindInfo
 from kubemu.config import ClusterConfig
+
+if TYPE_CHECKING:
+    from apiserver.registry import Registry
+
+Finish = Callable[[bool], Awaitable[None]]
+"""What a begin hook hands back (FinishFunc upstream): called once with whether the write was stored, so that what
+the hook took (an IP, a node port) is kept or given back."""
 
 
 class Strategy:
@@ -97,6 +105,20 @@ class Strategy:
         """The object stays, with its deletionTimestamp, while a grace period of `grace` seconds runs: someone
         (a kubelet) ends it with a delete of grace 0."""
         return False
+
+    # -- decorators of the verbs (BeginCreate, BeginUpdate, AfterDelete of genericregistry.Store) --------------------
+
+    async def begin_create(self, registry: Registry, obj: Any, dry_run: bool) -> Finish | None:
+        """Before a create is validated and stored: take what the object needs from elsewhere (a Service's cluster
+        IP and node ports), or raise. The finish function is called with the outcome."""
+        return None
+
+    async def begin_update(self, registry: Registry, new: Any, old: Any, dry_run: bool) -> Finish | None:
+        """As begin_create, for a spec update (after prepare_for_update)."""
+        return None
+
+    async def after_delete(self, registry: Registry, obj: Any) -> None:
+        """After the object is gone from the store: give back what it held."""
 
     # -- subresources ---------------------------------------------------------------------------------------------
 
