@@ -16,6 +16,8 @@ import structlog
 
 from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
+from controllers.endpoints import EndpointsController
+from controllers.endpointslice import EndpointSliceController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
@@ -39,7 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection and pod GC, leader-elected like "
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, EndpointSlice and Endpoints, "
+                    "leader-elected like "
                     "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
@@ -71,6 +74,8 @@ class ControllerManager:
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
         }
+        for kind in ("Service", "Endpoints", "EndpointSlice"):
+            self.informers.setdefault(kind, Informer(client.resource(kind)))
         for info in collectable_kinds():  # the collector watches every kind that can have owners
             if info.kind not in self.informers:
                 self.informers[info.kind] = Informer(client.resource(info.kind))
@@ -85,6 +90,8 @@ class ControllerManager:
             TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
+            EndpointSliceController(client, self.informers["Service"], self.pods, self.informers["EndpointSlice"]),
+            EndpointsController(client, self.informers["Service"], self.pods, self.informers["Endpoints"]),
         ]
 
     async def run(self) -> None:

@@ -28,9 +28,11 @@ import grpc
 import structlog
 
 from kubelet.kubelet import Kubelet
+from kubelet.network import ClusterNetwork
 from kubelet.node_status import LeaseRenewer, NodeSpec, PodCidrs
 from kubelet.pod_worker import PodWorker
 from kubelet.server import KubeletService
+from kubelet.services import ServiceView
 from kubemu.client.client import Client
 from kubemu.client.informer import Informer, key_of
 from kubemu.config import ClusterConfig
@@ -74,12 +76,15 @@ class KubeletHost:
         gate = asyncio.Semaphore(REGISTRATION_CONCURRENCY)
         cidrs = PodCidrs(client)
         many = len(specs) > 1
+        self.services = ServiceView(client)
+        self.network = ClusterNetwork(client, self.services, self.find, self.find_ip)
         self.nodes: dict[str, Kubelet] = {}
         for spec, path in zip(specs, static_paths, strict=True):
             if spec.name in self.nodes:
                 raise ValueError(f'node "{spec.name}" given twice')
             self.nodes[spec.name] = Kubelet(client, spec, config, path, clock, on_registered=self._registered,
-                                            register_gate=gate, spread=many, cidrs=cidrs)
+                                            register_gate=gate, spread=many, cidrs=cidrs,
+                                            service_env=self.services.env, network=self.network.for_pod)
         self.leases = LeaseRenewer(config.node.lease_renew_interval_seconds)
         self.informer = node_pod_informer(client, self.nodes)
         self.informer.add_handler(self._on_pod, lambda old, new: self._on_pod(new), self._on_pod_deleted)
@@ -104,6 +109,7 @@ class KubeletHost:
         self._spawn(self._every(first.eviction_interval(), self._eviction_tick), "eviction-manager")
         self._spawn(self._every(first.static_interval(), self._static_tick), "static-pods")
         self.informer.start()
+        self.services.start()
         self.log.info("kubelet.started", kubelet_port=self.port, nodes=len(self.nodes))
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -113,6 +119,7 @@ class KubeletHost:
         for t in self.tasks:
             t.cancel()
         await self.informer.stop()
+        await self.services.stop()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await asyncio.gather(*(node.stop() for node in self.nodes.values()), return_exceptions=True)
         if self.server is not None:
@@ -179,3 +186,11 @@ class KubeletHost:
     async def _static_tick(self) -> None:
         for node in self.nodes.values():
             node.static_tick()
+
+    def find_ip(self, ip: str) -> PodWorker | None:
+        """The worker of the pod with address `ip` among this process's nodes."""
+        for node in self.nodes.values():
+            for worker in node._all_workers():
+                if worker.pod_ip == ip:
+                    return worker
+        return None

@@ -11,6 +11,7 @@ SERVER_IMAGES = {
     "nginx": 80, "httpd": 80, "apache": 80, "caddy": 80, "traefik": 80, "redis": 6379, "memcached": 11211,
     "postgres": 5432, "mysql": 3306, "mariadb": 3306, "mongo": 27017, "rabbitmq": 5672, "elasticsearch": 9200,
     "registry": 5000, "etcd": 2379, "kuard": 8080, "echoserver": 8080, "agnhost": 8080, "hello-app": 8080,
+    "serve_hostname": 9376, "serve-hostname": 9376,
 }
 """Images whose default process is a server: it listens on its declared ports, else on this one."""
 

@@ -19,6 +19,7 @@ from kubelet import static_pods
 from kubelet.images import ImageCache
 from kubelet.node_status import NodeAgent, NodeSpec, PodCidrs, pod_cidr_for
 from kubelet.pod_worker import KubeletContext, PodWorker
+from kubelet.runtime.net import Network
 from kubemu.api.quantity import bytes_of
 from kubemu.client import errors
 from kubemu.client.client import Client
@@ -74,7 +75,9 @@ class Kubelet:
                  clock: Callable[[], float] = time.time, *,
                  on_registered: Callable[[Kubelet], Awaitable[None]] | None = None,
                  register_gate: asyncio.Semaphore | None = None, spread: bool = False,
-                 cidrs: PodCidrs | None = None) -> None:
+                 cidrs: PodCidrs | None = None,
+                 service_env: Callable[[str, bool], dict[str, str]] | None = None,
+                 network: Callable[[str, str], Network | None] | None = None) -> None:
         self.client = client
         self.spec = spec
         self.config = config
@@ -107,6 +110,10 @@ class Kubelet:
             allocate_ip=self.ips.allocate, release_ip=self.ips.release, publish=self._publish,
             event=self._event, confirm_deletion=self._confirm_deletion, clock=clock, log_context=self.log_context,
         )
+        if service_env is not None:
+            self.ctx.service_env = service_env
+        if network is not None:
+            self.ctx.network = network
 
     @property
     def name(self) -> str:

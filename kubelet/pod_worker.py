@@ -19,6 +19,7 @@ from kubelet.prober.prober import ProbeTarget
 from kubelet.prober.results import Result, ResultsManager, Update
 from kubelet.prober.worker import start_probes
 from kubelet.runtime.fs import ContainerFS, Mount, Volume, image_root
+from kubelet.runtime.net import Network
 from kubelet.runtime.shell import ShellContext, run_command
 from kubelet.status import get_phase, is_sidecar, set_conditions
 from kubemu.api.quantity import bytes_of
@@ -157,6 +158,10 @@ class KubeletContext:
     nodes has no single node to bind process-wide."""
     probe_results: ResultsManager = field(default_factory=ResultsManager)
     """The node's probe results: probe workers publish to it, each pod worker consumes its own pod's updates."""
+    service_env: Callable[[str, bool], dict[str, str]] = lambda namespace, links: {}
+    """The service environment variables of a pod in a namespace, with or without its enableServiceLinks."""
+    network: Callable[[str, str], Network | None] = lambda namespace, name: None
+    """The cluster network as pod namespace/name sees it (wget, curl, nslookup in its containers)."""
 
 
 class PodWorker:
@@ -385,6 +390,7 @@ class PodWorker:
     def _env(self, c: core_pb2.Container) -> dict[str, str]:
         env: dict[str, str] = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                "HOSTNAME": self.pod.metadata.name}
+        env.update(self._service_env())
         fields = {
             "metadata.name": self.pod.metadata.name,
             "metadata.namespace": self.pod.metadata.namespace,
@@ -406,6 +412,16 @@ class PodWorker:
             else:
                 env[e.name] = _expand(e.value, env)
         return env
+
+    def _service_env(self) -> dict[str, str]:
+        """The service environment variables (pkg/kubelet/envvars): the container's own env comes after, and wins."""
+        spec = self.pod.spec
+        links = not spec.HasField("enable_service_links") or spec.enable_service_links
+        return self.ctx.service_env(self.pod.metadata.namespace, links)
+
+    def network(self) -> Network | None:
+        """The cluster network as this pod sees it."""
+        return self.ctx.network(self.pod.metadata.namespace, self.pod.metadata.name)
 
     def _waiting_reason(self) -> str:
         return "PodInitializing" if self.pod.spec.init_containers else "ContainerCreating"
@@ -563,7 +579,7 @@ class PodWorker:
         ctx = ShellContext(
             fs=rec.fs, env=self._env(c), stdout=rec.append_log, now=self.ctx.clock,
             hostname=self.pod.spec.hostname or self.pod.metadata.name,
-            cwd=c.working_dir or "/", unknown_command=self._unknown_command,
+            cwd=c.working_dir or "/", unknown_command=self._unknown_command, network=self.network(),
         )
         if not c.command and (not c.args or images.image_name(c.image) in images.SERVER_IMAGES):
             main = self._serve_forever(rec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from email.utils import formatdate
 
 from kubelet import images
@@ -54,9 +55,27 @@ def _response(code: int, reason: str, server: str, body: bytes, content_type: st
     return ("\r\n".join(headers) + "\r\n\r\n").encode() + (b"" if head else body)
 
 
-def answer(image: str, port: int, fs: ContainerFS, data: bytes, now: float) -> bytes:
+HOSTNAME_IMAGES = frozenset({"serve_hostname", "serve-hostname"})
+"""Images whose server answers every request with the pod's hostname (as do `agnhost serve-hostname`, and
+hello-app on its last line)."""
+
+
+def _hostname_body(image: str, args: Sequence[str], hostname: str) -> bytes | None:
+    name = images.image_name(image)
+    if name in HOSTNAME_IMAGES or (name == "agnhost" and args and args[0] == "serve-hostname"):
+        return hostname.encode()
+    if name == "hello-app":
+        tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+        version = "2.0.0" if tag.startswith("2") else "1.0.0"
+        return f"Hello, world!\nVersion: {version}\nHostname: {hostname}\n".encode()
+    return None
+
+
+def answer(image: str, port: int, fs: ContainerFS, data: bytes, now: float, *, hostname: str = "",
+           args: Sequence[str] = ()) -> bytes:
     """The answer of the server of `image` on `port` to the request head in `data` (b"" when it is not HTTP:
-    the server waits for more, as a real one would)."""
+    the server waits for more, as a real one would). `hostname` and `args` are the pod's and the container's:
+    hostname servers answer with the one."""
     line = data.split(b"\n", 1)[0].decode("latin-1").strip()
     parts = line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
@@ -66,6 +85,9 @@ def answer(image: str, port: int, fs: ContainerFS, data: bytes, now: float) -> b
     if len(data) > MAX_REQUEST_HEAD:
         return _response(431, "Request Header Fields Too Large", "kubemu", b"", "text/plain", head, now)
     name = images.image_name(image)
+    own = _hostname_body(image, args, hostname) if hostname else None
+    if own is not None:
+        return _response(200, "OK", "kubemu", own, "text/plain; charset=utf-8", head, now)
     site = _DOC_ROOTS.get(name)
     if site is None:
         body = f"kubemu: simulated server of image {image} listening on port {port}\n".encode()

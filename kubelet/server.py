@@ -128,7 +128,7 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
                                 f"cannot exec in a stopped container: container {rec.name} is not running")
         out: list[str] = []
         ctx = ShellContext(fs=rec.fs, env=worker._env(rec.spec), stdout=out.append, now=worker.ctx.clock,
-                           hostname=worker.pod.metadata.name)
+                           hostname=worker.pod.metadata.name, network=worker.network())
         code = await run_command(list(request.command), ctx)
         return api_pb2.ExecResponse(output=out, exit_code=code)
 
@@ -156,7 +156,7 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
             message = await anext(aiter(request_iterator), None)
         output: asyncio.Queue[str | None] = asyncio.Queue()
         ctx = ShellContext(fs=rec.fs, env=worker._env(rec.spec), stdout=output.put_nowait, now=worker.ctx.clock,
-                           hostname=worker.pod.metadata.name)
+                           hostname=worker.pod.metadata.name, network=worker.network())
 
         async def run() -> int:
             try:
@@ -191,7 +191,9 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
         message: api_pb2.PortForwardRequest | None = first
         while message is not None:
             if portforward.request_complete(data):
-                reply = portforward.answer(rec.spec.image, first.port, rec.fs, data, worker.ctx.clock())
+                reply = portforward.answer(rec.spec.image, first.port, rec.fs, data, worker.ctx.clock(),
+                                           hostname=worker.pod.spec.hostname or worker.pod.metadata.name,
+                                           args=list(rec.spec.args))
                 if reply:
                     yield api_pb2.PortForwardResponse(data=reply)
                     return  # the answer says `Connection: close`

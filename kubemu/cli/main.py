@@ -333,12 +333,22 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 if not first:
                     print()
                 first = False
-                sys.stdout.write(printers.describe(obj, evs, now=now()))
+                slices = await _service_slices(client, obj) if info.kind == "Service" else None
+                sys.stdout.write(printers.describe(obj, evs, now=now(), endpoint_slices=slices))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)
         return 1 if failed else 0
 
     return run_async(args, go)
+
+
+async def _service_slices(client: Client, svc: Any) -> list[Any] | None:
+    """The EndpointSlices of a Service, as kubectl's describer lists them (None when that fails)."""
+    try:
+        return list((await client.resource("EndpointSlice").list(
+            svc.metadata.namespace, label_selector=f"kubernetes.io/service-name={svc.metadata.name}")).items)
+    except errors.ApiError:
+        return None
 
 
 # ---- delete ---------------------------------------------------------------------------------------

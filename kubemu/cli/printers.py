@@ -513,6 +513,81 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+# Services and their endpoints (printers.go printService, printEndpoints, printEndpointSlice, printIPAddress,
+# printServiceCIDR).
+
+_MAX_LISTED = 3
+
+
+def _listed(items: Sequence[str], total: int | None = None) -> str:
+    """The first three, and ` + N more...` (formatEndpoints, formatDiscoveryEndpoints)."""
+    total = len(items) if total is None else total
+    text = ",".join(items[:_MAX_LISTED])
+    return f"{text} + {total - _MAX_LISTED} more..." if total > _MAX_LISTED else text
+
+
+def _service_external_ip(svc: core_pb2.Service) -> str:
+    spec = svc.spec
+    if spec.type in ("ClusterIP", "NodePort"):
+        return ",".join(spec.external_ips) if spec.external_ips else _NONE
+    if spec.type == "LoadBalancer":
+        found = [i.ip or i.hostname for i in svc.status.load_balancer.ingress] + list(spec.external_ips)
+        return ",".join(found) if found else "<pending>"
+    if spec.type == "ExternalName":
+        return spec.external_name
+    return "<unknown>"
+
+
+def service_ports(svc: core_pb2.Service) -> str:
+    """makePortString: `80/TCP`, `80:31000/TCP` for a node port, comma-joined; `<none>` without ports."""
+    out = []
+    for p in svc.spec.ports:
+        protocol = p.protocol or "TCP"
+        out.append(f"{p.port}:{p.node_port}/{protocol}" if p.node_port else f"{p.port}/{protocol}")
+    return ",".join(out) if out else _NONE
+
+
+def _service_row(svc: core_pb2.Service, now: float) -> list[str]:
+    return [svc.metadata.name, svc.spec.type, svc.spec.cluster_ip or _NONE, _service_external_ip(svc),
+            service_ports(svc), _age(svc, now), _format_labels(svc.spec.selector)]
+
+
+def _endpoints_text(ep: core_pb2.Endpoints) -> str:
+    """formatEndpoints: ready `ip:port` per subset, port and address; `<none>` when there is none."""
+    listed: list[str] = []
+    for subset in ep.subsets:
+        if not subset.ports:
+            listed.extend(a.ip for a in subset.addresses)
+            continue
+        for port in subset.ports:
+            listed.extend(_join_host_port(a.ip, str(port.port)) for a in subset.addresses)
+    return _listed(listed) if listed else _NONE
+
+
+def _endpoints_row(ep: core_pb2.Endpoints, now: float) -> list[str]:
+    return [ep.metadata.name, _endpoints_text(ep), _age(ep, now)]
+
+
+def _endpoint_slice_row(es: Any, now: float) -> list[str]:
+    ports = [str(p.port) if p.HasField("port") else "<unset>" for p in es.ports]
+    addresses = [a for e in es.endpoints for a in e.addresses]
+    return [es.metadata.name, es.address_type, _listed(ports) if ports else "<unset>",
+            _listed(addresses) if addresses else "<unset>", _age(es, now)]
+
+
+def _ip_address_row(ip: Any, now: float) -> list[str]:
+    ref = ip.spec.parent_ref
+    parent = _NONE
+    if ip.spec.HasField("parent_ref"):
+        resource = f"{ref.resource}.{ref.group}" if ref.group else ref.resource
+        parent = resource.lower() + "/" + (f"{ref.namespace}/" if ref.namespace else "") + ref.name
+    return [ip.metadata.name, parent]
+
+
+def _service_cidr_row(cidr: Any, now: float) -> list[str]:
+    return [cidr.metadata.name, ",".join(cidr.spec.cidrs), _age(cidr, now)]
+
+
 _INT = "integer"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
@@ -558,6 +633,17 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    "Service": ((
+        _Column("Name", is_name=True), _Column("Type"), _Column("Cluster-IP"), _Column("External-IP"),
+        _Column("Port(s)"), _Column("Age"), _Column("Selector", 1),
+    ), _service_row),
+    "Endpoints": ((_Column("Name", is_name=True), _Column("Endpoints"), _Column("Age")), _endpoints_row),
+    "EndpointSlice": ((
+        _Column("Name", is_name=True), _Column("AddressType"), _Column("Ports"), _Column("Endpoints"),
+        _Column("Age"),
+    ), _endpoint_slice_row),
+    "IPAddress": ((_Column("Name", is_name=True), _Column("ParentRef")), _ip_address_row),
+    "ServiceCIDR": ((_Column("Name", is_name=True), _Column("CIDRs"), _Column("Age")), _service_cidr_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -568,9 +654,9 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
-    "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
-    "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
+    "ConfigMap", "Secret", "ServiceAccount", "PersistentVolume", "PersistentVolumeClaim",
+    "LimitRange", "ResourceQuota", "Ingress", "IngressClass", "NetworkPolicy",
+    "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
     "CSINode", "CSIDriver",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
@@ -1273,6 +1359,98 @@ def _describe_generic(obj: Any, events: Sequence[core_pb2.Event] | None, now: fl
     return w.render()
 
 
+def _describe_endpoint_slices(slices: Sequence[Any], port_name: str | None) -> str:
+    """formatEndpointSlices: the ready `ip:port` of the slices' ports named `port_name` (None: every port), three
+    at most and ` + N more...`; `<none>` without slices."""
+    if not slices:
+        return _NONE
+    listed: list[str] = []
+    count = 0
+    for es in slices:
+        pairs: list[tuple[str, str | None]] = []
+        if not es.ports:
+            pairs = [(e.addresses[0], None) for e in es.endpoints
+                     if not (e.conditions.HasField("ready") and not e.conditions.ready)]
+        else:
+            for p in es.ports:
+                if port_name is None or p.name == port_name:
+                    pairs += [(e.addresses[0], str(p.port)) for e in es.endpoints
+                              if not (e.conditions.HasField("ready") and not e.conditions.ready)]
+        for address, port in pairs:
+            if len(listed) < _MAX_LISTED:
+                listed.append(address if port is None else _join_host_port(address, port))
+            count += 1
+    text = ",".join(listed)
+    return f"{text} + {count - _MAX_LISTED} more..." if count > _MAX_LISTED else text
+
+
+def _describe_service(svc: core_pb2.Service, slices: Sequence[Any] | None, events: Sequence[core_pb2.Event] | None,
+                      now: float) -> str:
+    w = _Writer()
+    meta, spec = svc.metadata, svc.spec
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    w.write(0, f"Selector:\t{_format_labels(spec.selector)}\n")
+    w.write(0, f"Type:\t{spec.type}\n")
+    if spec.HasField("ip_family_policy"):
+        w.write(0, f"IP Family Policy:\t{spec.ip_family_policy}\n")
+    w.write(0, f"IP Families:\t{','.join(spec.ip_families) if spec.ip_families else _NONE}\n")
+    w.write(0, f"IP:\t{spec.cluster_ip}\n")
+    w.write(0, f"IPs:\t{','.join(spec.cluster_ips) if spec.cluster_ips else _NONE}\n")
+    if spec.external_ips:
+        w.write(0, f"External IPs:\t{','.join(spec.external_ips)}\n")
+    if spec.load_balancer_ip:
+        w.write(0, f"IP:\t{spec.load_balancer_ip}\n")
+    if svc.status.load_balancer.ingress:
+        ingress = ", ".join(i.ip or i.hostname for i in svc.status.load_balancer.ingress)
+        w.write(0, f"LoadBalancer Ingress:\t{ingress}\n")
+    if spec.type == "ExternalName":
+        w.write(0, f"External Name:\t{spec.external_name}\n")
+    for p in spec.ports:
+        name = p.name or "<unset>"
+        w.write(0, f"Port:\t{name}\t{p.port}/{p.protocol}\n")
+        w.write(0, f"TargetPort:\t{_int_or_string(p.target_port)}/{p.protocol}\n")
+        if p.node_port:
+            w.write(0, f"NodePort:\t{name}\t{p.node_port}/{p.protocol}\n")
+        w.write(0, f"Endpoints:\t{_describe_endpoint_slices(slices or [], p.name)}\n")
+    w.write(0, f"Session Affinity:\t{spec.session_affinity}\n")
+    if spec.external_traffic_policy:
+        w.write(0, f"External Traffic Policy:\t{spec.external_traffic_policy}\n")
+    if spec.HasField("internal_traffic_policy"):
+        w.write(0, f"Internal Traffic Policy:\t{spec.internal_traffic_policy}\n")
+    if spec.health_check_node_port:
+        w.write(0, f"HealthCheck NodePort:\t{spec.health_check_node_port}\n")
+    if spec.load_balancer_source_ranges:
+        w.write(0, f"LoadBalancer Source Ranges:\t{','.join(spec.load_balancer_source_ranges)}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_endpoints(ep: core_pb2.Endpoints, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{ep.metadata.name}\n")
+    w.write(0, f"Namespace:\t{ep.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", ep.metadata.labels)
+    _annotations_multiline(w, "Annotations", ep.metadata.annotations)
+    w.write(0, "Subsets:\n")
+    for subset in ep.subsets:
+        w.write(1, f"Addresses:\t{','.join(a.ip for a in subset.addresses) or _NONE}\n")
+        w.write(1, f"NotReadyAddresses:\t{','.join(a.ip for a in subset.not_ready_addresses) or _NONE}\n")
+        if subset.ports:
+            w.write(1, "Ports:\n")
+            w.write(2, "Name\tPort\tProtocol\n")
+            w.write(2, "----\t----\t--------\n")
+            for port in subset.ports:
+                w.write(2, f"{port.name or '<unset>'}\t{port.port}\t{port.protocol}\n")
+        w.write(0, "\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
 def describe(
     obj: Any,
     events: Sequence[core_pb2.Event] | None,
@@ -1280,11 +1458,13 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
+    endpoint_slices: Sequence[Any] | None = None,
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables; for a
+    Service, `endpoint_slices` (those labelled with its name) give each port's Endpoints line.
     Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
@@ -1293,4 +1473,8 @@ def describe(
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
         return _describe_namespace(obj)
+    if isinstance(obj, core_pb2.Service):
+        return _describe_service(obj, endpoint_slices, events, now)
+    if isinstance(obj, core_pb2.Endpoints):
+        return _describe_endpoints(obj, events, now)
     return _describe_generic(obj, events, now)

@@ -338,6 +338,26 @@ class PodClient(ResourceClient[core_pb2.Pod]):
         resp = await self.client.call(self.client.stub.Exec, req)
         return list(resp.output), resp.exit_code
 
+    async def port_forward(self, name: str, port: int, data: bytes, namespace: str | None = None) -> tuple[bytes, str]:
+        """Send `data` (one request) to the pod's `port` through the apiserver and its kubelet (pods/portforward):
+        (what the pod's server answered, "") or (b"", the kubelet's error when nothing listens there)."""
+        request = api_pb2.PortForwardRequest(namespace=self._ns(namespace), name=name, port=port, data=data)
+
+        async def requests() -> AsyncIterator[api_pb2.PortForwardRequest]:
+            yield request
+
+        call = self.client.stub.PortForward(requests(), metadata=self.client.metadata)
+        out, error = b"", ""
+        try:
+            async for response in call:
+                out += response.data
+                error = error or response.error
+        except grpc.aio.AioRpcError as e:
+            raise errors.from_grpc(e) from e
+        finally:
+            call.cancel()
+        return out, error
+
 
 async def retry_on_conflict(fn: Callable[[], Awaitable[R]], *, attempts: int = 5) -> R:
     """Run a read-modify-write `fn` again when it loses a race (Conflict), like client-go's RetryOnConflict

@@ -8,8 +8,10 @@ import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kubelet.runtime.fs import FsError, normpath
+from kubelet.runtime.net import CLUSTER_DOMAIN, DNS_SERVER, ConnectError
 from kubelet.runtime.shell.interp import IO, Break, Builtin, Continue, Exit, Shell
 from kubelet.runtime.shell.syntax import NAME, ParseError, parse
 
@@ -739,3 +741,254 @@ async def _read(sh: Shell, argv: list[str], io: IO) -> int:
     for n, name in enumerate(names):
         sh.set(name, fields[n] if n < len(fields) else "")
     return 0 if eol else 1
+
+
+# ---- the network: wget, curl, nslookup (busybox's and curl's words) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Url:
+    host: str
+    port: int
+    path: str
+
+
+def _parse_url(text: str) -> _Url | None:
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "http", text
+    if scheme.lower() not in ("http", "https"):
+        return None
+    hostport, slash, path = rest.partition("/")
+    host, colon, port_text = hostport.rpartition(":")
+    if not colon or not port_text.isdigit():
+        host, port_text = hostport, ""
+    port = int(port_text) if port_text else (443 if scheme.lower() == "https" else 80)
+    return _Url(host, port, "/" + path if slash else "/")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    reason: str
+    head: str
+    body: bytes
+
+
+def _parse_answer(raw: bytes) -> _Answer:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    text = head.decode("latin-1")
+    first = text.split("\r\n", 1)[0].split(" ", 2)
+    status = int(first[1]) if len(first) > 1 and first[1].isdigit() else 0
+    return _Answer(status, first[2] if len(first) > 2 else "", text, body)
+
+
+def _request(method: str, url: _Url, agent: str) -> bytes:
+    host = url.host if url.port == 80 else f"{url.host}:{url.port}"
+    return (f"{method} {url.path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\nAccept: */*\r\n"
+            "Connection: close\r\n\r\n").encode()
+
+
+@_builtin("wget")
+async def _wget(sh: Shell, argv: list[str], io: IO) -> int:
+    """busybox wget: -q, -O FILE (`-` for stdout), -T SECONDS, --spider, -S; fails as busybox does."""
+    quiet = spider = False
+    output: str | None = None
+    urls: list[str] = []
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-O", "--output-document", "-T", "--timeout", "-U", "--user-agent", "--header"):
+            i += 1
+            if a in ("-O", "--output-document") and i < len(args):
+                output = args[i]
+        elif a.startswith("--timeout=") or a.startswith("--header=") or a.startswith("--user-agent="):
+            pass
+        elif a.startswith("--output-document="):
+            output = a.split("=", 1)[1]
+        elif a == "--spider":
+            spider = True
+        elif a.startswith("-") and len(a) > 1 and not a.startswith("--"):
+            flags = a[1:]
+            if "O" in flags:
+                rest = flags[flags.index("O") + 1:]
+                if rest:
+                    output = rest
+                else:
+                    i += 1
+                    output = args[i] if i < len(args) else None
+                flags = flags[:flags.index("O")]
+            elif "T" in flags and flags.index("T") == len(flags) - 1:
+                i += 1
+            quiet = quiet or "q" in flags
+        elif not a.startswith("-"):
+            urls.append(a)
+        i += 1
+    if not urls:
+        sh.err(io, "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\n\nUsage: wget [-cqS] [--spider] "
+                   "[-O FILE] [-o LOGFILE] [--header STR]\n\t[--post-data STR | --post-file FILE] [-Y on/off]\n\t"
+                   "[-P DIR] [-U AGENT] [-T SEC] URL...")
+        return 1
+    status = 0
+    for text in urls:
+        url = _parse_url(text)
+        if url is None:
+            sh.err(io, f"wget: not an http or ftp url: {text}")
+            return 1
+        net = sh.ctx.network
+        ip = net.resolve(url.host) if net is not None else None
+        if net is None or ip is None:
+            sh.err(io, f"wget: bad address '{url.host}'")
+            return 1
+        if not quiet:
+            sh.err(io, f"Connecting to {url.host} ({ip}:{url.port})")
+        try:
+            raw = await net.request(ip, url.port, _request("HEAD" if spider else "GET", url, "Wget"))
+        except ConnectError as e:
+            if e.kind == "timeout":
+                sh.err(io, "wget: download timed out")
+            else:
+                sh.err(io, f"wget: can't connect to remote host ({ip}): Connection refused")
+            return 1
+        answer = _parse_answer(raw)
+        if answer.status >= 400 or answer.status == 0:
+            sh.err(io, f"wget: server returned error: {answer.head.split(chr(13), 1)[0]}")
+            return 1
+        if spider:
+            if not quiet:
+                sh.err(io, "remote file exists")
+            continue
+        target = output if output is not None else (url.path.rstrip("/").rsplit("/", 1)[-1] or "index.html")
+        if target == "-":
+            if not quiet:
+                sh.err(io, "writing to stdout")
+            io.out.write(answer.body.decode(errors="replace"))
+            if not quiet:
+                sh.err(io, f"-                    100% |********************************|  {len(answer.body):4d}"
+                           "  0:00:00 ETA")
+                sh.err(io, "written to stdout")
+            continue
+        if not quiet:
+            sh.err(io, f"saving to '{target}'")
+        try:
+            sh.ctx.fs.write(target, answer.body, cwd=sh.ctx.cwd)
+        except FsError as e:
+            sh.err(io, f"wget: can't open '{target}': {e.message}")
+            status = 1
+            continue
+        if not quiet:
+            sh.err(io, f"{target:<20} 100% |********************************|  {len(answer.body):4d}  0:00:00 ETA")
+            sh.err(io, f"'{target}' saved")
+    return status
+
+
+@_builtin("curl")
+async def _curl(sh: Shell, argv: list[str], io: IO) -> int:
+    """curl: -s, -S, -f, -i, -I, -o FILE, -X METHOD, -L, -k, -m/--max-time, --connect-timeout, -H, -d (sent
+    nowhere: the simulated servers ignore bodies); exit codes and messages as curl's (6, 7, 22, 28)."""
+    silent = show_errors = fail = include = head = False
+    method = "GET"
+    output: str | None = None
+    urls: list[str] = []
+    takes_value = {"-o", "--output", "-X", "--request", "-m", "--max-time", "--connect-timeout", "-H", "--header",
+                   "-d", "--data", "--data-raw", "-u", "--user", "-A", "--user-agent", "-w", "--write-out",
+                   "--retry", "-e", "--referer"}
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in takes_value:
+            i += 1
+            value = args[i] if i < len(args) else ""
+            if a in ("-o", "--output"):
+                output = value
+            elif a in ("-X", "--request"):
+                method = value
+        elif a == "--silent":
+            silent = True
+        elif a == "--show-error":
+            show_errors = True
+        elif a == "--fail":
+            fail = True
+        elif a == "--include":
+            include = True
+        elif a == "--head":
+            head = True
+        elif a.startswith("--"):
+            pass
+        elif a.startswith("-") and len(a) > 1:
+            flags = a[1:]
+            silent = silent or "s" in flags
+            show_errors = show_errors or "S" in flags
+            fail = fail or "f" in flags
+            include = include or "i" in flags
+            head = head or "I" in flags
+            if flags[-1] in "oXmHdwAue":
+                i += 1
+                if flags[-1] == "o" and i < len(args):
+                    output = args[i]
+                if flags[-1] == "X" and i < len(args):
+                    method = args[i]
+        else:
+            urls.append(a)
+        i += 1
+    if not urls:
+        sh.err(io, "curl: try 'curl --help' or 'curl --manual' for more information")
+        return 2
+
+    def error(code: int, message: str) -> int:
+        if not silent or show_errors:
+            sh.err(io, f"curl: ({code}) {message}")
+        return code
+
+    for text in urls:
+        url = _parse_url(text)
+        if url is None:
+            return error(1, f'Protocol "{text.split("://", 1)[0]}" not supported')
+        net = sh.ctx.network
+        ip = net.resolve(url.host) if net is not None else None
+        if net is None or ip is None:
+            return error(6, f"Could not resolve host: {url.host}")
+        try:
+            raw = await net.request(ip, url.port, _request("HEAD" if head else method, url, "curl/8.5.0"))
+        except ConnectError as e:
+            if e.kind == "timeout":
+                return error(28, f"Failed to connect to {url.host} port {url.port} after 0 ms: Connection timed out")
+            return error(7, f"Failed to connect to {url.host} port {url.port} after 0 ms: Connection refused")
+        answer = _parse_answer(raw)
+        if fail and answer.status >= 400:
+            return error(22, f"The requested URL returned error: {answer.status}")
+        text_out = ""
+        if include or head:
+            text_out += answer.head.replace("\r\n", "\n") + "\n\n"
+        if not head:
+            text_out += answer.body.decode(errors="replace")
+        if output is not None and output != "-":
+            try:
+                sh.ctx.fs.write(output, text_out.encode(), cwd=sh.ctx.cwd)
+            except FsError:
+                return error(23, f"Failure writing output to destination, passed {len(text_out)} returned 0")
+        else:
+            io.out.write(text_out)
+    return 0
+
+
+@_builtin("nslookup")
+async def _nslookup(sh: Shell, argv: list[str], io: IO) -> int:
+    """busybox nslookup NAME: the address the cluster DNS gives, or NXDOMAIN."""
+    names_ = [a for a in argv[1:] if not a.startswith("-")]
+    if not names_:
+        sh.err(io, "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\n\nUsage: nslookup [-type=QUERY_TYPE] "
+                   "[-debug] HOST [DNS_SERVER]")
+        return 1
+    host = names_[0]
+    io.out.write(f"Server:\t\t{DNS_SERVER}\nAddress:\t{DNS_SERVER}:53\n\n")
+    net = sh.ctx.network
+    ip = net.resolve(host) if net is not None else None
+    if net is None or ip is None:
+        suffix = "" if "." in host else f".{sh.ctx.env.get('POD_NAMESPACE', 'default')}.svc.{CLUSTER_DOMAIN}"
+        io.out.write(f"** server can't find {host}{suffix}: NXDOMAIN\n\n")
+        return 1
+    io.out.write(f"Name:\t{net.fqdn(host)}\nAddress: {ip}\n\n")
+    return 0

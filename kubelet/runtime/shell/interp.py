@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from kubelet.runtime.fs import ContainerFS, FsError, normpath
+from kubelet.runtime.net import Network
 from kubelet.runtime.shell.syntax import (
     AndOr,
     CmdSub,
@@ -69,6 +70,8 @@ class ShellContext:
     cwd: str = "/"
     unknown_command: UnknownCommand | None = succeed
     pid: int = 1
+    network: Network | None = None
+    """The cluster network as the pod sees it (wget, curl, nslookup); None: no network at all."""
 
 
 # ---------------------------------------------------------------------------------------------------- output
