@@ -188,6 +188,8 @@ class PodWorker:
                     rec.restart_count = st.restart_count + 1
                     rec.ever_started = False
         self.pod_ip = ""
+        self._service_envs: dict[str, dict[str, str]] = {}
+        """Each container's service environment variables, fixed when it starts."""
         self.start_time = 0.0
         self.sandbox_ready = False
         self.terminating = False
@@ -390,7 +392,7 @@ class PodWorker:
     def _env(self, c: core_pb2.Container) -> dict[str, str]:
         env: dict[str, str] = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                "HOSTNAME": self.pod.metadata.name}
-        env.update(self._service_env())
+        env.update(self._service_env(c.name))
         fields = {
             "metadata.name": self.pod.metadata.name,
             "metadata.namespace": self.pod.metadata.namespace,
@@ -413,11 +415,15 @@ class PodWorker:
                 env[e.name] = _expand(e.value, env)
         return env
 
-    def _service_env(self) -> dict[str, str]:
-        """The service environment variables (pkg/kubelet/envvars): the container's own env comes after, and wins."""
-        spec = self.pod.spec
-        links = not spec.HasField("enable_service_links") or spec.enable_service_links
-        return self.ctx.service_env(self.pod.metadata.namespace, links)
+    def _service_env(self, container: str) -> dict[str, str]:
+        """The service environment variables (pkg/kubelet/envvars), as they were when the container started: a
+        Service made later reaches its next run, not this one. The container's own env comes after, and wins."""
+        env = self._service_envs.get(container)
+        if env is None:
+            spec = self.pod.spec
+            links = not spec.HasField("enable_service_links") or spec.enable_service_links
+            env = self._service_envs[container] = self.ctx.service_env(self.pod.metadata.namespace, links)
+        return env
 
     def network(self) -> Network | None:
         """The cluster network as this pod sees it."""
@@ -576,6 +582,7 @@ class PodWorker:
     async def _run_process(self, rec: ContainerRecord) -> None:
         c = rec.spec
         argv = list(c.command) + list(c.args)
+        self._service_envs.pop(c.name, None)  # this run sees the Services of now
         ctx = ShellContext(
             fs=rec.fs, env=self._env(c), stdout=rec.append_log, now=self.ctx.clock,
             hostname=self.pod.spec.hostname or self.pod.metadata.name,

@@ -15,7 +15,7 @@ import pytest
 from tests.integration.test_kubectl_verbs import Kubectl
 from tests.integration.test_launcher import Kubemu, wait_for
 from tests.integration.test_rest import KUBECTL
-from tests.support import unique
+from tests.support import REPO, unique
 
 pytestmark = pytest.mark.integration
 
@@ -210,3 +210,54 @@ def test_kubectl_get_and_describe(cluster: Cluster, ns: str) -> None:
         "Events:                   <none>\n")
     mine = cluster.kubemu.ok("describe", "-n", ns, "svc", "web")
     assert mine == described
+
+
+DOCS = REPO / "tests" / "manifests" / "docs" / "service" / "networking"
+
+
+def _pods(cluster: Cluster, ns: str, selector: str) -> list[str]:
+    items = cluster.json(ns, "pods", "-l", selector)["items"]
+    return sorted(p["metadata"]["name"] for p in items
+                  if p["status"].get("phase") == "Running" and "deletionTimestamp" not in p["metadata"])
+
+
+def _service_vars(cluster: Cluster, ns: str, pod: str) -> list[str]:
+    out = cluster.kubectl("exec", "-n", ns, pod, "--", "printenv")
+    return sorted(line for line in out.splitlines() if "SERVICE" in line)
+
+
+def test_connecting_applications_with_services_tour(cluster: Cluster, ns: str) -> None:
+    """The page "Connecting Applications with Services" (docs/tutorials/services/connect-applications-service):
+    its manifests unchanged, its commands with real kubectl, its outputs' shapes."""
+    cluster.kubectl("apply", "-n", ns, "-f", str(DOCS / "run-my-nginx.yaml"))
+    wait_for(lambda: len(_pods(cluster, ns, "run=my-nginx")) == 2, 40, what="two my-nginx pods running")
+    first = _pods(cluster, ns, "run=my-nginx")[0]
+    # Pods that predate the Service have only the kubernetes Service's variables.
+    assert _service_vars(cluster, ns, first) == ["KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443",
+                                                 "KUBERNETES_SERVICE_PORT_HTTPS=443"]
+    assert cluster.kubectl("apply", "-n", ns, "-f", str(DOCS / "nginx-svc.yaml")) == "service/my-nginx created\n"
+    ip = cluster.json(ns, "service", "my-nginx")["spec"]["clusterIP"]
+    row = cluster.kubectl("get", "-n", ns, "svc", "my-nginx", "--no-headers").split()
+    assert row[:5] == ["my-nginx", "ClusterIP", ip, "<none>", "80/TCP"]
+    pod_ips = sorted(p["status"]["podIP"] for p in cluster.json(ns, "pods", "-l", "run=my-nginx")["items"])
+
+    def slice_row() -> list[str]:
+        return cluster.kubectl("get", "-n", ns, "endpointslices", "-l", "kubernetes.io/service-name=my-nginx",
+                               "--no-headers").split()
+
+    wait_for(lambda: len(slice_row()) == 5 and sorted(slice_row()[3].split(",")) == pod_ips, 30,
+             what="both pods in the slice")
+    assert slice_row()[1:3] == ["IPv4", "80"] and slice_row()[0].startswith("my-nginx-")
+    # Scaled to zero and back, the new pods see the Service in their environment.
+    cluster.kubectl("scale", "-n", ns, "deployment", "my-nginx", "--replicas=0")
+    wait_for(lambda: _pods(cluster, ns, "run=my-nginx") == [], 40, what="no my-nginx pods")
+    cluster.kubectl("scale", "-n", ns, "deployment", "my-nginx", "--replicas=2")
+    wait_for(lambda: len(_pods(cluster, ns, "run=my-nginx")) == 2, 40, what="two new my-nginx pods")
+    assert _service_vars(cluster, ns, _pods(cluster, ns, "run=my-nginx")[0]) == [
+        "KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443", "KUBERNETES_SERVICE_PORT_HTTPS=443",
+        f"MY_NGINX_SERVICE_HOST={ip}", "MY_NGINX_SERVICE_PORT=80"]
+    # And a client reaches nginx by the Service's name.
+    cluster.apply(ns, CLIENT)
+    wait_for(lambda: _pods(cluster, ns, "run!=my-nginx") == ["client"], 40, what="the client running")
+    wait_for(lambda: "Welcome to nginx!" in cluster.kubectl("exec", "-n", ns, "client", "--", "wget", "-qO-",
+                                                             "http://my-nginx"), 30, what="nginx's page")
