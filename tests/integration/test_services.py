@@ -255,3 +255,45 @@ async def test_cluster_ips_never_repeat_among_live_services(api: Client, ns: str
         assert set(ips) <= addresses
     finally:
         await restarted.close()
+
+
+async def test_type_changes_allocate_and_release(api: Client, ns: str) -> None:
+    services = api.resource("Service")
+    np = await services.create(_in(service("t", 80, type="NodePort"), ns))
+    port, ip = np.spec.ports[0].node_port, np.spec.cluster_ip
+    # NodePort -> ClusterIP: the node port and the external traffic policy go (dropTypeDependentFields)
+    np.spec.type = "ClusterIP"
+    plain = await services.update(np)
+    assert plain.spec.cluster_ip == ip and not plain.spec.ports[0].node_port
+    assert not plain.spec.HasField("external_traffic_policy")
+    taker = _in(service("taker", 80, type="NodePort"), ns)
+    taker.spec.ports[0].node_port = port
+    assert (await services.create(taker)).spec.ports[0].node_port == port  # it was given back
+    # ClusterIP -> ExternalName: the address goes; and back: a new one comes
+    plain.spec.type = "ExternalName"
+    plain.spec.external_name = "db.example.com"
+    ext = await services.update(plain)
+    assert not ext.spec.cluster_ip and not ext.spec.cluster_ips and not ext.spec.ip_families
+    await until(lambda: _gone(api, ip))
+    ext.spec.type = "ClusterIP"
+    back = await services.update(ext)
+    assert back.spec.cluster_ip and back.spec.cluster_ip != "None"
+    assert (await api.resource("IPAddress").get(back.spec.cluster_ip)).spec.parent_ref.name == "t"
+
+
+async def test_headless_and_dry_run(api: Client, ns: str) -> None:
+    services = api.resource("Service")
+    bare = await services.create(_in(service("bare", 80, cluster_ip="None"), ns))
+    assert bare.spec.ip_family_policy == "RequireDualStack" and list(bare.spec.ip_families) == ["IPv4", "IPv6"]
+    selected = _in(service("sel", cluster_ip="None"), ns)
+    selected.spec.selector["app"] = "x"
+    got = await services.create(selected)
+    assert got.spec.ip_family_policy == "SingleStack" and list(got.spec.ip_families) == ["IPv4"]
+    assert not got.spec.ports  # a headless Service needs no ports
+    before = {a.metadata.name for a in (await api.resource("IPAddress").list()).items}
+    dry = await services.create(_in(service("dry", 80, type="NodePort"), ns), dry_run=True)
+    assert dry.metadata.name == "dry"
+    after = {a.metadata.name for a in (await api.resource("IPAddress").list()).items}
+    assert after == before  # a dry run takes no address
+    with pytest.raises(errors.NotFound):
+        await services.get("dry", ns)

@@ -86,6 +86,12 @@ def default_service(svc: core_pb2.Service) -> None:
         spec.cluster_ips.append(spec.cluster_ip)
     if spec.cluster_ips and not spec.cluster_ip:
         spec.cluster_ip = spec.cluster_ips[0]
+    if spec.type != EXTERNAL_NAME and spec.cluster_ip == "None" and not spec.selector and \
+            not spec.HasField("ip_family_policy"):
+        # A headless Service without selector stands for endpoints of any family (initIPFamilyFields).
+        spec.ip_family_policy = "RequireDualStack"
+        if not spec.ip_families:
+            spec.ip_families.extend(["IPv4", "IPv6"])
     if spec.type != EXTERNAL_NAME and spec.cluster_ip:
         # The allocator sets the families of what it allocated (one stack: the range's family).
         if not spec.HasField("ip_family_policy"):

@@ -296,6 +296,13 @@ class ServiceAllocators:
             for p in spec.ports:
                 if p.node_port and p.node_port in old_ports.values():
                     p.node_port = 0
+        if spec.external_traffic_policy and spec.external_traffic_policy == was.external_traffic_policy and \
+                spec.type not in ("NodePort", "LoadBalancer") and not (spec.type == "ClusterIP" and spec.external_ips):
+            spec.ClearField("external_traffic_policy")  # dropTypeDependentFields
+        if spec.type != "LoadBalancer" and spec.HasField("allocate_load_balancer_node_ports") and \
+                was.HasField("allocate_load_balancer_node_ports") and \
+                spec.allocate_load_balancer_node_ports == was.allocate_load_balancer_node_ports:
+            spec.ClearField("allocate_load_balancer_node_ports")
         default_service(new)
         kept = {p.node_port for p in spec.ports if p.node_port} if needs_node_ports(new) else set()
         released.ports.extend(sorted(set(old_ports.values()) - kept))
