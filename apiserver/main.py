@@ -21,6 +21,7 @@ from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
 from apiserver.service import ApiService
+from apiserver.servicerepair import REPAIR_INTERVAL, ServiceRepair
 from apiserver.storage import Store
 from apiserver.watch import WatchHub
 from kubemu import aio, logs
@@ -173,9 +174,11 @@ async def serve(args: argparse.Namespace) -> None:
                                            else "127.0.0.1")
     api_port = int(rest_listener.api.address.rsplit(":", 1)[1]) if rest_listener is not None else port
     endpoints = asyncio.create_task(kubernetesservice.run(registry, advertise, api_port, stop))
+    repair = asyncio.create_task(ServiceRepair(registry).run(config.scaled(REPAIR_INTERVAL), stop))
     await stop.wait()
     sweeper.cancel()
     endpoints.cancel()
+    repair.cancel()
     log.info("apiserver.stopping")
     await health_servicer.enter_graceful_shutdown()
     if rest_listener is not None:
