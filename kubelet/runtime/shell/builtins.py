@@ -987,8 +987,8 @@ async def _nslookup(sh: Shell, argv: list[str], io: IO) -> int:
     net = sh.ctx.network
     ip = net.resolve(host) if net is not None else None
     if net is None or ip is None:
-        suffix = "" if "." in host else f".{sh.ctx.env.get('POD_NAMESPACE', 'default')}.svc.{CLUSTER_DOMAIN}"
-        io.out.write(f"** server can't find {host}{suffix}: NXDOMAIN\n\n")
+        searched = net.fqdn(host) if net is not None else f"{host}.default.svc.{CLUSTER_DOMAIN}"
+        io.out.write(f"** server can't find {searched}: NXDOMAIN\n\n")
         return 1
     io.out.write(f"Name:\t{net.fqdn(host)}\nAddress: {ip}\n\n")
     return 0

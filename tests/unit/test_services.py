@@ -1,0 +1,195 @@
+"""Services without processes: ValidateService's messages and the defaults, the allocators' scan order, the kubelet's
+service environment variables (envvars.FromServices), the tables, and wget/curl/nslookup against a made-up network."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from apiserver.apis.core.service import default_service, validate_service, validate_service_update
+from apiserver.apis.core.serviceallocator import _scan, _static_band, parse_port_range
+from kubelet.runtime.fs import ContainerFS, image_root
+from kubelet.runtime.net import ConnectError
+from kubelet.runtime.shell import ShellContext, run_command
+from kubelet.services import service_env
+from kubemu.cli import printers
+from kubemu.pb import core_pb2, discovery_pb2
+
+pytestmark = pytest.mark.unit
+
+
+def svc(name: str = "web", **spec: object) -> core_pb2.Service:
+    s = core_pb2.Service()
+    s.metadata.name = name
+    s.metadata.namespace = "default"
+    for k, v in spec.items():
+        setattr(s.spec, k, v)
+    return s
+
+
+def messages(s: core_pb2.Service) -> list[str]:
+    default_service(s)
+    return [str(e) for e in validate_service(s)]
+
+
+def test_defaults() -> None:
+    s = svc(type="LoadBalancer")
+    s.spec.ports.add(port=80)
+    default_service(s)
+    assert s.spec.session_affinity == "None" and s.spec.external_traffic_policy == "Cluster"
+    assert s.spec.internal_traffic_policy == "Cluster" and s.spec.allocate_load_balancer_node_ports
+    assert s.spec.ports[0].protocol == "TCP" and s.spec.ports[0].target_port.int_val == 80
+    ext = svc(type="ExternalName", external_name="x.example.com")
+    default_service(ext)
+    assert not ext.spec.HasField("internal_traffic_policy") and not ext.spec.HasField("external_traffic_policy")
+
+
+def test_validation_messages_are_upstreams() -> None:
+    s = svc()
+    s.spec.ports.add(port=70000, name="a")
+    s.spec.ports.add(port=80, name="a", protocol="XYZ").target_port.str_val = "bad_name"
+    assert messages(s) == [
+        "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
+        "spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+        'spec.ports[1].name: Duplicate value: "a"',
+        'spec.ports[1].protocol: Unsupported value: "XYZ": supported values: "SCTP", "TCP", "UDP"',
+        'spec.ports[1].targetPort: Invalid value: "bad_name": must contain only alpha-numeric characters (a-z, '
+        "0-9), and hyphens (-)",
+    ]
+    assert messages(svc()) == ["spec.ports: Required value"]
+    assert messages(svc(type="Bar", session_affinity="Foo", cluster_ip="None")) == [
+        'spec.sessionAffinity: Unsupported value: "Foo": supported values: "ClientIP", "None"',
+        'spec.type: Unsupported value: "Bar": supported values: "ClusterIP", "ExternalName", "LoadBalancer", '
+        '"NodePort"',
+    ]
+    np = svc(type="NodePort", cluster_ip="None")
+    np.spec.ports.add(port=80)
+    assert "spec.clusterIPs[0]: Invalid value: \"None\": may not be set to 'None' for NodePort services" in messages(np)
+    ext = svc(type="ExternalName")
+    assert messages(ext) == ["spec.externalName: Required value"]
+
+
+def test_cluster_ip_is_immutable() -> None:
+    old, new = svc(cluster_ip="10.96.0.5"), svc(cluster_ip="10.96.0.6")
+    for s in (old, new):
+        s.spec.ports.add(port=80)
+        default_service(s)
+    assert [str(e) for e in validate_service_update(new, old)] == [
+        'spec.clusterIPs[0]: Invalid value: ["10.96.0.6"]: may not change once set']
+    new.spec.type = "ExternalName"
+    assert validate_service_update(new, old) == []
+
+
+def test_scan_tries_the_upper_band_first_from_a_random_offset() -> None:
+    order = list(_scan(1, 100, _static_band(100, 256), random.Random(3)))
+    assert sorted(order) == list(range(1, 101))
+    assert set(order[:84]) == set(range(17, 101)) and set(order[84:]) == set(range(1, 17))
+    starts = {next(_scan(1, 100000, 256, random.Random(seed))) for seed in range(20)}
+    assert len(starts) == 20  # a random start: a just-freed value is rarely the next one given
+    assert parse_port_range("30000-32767") == (30000, 32767)
+    with pytest.raises(ValueError, match='invalid port range "5-1"'):
+        parse_port_range("5-1")
+
+
+def test_service_environment_variables() -> None:
+    db = svc("my-db", cluster_ip="10.96.0.20")
+    db.spec.ports.add(port=5432, name="sql", protocol="TCP")
+    db.spec.ports.add(port=53, name="dns-udp", protocol="UDP")
+    headless = svc("h", cluster_ip="None")
+    headless.spec.ports.add(port=1)
+    assert service_env([db, headless]) == {
+        "MY_DB_SERVICE_HOST": "10.96.0.20",
+        "MY_DB_SERVICE_PORT": "5432",
+        "MY_DB_SERVICE_PORT_SQL": "5432",
+        "MY_DB_SERVICE_PORT_DNS_UDP": "53",
+        "MY_DB_PORT": "tcp://10.96.0.20:5432",
+        "MY_DB_PORT_5432_TCP": "tcp://10.96.0.20:5432",
+        "MY_DB_PORT_5432_TCP_PROTO": "tcp",
+        "MY_DB_PORT_5432_TCP_PORT": "5432",
+        "MY_DB_PORT_5432_TCP_ADDR": "10.96.0.20",
+        "MY_DB_PORT_53_UDP": "udp://10.96.0.20:53",
+        "MY_DB_PORT_53_UDP_PROTO": "udp",
+        "MY_DB_PORT_53_UDP_PORT": "53",
+        "MY_DB_PORT_53_UDP_ADDR": "10.96.0.20",
+    }
+
+
+def test_tables() -> None:
+    s = svc(type="NodePort", cluster_ip="10.96.0.20")
+    s.spec.ports.add(port=80, node_port=31000, protocol="TCP")
+    s.spec.ports.add(port=53, protocol="UDP")
+    s.spec.selector["app"] = "web"
+    _, rows = printers.table("Service", [s], now=0)
+    assert rows[0][:5] == ["web", "NodePort", "10.96.0.20", "<none>", "80:31000/TCP,53/UDP"]
+    assert rows[0][6] == "app=web"
+    ext = svc("x", type="ExternalName", external_name="db.example.com")
+    assert printers.table("Service", [ext], now=0)[1][0][:5] == ["x", "ExternalName", "<none>", "db.example.com",
+                                                                  "<none>"]
+    ep = core_pb2.Endpoints()
+    ep.metadata.name = "many"
+    subset = ep.subsets.add()
+    for ip in ("10.244.0.5", "10.244.0.7", "10.244.0.8"):
+        subset.addresses.add(ip=ip)
+    subset.not_ready_addresses.add(ip="10.244.0.6")
+    subset.ports.add(name="http", port=8080)
+    subset.ports.add(name="https", port=443)
+    assert printers.table("Endpoints", [ep], now=0)[1][0][1] == \
+        "10.244.0.5:8080,10.244.0.7:8080,10.244.0.8:8080 + 3 more..."
+    empty = discovery_pb2.EndpointSlice(address_type="IPv4")
+    empty.metadata.name = "a-2g5sh"
+    assert printers.table("EndpointSlice", [empty], now=0)[1][0][:4] == ["a-2g5sh", "IPv4", "<unset>", "<unset>"]
+
+
+class FakeNetwork:
+    def __init__(self) -> None:
+        self.answers = {("10.96.0.20", 80): b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n",
+                        ("10.96.0.20", 81): b"HTTP/1.1 404 Not Found\r\n\r\nnope\n"}
+
+    def resolve(self, host: str) -> str | None:
+        return {"web": "10.96.0.20", "empty": "10.96.0.21", "10.96.0.20": "10.96.0.20"}.get(host)
+
+    def fqdn(self, host: str) -> str:
+        return f"{host}.default.svc.cluster.local"
+
+    async def request(self, ip: str, port: int, data: bytes) -> bytes:
+        assert data.startswith(b"GET /") or data.startswith(b"HEAD /")
+        if (ip, port) not in self.answers:
+            raise ConnectError("refused")
+        return self.answers[(ip, port)]
+
+
+async def run(*argv: str) -> tuple[int, list[str], ContainerFS]:
+    out: list[str] = []
+    fs = ContainerFS(image_root("client"))
+    code = await run_command(list(argv), ShellContext(fs=fs, stdout=out.append, network=FakeNetwork()))
+    return code, out, fs
+
+
+async def test_wget_and_curl_as_the_real_clients() -> None:
+    assert (await run("wget", "-qO-", "http://web"))[:2] == (0, ["hi"])
+    assert (await run("wget", "-O-", "--timeout=2", "http://web"))[:2] == (0, [
+        "Connecting to web (10.96.0.20:80)", "writing to stdout", "hi",
+        "-                    100% |********************************|     3  0:00:00 ETA", "written to stdout"])
+    assert (await run("wget", "-qO-", "http://empty"))[:2] == (
+        1, ["wget: can't connect to remote host (10.96.0.21): Connection refused"])
+    assert (await run("wget", "-qO-", "http://nosuch"))[:2] == (1, ["wget: bad address 'nosuch'"])
+    assert (await run("wget", "-qO-", "http://web:81/x"))[:2] == (
+        1, ["wget: server returned error: HTTP/1.1 404 Not Found"])
+    code, _, fs = await run("wget", "-q", "http://web/")
+    assert code == 0 and fs.read("/index.html") == b"hi\n"
+
+    assert (await run("curl", "-s", "http://web:80/path"))[:2] == (0, ["hi"])
+    assert (await run("curl", "-s", "http://empty"))[:2] == (7, [])
+    assert (await run("curl", "-sS", "http://empty"))[:2] == (
+        7, ["curl: (7) Failed to connect to empty port 80 after 0 ms: Connection refused"])
+    assert (await run("curl", "http://nosuch"))[:2] == (6, ["curl: (6) Could not resolve host: nosuch"])
+    assert (await run("curl", "-sf", "http://web:81/"))[:2] == (22, [])
+    assert (await run("curl", "-s", "http://web:81/"))[:2] == (0, ["nope"])
+    assert (await run("curl", "-sI", "http://web"))[1][0] == "HTTP/1.1 200 OK"
+
+    assert (await run("nslookup", "web"))[:2] == (0, [
+        "Server:\t\t10.96.0.10", "Address:\t10.96.0.10:53", "", "Name:\tweb.default.svc.cluster.local",
+        "Address: 10.96.0.20", ""])
+    code, out, _ = await run("nslookup", "nosuch")
+    assert code == 1 and out[-2] == "** server can't find nosuch.default.svc.cluster.local: NXDOMAIN"
