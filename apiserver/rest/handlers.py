@@ -45,6 +45,11 @@ class Target:
     subresource: str
 
 
+DEPRECATED = {"Endpoints": "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"}
+"""The warning every request for a deprecated kind gets (the deprecation filter upstream), as a `Warning` header."""
+DEPRECATION_KEY = "kubemu.deprecation"
+
+
 def resolve(group: str, version: str, parts: list[str]) -> Target:
     """The target of the path after `/api/v1/` or `/apis/<g>/<v>/` (RequestInfoFactory's rules): 404 when it names
     no served kind, or a namespace for a cluster-scoped one."""
@@ -262,6 +267,9 @@ class Resources:
 
     async def handle(self, request: web.Request, group: str, version: str, parts: list[str]) -> web.StreamResponse:
         t = resolve(group, version, parts)
+        deprecation = DEPRECATED.get(t.info.kind)
+        if deprecation is not None:
+            request[DEPRECATION_KEY] = deprecation
         method = request.method
         if not t.name:
             if method == "GET":

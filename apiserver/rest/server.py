@@ -13,7 +13,7 @@ from aiohttp import web
 
 from apiserver.authn import TokenAuthenticator
 from apiserver.registry import Registry
-from apiserver.rest import discovery, openapi, status
+from apiserver.rest import decode, discovery, handlers, openapi, status
 from apiserver.rest.auth import PUBLIC_PATHS, authenticate
 from apiserver.rest.handlers import Resources
 from apiserver.watch import WatchHub
@@ -180,6 +180,7 @@ class RestApi:
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[self.middleware], client_max_size=status.MAX_BODY)
+        app.on_response_prepare.append(_deprecation_warning)
         r = app.router
         r.add_get("/version", self.version)
         for path in ("/healthz", "/livez", "/readyz"):
@@ -248,3 +249,11 @@ async def start(registry: Registry, hub: WatchHub, config: RestConfig) -> Listen
     host, port = runner.addresses[0][:2]
     api.address = f"{host}:{port}"
     return Listener(f"{'https' if tls else 'http'}://{api.address}", runner, api)
+
+
+async def _deprecation_warning(request: web.Request, response: web.StreamResponse) -> None:
+    """A request for a deprecated kind is answered with upstream's Warning header, whatever the verb."""
+    text = request.get(handlers.DEPRECATION_KEY)
+    if text:
+        for name, value in decode.warning_headers([text]):
+            response.headers.add(name, value)

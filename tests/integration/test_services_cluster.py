@@ -175,7 +175,9 @@ def test_kubectl_get_and_describe(cluster: Cluster, ns: str) -> None:
     svc = cluster.json(ns, "service", "web")
     ip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
     pod_ip = cluster.json(ns, "pod", "web-1")["status"]["podIP"]
-    out = cluster.kubectl("get", "-n", ns, "svc,ep,endpointslices")
+    got = cluster.kubectl.run("get", "-n", ns, "svc,ep,endpointslices")
+    assert got.stderr == "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\n"
+    out = got.stdout
     lines = [re.sub(r"\s+", " ", line).strip() for line in out.splitlines()]
     slice_name = cluster.json(ns, "endpointslices")["items"][0]["metadata"]["name"]
     assert lines[0] == "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE"
