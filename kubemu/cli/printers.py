@@ -19,7 +19,7 @@ from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
 from kubemu.api.serialization import time_value, to_dict
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2
+from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2, meta_pb2
 
 __all__ = [
     "Column",
@@ -1451,6 +1451,41 @@ def _describe_endpoints(ep: core_pb2.Endpoints, events: Sequence[core_pb2.Event]
     return w.render()
 
 
+def _describe_endpoint_slice(es: Any, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{es.metadata.name}\n")
+    w.write(0, f"Namespace:\t{es.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", es.metadata.labels)
+    _annotations_multiline(w, "Annotations", es.metadata.annotations)
+    w.write(0, f"AddressType:\t{es.address_type}\n")
+    if not es.ports:
+        w.write(0, "Ports: <unset>\n")
+    else:
+        w.write(0, "Ports:\n")
+        w.write(1, "Name\tPort\tProtocol\n")
+        w.write(1, "----\t----\t--------\n")
+        for p in es.ports:
+            port = str(p.port) if p.HasField("port") else "<unset>"
+            w.write(1, f"{p.name or '<unset>'}\t{port}\t{p.protocol}\n")
+    if not es.endpoints:
+        w.write(0, "Endpoints: <none>\n")
+    else:
+        w.write(0, "Endpoints:\n")
+        for e in es.endpoints:
+            w.write(1, f"- Addresses:\t{', '.join(e.addresses) or _NONE}\n")
+            w.write(2, "Conditions:\n")
+            ready = ("true" if e.conditions.ready else "false") if e.conditions.HasField("ready") else "<unset>"
+            w.write(3, f"Ready:\t{ready}\n")
+            w.write(2, f"Hostname:\t{e.hostname if e.HasField('hostname') else '<unset>'}\n")
+            if e.HasField("target_ref"):
+                w.write(2, f"TargetRef:\t{e.target_ref.kind}/{e.target_ref.name}\n")
+            w.write(2, f"NodeName:\t{e.node_name if e.HasField('node_name') else '<unset>'}\n")
+            w.write(2, f"Zone:\t{e.zone if e.HasField('zone') else '<unset>'}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
 def describe(
     obj: Any,
     events: Sequence[core_pb2.Event] | None,
@@ -1477,4 +1512,6 @@ def describe(
         return _describe_service(obj, endpoint_slices, events, now)
     if isinstance(obj, core_pb2.Endpoints):
         return _describe_endpoints(obj, events, now)
+    if isinstance(obj, discovery_pb2.EndpointSlice):
+        return _describe_endpoint_slice(obj, events, now)
     return _describe_generic(obj, events, now)

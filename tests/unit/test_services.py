@@ -193,3 +193,124 @@ async def test_wget_and_curl_as_the_real_clients() -> None:
         "Address: 10.96.0.20", ""])
     code, out, _ = await run("nslookup", "nosuch")
     assert code == 1 and out[-2] == "** server can't find nosuch.default.svc.cluster.local: NXDOMAIN"
+
+
+PEER_SLICE = """Name:         a-abcde
+Namespace:    svc-probe
+Labels:       kubernetes.io/service-name=a
+Annotations:  <none>
+AddressType:  IPv4
+Ports:
+  Name   Port  Protocol
+  ----   ----  --------
+  http   8080  TCP
+  https  443   TCP
+Endpoints:
+  - Addresses:  10.244.0.5
+    Conditions:
+      Ready:    true
+    Hostname:   <unset>
+    TargetRef:  Pod/web-1
+    NodeName:   <unset>
+    Zone:       <unset>
+  - Addresses:  10.244.0.6
+    Conditions:
+      Ready:   false
+    Hostname:  <unset>
+    NodeName:  <unset>
+    Zone:      <unset>
+Events:        <none>
+"""
+
+PEER_ENDPOINTS = """Name:         many
+Namespace:    svc-probe
+Labels:       <none>
+Annotations:  <none>
+Subsets:
+  Addresses:          10.244.0.5,10.244.0.7,10.244.0.8
+  NotReadyAddresses:  10.244.0.6
+  Ports:
+    Name   Port  Protocol
+    ----   ----  --------
+    http   8080  TCP
+    https  443   TCP
+
+Events:  <none>
+"""
+
+
+def test_describe_as_kubectl_against_the_peer() -> None:
+    """What kubectl 1.35 printed for the same objects on the peer cluster."""
+    es = discovery_pb2.EndpointSlice(address_type="IPv4")
+    es.metadata.name, es.metadata.namespace = "a-abcde", "svc-probe"
+    es.metadata.labels["kubernetes.io/service-name"] = "a"
+    ready = es.endpoints.add(addresses=["10.244.0.5"])
+    ready.conditions.ready, ready.conditions.serving, ready.conditions.terminating = True, True, False
+    ready.target_ref.kind, ready.target_ref.name, ready.target_ref.namespace = "Pod", "web-1", "svc-probe"
+    es.endpoints.add(addresses=["10.244.0.6"]).conditions.ready = False
+    es.ports.add(name="http", port=8080, protocol="TCP")
+    es.ports.add(name="https", port=443, protocol="TCP")
+    assert printers.describe(es, [], now=0) == PEER_SLICE
+    ep = core_pb2.Endpoints()
+    ep.metadata.name, ep.metadata.namespace = "many", "svc-probe"
+    subset = ep.subsets.add()
+    for ip in ("10.244.0.5", "10.244.0.7", "10.244.0.8"):
+        subset.addresses.add(ip=ip)
+    subset.not_ready_addresses.add(ip="10.244.0.6")
+    subset.ports.add(name="http", port=8080, protocol="TCP")
+    subset.ports.add(name="https", port=443, protocol="TCP")
+    assert printers.describe(ep, [], now=0) == PEER_ENDPOINTS
+
+
+PEER_EXTERNAL_NAME = """Name:              x
+Namespace:         svc-probe
+Labels:            <none>
+Annotations:       <none>
+Selector:          <none>
+Type:              ExternalName
+IP Families:       <none>
+IP:{padding}
+IPs:               <none>
+External Name:     my.database.example.com
+Session Affinity:  None
+Events:            <none>
+""".format(padding=" " * 16)  # tabwriter pads the empty cell
+
+PEER_LOAD_BALANCER = """Name:                     lb
+Namespace:                svc-probe
+Labels:                   <none>
+Annotations:              <none>
+Selector:                 <none>
+Type:                     LoadBalancer
+IP Family Policy:         SingleStack
+IP Families:              IPv4
+IP:                       10.96.149.186
+IPs:                      10.96.149.186
+External IPs:             1.2.3.4
+Port:                     a  80/TCP
+TargetPort:               80/TCP
+NodePort:                 a  32747/TCP
+Endpoints:                <none>
+Port:                     b  81/UDP
+TargetPort:               81/UDP
+NodePort:                 b  30406/UDP
+Endpoints:                <none>
+Session Affinity:         None
+External Traffic Policy:  Cluster
+Internal Traffic Policy:  Cluster
+Events:                   <none>
+"""
+
+
+def test_describe_service_as_kubectl_against_the_peer() -> None:
+    x = svc("x", type="ExternalName", external_name="my.database.example.com")
+    x.metadata.namespace = "svc-probe"
+    default_service(x)
+    assert printers.describe(x, [], now=0, endpoint_slices=[]) == PEER_EXTERNAL_NAME
+    lb = svc("lb", type="LoadBalancer", cluster_ip="10.96.149.186")
+    lb.metadata.namespace = "svc-probe"
+    lb.spec.external_ips.append("1.2.3.4")
+    lb.spec.ports.add(name="a", port=80, node_port=32747)
+    lb.spec.ports.add(name="b", port=81, node_port=30406, protocol="UDP")
+    default_service(lb)
+    assert printers.describe(lb, [], now=0, endpoint_slices=[]) == PEER_LOAD_BALANCER
