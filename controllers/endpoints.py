@@ -4,9 +4,11 @@ with a selector, its subsets the matching pods with an IP, ready ones in `addres
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from controllers.endpointslice import (
+    TRIGGER_TIME,
     PortKey,
     ServiceEndpointsController,
     pod_ip,
@@ -14,6 +16,7 @@ from controllers.endpointslice import (
     pod_ready,
     pods_of,
     service_labels,
+    trigger_time,
 )
 from kubemu.client import errors
 from kubemu.client.client import Client, ResourceClient
@@ -94,6 +97,7 @@ class EndpointsController(ServiceEndpointsController):
         want.metadata.namespace = namespace
         want.metadata.labels.update({**service_labels(svc), MANAGED_BY_LABEL: MANAGED_BY})
         want.subsets.extend(desired_subsets(svc, pods_of(self.pods, svc)))
+        want.metadata.annotations[TRIGGER_TIME] = trigger_time(time.time())
         if current is None:
             try:
                 await self.api.create(want)
@@ -109,6 +113,7 @@ class EndpointsController(ServiceEndpointsController):
         metadata.metadata.CopyFrom(current.metadata)
         metadata.metadata.ClearField("labels")
         metadata.metadata.labels.update(want.metadata.labels)
+        metadata.metadata.annotations[TRIGGER_TIME] = want.metadata.annotations[TRIGGER_TIME]
         want.metadata.CopyFrom(metadata.metadata)
         await self.api.update(want)
         self.log.info("endpoints.synced", service=key, ready=_count(want, True), not_ready=_count(want, False))

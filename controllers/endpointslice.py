@@ -8,6 +8,8 @@ The helpers that say which pods back a Service and on which ports are shared wit
 
 from __future__ import annotations
 
+import datetime
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -93,6 +95,14 @@ def owner_reference(svc: core_pb2.Service, target: Any) -> None:
     ref = target.add(api_version="v1", kind="Service", name=svc.metadata.name, uid=svc.metadata.uid)
     ref.controller = True
     ref.block_owner_deletion = True
+
+
+TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
+
+
+def trigger_time(now: float) -> str:
+    """The annotation's value for a change written now (RFC 3339, seconds)."""
+    return datetime.datetime.fromtimestamp(int(now), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def service_labels(svc: core_pb2.Service) -> dict[str, str]:
@@ -230,6 +240,7 @@ class EndpointSliceController(ServiceEndpointsController):
                 plan[i] = (unused.pop(0), want)
         changed = 0
         for current, want in plan:
+            want.metadata.annotations[TRIGGER_TIME] = trigger_time(time.time())
             if current is None:
                 want.metadata.generate_name = f"{name}-"
                 want.metadata.namespace = namespace
@@ -240,9 +251,11 @@ class EndpointSliceController(ServiceEndpointsController):
                 continue
             if _content(current) == _content(want) and dict(current.metadata.labels) == wanted_labels:
                 continue
+            stamp = want.metadata.annotations[TRIGGER_TIME]
             want.metadata.CopyFrom(current.metadata)
             want.metadata.ClearField("labels")
             want.metadata.labels.update(wanted_labels)
+            want.metadata.annotations[TRIGGER_TIME] = stamp
             await self.api.update(want)
             changed += 1
         for stale in unused:

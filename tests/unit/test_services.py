@@ -314,3 +314,51 @@ def test_describe_service_as_kubectl_against_the_peer() -> None:
     lb.spec.ports.add(name="b", port=81, node_port=30406, protocol="UDP")
     default_service(lb)
     assert printers.describe(lb, [], now=0, endpoint_slices=[]) == PEER_LOAD_BALANCER
+
+
+def test_endpoints_slices_and_cidrs_validation_as_the_peer() -> None:
+    from apiserver.apis.core.endpoints import STRATEGY as ENDPOINTS
+    from apiserver.apis.discovery.endpointslice import STRATEGY as SLICES
+    from apiserver.apis.networking.ipaddress import STRATEGY as IPS
+    from apiserver.apis.networking.servicecidr import STRATEGY as CIDRS
+    from kubemu.config import ClusterConfig
+    from kubemu.pb import networking_pb2
+
+    es = discovery_pb2.EndpointSlice(address_type="IPv4")
+    es.metadata.name, es.metadata.namespace = "bad", "svc-probe"
+    es.endpoints.add(addresses=["not-an-ip"])
+    es.endpoints.add()
+    es.ports.add(name="Bad_Name", port=70000, protocol="XYZ")
+    SLICES.default(es, ClusterConfig())
+    assert [str(e) for e in SLICES.validate(es)] == [
+        'ports[0].name: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case '
+        "alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+        "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        'ports[0].protocol: Unsupported value: "XYZ": supported values: "SCTP", "TCP", "UDP"',
+        'endpoints[0].addresses[0]: Invalid value: "not-an-ip": must be a valid IP address, (e.g. 10.9.8.7 or '
+        "2001:db8::ffff)",
+        "endpoints[1].addresses: Required value: must contain at least 1 address",
+    ]
+    ep = core_pb2.Endpoints()
+    ep.metadata.name, ep.metadata.namespace = "bad3", "svc-probe"
+    subset = ep.subsets.add()
+    subset.addresses.add(ip="nope")
+    subset.ports.add(port=0)
+    subset.ports.add(port=80)
+    ENDPOINTS.default(ep, ClusterConfig())
+    assert [str(e) for e in ENDPOINTS.validate(ep)] == [
+        'subsets[0].addresses[0].ip: Invalid value: "nope": must be a valid IP address, (e.g. 10.9.8.7 or '
+        "2001:db8::ffff)",
+        'subsets[0].addresses[0].ip: Invalid value: "nope": must be a valid IP address',
+        "subsets[0].ports[0].name: Required value",
+        "subsets[0].ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",
+        "subsets[0].ports[1].name: Required value",
+    ]
+    cidr = networking_pb2.ServiceCIDR()
+    cidr.metadata.name = "c1"
+    cidr.spec.cidrs.append("10.0.0.1/24")
+    assert [str(e) for e in CIDRS.validate(cidr)] == [
+        'spec.cidrs[0]: Invalid value: "10.0.0.1/24": must not have bits set beyond the prefix length']
+    ip = networking_pb2.IPAddress()
+    ip.metadata.name = "10.96.7.7"
+    assert [str(e) for e in IPS.validate(ip)] == ["spec.parentRef: Required value"]

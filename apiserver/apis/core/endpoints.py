@@ -30,7 +30,8 @@ def _address(a: core_pb2.EndpointAddress, path: str) -> list[FieldError]:
     try:
         ipaddress.ip_address(a.ip)
     except ValueError:
-        errs.append(invalid(f"{path}.ip", a.ip, IP_MESSAGE))
+        # IsValidIP, then validateEndpointIP's own check: upstream reports both.
+        errs += [invalid(f"{path}.ip", a.ip, IP_MESSAGE), invalid(f"{path}.ip", a.ip, "must be a valid IP address")]
     if a.HasField("hostname") and a.hostname:
         errs += [invalid(f"{path}.hostname", a.hostname, m) for m in names.validate_dns1123_label(a.hostname)]
     if a.HasField("node_name") and a.node_name:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from apiserver.apis.core import validation as core_validation
 from apiserver.apis.strategy import Strategy
 from apiserver.validation import (
     FieldError,
@@ -47,6 +46,21 @@ def validate_endpoint_slice(es: discovery_pb2.EndpointSlice) -> list[FieldError]
         errs.append(required("addressType"))
     elif es.address_type not in _ADDRESS_TYPES:
         errs.append(not_supported("addressType", es.address_type, _ADDRESS_TYPES))
+    if len(es.ports) > MAX_PORTS:
+        errs.append(FieldError("FieldValueTooMany", "ports", f"must have at most {MAX_PORTS} items", len(es.ports)))
+    seen: set[str] = set()
+    for i, p in enumerate(es.ports):
+        path = f"ports[{i}]"
+        name = p.name if p.HasField("name") else ""
+        if name:
+            errs += [invalid(f"{path}.name", name, m) for m in names.validate_dns1123_label(name)]
+        if name in seen:
+            errs.append(duplicate(f"{path}.name", name))
+        seen.add(name)
+        if not p.HasField("protocol") or not p.protocol:
+            errs.append(required(f"{path}.protocol"))
+        elif p.protocol not in _PROTOCOLS:
+            errs.append(not_supported(f"{path}.protocol", p.protocol, _PROTOCOLS))
     if len(es.endpoints) > MAX_ENDPOINTS:
         errs.append(FieldError("FieldValueTooMany", "endpoints", f"must have at most {MAX_ENDPOINTS} items",
                                len(es.endpoints)))
@@ -65,23 +79,6 @@ def validate_endpoint_slice(es: discovery_pb2.EndpointSlice) -> list[FieldError]
         if ep.HasField("node_name") and ep.node_name:
             errs += [invalid(f"{path}.nodeName", ep.node_name, m)
                      for m in names.validate_dns1123_subdomain(ep.node_name)]
-    if len(es.ports) > MAX_PORTS:
-        errs.append(FieldError("FieldValueTooMany", "ports", f"must have at most {MAX_PORTS} items", len(es.ports)))
-    seen: set[str] = set()
-    for i, p in enumerate(es.ports):
-        path = f"ports[{i}]"
-        name = p.name if p.HasField("name") else ""
-        if name:
-            errs += [invalid(f"{path}.name", name, m) for m in names.validate_dns1123_label(name)]
-        if name in seen:
-            errs.append(duplicate(f"{path}.name", name))
-        seen.add(name)
-        if not p.HasField("protocol") or not p.protocol:
-            errs.append(required(f"{path}.protocol"))
-        elif p.protocol not in _PROTOCOLS:
-            errs.append(not_supported(f"{path}.protocol", p.protocol, _PROTOCOLS))
-        if p.HasField("port"):
-            errs += [invalid(f"{path}.port", p.port, m) for m in core_validation._port_num_errors(p.port)]
     return errs
 
 

@@ -30,10 +30,13 @@ class ServiceCIDRStrategy(Strategy):
         families = []
         for i, text in enumerate(cidrs):
             try:
-                net = ipaddress.ip_network(text, strict=True)
+                net = ipaddress.ip_network(text, strict=False)
             except ValueError:
                 errs.append(invalid(f"spec.cidrs[{i}]", text, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or "
                                                               "2001:db8::/64)"))
+                continue
+            if str(net) != text:
+                errs.append(invalid(f"spec.cidrs[{i}]", text, "must not have bits set beyond the prefix length"))
                 continue
             families.append(net.version)
         if len(families) == 2 and families[0] == families[1]:
