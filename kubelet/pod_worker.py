@@ -511,7 +511,7 @@ class PodWorker:
         return ProbeTarget(
             pod_uid=self.pod.metadata.uid, pod_name=self.pod.metadata.name, pod_ip=self.pod_ip, container=rec,
             container_id=rec.container_id, available_at=rec.available_at, started=rec.started_event,
-            env=lambda: self._env(rec.spec), clock=self.ctx.clock, event=self._pod_event,
+            env=lambda: self._env(rec.spec), clock=self.ctx.clock, event=self._pod_event, network=self.network(),
         )
 
     async def _pod_event(self, type: str, reason: str, message: str) -> None:

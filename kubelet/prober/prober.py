@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kubelet.runtime.fs import ContainerFS
+from kubelet.runtime.net import Network
 from kubelet.runtime.shell import ShellContext, run_command
 from kubemu.pb import core_pb2, meta_pb2
 
@@ -53,6 +54,8 @@ class ProbeTarget:
     clock: Callable[[], float]
     event: Callable[[str, str, str], Awaitable[None]]
     """Records an Event (type, reason, message) on the pod."""
+    network: Network | None = None
+    """The cluster network as the pod sees it, for exec probes that call wget or curl."""
 
 
 def _port(target: ProbeTarget, port: meta_pb2.IntOrString) -> int | None:
@@ -72,7 +75,7 @@ async def probe_once(target: ProbeTarget, probe: core_pb2.Probe) -> tuple[bool, 
     if probe.HasField("exec"):
         lines: list[str] = []
         ctx = ShellContext(fs=rec.fs, env=target.env(), stdout=lines.append, now=target.clock,
-                           hostname=target.pod_name)
+                           hostname=target.pod_name, network=target.network)
         try:
             code = await asyncio.wait_for(run_command(list(probe.exec.command), ctx), probe.timeout_seconds or 1)
         except TimeoutError:

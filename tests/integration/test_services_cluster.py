@@ -213,6 +213,11 @@ def test_kubectl_get_and_describe(cluster: Cluster, ns: str) -> None:
     mine = cluster.kubemu.ok("describe", "-n", ns, "svc", "web")
     assert mine == described
 
+    # Deleting the Service takes its slices (owned: the garbage collector) and its Endpoints (the controller).
+    cluster.kubectl("delete", "-n", ns, "service", "web")
+    wait_for(lambda: cluster.json(ns, "endpointslices")["items"] == [] and
+             cluster.json(ns, "endpoints")["items"] == [], 30, what="no slices and no endpoints left")
+
 
 DOCS = REPO / "tests" / "manifests" / "docs" / "service" / "networking"
 
