@@ -40,6 +40,8 @@ from kubemu.pb import api_pb2_grpc, core_pb2
 
 log = structlog.get_logger()
 
+SERVICES_SYNC_TIMEOUT = 10.0
+"""Seconds a registered node waits for the first list of Services before it runs the pods it was given."""
 REGISTRATION_CONCURRENCY = 16
 """Nodes registering at the same time (each reads and writes a few objects): bounds a burst at start."""
 
@@ -141,6 +143,9 @@ class KubeletHost:
         """A node just registered: heartbeat it, and give it the pods the watch already holds for it (later
         changes reach it directly)."""
         self.leases.add(node.agent, spread=len(self.nodes) > 1)
+        # Upstream's kubelet runs no pod of the API before it has read the Services once: their variables would be
+        # missing from the containers' environment.
+        await self.services.wait_synced(SERVICES_SYNC_TIMEOUT)
         for pod in self.informer.store.by_index("node", node.name):
             current = self.informer.store.get(key_of(pod))
             if current is not None:

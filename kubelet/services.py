@@ -4,13 +4,18 @@ and, for the simulated network, which name is which address and which ready endp
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import structlog
+
 from kubemu.client.client import Client
 from kubemu.client.informer import Informer
 from kubemu.pb import core_pb2, discovery_pb2
+
+log = structlog.get_logger()
 
 MASTER_SERVICES = frozenset({"kubernetes"})
 """The Services of `default` every pod gets variables for, enableServiceLinks or not."""
@@ -91,6 +96,15 @@ class ServiceView:
     def start(self) -> None:
         self.services.start()
         self.slices.start()
+
+    async def wait_synced(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until both informers have listed once (at most `timeout` seconds); whether they have."""
+        try:
+            await asyncio.wait_for(asyncio.gather(self.services.wait_synced(), self.slices.wait_synced()), timeout)
+        except TimeoutError:
+            log.warning("services.not_synced", component="kubelet", timeout=timeout)
+            return False
+        return True
 
     async def stop(self) -> None:
         await self.services.stop()
