@@ -10,7 +10,9 @@ static pods and mirrors. The host owns what the nodes share:
   a request, which names the pod, is routed to the node that runs it;
 - one timer loop heartbeating every node's Lease (kubelet/node_status.py LeaseRenewer), one eviction timer and
   one static pod folder timer;
-- one podCIDR allocator, which lists the Nodes once for many registrations.
+- one podCIDR allocator, which lists the Nodes once for many registrations;
+- one view of Services and EndpointSlices (two informers, kubelet/services.py): the containers' service variables and
+  the simulated network their wget and curl use (kubelet/network.py).
 
 A process with one node behaves as the single-node kubelet always has. Killing the process fails all its nodes at
 once, like a rack losing power.

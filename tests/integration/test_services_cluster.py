@@ -243,7 +243,11 @@ def test_connecting_applications_with_services_tour(cluster: Cluster, ns: str) -
     assert _service_vars(cluster, ns, first) == ["KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443",
                                                  "KUBERNETES_SERVICE_PORT_HTTPS=443"]
     assert cluster.kubectl("apply", "-n", ns, "-f", str(DOCS / "nginx-svc.yaml")) == "service/my-nginx created\n"
+    assert cluster.kubectl("apply", "-n", ns, "-f", str(DOCS / "nginx-svc.yaml")) == "service/my-nginx unchanged\n"
     ip = cluster.json(ns, "service", "my-nginx")["spec"]["clusterIP"]
+    # a replace that leaves the allocated address out keeps it (patchAllocatedValues)
+    assert cluster.kubectl("replace", "-n", ns, "-f", str(DOCS / "nginx-svc.yaml")) == "service/my-nginx replaced\n"
+    assert cluster.json(ns, "service", "my-nginx")["spec"]["clusterIP"] == ip
     row = cluster.kubectl("get", "-n", ns, "svc", "my-nginx", "--no-headers").split()
     assert row[:5] == ["my-nginx", "ClusterIP", ip, "<none>", "80/TCP"]
     pod_ips = sorted(p["status"]["podIP"] for p in cluster.json(ns, "pods", "-l", "run=my-nginx")["items"])
