@@ -97,7 +97,7 @@ class PodNetwork:
             return "127.0.0.1"
         parts = self._parts(host)
         view = self.network.view
-        if len(parts) == 4 and parts[2] == "pod":  # 10-244-1-5.ns.pod
+        if len(parts) == 3 and parts[2] == "pod":  # 10-244-1-5.ns.pod
             ip = parts[0].replace("-", ".")
             return ip if _is_ip(ip) else None
         if len(parts) == 1:

@@ -111,6 +111,14 @@ def test_endpoints_follow_readiness_and_clients_reach_ready_pods(cluster: Cluste
     for url in ("http://web", f"http://web.{ns}", f"http://web.{ns}.svc.cluster.local", f"http://{cluster_ip}"):
         code, out = cluster.exec(ns, "client", "wget", "-qO-", url)
         assert code == 0 and "<title>Welcome to nginx!</title>" in out, (url, out)
+    web_ip = cluster.json(ns, "pod", "web-1")["status"]["podIP"]
+    for url in (f"http://{web_ip}", f"http://{web_ip.replace('.', '-')}.{ns}.pod.cluster.local:80/"):
+        code, out = cluster.exec(ns, "client", "wget", "-qO-", url)  # a pod IP, whatever its readiness
+        assert code == 0 and "<title>Welcome to nginx!</title>" in out, (url, out)
+    code, out = cluster.exec(ns, "web-1", "wget", "-qO-", "http://localhost")
+    assert code == 0 and "<title>Welcome to nginx!</title>" in out
+    code, out = cluster.exec(ns, "client", "wget", "-qO-", f"http://{web_ip}:8080")
+    assert code == 1 and out == f"wget: can't connect to remote host ({web_ip}): Connection refused\n"
     code, out = cluster.exec(ns, "client", "curl", "-s", "http://web:80/nothing")
     assert code == 0 and "404 Not Found" in out
     code, out = cluster.exec(ns, "client", "nslookup", "web")
