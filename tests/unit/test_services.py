@@ -362,3 +362,42 @@ def test_endpoints_slices_and_cidrs_validation_as_the_peer() -> None:
     ip = networking_pb2.IPAddress()
     ip.metadata.name = "10.96.7.7"
     assert [str(e) for e in IPS.validate(ip)] == ["spec.parentRef: Required value"]
+
+
+class FakeView:
+    """What PodNetwork asks of the kubelet's ServiceView."""
+
+    def __init__(self) -> None:
+        web = svc("web", cluster_ip="10.96.0.20")
+        web.spec.ports.add(port=80, name="http")
+        other = svc("db", cluster_ip="10.96.0.30")
+        other.metadata.namespace = "prod"
+        headless = svc("h", cluster_ip="None")
+        ext = svc("x", type="ExternalName", external_name="db.example.com")
+        self.by_key = {f"{s.metadata.namespace}/{s.metadata.name}": s for s in (web, other, headless, ext)}
+
+    def service(self, namespace: str, name: str) -> core_pb2.Service | None:
+        return self.by_key.get(f"{namespace}/{name}")
+
+    def endpoints(self, service: core_pb2.Service, port_name: str | None) -> list[object]:
+        from kubelet.services import Backend
+
+        return [Backend("default", "h-0", "10.244.1.7", 80)] if service.metadata.name == "h" else []
+
+
+def test_pod_network_names() -> None:
+    from typing import Any, cast
+
+    from kubelet.network import ClusterNetwork
+
+    network = ClusterNetwork(cast(Any, None), cast(Any, FakeView()), lambda ns, name: None, lambda ip: None)
+    pod = network.for_pod("default", "client")
+    assert pod.resolve("web") == pod.resolve("web.default") == pod.resolve("web.default.svc") == "10.96.0.20"
+    assert pod.resolve("web.default.svc.cluster.local.") == "10.96.0.20"
+    assert pod.resolve("db") is None and pod.resolve("db.prod") == "10.96.0.30"
+    assert pod.resolve("h") == "10.244.1.7"  # a headless Service's name is its ready pods' addresses
+    assert pod.resolve("x") is None  # an ExternalName is a CNAME to outside the simulation
+    assert pod.resolve("10-244-1-5.default.pod.cluster.local") == "10.244.1.5"
+    assert pod.resolve("localhost") == "127.0.0.1" and pod.resolve("10.1.2.3") == "10.1.2.3"
+    assert pod.fqdn("web") == "web.default.svc.cluster.local"
+    assert pod.fqdn("db.prod") == "db.prod.svc.cluster.local"
