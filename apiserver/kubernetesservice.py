@@ -92,12 +92,18 @@ async def reconcile(registry: Registry, ip: str, port: int, *, overwrite: bool) 
     except errors.AlreadyExists:
         pass
     try:
-        await registry.create(kubernetes_service(registry.services.first_address(), port))
-        log.info("kubernetes_service.created", component="apiserver", cluster_ip=registry.services.first_address())
-    except errors.AlreadyExists:
-        pass
-    except errors.Invalid as e:  # the address is held by another Service (a range changed under a live store)
-        log.warning("kubernetes_service.refused", component="apiserver", error=str(e))
+        await registry.get("Service", NAMESPACE, NAME)
+    except errors.NotFound:
+        try:
+            await registry.create(kubernetes_service(registry.services.first_address(), port))
+            log.info("kubernetes_service.created", component="apiserver",
+                     cluster_ip=registry.services.first_address())
+        except errors.AlreadyExists:
+            pass  # another apiserver made it meanwhile
+        except errors.Invalid as e:
+            # Another apiserver's create holds the address until its own create is stored; or the range changed
+            # under a live store and a user's Service holds it.
+            log.warning("kubernetes_service.refused", component="apiserver", error=str(e))
     await _put(registry, kubernetes_endpoints(ip, port), overwrite=overwrite)
     await _put(registry, kubernetes_endpoint_slice(ip, port), overwrite=overwrite)
 
