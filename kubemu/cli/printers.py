@@ -513,6 +513,14 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+def _configmap_row(cm: core_pb2.ConfigMap, now: float) -> list[str]:
+    return [cm.metadata.name, str(len(cm.data) + len(cm.binary_data)), _age(cm, now)]
+
+
+def _secret_row(secret: core_pb2.Secret, now: float) -> list[str]:
+    return [secret.metadata.name, secret.type, str(len(secret.data)), _age(secret, now)]
+
+
 _INT = "integer"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
@@ -558,6 +566,10 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    "ConfigMap": ((_Column("Name", is_name=True), _Column("Data", type=_INT), _Column("Age")), _configmap_row),
+    "Secret": ((
+        _Column("Name", is_name=True), _Column("Type"), _Column("Data", type=_INT), _Column("Age"),
+    ), _secret_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -568,7 +580,7 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
+    "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
     "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
     "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
     "CSINode", "CSIDriver",
@@ -1260,6 +1272,44 @@ def _unstructured(w: _Writer, level: int, content: Mapping[str, Any], prefix: st
             w.write(level, f"{_smart_label(field)}:\t{_go_value(value)}\n")
 
 
+def _describe_configmap(cm: core_pb2.ConfigMap, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    """describeConfigMap: each value in full under its key, binary values as their size."""
+    w = _Writer()
+    w.write(0, f"Name:\t{cm.metadata.name}\n")
+    w.write(0, f"Namespace:\t{cm.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", cm.metadata.labels)
+    _annotations_multiline(w, "Annotations", cm.metadata.annotations)
+    w.write(0, "\nData\n====\n")
+    for k in sorted(cm.data):
+        w.write(0, f"{k}:\n----\n{cm.data[k]}\n\n")
+    w.write(0, "\nBinaryData\n====\n")
+    for k in sorted(cm.binary_data):
+        w.write(0, f"{k}: {len(cm.binary_data[k])} bytes\n")
+    w.write(0, "\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_secret(secret: core_pb2.Secret) -> str:
+    """describeSecret: the sizes of the values, never the values (but a service account token's token), and no
+    events."""
+    w = _Writer()
+    w.write(0, f"Name:\t{secret.metadata.name}\n")
+    w.write(0, f"Namespace:\t{secret.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", secret.metadata.labels)
+    _annotations_multiline(w, "Annotations", secret.metadata.annotations)
+    w.write(0, f"\nType:\t{secret.type}\n")
+    w.write(0, "\nData\n====\n")
+    for k in sorted(secret.data):
+        v = secret.data[k]
+        if k == "token" and secret.type == "kubernetes.io/service-account-token":
+            w.write(0, f"{k}:\t{v.decode(errors='replace')}\n")
+        else:
+            w.write(0, f"{k}:\t{len(v)} bytes\n")
+    return w.render()
+
+
 def _describe_generic(obj: Any, events: Sequence[core_pb2.Event] | None, now: float) -> str:
     w = _Writer()
     meta = obj.metadata
@@ -1293,4 +1343,8 @@ def describe(
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
         return _describe_namespace(obj)
+    if isinstance(obj, core_pb2.ConfigMap):
+        return _describe_configmap(obj, events, now)
+    if isinstance(obj, core_pb2.Secret):
+        return _describe_secret(obj)
     return _describe_generic(obj, events, now)
