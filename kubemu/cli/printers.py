@@ -956,6 +956,17 @@ def _describe_containers(w: _Writer, label: str, pod: core_pb2.Pod, containers: 
                                   ("Startup", c.HasField("startup_probe"), c.startup_probe)):
             if has:
                 w.write(2, f"{title}:\t{_describe_probe(probe)}\n")
+        if c.env_from:
+            w.write(2, "Environment Variables from:\n")
+        for ef in c.env_from:
+            cm_ref = ef.HasField("config_map_ref")
+            name = ef.config_map_ref.name if cm_ref else ef.secret_ref.name
+            source = "ConfigMap" if cm_ref else "Secret"
+            optional = _go_bool(ef.config_map_ref.optional if cm_ref else ef.secret_ref.optional)
+            if ef.prefix:
+                w.write(3, f"{name}\t{source} with prefix '{ef.prefix}'\tOptional: {optional}\n")
+            else:
+                w.write(3, f"{name}\t{source}\tOptional: {optional}\n")
         w.write(2, "Environment:" + ("" if c.env else "\t<none>") + "\n")
         for e in c.env:
             if not e.HasField("value_from"):
@@ -970,12 +981,39 @@ def _describe_containers(w: _Writer, label: str, pod: core_pb2.Pod, containers: 
                 if value == "0" and rref.resource in ("limits.cpu", "limits.memory"):
                     value = "node allocatable"
                 w.write(3, f"{e.name}:\t{value} ({rref.resource})\n")
+            elif e.value_from.HasField("secret_key_ref"):
+                sref = e.value_from.secret_key_ref
+                w.write(3, f"{e.name}:\t<set to the key '{sref.key}' in secret '{sref.name}'>\t"
+                           f"Optional: {'true' if sref.optional else 'false'}\n")
+            elif e.value_from.HasField("config_map_key_ref"):
+                cref = e.value_from.config_map_key_ref
+                w.write(3, f"{e.name}:\t<set to the key '{cref.key}' of config map '{cref.name}'>\t"
+                           f"Optional: {'true' if cref.optional else 'false'}\n")
         w.write(2, "Mounts:" + ("" if c.volume_mounts else "\t<none>") + "\n")
         for m in sorted(c.volume_mounts, key=lambda m: m.mount_path):
             flags = ["ro" if m.read_only else "rw"]
             if m.sub_path:
                 flags.append(f"path={go_quote(m.sub_path)}")
             w.write(3, f"{m.mount_path} from {m.name} ({','.join(flags)})\n")
+
+
+def _go_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _describe_projected(w: _Writer, projected: core_pb2.ProjectedVolumeSource) -> None:
+    """printProjectedVolumeSource: one or two lines per source."""
+    w.write(2, "Type:\tProjected (a volume that contains injected data from multiple sources)\n")
+    for src in projected.sources:
+        if src.HasField("secret"):
+            w.write(2, f"SecretName:\t{src.secret.name}\n    Optional:\t{_go_bool(src.secret.optional)}\n")
+        elif src.HasField("downward_api"):
+            w.write(2, "DownwardAPI:\ttrue\n")
+        elif src.HasField("config_map"):
+            w.write(2, f"ConfigMapName:\t{src.config_map.name}\n"
+                       f"    Optional:\t{_go_bool(src.config_map.optional)}\n")
+        elif src.HasField("service_account_token"):
+            w.write(2, f"TokenExpirationSeconds:\t{src.service_account_token.expiration_seconds}\n")
 
 
 def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
@@ -996,6 +1034,21 @@ def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
                 size = _quantity_text(ed.size_limit)
             w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                        f"    Medium:\t{ed.medium}\n    SizeLimit:\t{size}\n")
+        elif v.HasField("config_map"):
+            w.write(2, "Type:\tConfigMap (a volume populated by a ConfigMap)\n"
+                       f"    Name:\t{v.config_map.name}\n    Optional:\t{_go_bool(v.config_map.optional)}\n")
+        elif v.HasField("secret"):
+            w.write(2, "Type:\tSecret (a volume populated by a Secret)\n"
+                       f"    SecretName:\t{v.secret.secret_name}\n    Optional:\t{_go_bool(v.secret.optional)}\n")
+        elif v.HasField("downward_api"):
+            w.write(2, "Type:\tDownwardAPI (a volume populated by information about the pod)\n    Items:\n")
+            for item in v.downward_api.items:
+                if item.HasField("field_ref"):
+                    w.write(3, f"{item.field_ref.field_path} -> {item.path}\n")
+                if item.HasField("resource_field_ref"):
+                    w.write(3, f"{item.resource_field_ref.resource} -> {item.path}\n")
+        elif v.HasField("projected"):
+            _describe_projected(w, v.projected)
         else:
             w.write(1, "<unknown>\n")
 
