@@ -24,6 +24,7 @@ from kubelet.runtime.shell import ShellContext, run_command
 from kubelet.status import get_phase, is_sidecar, set_conditions
 from kubelet.volumes import (
     MountError,
+    Payload,
     VolumeContext,
     field_path_value,
     is_api_volume,
@@ -177,6 +178,10 @@ class KubeletContext:
     finds none)."""
     allocatable: Mapping[str, str] = field(default_factory=dict)
     """The node's allocatable resources: the downward API's value of a limit a container does not set."""
+    service_account_token: Callable[[core_pb2.Pod, core_pb2.ServiceAccountTokenProjection],
+                                    Coroutine[Any, Any, Payload]] | None = None
+    """HOOK(service accounts): the files of a projected serviceAccountToken source (a TokenRequest's token at its
+    path). None, until the ServiceAccount work provides it: the source writes nothing."""
 
 
 class PodWorker:
@@ -335,7 +340,8 @@ class PodWorker:
     # -- volumes ----------------------------------------------------------------------------------
 
     def _volume_context(self) -> VolumeContext:
-        objects = self.ctx.objects
+        # Static pods cannot reference API objects (upstream's kubelet does not support it): none are found.
+        objects = None if self.static else self.ctx.objects
 
         async def config_map(namespace: str, name: str) -> core_pb2.ConfigMap:
             if objects is None:
@@ -347,7 +353,14 @@ class PodWorker:
                 raise ObjectError(f'secret "{name}" not found', not_found=True)
             return await objects.secret(namespace, name)
 
-        return VolumeContext(self.pod, config_map, secret, self.ctx.allocatable)
+        token = self.ctx.service_account_token
+        pod = self.pod
+
+        async def service_account_token(src: core_pb2.ServiceAccountTokenProjection) -> Payload:
+            return await token(pod, src) if token is not None else {}
+
+        return VolumeContext(self.pod, config_map, secret, self.ctx.allocatable,
+                             service_account_token if token is not None else None)
 
     async def _set_up_volumes(self) -> list[tuple[str, str]]:
         """Make every API volume's files again and swap them in; the (volume, reason) of those that failed (a
