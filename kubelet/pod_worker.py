@@ -293,13 +293,16 @@ class PodWorker:
         try:
             now = self.ctx.clock()
             self.start_time = now
-            self.pod_ip = self.ctx.allocate_ip()
-            self.sandbox_ready = True
             self._running = True
             self.log.info("pod.started", static=self.static)
-            self._publish()
             if self.api_volumes:
+                # The volumes come before the sandbox (kubelet.SyncPod waits for them before the runtime's
+                # SyncPod): no IP and PodReadyToStartContainers False until they are set up.
+                self._publish()
                 await self._mount_volumes()
+            self.pod_ip = self.ctx.allocate_ip()
+            self.sandbox_ready = True
+            self._publish()
             while True:
                 if self.terminating or self.pod.metadata.HasField("deletion_timestamp"):
                     await self._terminate_all()

@@ -251,6 +251,10 @@ async def test_missing_volume_source_is_failed_mount_and_container_creating(
     message = 'MountVolume.SetUp failed for volume "creds" : secret "later" not found'
     await until(lambda: has_event(client, "mnt", event_with(message, "FailedMount"), namespace), 20)
     assert await waiting(client, namespace, "mnt") == ("ContainerCreating", "")
+    p = await client.pods.get("mnt", namespace)
+    # The volumes come before the sandbox: no IP yet, and not ready to start containers.
+    assert p.status.phase == "Pending" and not p.status.pod_ip
+    assert [c.status for c in p.status.conditions if c.type == "PodReadyToStartContainers"] == ["False"]
     await client.resource("Secret").create(secret(namespace, "later", stringData={"token": "abc"}))
     await until(lambda: running(client, namespace, "mnt"), 20)
     # The container's own command found the file at its start.
