@@ -52,6 +52,9 @@ _bytes = functools.lru_cache(maxsize=1024)(bytes_of)
 _DETACHED: set[asyncio.Future[None]] = set()
 """Side tasks that must outlive the worker that started them (kept referenced until done)."""
 CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
+MOUNT_RETRY_INITIAL_SECONDS = 0.5
+MOUNT_RETRY_MAX_SECONDS = 122.0
+"""The volume manager's retry back-off: 500 ms doubling to 2m2s (exponentialbackoff's durations upstream)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -390,8 +393,8 @@ class PodWorker:
     async def _mount_volumes(self) -> None:
         """WaitForAttachAndMount: the containers start once every API volume is set up. Until then the pod stays
         ContainerCreating, a FailedMount event names each failure, and the mount is retried with upstream's
-        back-off (0.5 s doubling, capped here at the sync period), or at once when a referenced object changes."""
-        delay = 0.5
+        back-off (0.5 s doubling to 2m2s, scaled by the profile), or at once when a referenced object changes."""
+        delay = MOUNT_RETRY_INITIAL_SECONDS
         while True:
             if self.terminating or self.pod.metadata.HasField("deletion_timestamp"):
                 return
@@ -407,7 +410,7 @@ class PodWorker:
             except TimeoutError:
                 pass
             self.wake.clear()
-            delay = min(delay * 2, max(self.ctx.config.node.sync_frequency_seconds, 0.5))
+            delay = min(delay * 2, max(self.ctx.config.scaled(MOUNT_RETRY_MAX_SECONDS), MOUNT_RETRY_INITIAL_SECONDS))
 
     async def _refresh_volumes(self) -> None:
         """The periodic sync: the API volumes follow their ConfigMaps, Secrets and the pod's own metadata."""
