@@ -1338,13 +1338,6 @@ KIND_OVERRIDES: dict[str, dict[str, Override]] = {
         "spec.nodeAllocatableUpdatePeriodSeconds": 60,
     },
 }
-KIND_OVERRIDES.update({
-    # A key may not be in both data and binaryData.
-    "ConfigMap": {**_meta("ConfigMap"), "*.finalizers": ["example.com/keep"], "binaryData": {"bin": b"bin"}},
-    "Secret": {**_meta("Secret"), "*.finalizers": ["example.com/keep"], "type": "Opaque"},
-})
-# stringData is write-only: folded into data on every write, never stored (tests/integration/test_configmap_secret).
-UNREACHABLE["Secret"] = {"stringData"}
 STATUS_OVERRIDES: dict[str, Override] = {}
 
 
