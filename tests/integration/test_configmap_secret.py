@@ -7,7 +7,6 @@ kube-apiserver 1.35 (../shared/k8s-peer) and kubelet 1.35's source."""
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -149,16 +148,9 @@ async def test_immutable_contents_and_secret_type_refuse_updates(client: Client,
 
 
 def test_kubectl_create_get_describe(kubectl: Any, namespace: str, apiserver: ApiServer) -> None:  # noqa: F811
-    # kubectl's typed create sends protobuf, which the REST face does not speak for #24's kinds yet (the k8sproto
-    # work): the objects kubectl makes go through create -f, which sends JSON.
-    def create(*args: str) -> None:
-        made = kubectl("-n", namespace, "create", *args, "--dry-run=client", "-o", "json").stdout
-        proc = subprocess.run([*kubectl.base, "-n", namespace, "create", "-f", "-"], input=made,
-                              capture_output=True, text=True, env=kubectl.env, timeout=30)
-        assert proc.returncode == 0, proc.stderr
-
-    create("configmap", "lit", "--from-literal=a=1", "--from-literal=long=line1\nline2")
-    create("secret", "generic", "gen", "--from-literal=user=admin", "--from-literal=pw=s3cret")
+    kubectl("-n", namespace, "create", "configmap", "lit", "--from-literal=a=1", "--from-literal=long=line1\nline2")
+    kubectl("-n", namespace, "create", "secret", "generic", "gen", "--from-literal=user=admin",
+            "--from-literal=pw=s3cret")
     got = kubectl("-n", namespace, "get", "configmaps,secrets").stdout
     assert re.fullmatch(r"NAME +DATA +AGE\nconfigmap/lit +2 +\d+s\n\nNAME +TYPE +DATA +AGE\n"
                         r"secret/gen +Opaque +2 +\d+s\n", got), got

@@ -89,7 +89,6 @@ def kubectl(apiserver: ApiServer, tmp_path: Path) -> Iterator[Any]:
         return proc
 
     run.env = env  # type: ignore[attr-defined]
-    run.base = [str(KUBECTL), "--cache-dir", str(tmp_path / "cache")]  # type: ignore[attr-defined]
     yield run
 
 
