@@ -771,7 +771,8 @@ class PodWorker:
 
     async def _run_process(self, rec: ContainerRecord) -> None:
         c = rec.spec
-        argv = list(c.command) + list(c.args)
+        # $(VAR) in command and args expands to the container's environment (ExpandContainerCommandAndArgs).
+        argv = [_expand(a, rec.env) for a in list(c.command) + list(c.args)]
         ctx = ShellContext(
             fs=rec.fs, env=dict(rec.env), stdout=rec.append_log, now=self.ctx.clock,
             hostname=self.pod.spec.hostname or self.pod.metadata.name,

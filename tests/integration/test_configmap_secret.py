@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubemu.api.serialization import from_dict
 from kubemu.client import errors
@@ -305,3 +306,52 @@ async def test_items_paths_modes_projected_and_downward_api(client: Client, node
     # (kubemu's exec streams output by lines: the file's missing final newline comes back as one.)
     got = kubectl("-n", namespace, "exec", "files", "--", "cat", "/etc/tls/tls.key").stdout
     assert got.splitlines() == ["KEY"]
+
+
+# -- the documentation's examples ----------------------------------------------------------------------------------
+
+DOCS = Path(__file__).parents[1] / "manifests" / "docs"
+
+
+def _doc(rel: str, namespace: str, name: str | None = None, node: str | None = None) -> Any:
+    doc = next(d for d in yaml.safe_load_all((DOCS / rel).read_text()) if d is not None)
+    doc["metadata"]["namespace"] = namespace
+    if name is not None:
+        doc["metadata"]["name"] = name
+    if node is not None:
+        doc["spec"]["nodeName"] = node
+    return from_dict(doc)
+
+
+async def _logs_when_done(client: Client, ns: str, name: str) -> list[str]:
+    async def done() -> bool:
+        return (await client.pods.get(name, ns)).status.phase == "Succeeded"
+
+    await until(done, 20)
+    return [line async for line in client.pods.logs(name, ns)]
+
+
+async def test_docs_configmap_pods_print_what_the_docs_show(client: Client, node: KubeletProcess,
+                                                           namespace: str) -> None:
+    """Configure a Pod to Use a ConfigMap: the volume lists the keys, `$(VAR)` in the command expands to them."""
+    await client.resource("ConfigMap").create(_doc("configmap/configmap-multikeys.yaml", namespace))
+    await client.pods.create(_doc("pods/pod-configmap-volume.yaml", namespace, "vol", node.node))
+    await client.pods.create(_doc("pods/pod-configmap-env-var-valueFrom.yaml", namespace, "env", node.node))
+    assert await _logs_when_done(client, namespace, "vol") == ["SPECIAL_LEVEL", "SPECIAL_TYPE"]
+    assert await _logs_when_done(client, namespace, "env") == ["very charm"]
+
+
+async def test_docs_downward_api_volume_shows_labels_and_annotations(client: Client, node: KubeletProcess,
+                                                                    namespace: str) -> None:
+    """Expose Pod Information to Containers Through Files: the container prints the two files every 5 s."""
+    await client.pods.create(_doc("pods/inject/dapi-volume.yaml", namespace, node=node.node))
+    name = "kubernetes-downwardapi-volume-example"
+
+    async def printed() -> list[str] | None:
+        lines = [line async for line in client.pods.logs(name, namespace)]
+        return lines if len(lines) >= 8 else None
+
+    lines = await until(printed, 20)
+    assert lines[:7] == ["", "", 'cluster="test-cluster1"', 'rack="rack-22"', 'zone="us-est-coast"', "",
+                         'build="two"'], lines
+    assert lines[7].startswith('builder="john-doe"'), lines
