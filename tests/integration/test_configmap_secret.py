@@ -355,3 +355,16 @@ async def test_docs_downward_api_volume_shows_labels_and_annotations(client: Cli
     assert lines[:7] == ["", "", 'cluster="test-cluster1"', 'rack="rack-22"', 'zone="us-est-coast"', "",
                          'build="two"'], lines
     assert lines[7].startswith('builder="john-doe"'), lines
+
+
+async def test_docs_secret_volume_holds_the_decoded_values(client: Client, node: KubeletProcess,
+                                                           namespace: str, kubectl: Any) -> None:  # noqa: F811
+    """Distribute Credentials Securely Using Secrets: `ls` and `cat` in the volume, through kubectl exec."""
+    await client.resource("Secret").create(_doc("pods/inject/secret.yaml", namespace))
+    await client.pods.create(_doc("pods/inject/secret-pod.yaml", namespace, node=node.node))
+    await until(lambda: running(client, namespace, "secret-test-pod"), 20)
+    exec_ = ("-n", namespace, "exec", "secret-test-pod", "--")
+    assert kubectl(*exec_, "ls", "/etc/secret-volume").stdout == "password\nusername\n"
+    got = kubectl(*exec_, "sh", "-c", 'echo "$( cat /etc/secret-volume/username )"; '
+                                     'echo "$( cat /etc/secret-volume/password )"').stdout
+    assert got == "my-app\n39528$vdg7Jb\n"
