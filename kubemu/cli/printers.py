@@ -513,6 +513,27 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+def _rfc3339(t: Message) -> str:
+    """metav1.Time in RFC 3339, UTC, whole seconds (a `date` column's cell)."""
+    return dt.datetime.fromtimestamp(int(time_value(t) // 1), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _limit_range_row(lr: core_pb2.LimitRange, now: float) -> list[str]:
+    return [lr.metadata.name, _rfc3339(lr.metadata.creation_timestamp)]
+
+
+def _quota_row(rq: core_pb2.ResourceQuota, now: float) -> list[str]:
+    """printResourceQuota: `name: used/hard` by name, the limits.* ones in their own column."""
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(rq.status.hard):
+        used = _quantity_text(rq.status.used.get(name, "0"))
+        cell = f"{name}: {used}/{_quantity_text(rq.status.hard[name])}"
+        pieces = name.split(".")
+        (limit if len(pieces) > 1 and pieces[0] == "limits" else request).append(cell)
+    return [rq.metadata.name, ", ".join(request), ", ".join(limit), _age(rq, now)]
+
+
 _INT = "integer"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
@@ -558,6 +579,10 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    "LimitRange": ((_Column("Name", is_name=True), _Column("Created At", type="date")), _limit_range_row),
+    "ResourceQuota": ((
+        _Column("Name", is_name=True), _Column("Request"), _Column("Limit"), _Column("Age"),
+    ), _quota_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -569,7 +594,7 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
     "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
-    "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
+    "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
     "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
     "CSINode", "CSIDriver",
 })
@@ -1199,6 +1224,59 @@ def _describe_namespace(ns: core_pb2.Namespace) -> str:
     return w.render()
 
 
+def _describe_limit_range(lr: core_pb2.LimitRange) -> str:
+    """describeLimitRange: one row per type and resource, `-` where the item says nothing."""
+    w = _Writer()
+    w.write(0, f"Name:\t{lr.metadata.name}\n")
+    w.write(0, f"Namespace:\t{lr.metadata.namespace}\n")
+    w.write(0, "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, "----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for item in lr.spec.limits:
+        columns = (item.min, item.max, item.default_request, item.default, item.max_limit_request_ratio)
+        names = sorted({name for values in columns for name in values})
+        for name in names:
+            cells = [_quantity_text(values[name]) if name in values else "-" for values in columns]
+            w.write(0, "\t".join([item.type, name, *cells]) + "\n")
+    return w.render()
+
+
+_SCOPE_HELP = {
+    "Terminating": "Matches all pods that have an active deadline. These pods have a limited lifespan on a node "
+                   "before being actively terminated by the system.",
+    "NotTerminating": "Matches all pods that do not have an active deadline. These pods usually include long "
+                      "running pods whose container command is not expected to terminate.",
+    "BestEffort": "Matches all pods that do not have resource requirements set. These pods have a best effort "
+                  "quality of service.",
+    "NotBestEffort": "Matches all pods that have at least one resource requirement set. These pods have a "
+                     "burstable or guaranteed quality of service.",
+}
+"""helpTextForResourceQuotaScope."""
+
+
+def _describe_quota(rq: core_pb2.ResourceQuota) -> str:
+    """describeQuota: the scopes with their help, then used and hard per resource by name; a used amount in
+    another notation than the hard one is shown in the hard one's."""
+    w = _Writer()
+    w.write(0, f"Name:\t{rq.metadata.name}\n")
+    w.write(0, f"Namespace:\t{rq.metadata.namespace}\n")
+    if rq.spec.scopes:
+        scopes = sorted(rq.spec.scopes)
+        w.write(0, f"Scopes:\t{', '.join(scopes)}\n")
+        for scope in scopes:
+            if scope in _SCOPE_HELP:
+                w.write(0, f" * {_SCOPE_HELP[scope]}\n")
+    w.write(0, "Resource\tUsed\tHard\n")
+    w.write(0, "--------\t----\t----\n")
+    for name in sorted(rq.status.hard):
+        hard = _quantity(rq.status.hard[name])
+        raw = rq.status.used.get(name)
+        used = _quantity(raw) if raw is not None else None
+        if used is None or used.format != hard.format:
+            used = Quantity(Fraction(used.value() if used is not None else 0), hard.format)
+        w.write(0, f"{name}\t{used}\t{hard}\n")
+    return w.render()
+
+
 def _camel_split(field: str) -> list[str]:
     """github.com/fatih/camelcase.Split: runs of one character class, an upper-to-lower edge moving one letter."""
     runs: list[list[str]] = []
@@ -1293,4 +1371,8 @@ def describe(
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
         return _describe_namespace(obj)
+    if isinstance(obj, core_pb2.LimitRange):
+        return _describe_limit_range(obj)
+    if isinstance(obj, core_pb2.ResourceQuota):
+        return _describe_quota(obj)
     return _describe_generic(obj, events, now)
