@@ -56,9 +56,9 @@ def kubectl(cluster: ApiServer, tmp_path: Path) -> Any:
     config = cluster.rest.kubeconfig(cluster.rest_url, tmp_path / "kubeconfig")
     env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(tmp_path)}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(KUBECTL), "--cache-dir", str(tmp_path / "cache"), *args], capture_output=True,
-                              text=True, env=env, timeout=30)
+                              text=True, env=env, timeout=30, input=stdin)
 
     return run
 
@@ -339,3 +339,52 @@ async def test_kubectl_get_and_describe_limit_range(api: Client, ns: str, kubect
     assert text[6:] == [
         "Pod                    cpu       -     2     -                -              -",
         "PersistentVolumeClaim  storage   1Gi   10Gi  -                -              -"]
+
+
+def claim(ns: str, name: str, storage: str, storage_class: str = "gold") -> Any:
+    return from_dict({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": ns},
+                      "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                               "resources": {"requests": {"storage": storage}}}})
+
+
+async def test_claims_are_held_to_limit_ranges_and_quotas(api: Client, ns: str) -> None:
+    await api.resource("LimitRange").create(limit_range(ns, "lr", {
+        "type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "10Gi"}}))
+    pvcs = api.resource("PersistentVolumeClaim")
+    for size, message in (
+            ("20Gi", 'persistentvolumeclaims "c" is forbidden: maximum storage usage per PersistentVolumeClaim is '
+                     "10Gi, but request is 20Gi"),
+            ("500Mi", 'persistentvolumeclaims "c" is forbidden: minimum storage usage per PersistentVolumeClaim is '
+                      "1Gi, but request is 500Mi")):
+        with pytest.raises(errors.Forbidden) as e:
+            await pvcs.create(claim(ns, "c", size))
+        assert e.value.message == message
+    hard = {"requests.storage": "5Gi", "gold.storageclass.storage.k8s.io/requests.storage": "1Gi",
+            "persistentvolumeclaims": "3"}
+    await api.resource("ResourceQuota").create(quota(ns, "q", hard))
+    await counted(api, ns, "q", hard)
+    with pytest.raises(errors.Forbidden) as e:
+        await pvcs.create(claim(ns, "big", "2Gi"))
+    assert e.value.message == (
+        'persistentvolumeclaims "big" is forbidden: exceeded quota: q, requested: '
+        "gold.storageclass.storage.k8s.io/requests.storage=2Gi, used: "
+        "gold.storageclass.storage.k8s.io/requests.storage=0, limited: "
+        "gold.storageclass.storage.k8s.io/requests.storage=1Gi")
+    await pvcs.create(claim(ns, "silver", "2Gi", "silver"))
+    assert await used(api, ns, "q") == {"requests.storage": "2Gi", "persistentvolumeclaims": "1",
+                                        "gold.storageclass.storage.k8s.io/requests.storage": "0"}
+
+
+async def test_node_ports_under_quota(api: Client, ns: str, kubectl: Any) -> None:
+    hard = {"services.nodeports": "0", "services": "5"}
+    await api.resource("ResourceQuota").create(quota(ns, "q", hard))
+    await counted(api, ns, "q", hard)
+    manifest = "apiVersion: v1\nkind: Service\nmetadata: {name: np}\nspec:\n  type: NodePort\n  ports: [{port: 80}]\n"
+    out = kubectl("apply", "-n", ns, "-f", "-", stdin=manifest)
+    assert out.returncode == 1
+    assert out.stderr == (
+        'Error from server (Forbidden): error when creating "STDIN": services "np" is forbidden: exceeded quota: q, '
+        "requested: services.nodeports=1, used: services.nodeports=0, limited: services.nodeports=0\n")
+    cluster_ip = manifest.replace("NodePort", "ClusterIP")
+    assert kubectl("apply", "-n", ns, "-f", "-", stdin=cluster_ip).returncode == 0
+    assert await used(api, ns, "q") == {"services.nodeports": "0", "services": "1"}
