@@ -1212,16 +1212,60 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
     return w.render()
 
 
-def _describe_namespace(ns: core_pb2.Namespace) -> str:
+def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota],
+                        limit_ranges: Sequence[core_pb2.LimitRange]) -> str:
     w = _Writer()
     w.write(0, f"Name:\t{ns.metadata.name}\n")
     _labels_multiline(w, "Labels", ns.metadata.labels)
     _annotations_multiline(w, "Annotations", ns.metadata.annotations)
     w.write(0, f"Status:\t{ns.status.phase}\n")
-    # kubemu has no quotas or limit ranges, which kubectl reports in these words.
-    w.write(0, "\nNo resource quota.\n")
-    w.write(0, "\nNo LimitRange resource.\n")
+    w.write(0, "\n")
+    _namespace_quotas(w, quotas)
+    w.write(0, "\n")
+    _namespace_limit_ranges(w, limit_ranges)
     return w.render()
+
+
+def _namespace_quotas(w: _Writer, quotas: Sequence[core_pb2.ResourceQuota]) -> None:
+    """DescribeResourceQuotas: each quota by name, its scopes and its used and hard amounts as stored."""
+    if not quotas:
+        w.write(0, "No resource quota.\n")
+        return
+    w.write(0, "Resource Quotas\n")
+    for rq in sorted(quotas, key=lambda r: r.metadata.name):
+        w.write(1, f"Name:\t{rq.metadata.name}\n")
+        if rq.spec.scopes:
+            scopes = sorted(rq.spec.scopes)
+            w.write(1, f"Scopes:\t{', '.join(scopes)}\n")
+            for scope in scopes:
+                if scope in _SCOPE_HELP:
+                    w.write(1, f"* {_SCOPE_HELP[scope]}\n")
+        w.write(1, "Resource\tUsed\tHard\n")
+        w.write(1, "--------\t---\t---\n")
+        for name in sorted(rq.status.hard):
+            used = _quantity_text(rq.status.used.get(name, "0"))
+            w.write(1, f"{name}\t{used}\t{_quantity_text(rq.status.hard[name])}\n")
+
+
+def _limit_range_rows(lr: core_pb2.LimitRange) -> list[list[str]]:
+    rows = []
+    for item in lr.spec.limits:
+        columns = (item.min, item.max, item.default_request, item.default, item.max_limit_request_ratio)
+        for name in sorted({name for values in columns for name in values}):
+            rows.append([item.type, name, *(_quantity_text(v[name]) if name in v else "-" for v in columns)])
+    return rows
+
+
+def _namespace_limit_ranges(w: _Writer, limit_ranges: Sequence[core_pb2.LimitRange]) -> None:
+    """DescribeLimitRanges: every item of every LimitRange in one table."""
+    if not limit_ranges:
+        w.write(0, "No LimitRange resource.\n")
+        return
+    w.write(0, "Resource Limits\n Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for lr in limit_ranges:
+        for row in _limit_range_rows(lr):
+            w.write(0, " " + "\t".join(row) + "\n")
 
 
 def _describe_limit_range(lr: core_pb2.LimitRange) -> str:
@@ -1231,12 +1275,8 @@ def _describe_limit_range(lr: core_pb2.LimitRange) -> str:
     w.write(0, f"Namespace:\t{lr.metadata.namespace}\n")
     w.write(0, "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
     w.write(0, "----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
-    for item in lr.spec.limits:
-        columns = (item.min, item.max, item.default_request, item.default, item.max_limit_request_ratio)
-        names = sorted({name for values in columns for name in values})
-        for name in names:
-            cells = [_quantity_text(values[name]) if name in values else "-" for values in columns]
-            w.write(0, "\t".join([item.type, name, *cells]) + "\n")
+    for row in _limit_range_rows(lr):
+        w.write(0, "\t".join(row) + "\n")
     return w.render()
 
 
@@ -1358,11 +1398,14 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
+    quotas: Sequence[core_pb2.ResourceQuota] = (),
+    limit_ranges: Sequence[core_pb2.LimitRange] = (),
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables; for a
+    Namespace, `quotas` and `limit_ranges` are its ResourceQuotas and LimitRanges.
     Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
@@ -1370,7 +1413,7 @@ def describe(
     if isinstance(obj, core_pb2.Node):
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
-        return _describe_namespace(obj)
+        return _describe_namespace(obj, quotas, limit_ranges)
     if isinstance(obj, core_pb2.LimitRange):
         return _describe_limit_range(obj)
     if isinstance(obj, core_pb2.ResourceQuota):

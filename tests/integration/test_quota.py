@@ -17,7 +17,7 @@ from kubemu.api.serialization import from_dict
 from kubemu.client import errors
 from kubemu.client.client import Client
 from tests.integration.test_rest import KUBECTL
-from tests.support import ApiServer, ControllersProcess, free_port, fresh_database, unique, until
+from tests.support import ApiServer, ControllersProcess, free_port, fresh_database, run_cli, unique, until
 
 pytestmark = pytest.mark.integration
 
@@ -295,7 +295,7 @@ async def test_quota_validation_is_upstreams(api: Client, ns: str) -> None:
                               "is immutable"
 
 
-async def test_kubectl_get_and_describe_quota(api: Client, ns: str, kubectl: Any) -> None:
+async def test_kubectl_get_and_describe_quota(api: Client, ns: str, kubectl: Any, cluster: ApiServer) -> None:
     hard = {"pods": "2", "requests.cpu": "1", "limits.memory": "1Gi", "requests.storage": "5Gi"}
     await api.resource("ResourceQuota").create(quota(ns, "q", hard))
     await counted(api, ns, "q", hard)
@@ -315,9 +315,22 @@ async def test_kubectl_get_and_describe_quota(api: Client, ns: str, kubectl: Any
         "pods              1      2\n"
         "requests.cpu      400m   1\n"
         "requests.storage  0      5Gi\n")
+    # The kubemu CLI prints what kubectl prints.
+    ours = run_cli("describe", "quota", "q", "-n", ns, server=cluster.address).stdout
+    assert ours == kubectl("describe", "quota", "q", "-n", ns).stdout
+
+    def without_age(text: str) -> list[str]:
+        return [line.rsplit(None, 1)[0] for line in text.splitlines()]
+
+    ours = run_cli("get", "quota", "-n", ns, server=cluster.address).stdout
+    assert without_age(ours) == without_age(kubectl("get", "quota", "-n", ns).stdout)
+    described = run_cli("describe", "namespace", ns, server=cluster.address).stdout
+    assert "\nResource Quotas\n  Name:             q\n" in described, described
+    assert described == kubectl("describe", "namespace", ns).stdout
 
 
-async def test_kubectl_get_and_describe_limit_range(api: Client, ns: str, kubectl: Any) -> None:
+async def test_kubectl_get_and_describe_limit_range(api: Client, ns: str, kubectl: Any, cluster: ApiServer
+                                                    ) -> None:
     await api.resource("LimitRange").create(limit_range(ns, "lr", {
         "type": "Container", "min": {"cpu": "100m", "memory": "10Mi"}, "max": {"cpu": "1", "memory": "1Gi"},
         "default": {"cpu": "500m", "memory": "256Mi"}, "defaultRequest": {"cpu": "200m"},
@@ -339,6 +352,10 @@ async def test_kubectl_get_and_describe_limit_range(api: Client, ns: str, kubect
     assert text[6:] == [
         "Pod                    cpu       -     2     -                -              -",
         "PersistentVolumeClaim  storage   1Gi   10Gi  -                -              -"]
+    ours = run_cli("describe", "limitrange", "lr", "-n", ns, server=cluster.address).stdout.splitlines()
+    assert ours[:4] == text[:4] and sorted(ours[4:6]) == sorted(text[4:6]) and ours[6:] == text[6:]
+    ours = run_cli("get", "limitrange", "-n", ns, server=cluster.address).stdout
+    assert ours == kubectl("get", "limitrange", "-n", ns).stdout
 
 
 def claim(ns: str, name: str, storage: str, storage_class: str = "gold") -> Any:

@@ -172,3 +172,42 @@ def test_describe_and_row_of_a_quota_are_kubectls() -> None:
         "requests.cpu   500m       1\n")
     _, rows = printers.table("ResourceQuota", [rq], now=0.0)
     assert rows[0][:3] == ["good", "pods: 1/1, requests.cpu: 500m/1", "limits.memory: 500M/1Gi"]
+
+
+def test_describe_namespace_lists_its_quotas_and_limit_ranges() -> None:
+    ns = from_dict({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "quota-probe", "labels": {"kubernetes.io/metadata.name": "quota-probe"}},
+                    "status": {"phase": "Active"}})
+    rq = from_dict({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "good"},
+                    "spec": {"hard": {"pods": "1", "requests.cpu": "1"}, "scopes": ["NotTerminating"]},
+                    "status": {"hard": {"pods": "1", "requests.cpu": "1"}, "used": {"pods": "1",
+                                                                                   "requests.cpu": "500m"}}})
+    lr = from_dict({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"}, "spec": {"limits": [
+        {"type": "Container", "min": {"cpu": "100m"}, "max": {"cpu": "1"}, "default": {"cpu": "500m"},
+         "defaultRequest": {"cpu": "200m"}, "maxLimitRequestRatio": {"cpu": "10"}},
+        {"type": "Pod", "max": {"cpu": "2"}},
+        {"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "10Gi"}}]}})
+    assert printers.describe(ns, None, now=0.0, quotas=[rq], limit_ranges=[lr]) == (
+        "Name:         quota-probe\n"
+        "Labels:       kubernetes.io/metadata.name=quota-probe\n"
+        "Annotations:  <none>\n"
+        "Status:       Active\n"
+        "\n"
+        "Resource Quotas\n"
+        "  Name:    good\n"
+        "  Scopes:  NotTerminating\n"
+        "  * Matches all pods that do not have an active deadline. These pods usually include long running pods "
+        "whose container command is not expected to terminate.\n"
+        "  Resource      Used  Hard\n"
+        "  --------      ---   ---\n"
+        "  pods          1     1\n"
+        "  requests.cpu  500m  1\n"
+        "\n"
+        "Resource Limits\n"
+        " Type                   Resource  Min   Max   Default Request  Default Limit  Max Limit/Request Ratio\n"
+        " ----                   --------  ---   ---   ---------------  -------------  -----------------------\n"
+        " Container              cpu       100m  1     200m             500m           10\n"
+        " Pod                    cpu       -     2     -                -              -\n"
+        " PersistentVolumeClaim  storage   1Gi   10Gi  -                -              -\n")
+    assert printers.describe(ns, None, now=0.0).endswith("Status:       Active\n\nNo resource quota.\n\n"
+                                                         "No LimitRange resource.\n")
