@@ -405,3 +405,24 @@ async def test_node_ports_under_quota(api: Client, ns: str, kubectl: Any) -> Non
     cluster_ip = manifest.replace("NodePort", "ClusterIP")
     assert kubectl("apply", "-n", ns, "-f", "-", stdin=cluster_ip).returncode == 0
     assert await used(api, ns, "q") == {"services.nodeports": "0", "services": "1"}
+
+
+async def test_replica_set_beyond_quota_reports_failed_create(api: Client, ns: str) -> None:
+    hard = {"pods": "2"}
+    await api.resource("ResourceQuota").create(quota(ns, "q", hard))
+    await counted(api, ns, "q", hard)
+    labels = {"app": "web"}
+    await api.replica_sets.create(from_dict({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": ns},
+        "spec": {"replicas": 3, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+
+    async def refused() -> bool:
+        evs = (await api.events.list(ns, field_selector="involvedObject.name=web")).items
+        return any(e.reason == "FailedCreate" and "exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2"
+                   in e.message for e in evs)
+
+    await until(refused, timeout=20)
+    assert len((await api.pods.list(ns)).items) == 2
+    assert await used(api, ns, "q") == {"pods": "2"}
