@@ -76,8 +76,15 @@ class ResourceQuotaController:
             self._enqueue(rq)
 
     def _replenish_on_update(self, ev: q.Evaluator, old: Any, new: Any) -> None:
+        if not self.quotas.store.by_index("namespace", new.metadata.namespace):
+            return  # most namespaces have no quota: nothing to look at
         now = self.clock()
-        if ev.usage(old, now) != ev.usage(new, now):  # a pod that finished, a claim that grew, ...
+        if ev.resource == "pods" and not ev.group:
+            # A pod's resources do not change; it stops counting when it finishes (QuotaV1Pod upstream).
+            changed = q.pod_counts(old, now) and not q.pod_counts(new, now)
+        else:
+            changed = ev.usage(old, now) != ev.usage(new, now)  # a claim that grew, a service that changed type
+        if changed:
             self._replenish(new)
 
     # -- reconcile --------------------------------------------------------------------------------

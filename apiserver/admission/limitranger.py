@@ -9,14 +9,11 @@ from typing import Any, ClassVar
 
 from apiserver import errors
 from apiserver.admission import CREATE, UPDATE, Attributes, Plugin
-from apiserver.watch import Filter
-from kubemu.api import fields, labels
 from kubemu.api import quota as q
 from kubemu.api.quantity import Quantity
 from kubemu.pb import core_pb2
 
 ANNOTATION = "kubernetes.io/limit-ranger"
-_EVERYTHING = Filter(None, labels.EVERYTHING, fields.EVERYTHING)
 
 
 def forbidden(a: Attributes, message: str) -> errors.Forbidden:
@@ -169,18 +166,22 @@ class LimitRanger(Plugin):
             return a.operation == CREATE
         return a.info.kind == "PersistentVolumeClaim"
 
-    async def _limit_ranges(self, namespace: str) -> list[Any]:
-        found, _ = await self.registry.list("LimitRange", namespace, _EVERYTHING)
+    async def _limit_ranges(self, a: Attributes) -> list[Any]:
+        """The namespace's LimitRanges, read once per request: the validation phase sees what defaulting saw."""
+        found: list[Any] | None = a.extra.get(self.name)
+        if found is None:
+            found = await self.registry.list_for_admission("LimitRange", a.namespace)
+            a.extra[self.name] = found
         return found
 
     async def admit(self, a: Attributes) -> None:
         if a.info.kind != "Pod":
             return
-        for lr in await self._limit_ranges(a.namespace):
+        for lr in await self._limit_ranges(a):
             mutate_pod(lr, a.obj)
 
     async def validate(self, a: Attributes) -> None:
-        for lr in await self._limit_ranges(a.namespace):
+        for lr in await self._limit_ranges(a):
             if a.info.kind == "Pod":
                 found = validate_pod(lr, a.obj)
             else:

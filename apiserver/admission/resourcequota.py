@@ -50,8 +50,10 @@ class ResourceQuota(Plugin):
 
     async def _check_and_charge(self, a: Attributes, ev: q.Evaluator, only: set[str] | None) -> set[str]:
         """One round of checkQuotas: the names of the quotas whose charge lost a race (to be checked again)."""
-        quotas, _ = await self.registry.list("ResourceQuota", a.namespace, _EVERYTHING)
-        if only is not None:
+        if only is None:
+            quotas = await self.registry.list_for_admission("ResourceQuota", a.namespace)
+        else:  # after a conflict, from the store (upstream gets the quotas anew from the API)
+            quotas, _ = await self.registry.list("ResourceQuota", a.namespace, _EVERYTHING)
             quotas = [rq for rq in quotas if rq.metadata.name in only]
         interesting = []
         for rq in quotas:
