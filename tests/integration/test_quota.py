@@ -426,3 +426,26 @@ async def test_replica_set_beyond_quota_reports_failed_create(api: Client, ns: s
     await until(refused, timeout=20)
     assert len((await api.pods.list(ns)).items) == 2
     assert await used(api, ns, "q") == {"pods": "2"}
+
+
+async def test_scoped_quota_counts_only_its_pods_and_follows_its_spec(api: Client, ns: str) -> None:
+    hard = {"pods": "1"}
+    quotas = api.resource("ResourceQuota")
+    await quotas.create(quota(ns, "best-effort", hard, scopes=["BestEffort"]))
+    await counted(api, ns, "best-effort", hard)
+    await api.pods.create(pod(ns, "be"))
+    await api.pods.create(pod(ns, "burstable", container("app", {"cpu": "100m"})))  # not in the scope
+    with pytest.raises(errors.Forbidden) as e:
+        await api.pods.create(pod(ns, "be2"))
+    assert e.value.message == (
+        'pods "be2" is forbidden: exceeded quota: best-effort, requested: pods=1, used: pods=1, limited: pods=1')
+    rq = await quotas.get("best-effort", ns)
+    rq.spec.hard["pods"] = "2"
+    await quotas.update(rq)  # the controller takes the new hard limit into status
+    await until(lambda: _status_hard_is(api, ns, "best-effort", {"pods": "2"}), timeout=20)
+    await api.pods.create(pod(ns, "be2"))
+    assert await used(api, ns, "best-effort") == {"pods": "2"}
+
+
+async def _status_hard_is(api: Client, ns: str, name: str, want: dict[str, str]) -> bool:
+    return dict((await api.resource("ResourceQuota").get(name, ns)).status.hard) == want
