@@ -396,10 +396,6 @@ def evaluator_for(resource: str, group: str) -> Evaluator:
     return found if found is not None else _object_count(resource, group)
 
 
-def hard_names_of(rq: core_pb2.ResourceQuota) -> list[str]:
-    return sorted(rq.status.hard)
-
-
 def counted_resources(hard: Iterable[str]) -> set[tuple[str, str]]:
     """The (resource, group) pairs whose objects a quota limiting `hard` has to count."""
     out: set[tuple[str, str]] = set()
