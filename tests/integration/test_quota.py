@@ -449,3 +449,29 @@ async def test_scoped_quota_counts_only_its_pods_and_follows_its_spec(api: Clien
 
 async def _status_hard_is(api: Client, ns: str, name: str, want: dict[str, str]) -> bool:
     return dict((await api.resource("ResourceQuota").get(name, ns)).status.hard) == want
+
+
+async def test_two_apiservers_charging_one_quota_never_overshoot(api: Client, ns: str, cluster: ApiServer) -> None:
+    """Each apiserver checks the quota it read and charges it with a compare-and-swap: creates spread over two
+    apiservers (each with its own in-memory copy of the quotas) still stop at the hard limit."""
+    hard = {"pods": "4"}
+    await api.resource("ResourceQuota").create(quota(ns, "q", hard))
+    await counted(api, ns, "q", hard)
+    second = ApiServer(cluster.redis_url, config=cluster.config).start()
+    try:
+        other = Client(second.address)
+
+        async def create(i: int) -> bool:
+            try:
+                await (api if i % 2 else other).pods.create(pod(ns, f"p{i}"))
+            except errors.Forbidden:
+                return False
+            return True
+
+        results = await asyncio.gather(*(create(i) for i in range(16)))
+        await other.close()
+    finally:
+        second.stop()
+    assert sum(results) == 4
+    assert len((await api.pods.list(ns)).items) == 4
+    assert await used(api, ns, "q") == {"pods": "4"}
