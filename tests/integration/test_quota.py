@@ -115,6 +115,7 @@ async def test_limit_range_fills_in_defaults_and_notes_them(api: Client, ns: str
         "maxLimitRequestRatio": {"cpu": "10"},
     }, {"type": "Pod", "max": {"cpu": "2"}}))
     lr = await api.resource("LimitRange").get("lr", ns)
+    assert lr.metadata.generation == 0  # as upstream: no generation for LimitRanges
     item = lr.spec.limits[0]
     # SetDefaults_LimitRangeItem: the default request of memory comes from its default limit.
     assert dict(item.default_request) == {"cpu": "200m", "memory": "256Mi"}
@@ -445,6 +446,7 @@ async def test_scoped_quota_counts_only_its_pods_and_follows_its_spec(api: Clien
     await until(lambda: _status_hard_is(api, ns, "best-effort", {"pods": "2"}), timeout=20)
     await api.pods.create(pod(ns, "be2"))
     assert await used(api, ns, "best-effort") == {"pods": "2"}
+    assert (await quotas.get("best-effort", ns)).metadata.generation == 0  # as upstream
 
 
 async def _status_hard_is(api: Client, ns: str, name: str, want: dict[str, str]) -> bool:

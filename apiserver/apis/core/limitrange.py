@@ -160,6 +160,14 @@ def validate_limit_range(lr: core_pb2.LimitRange) -> list[FieldError]:
 
 
 class LimitRangeStrategy(Strategy):
+    def prepare_for_create(self, obj: Any, config: ClusterConfig) -> None:
+        obj.metadata.generation = 0  # upstream keeps no generation for LimitRanges
+        self.default(obj, config)
+
+    def prepare_for_update(self, new: Any, old: Any, config: ClusterConfig) -> None:
+        super().prepare_for_update(new, old, config)
+        new.metadata.generation = old.metadata.generation
+
     def default(self, obj: Any, config: ClusterConfig) -> None:
         for item in obj.spec.limits:
             for values in (item.max, item.min, item.default, item.default_request, item.max_limit_request_ratio):

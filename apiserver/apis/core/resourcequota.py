@@ -175,7 +175,12 @@ class ResourceQuotaStrategy(Strategy):
 
     def prepare_for_create(self, obj: Any, config: ClusterConfig) -> None:
         obj.ClearField("status")
+        obj.metadata.generation = 0  # upstream keeps no generation for quotas
         self.default(obj, config)
+
+    def prepare_for_update(self, new: Any, old: Any, config: ClusterConfig) -> None:
+        super().prepare_for_update(new, old, config)
+        new.metadata.generation = old.metadata.generation
 
     def validate(self, obj: Any) -> list[FieldError]:
         return validate_resource_quota(obj)
