@@ -519,6 +519,25 @@ def _configmap_row(cm: core_pb2.ConfigMap, now: float) -> list[str]:
 
 def _secret_row(secret: core_pb2.Secret, now: float) -> list[str]:
     return [secret.metadata.name, secret.type, str(len(secret.data)), _age(secret, now)]
+def _rfc3339(t: Message) -> str:
+    """metav1.Time in RFC 3339, UTC, whole seconds (a `date` column's cell)."""
+    return dt.datetime.fromtimestamp(int(time_value(t) // 1), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _limit_range_row(lr: core_pb2.LimitRange, now: float) -> list[str]:
+    return [lr.metadata.name, _rfc3339(lr.metadata.creation_timestamp)]
+
+
+def _quota_row(rq: core_pb2.ResourceQuota, now: float) -> list[str]:
+    """printResourceQuota: `name: used/hard` by name, the limits.* ones in their own column."""
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(rq.status.hard):
+        used = _quantity_text(rq.status.used.get(name, "0"))
+        cell = f"{name}: {used}/{_quantity_text(rq.status.hard[name])}"
+        pieces = name.split(".")
+        (limit if len(pieces) > 1 and pieces[0] == "limits" else request).append(cell)
+    return [rq.metadata.name, ", ".join(request), ", ".join(limit), _age(rq, now)]
 
 
 _INT = "integer"
@@ -570,6 +589,10 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
     "Secret": ((
         _Column("Name", is_name=True), _Column("Type"), _Column("Data", type=_INT), _Column("Age"),
     ), _secret_row),
+    "LimitRange": ((_Column("Name", is_name=True), _Column("Created At", type="date")), _limit_range_row),
+    "ResourceQuota": ((
+        _Column("Name", is_name=True), _Column("Request"), _Column("Limit"), _Column("Age"),
+    ), _quota_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -580,8 +603,8 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
-    "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
+    "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim", "EndpointSlice",
+    "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
     "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
     "CSINode", "CSIDriver",
 })
@@ -1252,15 +1275,108 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
     return w.render()
 
 
-def _describe_namespace(ns: core_pb2.Namespace) -> str:
+def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota],
+                        limit_ranges: Sequence[core_pb2.LimitRange]) -> str:
     w = _Writer()
     w.write(0, f"Name:\t{ns.metadata.name}\n")
     _labels_multiline(w, "Labels", ns.metadata.labels)
     _annotations_multiline(w, "Annotations", ns.metadata.annotations)
     w.write(0, f"Status:\t{ns.status.phase}\n")
-    # kubemu has no quotas or limit ranges, which kubectl reports in these words.
-    w.write(0, "\nNo resource quota.\n")
-    w.write(0, "\nNo LimitRange resource.\n")
+    w.write(0, "\n")
+    _namespace_quotas(w, quotas)
+    w.write(0, "\n")
+    _namespace_limit_ranges(w, limit_ranges)
+    return w.render()
+
+
+def _namespace_quotas(w: _Writer, quotas: Sequence[core_pb2.ResourceQuota]) -> None:
+    """DescribeResourceQuotas: each quota by name, its scopes and its used and hard amounts as stored."""
+    if not quotas:
+        w.write(0, "No resource quota.\n")
+        return
+    w.write(0, "Resource Quotas\n")
+    for rq in sorted(quotas, key=lambda r: r.metadata.name):
+        w.write(1, f"Name:\t{rq.metadata.name}\n")
+        if rq.spec.scopes:
+            scopes = sorted(rq.spec.scopes)
+            w.write(1, f"Scopes:\t{', '.join(scopes)}\n")
+            for scope in scopes:
+                if scope in _SCOPE_HELP:
+                    w.write(1, f"* {_SCOPE_HELP[scope]}\n")
+        w.write(1, "Resource\tUsed\tHard\n")
+        w.write(1, "--------\t---\t---\n")
+        for name in sorted(rq.status.hard):
+            used = _quantity_text(rq.status.used.get(name, "0"))
+            w.write(1, f"{name}\t{used}\t{_quantity_text(rq.status.hard[name])}\n")
+
+
+def _limit_range_rows(lr: core_pb2.LimitRange) -> list[list[str]]:
+    rows = []
+    for item in lr.spec.limits:
+        columns = (item.min, item.max, item.default_request, item.default, item.max_limit_request_ratio)
+        for name in sorted({name for values in columns for name in values}):
+            rows.append([item.type, name, *(_quantity_text(v[name]) if name in v else "-" for v in columns)])
+    return rows
+
+
+def _namespace_limit_ranges(w: _Writer, limit_ranges: Sequence[core_pb2.LimitRange]) -> None:
+    """DescribeLimitRanges: every item of every LimitRange in one table."""
+    if not limit_ranges:
+        w.write(0, "No LimitRange resource.\n")
+        return
+    w.write(0, "Resource Limits\n Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for lr in limit_ranges:
+        for row in _limit_range_rows(lr):
+            w.write(0, " " + "\t".join(row) + "\n")
+
+
+def _describe_limit_range(lr: core_pb2.LimitRange) -> str:
+    """describeLimitRange: one row per type and resource, `-` where the item says nothing."""
+    w = _Writer()
+    w.write(0, f"Name:\t{lr.metadata.name}\n")
+    w.write(0, f"Namespace:\t{lr.metadata.namespace}\n")
+    w.write(0, "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, "----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for row in _limit_range_rows(lr):
+        w.write(0, "\t".join(row) + "\n")
+    return w.render()
+
+
+_SCOPE_HELP = {
+    "Terminating": "Matches all pods that have an active deadline. These pods have a limited lifespan on a node "
+                   "before being actively terminated by the system.",
+    "NotTerminating": "Matches all pods that do not have an active deadline. These pods usually include long "
+                      "running pods whose container command is not expected to terminate.",
+    "BestEffort": "Matches all pods that do not have resource requirements set. These pods have a best effort "
+                  "quality of service.",
+    "NotBestEffort": "Matches all pods that have at least one resource requirement set. These pods have a "
+                     "burstable or guaranteed quality of service.",
+}
+"""helpTextForResourceQuotaScope."""
+
+
+def _describe_quota(rq: core_pb2.ResourceQuota) -> str:
+    """describeQuota: the scopes with their help, then used and hard per resource by name; a used amount in
+    another notation than the hard one is shown in the hard one's."""
+    w = _Writer()
+    w.write(0, f"Name:\t{rq.metadata.name}\n")
+    w.write(0, f"Namespace:\t{rq.metadata.namespace}\n")
+    if rq.spec.scopes:
+        scopes = sorted(rq.spec.scopes)
+        w.write(0, f"Scopes:\t{', '.join(scopes)}\n")
+        for scope in scopes:
+            if scope in _SCOPE_HELP:
+                w.write(0, f" * {_SCOPE_HELP[scope]}\n")
+    w.write(0, "Resource\tUsed\tHard\n")
+    w.write(0, "--------\t----\t----\n")
+    for name in sorted(rq.status.hard):
+        hard = _quantity(rq.status.hard[name])
+        raw = rq.status.used.get(name)
+        used = _quantity(raw) if raw is not None else None
+        if used is None or used.format != hard.format:
+            used = Quantity(Fraction(used.value() if used is not None else 0), hard.format)
+        w.write(0, f"{name}\t{used}\t{hard}\n")
     return w.render()
 
 
@@ -1383,11 +1499,14 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
+    quotas: Sequence[core_pb2.ResourceQuota] = (),
+    limit_ranges: Sequence[core_pb2.LimitRange] = (),
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables; for a
+    Namespace, `quotas` and `limit_ranges` are its ResourceQuotas and LimitRanges.
     Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
@@ -1395,9 +1514,13 @@ def describe(
     if isinstance(obj, core_pb2.Node):
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
-        return _describe_namespace(obj)
+        return _describe_namespace(obj, quotas, limit_ranges)
     if isinstance(obj, core_pb2.ConfigMap):
         return _describe_configmap(obj, events, now)
     if isinstance(obj, core_pb2.Secret):
         return _describe_secret(obj)
+    if isinstance(obj, core_pb2.LimitRange):
+        return _describe_limit_range(obj)
+    if isinstance(obj, core_pb2.ResourceQuota):
+        return _describe_quota(obj)
     return _describe_generic(obj, events, now)
