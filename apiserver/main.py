@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from apiserver import admission, kubernetesservice
 from apiserver.apis.core.serviceallocator import DEFAULT_SERVICE_CIDR, ServiceAllocators, parse_port_range
 from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
+from apiserver.lister import Lister
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
 from apiserver.service import ApiService
@@ -31,6 +32,9 @@ from kubemu.durations import positive_duration
 from kubemu.pb import api_pb2, api_pb2_grpc
 
 log = structlog.get_logger()
+
+ADMISSION_LISTED = ("LimitRange", "ResourceQuota")
+"""Kinds admission plugins read on every write, kept in memory (apiserver/lister.py)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -129,6 +133,9 @@ async def serve(args: argparse.Namespace) -> None:
     hub = WatchHub(store, [k.kind for k in kinds.all_kinds()])
     await hub.start()
     registry.cached = hub.cached
+    for kind in ADMISSION_LISTED:
+        registry.listers[kind] = Lister(hub, store, kind)
+        await registry.listers[kind].start()
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                       ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -184,6 +191,8 @@ async def serve(args: argparse.Namespace) -> None:
     if rest_listener is not None:
         await rest_listener.stop()
     await server.stop(grace=1.0)
+    for lister in registry.listers.values():
+        await lister.stop()
     await hub.stop()
     await store.close()
 

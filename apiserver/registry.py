@@ -18,15 +18,18 @@ from apiserver import storage as st
 from apiserver.apis import install
 from apiserver.apis.core.serviceallocator import ServiceAllocators
 from apiserver.apis.strategy import Strategy
+from apiserver.lister import Lister
 from apiserver.watch import Attrs, Filter
 from kubemu.api import fields as fieldsel
 from kubemu.api import kinds, names
+from kubemu.api import labels as labelsel
 from kubemu.api.serialization import set_time
 from kubemu.config import ClusterConfig
 
 log = structlog.get_logger()
 
 _CAS_RETRIES = 16
+_EVERYTHING = Filter(None, labelsel.EVERYTHING, fieldsel.EVERYTHING)
 
 
 class _Uids:
@@ -114,6 +117,26 @@ class Registry:
         cached object. A stale one fails the store's compare-and-swap and the verb goes on from the store;
         a verb that would fail, or answer without writing, after starting from the cache runs again from the
         store, so no answer is the cache's alone."""
+        self.listers: dict[str, Lister] = {}
+        """In-memory copies of the kinds admission plugins read on every write (LimitRanges, ResourceQuotas),
+        when the apiserver runs a watch hub to keep them (`list_for_admission`)."""
+        self.written: dict[str, int] = {}
+        """kind -> the revision of the last write of that kind through this registry."""
+
+    def _wrote(self, kind: str, rev: int) -> None:
+        if rev > self.written.get(kind, 0):
+            self.written[kind] = rev
+
+    async def list_for_admission(self, kind: str, namespace: str) -> builtins.list[Any]:
+        """The objects of a kind in a namespace as admission plugins read them: from the kind's lister when there
+        is one and it has seen this apiserver's writes of the kind, else from the store."""
+        lister = self.listers.get(kind)
+        if lister is not None:
+            found = lister.list(namespace, self.written.get(kind, 0))
+            if found is not None:
+                return found
+        objs, _ = await self.list(kind, namespace, _EVERYTHING)
+        return objs
 
     def enable_admission(self, enabled: frozenset[str] | None = None) -> None:
         """Run every admission plugin (or those named) on writes from now on."""
@@ -195,6 +218,7 @@ class Registry:
             if finish is not None:
                 await finish(stored)
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
@@ -241,8 +265,10 @@ class Registry:
                 if not status:
                     errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
                         strategy.validate(new)
-                    if errs:
-                        raise _invalid(info, name, errs)
+                else:
+                    errs = strategy.validate_status_update(new, old)
+                if errs:
+                    raise _invalid(info, name, errs)
                 await self.admission.validate(attrs)
                 if dry_run:
                     new.metadata.resource_version = old.metadata.resource_version
@@ -302,6 +328,7 @@ class Registry:
                 info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(strategy, new)
             )
             meta.resource_version = str(rev)
+            self._wrote(info.kind, rev)
             self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
             await strategy.after_delete(self, new)
             return new
@@ -314,6 +341,7 @@ class Registry:
             _encode_attrs(strategy, old),
         )
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return new
 
@@ -435,6 +463,7 @@ class Registry:
                 info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj), old_attrs
             )
             meta.resource_version = str(rev)
+            self._wrote(info.kind, rev)
             self.log.debug("object.deleting", kind=info.kind, object=member.lstrip("/"), rv=rev, grace=grace)
             return obj
         if not meta.HasField("deletion_timestamp"):
@@ -442,6 +471,7 @@ class Registry:
             meta.deletion_grace_period_seconds = 0
         rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj))
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
         await strategy.after_delete(self, obj)
         return obj

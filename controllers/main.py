@@ -23,6 +23,7 @@ from controllers.job import JobController, TTLAfterFinishedController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
+from controllers.resourcequota import ResourceQuotaController
 from kubemu import config as cfg
 from kubemu import logs
 from kubemu.client.client import Client, connect
@@ -41,9 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection, pod GC, EndpointSlice and Endpoints, "
-                    "leader-elected like "
-                    "kube-controller-manager.",
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, resource quota, EndpointSlice and "
+                    "Endpoints, leader-elected like kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -79,6 +79,8 @@ class ControllerManager:
         for info in collectable_kinds():  # the collector watches every kind that can have owners
             if info.kind not in self.informers:
                 self.informers[info.kind] = Informer(client.resource(info.kind))
+        if "ResourceQuota" not in self.informers:
+            self.informers["ResourceQuota"] = Informer(client.resource("ResourceQuota"))
         self.controllers: list[Any] = [
             DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
@@ -90,6 +92,7 @@ class ControllerManager:
             TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
+            ResourceQuotaController(client, config, self.informers),
             EndpointSliceController(client, self.informers["Service"], self.pods, self.informers["EndpointSlice"]),
             EndpointsController(client, self.informers["Service"], self.pods, self.informers["Endpoints"]),
         ]

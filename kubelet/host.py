@@ -32,6 +32,7 @@ import structlog
 from kubelet.kubelet import Kubelet
 from kubelet.network import ClusterNetwork
 from kubelet.node_status import LeaseRenewer, NodeSpec, PodCidrs
+from kubelet.object_manager import PodObjects
 from kubelet.pod_worker import PodWorker
 from kubelet.server import KubeletService
 from kubelet.services import ServiceView
@@ -80,6 +81,8 @@ class KubeletHost:
         gate = asyncio.Semaphore(REGISTRATION_CONCURRENCY)
         cidrs = PodCidrs(client)
         many = len(specs) > 1
+        self.objects = PodObjects(client)
+        """One watch per ConfigMap or Secret that a pod of any of the nodes references."""
         self.services = ServiceView(client)
         self.network = ClusterNetwork(client, self.services, self.find, self.find_ip)
         self.nodes: dict[str, Kubelet] = {}
@@ -87,7 +90,7 @@ class KubeletHost:
             if spec.name in self.nodes:
                 raise ValueError(f'node "{spec.name}" given twice')
             self.nodes[spec.name] = Kubelet(client, spec, config, path, clock, on_registered=self._registered,
-                                            register_gate=gate, spread=many, cidrs=cidrs,
+                                            register_gate=gate, spread=many, cidrs=cidrs, objects=self.objects,
                                             service_env=self.services.env, network=self.network.for_pod)
         self.leases = LeaseRenewer(config.node.lease_renew_interval_seconds)
         self.informer = node_pod_informer(client, self.nodes)
@@ -126,6 +129,7 @@ class KubeletHost:
         await self.services.stop()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await asyncio.gather(*(node.stop() for node in self.nodes.values()), return_exceptions=True)
+        await self.objects.stop()
         if self.server is not None:
             await self.server.stop(0.5)
 
