@@ -142,6 +142,11 @@ REFUSED: dict[str, Refusal] = {
         'KUBEMU BUG: a quantity written as a YAML number (cpu: 2); upstream decodes JSON numbers (issue 26)',
         'spec.template.spec.containers[0].resources.limits[cpu]: expected string, got number',
     ),
+    'service/networking/dual-stack-ipv6-svc.yaml': Refusal(
+        "its page (IPv4/IPv6 dual-stack) shows the field that existed before 1.20; kube-apiserver 1.35 refuses it "
+        "too: strict decoding error: unknown field \"spec.ipFamily\"",
+        'unknown field "spec.ipFamily"',
+    ),
 }
 
 
