@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from controllers.clusterroleaggregation import ClusterRoleAggregationController
 from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
@@ -39,7 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection and pod GC, leader-elected like "
+                    "lifecycle, taint-based eviction, garbage collection, pod GC and ClusterRole aggregation, "
+                    "leader-elected like "
                     "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
@@ -66,7 +68,7 @@ class ControllerManager:
         self.rc: Informer[Any] = Informer(client.replication_controllers)
         extra: dict[str, Informer[Any]] = {
             "Deployment": Informer(client.deployments), "DaemonSet": Informer(client.daemon_sets),
-            "Job": Informer(client.jobs),
+            "Job": Informer(client.jobs), "ClusterRole": Informer(client.resource("ClusterRole")),
         }
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
@@ -85,6 +87,7 @@ class ControllerManager:
             TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
+            ClusterRoleAggregationController(client, extra["ClusterRole"]),
         ]
 
     async def run(self) -> None:
