@@ -18,8 +18,8 @@ from kubemu.api import kinds
 from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
-from kubemu.api.serialization import time_value, to_dict
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2
+from kubemu.api.serialization import format_time, time_value, to_dict
+from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2, rbac_pb2
 
 __all__ = [
     "Column",
@@ -513,6 +513,24 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+def _role_row(role: Any, now: float) -> list[str]:
+    # printRole/printClusterRole: the creation time itself, not an age.
+    ts = role.metadata.creation_timestamp
+    return [role.metadata.name, format_time(ts) if _is_set(ts) else "<unknown>"]
+
+
+def _subjects_cells(subjects: Sequence[rbac_pb2.Subject]) -> list[str]:
+    """SubjectsStrings: the users, the groups and the service accounts (`namespace/name`) a binding names."""
+    users = [s.name for s in subjects if s.kind == "User"]
+    groups = [s.name for s in subjects if s.kind == "Group"]
+    sas = [f"{s.namespace}/{s.name}" if s.namespace else s.name for s in subjects if s.kind == "ServiceAccount"]
+    return [", ".join(users), ", ".join(groups), ", ".join(sas)]
+
+
+def _binding_row(b: Any, now: float) -> list[str]:
+    return [b.metadata.name, f"{b.role_ref.kind}/{b.role_ref.name}", _age(b, now), *_subjects_cells(b.subjects)]
+
+
 _INT = "integer"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
@@ -558,6 +576,12 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    **dict.fromkeys(("Role", "ClusterRole"), (
+        (_Column("Name", is_name=True), _Column("Created At", type="date")), _role_row)),
+    **dict.fromkeys(("RoleBinding", "ClusterRoleBinding"), ((
+        _Column("Name", is_name=True), _Column("Role"), _Column("Age"), _Column("Users", 1), _Column("Groups", 1),
+        _Column("ServiceAccounts", 1),
+    ), _binding_row)),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -570,7 +594,7 @@ DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
     "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
     "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
-    "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
+    "ServiceCIDR", "PriorityClass", "StorageClass",
     "CSINode", "CSIDriver",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
@@ -1199,6 +1223,82 @@ def _describe_namespace(ns: core_pb2.Namespace) -> str:
     return w.render()
 
 
+def _rule_sort_key(rule: rbac_pb2.PolicyRule) -> str:
+    """SortableRuleSlice orders by the rule's generated String(): `&PolicyRule{Verbs:[get list],APIGroups:[],...}`."""
+    def v(values: Sequence[str]) -> str:
+        return "[" + " ".join(values) + "]"
+    return (f"&PolicyRule{{Verbs:{v(rule.verbs)},APIGroups:{v(rule.api_groups)},Resources:{v(rule.resources)},"
+            f"ResourceNames:{v(rule.resource_names)},NonResourceURLs:{v(rule.non_resource_urls)},}}")
+
+
+def _compact_rules(rules: Sequence[rbac_pb2.PolicyRule]) -> list[rbac_pb2.PolicyRule]:
+    """BreakdownRule (one rule per group, resource and name; one per non-resource URL), then CompactRules (the
+    verbs of rules on one group, resource and name put together), sorted as kubectl's describer does."""
+    broken: list[rbac_pb2.PolicyRule] = []
+    for rule in rules:
+        for group in rule.api_groups:
+            for resource in rule.resources:
+                for name in rule.resource_names or [None]:
+                    broken.append(rbac_pb2.PolicyRule(api_groups=[group], resources=[resource], verbs=rule.verbs,
+                                                      resource_names=[name] if name is not None else []))
+        for url in rule.non_resource_urls:
+            broken.append(rbac_pb2.PolicyRule(non_resource_urls=[url], verbs=rule.verbs))
+    compacted: list[rbac_pb2.PolicyRule] = []
+    simple: dict[tuple[str, str, bool, str], rbac_pb2.PolicyRule] = {}
+    for rule in broken:
+        if rule.non_resource_urls or not rule.verbs:
+            compacted.append(rule)
+            continue
+        key = (rule.api_groups[0], rule.resources[0], bool(rule.resource_names),
+               rule.resource_names[0] if rule.resource_names else "")
+        if key in simple:
+            simple[key].verbs.extend(rule.verbs)
+        else:
+            simple[key] = rbac_pb2.PolicyRule()
+            simple[key].CopyFrom(rule)
+    return sorted([*compacted, *simple.values()], key=_rule_sort_key)
+
+
+def _combine_resource_group(resources: Sequence[str], groups: Sequence[str]) -> str:
+    """CombineResourceGroup: `deployments.apps`, `deployments.apps/scale`, `pods`."""
+    if not resources:
+        return ""
+    resource, _, sub = resources[0].partition("/")
+    if groups and groups[0]:
+        resource += "." + groups[0]
+    return f"{resource}/{sub}" if sub else resource
+
+
+def _describe_role(role: Any) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{role.metadata.name}\n")
+    _labels_multiline(w, "Labels", role.metadata.labels)
+    _annotations_multiline(w, "Annotations", role.metadata.annotations)
+    w.write(0, "PolicyRule:\n")
+    w.write(1, "Resources\tNon-Resource URLs\tResource Names\tVerbs\n")
+    w.write(1, "---------\t-----------------\t--------------\t-----\n")
+    for r in _compact_rules(role.rules):
+        w.write(1, f"{_combine_resource_group(r.resources, r.api_groups)}\t[{' '.join(r.non_resource_urls)}]\t"
+                   f"[{' '.join(r.resource_names)}]\t[{' '.join(r.verbs)}]\n")
+    return w.render()
+
+
+def _describe_binding(b: Any) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{b.metadata.name}\n")
+    _labels_multiline(w, "Labels", b.metadata.labels)
+    _annotations_multiline(w, "Annotations", b.metadata.annotations)
+    w.write(0, "Role:\n")
+    w.write(1, f"Kind:\t{b.role_ref.kind}\n")
+    w.write(1, f"Name:\t{b.role_ref.name}\n")
+    w.write(0, "Subjects:\n")
+    w.write(1, "Kind\tName\tNamespace\n")
+    w.write(1, "----\t----\t---------\n")
+    for s in b.subjects:
+        w.write(1, f"{s.kind}\t{s.name}\t{s.namespace}\n")
+    return w.render()
+
+
 def _camel_split(field: str) -> list[str]:
     """github.com/fatih/camelcase.Split: runs of one character class, an upper-to-lower edge moving one letter."""
     runs: list[list[str]] = []
@@ -1293,4 +1393,8 @@ def describe(
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
         return _describe_namespace(obj)
+    if isinstance(obj, rbac_pb2.Role | rbac_pb2.ClusterRole):
+        return _describe_role(obj)
+    if isinstance(obj, rbac_pb2.RoleBinding | rbac_pb2.ClusterRoleBinding):
+        return _describe_binding(obj)
     return _describe_generic(obj, events, now)
