@@ -13,6 +13,7 @@ from apiserver.authn import AUTHENTICATED_GROUP, UserInfo
 from apiserver.authz import Attributes, Union
 from apiserver.rest import decode, status
 from kubemu.api import errors
+from kubemu.api.labels import go_quote
 
 AUTHORIZATION = ("authorization.k8s.io", "v1")
 AUTHENTICATION = ("authentication.k8s.io", "v1")
@@ -122,16 +123,18 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _invalid(kind: str, group: str, field: str, value: str, why: str) -> errors.Invalid:
+def _invalid(group: str, field: str, value: str, why: str) -> errors.Invalid:
+    """NewInvalid as the review's REST storage makes it: its GroupKind carries the group alone (`.authorization.k8s.io
+    "" is invalid: ...`)."""
     cause = errors.Cause("FieldValueInvalid", f"Invalid value: {value}: {why}", field)
-    return errors.new_invalid(kind, group, "", [cause])
+    return errors.new_invalid("", group, "", [cause])
 
 
 def _attributes(kind: str, group: str, user: UserInfo, spec: dict[str, Any]) -> Attributes:
     """The Attributes a SubjectAccessReview spec asks about (ResourceAttributesFrom / NonResourceAttributesFrom)."""
     ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
     if (ra is None) == (nra is None):
-        raise _invalid(kind, group, "spec.resourceAttributes", "null" if ra is None else '"{...}"',
+        raise _invalid(group, "spec.resourceAttributes", "null" if ra is None else '"{...}"',
                        "exactly one of nonResourceAttributes or resourceAttributes must be specified")
     if isinstance(nra, dict):
         return Attributes(user, str(nra.get("verb", "")), resource_request=False, path=str(nra.get("path", "")))
@@ -189,22 +192,23 @@ class Reviews:
             return out
         if kind in ("SubjectAccessReview", "LocalSubjectAccessReview"):
             if not spec.get("user") and not spec.get("groups"):
-                raise _invalid(kind, group, "spec.user", '""', "at least one of user or group must be specified")
+                raise _invalid(group, "spec.user", '""', "at least one of user or group must be specified")
             subject = UserInfo(str(spec.get("user", "")), str(spec.get("uid", "")),
                                tuple(str(g) for g in spec.get("groups") or ()))
             if kind == "LocalSubjectAccessReview":
-                ra = spec.get("resourceAttributes")
-                if isinstance(ra, dict):
-                    if not ra.get("namespace"):
-                        ra = spec["resourceAttributes"] = {**ra, "namespace": namespace}
-                    elif ra["namespace"] != namespace:
-                        raise status.bad_request(f"spec.resourceAttributes.namespace must match namespace: "
-                                                 f"{namespace}")
+                meta = doc.get("metadata") or {}
+                if meta.get("namespace", namespace) != namespace:
+                    raise status.bad_request("the namespace of the provided object does not match the namespace sent "
+                                             "on the request")
+                ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+                if nra is not None:
+                    raise _invalid(group, "spec.nonResourceAttributes", '"{...}"', "disallowed on this kind of request")
+                if isinstance(ra, dict) and ra.get("namespace", "") != namespace:
+                    raise _invalid(group, "spec.resourceAttributes.namespace", go_quote(str(ra.get("namespace", ""))),
+                                   "must match metadata.namespace")
                 out["metadata"] = {"namespace": namespace}
         else:
-            if spec.get("user") or spec.get("groups"):
-                raise _invalid(kind, group, "spec.user", f'"{spec.get("user", "")}"', "must be empty")
-            subject = user
+            subject = user  # a SelfSubjectAccessReview's spec has no user: it is always the caller
         a = _attributes(kind, group, subject, spec)
         decision, reason = self.authorizer.authorize(a)
         out["spec"] = spec

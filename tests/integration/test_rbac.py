@@ -245,6 +245,40 @@ async def test_anonymous_requests_are_system_anonymous_and_health_stays_open(rba
             assert r.status == 200
 
 
+async def test_subject_access_reviews_answer_for_someone_else(rbac_server: ApiServer, admin: Kubectl,
+                                                             ns: str) -> None:
+    ok(admin("create", "-f", "-", stdin=binding("RoleBinding", "bob-views", ns, "ClusterRole", "view", "User",
+                                                "bob")))
+    assert rbac_server.rest is not None
+    ctx = ssl.create_default_context(cafile=str(rbac_server.rest.ca))
+    auth = {"Authorization": f"Bearer {rbac_server.rest.token}"}
+    base = rbac_server.rest_url + "/apis/authorization.k8s.io/v1"
+    sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+           "spec": {"user": "bob", "resourceAttributes": {"verb": "get", "resource": "pods", "namespace": ns}}}
+
+    async def post(path: str, doc: dict[str, Any]) -> tuple[int, Any]:
+        async with aiohttp.ClientSession() as s, s.post(base + path, json=doc, ssl=ctx, headers=auth) as r:
+            return r.status, await r.json()
+
+    async def allowed() -> bool:
+        return bool((await post("/subjectaccessreviews", sar))[1]["status"]["allowed"])
+
+    await until(allowed)
+    code, answer = await post("/subjectaccessreviews", sar)
+    assert (code, answer["status"]) == (201, {"allowed": True, "reason": f'RBAC: allowed by RoleBinding '
+                                              f'"bob-views/{ns}" of ClusterRole "view" to User "bob"'})
+    local = {**sar, "kind": "LocalSubjectAccessReview", "metadata": {"namespace": ns}}
+    code, answer = await post(f"/namespaces/{ns}/localsubjectaccessreviews", local)
+    assert (code, answer["status"]["allowed"]) == (201, True)
+    local["spec"] = {"user": "bob", "resourceAttributes": {"verb": "get", "resource": "pods"}}
+    code, answer = await post(f"/namespaces/{ns}/localsubjectaccessreviews", local)
+    assert (code, answer["message"]) == (422, '.authorization.k8s.io "" is invalid: spec.resourceAttributes.namespace: '
+                                              'Invalid value: "": must match metadata.namespace')
+    code, answer = await post("/subjectaccessreviews", {**sar, "spec": {"resourceAttributes": {"verb": "get"}}})
+    assert (code, answer["message"]) == (422, '.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at '
+                                              'least one of user or group must be specified')
+
+
 def test_the_bootstrap_policy_is_there(admin: Kubectl) -> None:
     out = ok(admin("get", "clusterrolebinding", "cluster-admin", "-o", "json"))
     binding = json.loads(out)
