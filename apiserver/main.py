@@ -131,7 +131,7 @@ async def serve(args: argparse.Namespace) -> None:
                              interceptors=[TokenInterceptor(authenticator)] if authenticator else None)
     api_pb2_grpc.add_APIServicer_to_server(ApiService(
         registry, hub, args.bookmark_interval, authenticator=authenticator,
-        authorizer=None if args.authorization_mode == ("AlwaysAllow",) else authorizer), server)
+        authorizer=None if authorizer.allows_everything else authorizer), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (

@@ -79,6 +79,8 @@ class Union:
         self.anonymous_allowed = anonymous_allowed
         """A request without credentials is served as system:anonymous (upstream's --anonymous-auth, which it turns
         off under AlwaysAllow) rather than refused with 401."""
+        self.allows_everything = bool(self.authorizers) and isinstance(self.authorizers[0], AlwaysAllow)
+        """The first mode allows every request: the faces need not work out what a request asks."""
 
     def authorize(self, a: Attributes) -> tuple[Decision, str]:
         if SUPERUSER_GROUP in a.user.groups:
