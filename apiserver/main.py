@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from apiserver import admission, authz
 from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
+from apiserver.authz.escalation import EscalationCheck
 from apiserver.authz.rbac import PolicyCache, RBACAuthorizer
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
@@ -120,6 +121,8 @@ async def serve(args: argparse.Namespace) -> None:
     await hub.start()
     registry.cached = hub.cached
     authorizer, policy = await _authorizer(args.authorization_mode, registry, hub)
+    if policy is not None and not authorizer.allows_everything:
+        registry.write_check = EscalationCheck(authorizer, RBACAuthorizer(policy))
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                       ("grpc.max_send_message_length", 64 * 1024 * 1024),

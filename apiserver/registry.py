@@ -109,6 +109,9 @@ class Registry:
         cached object. A stale one fails the store's compare-and-swap and the verb goes on from the store;
         a verb that would fail, or answer without writing, after starting from the cache runs again from the
         store, so no answer is the cache's alone."""
+        self.write_check: Callable[[Any], None] | None = None
+        """Called with each object about to be created or spec-updated, before admission; raises to refuse it
+        (RBAC's escalation check on roles and bindings, as upstream's policy-based storage wraps those kinds')."""
 
     def enable_admission(self, enabled: frozenset[str] | None = None) -> None:
         """Run every admission plugin (or those named) on writes from now on."""
@@ -163,6 +166,8 @@ class Registry:
         meta.ClearField("deletion_timestamp")
         meta.ClearField("deletion_grace_period_seconds")
         set_time(meta.creation_timestamp, float(int(self.clock())))
+        if self.write_check is not None:
+            self.write_check(obj)
         attrs = admission.Attributes(admission.CREATE, info, namespace, meta.name, obj, dry_run=dry_run)
         await self.admission.admit(attrs)
         strategy.prepare_for_create(obj, self.config)
@@ -220,6 +225,8 @@ class Registry:
             if requested_rv and requested_rv != old.metadata.resource_version:
                 raise errors.Conflict(errors.conflict_message(info.resource, name))
             new = self._merge_update(strategy, old, obj, status=status)
+            if self.write_check is not None and not status:
+                self.write_check(new)
             attrs = admission.Attributes(admission.UPDATE, info, namespace, name, new, old,
                                          subresource="status" if status else "", dry_run=dry_run)
             await self.admission.admit(attrs)

@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 from apiserver import errors
 from apiserver.authn import TokenAuthenticator, UserInfo, bearer_token
 from apiserver.authz import ANONYMOUS, Attributes, Union
+from apiserver.authz.escalation import REQUEST_USER
 from apiserver.proxy import KubeletProxy
 from apiserver.registry import Registry
 from apiserver.storage import StreamEvent
@@ -90,7 +91,9 @@ class ApiService(api_pb2_grpc.APIServicer):
         if self.authorizer is None:
             return
         info = _kind(kind)
-        self.authorizer.check(Attributes(self._user(context), verb, namespace=namespace if info.namespaced else "",
+        user = self._user(context)
+        REQUEST_USER.set(user)  # for RBAC's escalation check on role and binding writes
+        self.authorizer.check(Attributes(user, verb, namespace=namespace if info.namespaced else "",
                                          api_group=info.group, api_version=info.version, resource=info.plural,
                                          subresource=subresource, name=name))
 

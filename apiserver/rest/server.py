@@ -13,6 +13,7 @@ from aiohttp import web
 
 from apiserver.authn import TokenAuthenticator, UserInfo
 from apiserver.authz import ANONYMOUS, AlwaysAllow, Attributes, Union
+from apiserver.authz.escalation import REQUEST_USER
 from apiserver.registry import Registry
 from apiserver.rest import discovery, openapi, reviews, status
 from apiserver.rest.auth import PUBLIC_PATHS, authenticate
@@ -89,10 +90,14 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The user for RBAC's escalation check on role and binding writes; unset again after the request, as one
+        # connection's requests run in one task.
+        token = REQUEST_USER.set(None)
         try:
             request["user"] = user = self._impersonate(request, self._user(request))
             if request.path not in PUBLIC_PATHS and not self.authorizer.allows_everything:
                 self.authorizer.check(attributes(user, request.method, request.path, request.query))
+                REQUEST_USER.set(user)
             response = await handler(request)
             if not response.prepared:  # a watch stream set its own before its first byte
                 response.headers.setdefault("Cache-Control", "no-cache, private")
@@ -114,6 +119,8 @@ class RestApi:
         except Exception as e:  # a bug, not the client's fault: say so as upstream does, and keep serving
             self.log.exception("rest.internal_error", method=request.method, path=request.path)
             return status.status_response(request, new_internal_error(str(e)))
+        finally:
+            REQUEST_USER.reset(token)
 
     def _user(self, request: web.Request) -> UserInfo:
         """Who sent the request: its bearer token's user; without a token, system:anonymous where anonymous

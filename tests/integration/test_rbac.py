@@ -279,6 +279,38 @@ async def test_subject_access_reviews_answer_for_someone_else(rbac_server: ApiSe
                                               'least one of user or group must be specified')
 
 
+async def test_roles_and_bindings_grant_only_what_their_writer_holds(rbac_server: ApiServer, admin: Kubectl,
+                                                                     tmp_path: Path, ns: str) -> None:
+    sa = _kubectl(rbac_server, tmp_path, SA)
+    writer = {"apiVersion": RBAC, "kind": "Role", "metadata": {"name": "role-writer", "namespace": ns}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+         "verbs": ["create", "update", "get"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]}
+    ok(admin("create", "-f", "-", stdin=json.dumps(writer)))
+    ok(admin("create", "-f", "-", stdin=binding("RoleBinding", "x-writes", ns, "Role", "role-writer",
+                                                "Group", "system:serviceaccounts:default")))
+    await until(lambda: _can_i(sa, "create", "roles", "-n", ns) == "yes")
+    esc = {"apiVersion": RBAC, "kind": "Role", "metadata": {"name": "esc", "namespace": ns}, "rules": [
+        {"apiGroups": [""], "resources": ["pods", "secrets"], "verbs": ["get", "delete"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"], "resourceNames": ["a"]}]}
+    refused = sa("create", "-f", "-", stdin=json.dumps(esc))
+    # The peer's words for the same request by system:serviceaccount:rbac-probe:x.
+    assert refused.stderr == (
+        'Error from server (Forbidden): error when creating "STDIN": roles.rbac.authorization.k8s.io "esc" is '
+        f'forbidden: user "{SA_USER}" (groups=["system:serviceaccounts" "system:serviceaccounts:default" '
+        '"system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+        '{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}\n'
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["get" "delete"]}\n'
+        '{APIGroups:["apps"], Resources:["deployments"], ResourceNames:["a"], Verbs:["list"]}\n')
+    ok(sa("create", "-f", "-", stdin=role("ok1", ns, ["get"], ["pods"])))
+    refused = sa("create", "-f", "-", stdin=binding("RoleBinding", "rbx", ns, "ClusterRole", "edit", "User", "bob"))
+    assert 'rolebindings.rbac.authorization.k8s.io "rbx" is forbidden: user' in refused.stderr
+    refused = sa("create", "-f", "-", stdin=binding("RoleBinding", "rby", ns, "ClusterRole", "nope", "User", "bob"))
+    assert refused.stderr == ('Error from server (NotFound): error when creating "STDIN": '
+                              'rolebindings.rbac.authorization.k8s.io "nope" not found\n')
+    ok(sa("create", "-f", "-", stdin=binding("RoleBinding", "rbz", ns, "Role", "ok1", "User", "bob")))
+
+
 def test_the_bootstrap_policy_is_there(admin: Kubectl) -> None:
     out = ok(admin("get", "clusterrolebinding", "cluster-admin", "-o", "json"))
     binding = json.loads(out)

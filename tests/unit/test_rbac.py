@@ -9,6 +9,7 @@ import pytest
 from apiserver.apis.rbac import bootstrap
 from apiserver.authn import UserInfo
 from apiserver.authz import ANONYMOUS, AlwaysAllow, AlwaysDeny, Attributes, Union, forbidden, parse_modes
+from apiserver.authz.escalation import compact, compact_string, missing_rights
 from apiserver.authz.rbac import Request, applies_to, rule_allows
 from apiserver.rest.requestinfo import attributes
 from controllers.clusterroleaggregation import aggregated_rules
@@ -154,4 +155,20 @@ def test_describe_lays_rules_out_as_kubectl() -> None:
         "  pods                    []                 [a]             [get list]",
         "  deployments.apps/scale  []                 [a]             [get list]",
         "  pods.apps               []                 [a]             [get list]",
+    ]
+
+
+def test_what_a_writer_holds_covers() -> None:
+    owner = [rule(verbs=["get", "list"], api_groups=[""], resources=["pods", "*/log"]),
+             rule(verbs=["*"], api_groups=["apps"], resources=["deployments"], resource_names=["web"]),
+             rule(verbs=["get"], non_resource_urls=["/apis/*"])]
+    assert missing_rights(owner, [rule(verbs=["get"], api_groups=[""], resources=["pods", "pods/log"])]) == []
+    assert missing_rights(owner, [rule(verbs=["delete"], api_groups=["apps"], resources=["deployments"],
+                                       resource_names=["web"])]) == []
+    missing = missing_rights(owner, [rule(verbs=["get", "watch"], api_groups=["", "apps"], resources=["pods"]),
+                                     rule(verbs=["get"], non_resource_urls=["/apis/apps", "/metrics"])])
+    assert sorted(compact_string(r) for r in compact(missing)) == [
+        '{APIGroups:[""], Resources:["pods"], Verbs:["watch"]}',
+        '{APIGroups:["apps"], Resources:["pods"], Verbs:["get" "watch"]}',
+        '{NonResourceURLs:["/metrics"], Verbs:["get"]}',
     ]
