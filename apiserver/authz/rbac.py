@@ -36,12 +36,16 @@ class PolicyCache:
 
     async def start(self) -> None:
         for kind in KINDS:
-            await self._sync(kind)
+            await self._resync(kind)
 
     async def _sync(self, kind: str) -> None:
         flt = make_filter(kind, "", "", "")
         sub, _ = self.hub.subscribe(kind, flt)
-        items, rev = await self.registry.list(kind, "", flt)
+        try:
+            items, rev = await self.registry.list(kind, "", flt)
+        except BaseException:
+            self.hub.unsubscribe(sub)
+            raise
         self.objects[kind] = {(o.metadata.namespace, o.metadata.name): o for o in items}
         self._tasks.append(asyncio.create_task(self._follow(kind, sub, rev), name=f"rbac-{kind}"))
 
@@ -52,7 +56,7 @@ class PolicyCache:
                 batch = await sub.queue.get()
                 if batch is None:  # fell behind: list again, as a reflector does
                     self.hub.unsubscribe(sub)
-                    await self._sync(kind)
+                    await self._resync(kind)
                     return
                 objects = self.objects[kind]
                 for etype, ev in batch:
@@ -66,6 +70,18 @@ class PolicyCache:
                         objects[key] = obj
         finally:
             self.hub.unsubscribe(sub)
+
+    async def _resync(self, kind: str) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._sync(kind)
+                self.log.info("rbac.listed", kind=kind, objects=len(self.objects[kind]))
+                return
+            except Exception as e:  # the store may be down for a while (chaos): keep the last policy and retry
+                self.log.warning("rbac.list_failed", kind=kind, error=str(e), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     async def stop(self) -> None:
         for t in self._tasks:
