@@ -348,3 +348,13 @@ def test_validation_names_the_field(admin: Kubectl, ns: str) -> None:
     assert refused.stderr == ('The RoleBinding "rb1" is invalid: roleRef: Invalid value: {"APIGroup":'
                               '"rbac.authorization.k8s.io","Kind":"ClusterRole","Name":"edit"}: cannot change '
                               'roleRef\n')
+
+
+def test_under_always_allow_everyone_may_and_whoami_answers(apiserver: ApiServer, tmp_path: Path) -> None:
+    """The session's apiserver runs the default mode: the reviews answer from AlwaysAllow."""
+    assert apiserver.rest is not None
+    run = _kubectl(apiserver, tmp_path, apiserver.rest.token)
+    assert _can_i(run, "delete", "nodes") == "yes"
+    assert ok(run("auth", "can-i", "--list")).splitlines()[1].split() == ["*.*", "[]", "[]", "[*]"]
+    who = json.loads(ok(run("auth", "whoami", "-o", "json")))
+    assert who["status"]["userInfo"]["username"] == "kubemu-admin"
