@@ -7,9 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from apiserver.authn import UserInfo
+import structlog
+
+from apiserver.authn import AUTHENTICATED_GROUP, UserInfo
 from kubemu.api import errors
 from kubemu.pb import rbac_pb2
+
+log = structlog.get_logger()
 
 SUPERUSER_GROUP = "system:masters"
 """Upstream's user.SystemPrivilegedGroup: kube-apiserver allows its members everything before any mode is asked."""
@@ -110,6 +114,8 @@ class Union:
         """Raise the 403 the request gets unless it is allowed."""
         decision, reason = self.authorize(a)
         if decision != "allow":
+            log.debug("request.forbidden", component="apiserver", user=a.user.name, verb=a.verb,
+                      resource=a.resource or a.path, namespace=a.namespace, name=a.name, reason=reason)
             raise forbidden(a, reason)
 
 
@@ -145,3 +151,16 @@ def forbidden(a: Attributes, reason: str = "") -> errors.Forbidden:
     about = f'{resource} "{a.name}"' if a.name else resource
     return errors.Forbidden(f"{about} is forbidden: {why}",
                             details=errors.StatusDetails(name=a.name, group=a.api_group, kind=a.resource))
+
+
+def impersonated(name: str, groups: list[str]) -> UserInfo:
+    """The user an Impersonate-User (and Impersonate-Group) request acts as, once it may: a service account's
+    groups when none are asked for, and system:authenticated for anyone but system:anonymous (upstream's
+    impersonation filter)."""
+    if name == "system:anonymous":
+        return UserInfo(name, "", (*groups, "system:unauthenticated") if "system:unauthenticated" not in groups
+                        else tuple(groups))
+    if not groups and name.startswith("system:serviceaccount:"):
+        ns = name.split(":")[2]
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+    return UserInfo(name, "", tuple(groups) if AUTHENTICATED_GROUP in groups else (*groups, AUTHENTICATED_GROUP))

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from apiserver.authn import AUTHENTICATED_GROUP, UserInfo
+from apiserver.authn import UserInfo
 from apiserver.authz import Attributes, Union
 from apiserver.rest import decode, status
 from kubemu.api import errors
@@ -239,15 +239,3 @@ class Reviews:
         if errs:
             st["evaluationError"] = errors.aggregate(errs)
         return st
-
-
-def impersonated(user: UserInfo, name: str, groups: list[str]) -> UserInfo:
-    """The user an Impersonate-User (and Impersonate-Group) request acts as: system:authenticated is added as
-    upstream does for any impersonated user but system:anonymous."""
-    if name == "system:anonymous":
-        return UserInfo(name, "", (*groups, "system:unauthenticated") if "system:unauthenticated" not in groups
-                        else tuple(groups))
-    if not groups and name.startswith("system:serviceaccount:"):
-        ns = name.split(":")[2]
-        groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
-    return UserInfo(name, "", tuple(groups) if AUTHENTICATED_GROUP in groups else (*groups, AUTHENTICATED_GROUP))

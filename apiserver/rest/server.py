@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from apiserver.authn import TokenAuthenticator, UserInfo
-from apiserver.authz import ANONYMOUS, AlwaysAllow, Attributes, Union
+from apiserver.authz import ANONYMOUS, AlwaysAllow, Attributes, Union, impersonated
 from apiserver.authz.escalation import REQUEST_USER
 from apiserver.registry import Registry
 from apiserver.rest import discovery, openapi, reviews, status
@@ -155,7 +155,7 @@ class RestApi:
         self.authorizer.check(target)
         for group in groups:
             self.authorizer.check(Attributes(user, "impersonate", resource="groups", name=group))
-        return reviews.impersonated(user, name, groups)
+        return impersonated(name, groups)
 
     # -- handlers ---------------------------------------------------------------------------------------------------
 
