@@ -317,6 +317,23 @@ def test_the_bootstrap_policy_is_there(admin: Kubectl) -> None:
     assert binding["metadata"]["labels"] == {"kubernetes.io/bootstrapping": "rbac-defaults"}
     assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                                     "name": "system:masters"}]
+    described = ok(admin("describe", "clusterrole", "system:public-info-viewer"))
+    assert described == (  # as kubectl describes it against the 1.35 peer
+        "Name:         system:public-info-viewer\n"
+        "Labels:       kubernetes.io/bootstrapping=rbac-defaults\n"
+        "Annotations:  rbac.authorization.kubernetes.io/autoupdate: true\n"
+        "PolicyRule:\n"
+        "  Resources  Non-Resource URLs  Resource Names  Verbs\n"
+        "  ---------  -----------------  --------------  -----\n"
+        "             [/healthz]         []              [get]\n"
+        "             [/livez]           []              [get]\n"
+        "             [/readyz]          []              [get]\n"
+        "             [/version/]        []              [get]\n"
+        "             [/version]         []              [get]\n")
+    wide = ok(admin("get", "clusterrolebinding", "system:public-info-viewer", "-o", "wide")).splitlines()
+    assert wide[0].split() == ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
+    assert wide[1].split()[:2] == ["system:public-info-viewer", "ClusterRole/system:public-info-viewer"]
+    assert wide[1].split()[3:] == ["system:authenticated,", "system:unauthenticated"]
     names = ok(admin("get", "clusterroles", "-o", "name")).split()
     for role in ("admin", "edit", "view", "cluster-admin", "system:basic-user", "system:discovery",
                  "system:public-info-viewer", "system:kube-scheduler", "system:kube-controller-manager",
