@@ -66,8 +66,6 @@ UNREACHABLE: dict[str, set[str]] = {
     "Pod": {f"spec.{p}" for p in _POD_SPEC_UNREACHABLE},
     **{k: {f"spec.template.spec.{p}" for p in _POD_SPEC_UNREACHABLE} for k in _TEMPLATE_KINDS},
 }
-# "namespaced rules cannot apply to non-resource URLs".
-UNREACHABLE["Role"] = {"rules.nonResourceURLs"}
 for _k in _TEMPLATE_KINDS[:4]:
     # "activeDeadlineSeconds in ReplicaSet is not Supported" (and the same for the other controllers).
     UNREACHABLE[_k].add("spec.template.spec.activeDeadlineSeconds")
@@ -816,19 +814,6 @@ KIND_OVERRIDES: dict[str, dict[str, Override]] = {
         "spec.strategy": "OldestEmulationVersion",
         "spec.preferredHolder": "you",
     },
-    # RBAC: a rule is either about resources or about non-resource URLs (the latter in ClusterRoles only); role
-    # references and subjects name real kinds, and User and Group subjects the RBAC group.
-    **{kind: {
-        **_meta(kind),
-        "metadata.namespace": "NS" if kind.startswith(("Role", "RoleBinding")) else None,
-        "metadata.finalizers": ["example.com/keep"],
-        "*.matchExpressions": [{"key": "tier", "operator": "In", "values": ["field"]}],
-        "rules": [{"apiGroups": [""], "resources": ["pods", "pods/log"], "resourceNames": ["web"], "verbs": ["get"]},
-                  *([{"nonResourceURLs": ["/healthz"], "verbs": ["get"]}] if kind == "ClusterRole" else [])],
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "NS"},
-                     {"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"}],
-    } for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
 }
 STATUS_OVERRIDES: dict[str, Override] = {}
 
