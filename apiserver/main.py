@@ -18,6 +18,7 @@ from apiserver import admission, authz
 from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
 from apiserver.authz.escalation import EscalationCheck
 from apiserver.authz.rbac import PolicyCache, RBACAuthorizer
+from apiserver.lister import Lister
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
 from apiserver.service import ApiService
@@ -30,6 +31,9 @@ from kubemu.durations import positive_duration
 from kubemu.pb import api_pb2, api_pb2_grpc
 
 log = structlog.get_logger()
+
+ADMISSION_LISTED = ("LimitRange", "ResourceQuota")
+"""Kinds admission plugins read on every write, kept in memory (apiserver/lister.py)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -123,6 +127,9 @@ async def serve(args: argparse.Namespace) -> None:
     authorizer, policy = await _authorizer(args.authorization_mode, registry, hub)
     if policy is not None and not authorizer.allows_everything:
         registry.write_check = EscalationCheck(authorizer, RBACAuthorizer(policy))
+    for kind in ADMISSION_LISTED:
+        registry.listers[kind] = Lister(hub, store, kind)
+        await registry.listers[kind].start()
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                       ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -176,6 +183,8 @@ async def serve(args: argparse.Namespace) -> None:
     await server.stop(grace=1.0)
     if policy is not None:
         await policy.stop()
+    for lister in registry.listers.values():
+        await lister.stop()
     await hub.stop()
     await store.close()
 

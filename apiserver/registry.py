@@ -17,15 +17,18 @@ from apiserver import admission, errors, validation
 from apiserver import storage as st
 from apiserver.apis import install
 from apiserver.apis.strategy import Strategy
+from apiserver.lister import Lister
 from apiserver.watch import Attrs, Filter
 from kubemu.api import fields as fieldsel
 from kubemu.api import kinds, names
+from kubemu.api import labels as labelsel
 from kubemu.api.serialization import set_time
 from kubemu.config import ClusterConfig
 
 log = structlog.get_logger()
 
 _CAS_RETRIES = 16
+_EVERYTHING = Filter(None, labelsel.EVERYTHING, fieldsel.EVERYTHING)
 
 
 class _Uids:
@@ -112,6 +115,26 @@ class Registry:
         self.write_check: Callable[[Any], None] | None = None
         """Called with each object about to be created or spec-updated, before admission; raises to refuse it
         (RBAC's escalation check on roles and bindings, as upstream's policy-based storage wraps those kinds')."""
+        self.listers: dict[str, Lister] = {}
+        """In-memory copies of the kinds admission plugins read on every write (LimitRanges, ResourceQuotas),
+        when the apiserver runs a watch hub to keep them (`list_for_admission`)."""
+        self.written: dict[str, int] = {}
+        """kind -> the revision of the last write of that kind through this registry."""
+
+    def _wrote(self, kind: str, rev: int) -> None:
+        if rev > self.written.get(kind, 0):
+            self.written[kind] = rev
+
+    async def list_for_admission(self, kind: str, namespace: str) -> builtins.list[Any]:
+        """The objects of a kind in a namespace as admission plugins read them: from the kind's lister when there
+        is one and it has seen this apiserver's writes of the kind, else from the store."""
+        lister = self.listers.get(kind)
+        if lister is not None:
+            found = lister.list(namespace, self.written.get(kind, 0))
+            if found is not None:
+                return found
+        objs, _ = await self.list(kind, namespace, _EVERYTHING)
+        return objs
 
     def enable_admission(self, enabled: frozenset[str] | None = None) -> None:
         """Run every admission plugin (or those named) on writes from now on."""
@@ -188,6 +211,7 @@ class Registry:
         except st.NamespaceMissing:
             raise errors.NotFound(f'namespaces "{namespace}" not found') from None
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
@@ -233,8 +257,10 @@ class Registry:
             if not status:
                 errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
                     strategy.validate(new)
-                if errs:
-                    raise _invalid(info, name, errs)
+            else:
+                errs = strategy.validate_status_update(new, old)
+            if errs:
+                raise _invalid(info, name, errs)
             await self.admission.validate(attrs)
             if dry_run:
                 new.metadata.resource_version = old.metadata.resource_version
@@ -289,6 +315,7 @@ class Registry:
                 info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(strategy, new)
             )
             meta.resource_version = str(rev)
+            self._wrote(info.kind, rev)
             self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
             return new
         if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
@@ -300,6 +327,7 @@ class Registry:
             _encode_attrs(strategy, old),
         )
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return new
 
@@ -421,6 +449,7 @@ class Registry:
                 info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj), old_attrs
             )
             meta.resource_version = str(rev)
+            self._wrote(info.kind, rev)
             self.log.debug("object.deleting", kind=info.kind, object=member.lstrip("/"), rv=rev, grace=grace)
             return obj
         if not meta.HasField("deletion_timestamp"):
@@ -428,6 +457,7 @@ class Registry:
             meta.deletion_grace_period_seconds = 0
         rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj))
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 

@@ -22,6 +22,7 @@ from controllers.job import JobController, TTLAfterFinishedController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
+from controllers.resourcequota import ResourceQuotaController
 from kubemu import config as cfg
 from kubemu import logs
 from kubemu.client.client import Client, connect
@@ -40,9 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection, pod GC and ClusterRole aggregation, "
-                    "leader-elected like "
-                    "kube-controller-manager.",
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, resource quota and ClusterRole "
+                    "aggregation, leader-elected like kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -76,6 +76,8 @@ class ControllerManager:
         for info in collectable_kinds():  # the collector watches every kind that can have owners
             if info.kind not in self.informers:
                 self.informers[info.kind] = Informer(client.resource(info.kind))
+        if "ResourceQuota" not in self.informers:
+            self.informers["ResourceQuota"] = Informer(client.resource("ResourceQuota"))
         self.controllers: list[Any] = [
             DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
@@ -88,6 +90,7 @@ class ControllerManager:
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
             ClusterRoleAggregationController(client, extra["ClusterRole"]),
+            ResourceQuotaController(client, config, self.informers),
         ]
 
     async def run(self) -> None:

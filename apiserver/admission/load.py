@@ -4,6 +4,10 @@ NamespaceLifecycle, LimitRanger, ServiceAccount, ..., Priority, ..., DefaultStor
 from __future__ import annotations
 
 from apiserver.admission import Plugin
+from apiserver.admission.limitranger import LimitRanger
+from apiserver.admission.resourcequota import ResourceQuota
 
 ORDER: list[type[Plugin]] = [
+    LimitRanger,
+    ResourceQuota,
 ]

@@ -83,6 +83,10 @@ class Strategy:
         """The rules only an update has (immutable fields); the registry runs `validate(new)` as well."""
         return validate_object_meta_update(new.metadata, old.metadata)
 
+    def validate_status_update(self, new: Any, old: Any) -> list[FieldError]:
+        """ValidateStatusUpdate: what a write of the status subresource must satisfy (nothing, for most kinds)."""
+        return []
+
     # -- delete ---------------------------------------------------------------------------------------------------
 
     def may_delete(self, name: str) -> str | None:

@@ -333,7 +333,14 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 if not first:
                     print()
                 first = False
-                sys.stdout.write(printers.describe(obj, evs, now=now()))
+                quotas: list[Any] = []
+                limit_ranges: list[Any] = []
+                if info.kind == "Namespace":
+                    # describeNamespace shows the namespace's quotas and limit ranges (and says so when none).
+                    name = obj.metadata.name
+                    quotas = (await client.resource("ResourceQuota").list(name)).items
+                    limit_ranges = (await client.resource("LimitRange").list(name)).items
+                sys.stdout.write(printers.describe(obj, evs, now=now(), quotas=quotas, limit_ranges=limit_ranges))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)
         return 1 if failed else 0

@@ -513,6 +513,33 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+def _configmap_row(cm: core_pb2.ConfigMap, now: float) -> list[str]:
+    return [cm.metadata.name, str(len(cm.data) + len(cm.binary_data)), _age(cm, now)]
+
+
+def _secret_row(secret: core_pb2.Secret, now: float) -> list[str]:
+    return [secret.metadata.name, secret.type, str(len(secret.data)), _age(secret, now)]
+def _rfc3339(t: Message) -> str:
+    """metav1.Time in RFC 3339, UTC, whole seconds (a `date` column's cell)."""
+    return dt.datetime.fromtimestamp(int(time_value(t) // 1), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _limit_range_row(lr: core_pb2.LimitRange, now: float) -> list[str]:
+    return [lr.metadata.name, _rfc3339(lr.metadata.creation_timestamp)]
+
+
+def _quota_row(rq: core_pb2.ResourceQuota, now: float) -> list[str]:
+    """printResourceQuota: `name: used/hard` by name, the limits.* ones in their own column."""
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(rq.status.hard):
+        used = _quantity_text(rq.status.used.get(name, "0"))
+        cell = f"{name}: {used}/{_quantity_text(rq.status.hard[name])}"
+        pieces = name.split(".")
+        (limit if len(pieces) > 1 and pieces[0] == "limits" else request).append(cell)
+    return [rq.metadata.name, ", ".join(request), ", ".join(limit), _age(rq, now)]
+
+
 def _role_row(role: Any, now: float) -> list[str]:
     # printRole/printClusterRole: the creation time itself, not an age.
     ts = role.metadata.creation_timestamp
@@ -576,6 +603,14 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    "ConfigMap": ((_Column("Name", is_name=True), _Column("Data", type=_INT), _Column("Age")), _configmap_row),
+    "Secret": ((
+        _Column("Name", is_name=True), _Column("Type"), _Column("Data", type=_INT), _Column("Age"),
+    ), _secret_row),
+    "LimitRange": ((_Column("Name", is_name=True), _Column("Created At", type="date")), _limit_range_row),
+    "ResourceQuota": ((
+        _Column("Name", is_name=True), _Column("Request"), _Column("Limit"), _Column("Age"),
+    ), _quota_row),
     **dict.fromkeys(("Role", "ClusterRole"), (
         (_Column("Name", is_name=True), _Column("Created At", type="date")), _role_row)),
     **dict.fromkeys(("RoleBinding", "ClusterRoleBinding"), ((
@@ -592,8 +627,8 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
-    "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
+    "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim", "EndpointSlice",
+    "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
     "ServiceCIDR", "PriorityClass", "StorageClass",
     "CSINode", "CSIDriver",
 })
@@ -968,6 +1003,17 @@ def _describe_containers(w: _Writer, label: str, pod: core_pb2.Pod, containers: 
                                   ("Startup", c.HasField("startup_probe"), c.startup_probe)):
             if has:
                 w.write(2, f"{title}:\t{_describe_probe(probe)}\n")
+        if c.env_from:
+            w.write(2, "Environment Variables from:\n")
+        for ef in c.env_from:
+            cm_ref = ef.HasField("config_map_ref")
+            name = ef.config_map_ref.name if cm_ref else ef.secret_ref.name
+            source = "ConfigMap" if cm_ref else "Secret"
+            optional = _go_bool(ef.config_map_ref.optional if cm_ref else ef.secret_ref.optional)
+            if ef.prefix:
+                w.write(3, f"{name}\t{source} with prefix '{ef.prefix}'\tOptional: {optional}\n")
+            else:
+                w.write(3, f"{name}\t{source}\tOptional: {optional}\n")
         w.write(2, "Environment:" + ("" if c.env else "\t<none>") + "\n")
         for e in c.env:
             if not e.HasField("value_from"):
@@ -982,12 +1028,39 @@ def _describe_containers(w: _Writer, label: str, pod: core_pb2.Pod, containers: 
                 if value == "0" and rref.resource in ("limits.cpu", "limits.memory"):
                     value = "node allocatable"
                 w.write(3, f"{e.name}:\t{value} ({rref.resource})\n")
+            elif e.value_from.HasField("secret_key_ref"):
+                sref = e.value_from.secret_key_ref
+                w.write(3, f"{e.name}:\t<set to the key '{sref.key}' in secret '{sref.name}'>\t"
+                           f"Optional: {'true' if sref.optional else 'false'}\n")
+            elif e.value_from.HasField("config_map_key_ref"):
+                cref = e.value_from.config_map_key_ref
+                w.write(3, f"{e.name}:\t<set to the key '{cref.key}' of config map '{cref.name}'>\t"
+                           f"Optional: {'true' if cref.optional else 'false'}\n")
         w.write(2, "Mounts:" + ("" if c.volume_mounts else "\t<none>") + "\n")
         for m in sorted(c.volume_mounts, key=lambda m: m.mount_path):
             flags = ["ro" if m.read_only else "rw"]
             if m.sub_path:
                 flags.append(f"path={go_quote(m.sub_path)}")
             w.write(3, f"{m.mount_path} from {m.name} ({','.join(flags)})\n")
+
+
+def _go_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _describe_projected(w: _Writer, projected: core_pb2.ProjectedVolumeSource) -> None:
+    """printProjectedVolumeSource: one or two lines per source."""
+    w.write(2, "Type:\tProjected (a volume that contains injected data from multiple sources)\n")
+    for src in projected.sources:
+        if src.HasField("secret"):
+            w.write(2, f"SecretName:\t{src.secret.name}\n    Optional:\t{_go_bool(src.secret.optional)}\n")
+        elif src.HasField("downward_api"):
+            w.write(2, "DownwardAPI:\ttrue\n")
+        elif src.HasField("config_map"):
+            w.write(2, f"ConfigMapName:\t{src.config_map.name}\n"
+                       f"    Optional:\t{_go_bool(src.config_map.optional)}\n")
+        elif src.HasField("service_account_token"):
+            w.write(2, f"TokenExpirationSeconds:\t{src.service_account_token.expiration_seconds}\n")
 
 
 def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
@@ -1008,6 +1081,21 @@ def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
                 size = _quantity_text(ed.size_limit)
             w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                        f"    Medium:\t{ed.medium}\n    SizeLimit:\t{size}\n")
+        elif v.HasField("config_map"):
+            w.write(2, "Type:\tConfigMap (a volume populated by a ConfigMap)\n"
+                       f"    Name:\t{v.config_map.name}\n    Optional:\t{_go_bool(v.config_map.optional)}\n")
+        elif v.HasField("secret"):
+            w.write(2, "Type:\tSecret (a volume populated by a Secret)\n"
+                       f"    SecretName:\t{v.secret.secret_name}\n    Optional:\t{_go_bool(v.secret.optional)}\n")
+        elif v.HasField("downward_api"):
+            w.write(2, "Type:\tDownwardAPI (a volume populated by information about the pod)\n    Items:\n")
+            for item in v.downward_api.items:
+                if item.HasField("field_ref"):
+                    w.write(3, f"{item.field_ref.field_path} -> {item.path}\n")
+                if item.HasField("resource_field_ref"):
+                    w.write(3, f"{item.resource_field_ref.resource} -> {item.path}\n")
+        elif v.HasField("projected"):
+            _describe_projected(w, v.projected)
         else:
             w.write(1, "<unknown>\n")
 
@@ -1211,15 +1299,108 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
     return w.render()
 
 
-def _describe_namespace(ns: core_pb2.Namespace) -> str:
+def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota],
+                        limit_ranges: Sequence[core_pb2.LimitRange]) -> str:
     w = _Writer()
     w.write(0, f"Name:\t{ns.metadata.name}\n")
     _labels_multiline(w, "Labels", ns.metadata.labels)
     _annotations_multiline(w, "Annotations", ns.metadata.annotations)
     w.write(0, f"Status:\t{ns.status.phase}\n")
-    # kubemu has no quotas or limit ranges, which kubectl reports in these words.
-    w.write(0, "\nNo resource quota.\n")
-    w.write(0, "\nNo LimitRange resource.\n")
+    w.write(0, "\n")
+    _namespace_quotas(w, quotas)
+    w.write(0, "\n")
+    _namespace_limit_ranges(w, limit_ranges)
+    return w.render()
+
+
+def _namespace_quotas(w: _Writer, quotas: Sequence[core_pb2.ResourceQuota]) -> None:
+    """DescribeResourceQuotas: each quota by name, its scopes and its used and hard amounts as stored."""
+    if not quotas:
+        w.write(0, "No resource quota.\n")
+        return
+    w.write(0, "Resource Quotas\n")
+    for rq in sorted(quotas, key=lambda r: r.metadata.name):
+        w.write(1, f"Name:\t{rq.metadata.name}\n")
+        if rq.spec.scopes:
+            scopes = sorted(rq.spec.scopes)
+            w.write(1, f"Scopes:\t{', '.join(scopes)}\n")
+            for scope in scopes:
+                if scope in _SCOPE_HELP:
+                    w.write(1, f"* {_SCOPE_HELP[scope]}\n")
+        w.write(1, "Resource\tUsed\tHard\n")
+        w.write(1, "--------\t---\t---\n")
+        for name in sorted(rq.status.hard):
+            used = _quantity_text(rq.status.used.get(name, "0"))
+            w.write(1, f"{name}\t{used}\t{_quantity_text(rq.status.hard[name])}\n")
+
+
+def _limit_range_rows(lr: core_pb2.LimitRange) -> list[list[str]]:
+    rows = []
+    for item in lr.spec.limits:
+        columns = (item.min, item.max, item.default_request, item.default, item.max_limit_request_ratio)
+        for name in sorted({name for values in columns for name in values}):
+            rows.append([item.type, name, *(_quantity_text(v[name]) if name in v else "-" for v in columns)])
+    return rows
+
+
+def _namespace_limit_ranges(w: _Writer, limit_ranges: Sequence[core_pb2.LimitRange]) -> None:
+    """DescribeLimitRanges: every item of every LimitRange in one table."""
+    if not limit_ranges:
+        w.write(0, "No LimitRange resource.\n")
+        return
+    w.write(0, "Resource Limits\n Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for lr in limit_ranges:
+        for row in _limit_range_rows(lr):
+            w.write(0, " " + "\t".join(row) + "\n")
+
+
+def _describe_limit_range(lr: core_pb2.LimitRange) -> str:
+    """describeLimitRange: one row per type and resource, `-` where the item says nothing."""
+    w = _Writer()
+    w.write(0, f"Name:\t{lr.metadata.name}\n")
+    w.write(0, f"Namespace:\t{lr.metadata.namespace}\n")
+    w.write(0, "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, "----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for row in _limit_range_rows(lr):
+        w.write(0, "\t".join(row) + "\n")
+    return w.render()
+
+
+_SCOPE_HELP = {
+    "Terminating": "Matches all pods that have an active deadline. These pods have a limited lifespan on a node "
+                   "before being actively terminated by the system.",
+    "NotTerminating": "Matches all pods that do not have an active deadline. These pods usually include long "
+                      "running pods whose container command is not expected to terminate.",
+    "BestEffort": "Matches all pods that do not have resource requirements set. These pods have a best effort "
+                  "quality of service.",
+    "NotBestEffort": "Matches all pods that have at least one resource requirement set. These pods have a "
+                     "burstable or guaranteed quality of service.",
+}
+"""helpTextForResourceQuotaScope."""
+
+
+def _describe_quota(rq: core_pb2.ResourceQuota) -> str:
+    """describeQuota: the scopes with their help, then used and hard per resource by name; a used amount in
+    another notation than the hard one is shown in the hard one's."""
+    w = _Writer()
+    w.write(0, f"Name:\t{rq.metadata.name}\n")
+    w.write(0, f"Namespace:\t{rq.metadata.namespace}\n")
+    if rq.spec.scopes:
+        scopes = sorted(rq.spec.scopes)
+        w.write(0, f"Scopes:\t{', '.join(scopes)}\n")
+        for scope in scopes:
+            if scope in _SCOPE_HELP:
+                w.write(0, f" * {_SCOPE_HELP[scope]}\n")
+    w.write(0, "Resource\tUsed\tHard\n")
+    w.write(0, "--------\t----\t----\n")
+    for name in sorted(rq.status.hard):
+        hard = _quantity(rq.status.hard[name])
+        raw = rq.status.used.get(name)
+        used = _quantity(raw) if raw is not None else None
+        if used is None or used.format != hard.format:
+            used = Quantity(Fraction(used.value() if used is not None else 0), hard.format)
+        w.write(0, f"{name}\t{used}\t{hard}\n")
     return w.render()
 
 
@@ -1360,6 +1541,44 @@ def _unstructured(w: _Writer, level: int, content: Mapping[str, Any], prefix: st
             w.write(level, f"{_smart_label(field)}:\t{_go_value(value)}\n")
 
 
+def _describe_configmap(cm: core_pb2.ConfigMap, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    """describeConfigMap: each value in full under its key, binary values as their size."""
+    w = _Writer()
+    w.write(0, f"Name:\t{cm.metadata.name}\n")
+    w.write(0, f"Namespace:\t{cm.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", cm.metadata.labels)
+    _annotations_multiline(w, "Annotations", cm.metadata.annotations)
+    w.write(0, "\nData\n====\n")
+    for k in sorted(cm.data):
+        w.write(0, f"{k}:\n----\n{cm.data[k]}\n\n")
+    w.write(0, "\nBinaryData\n====\n")
+    for k in sorted(cm.binary_data):
+        w.write(0, f"{k}: {len(cm.binary_data[k])} bytes\n")
+    w.write(0, "\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_secret(secret: core_pb2.Secret) -> str:
+    """describeSecret: the sizes of the values, never the values (but a service account token's token), and no
+    events."""
+    w = _Writer()
+    w.write(0, f"Name:\t{secret.metadata.name}\n")
+    w.write(0, f"Namespace:\t{secret.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", secret.metadata.labels)
+    _annotations_multiline(w, "Annotations", secret.metadata.annotations)
+    w.write(0, f"\nType:\t{secret.type}\n")
+    w.write(0, "\nData\n====\n")
+    for k in sorted(secret.data):
+        v = secret.data[k]
+        if k == "token" and secret.type == "kubernetes.io/service-account-token":
+            w.write(0, f"{k}:\t{v.decode(errors='replace')}\n")
+        else:
+            w.write(0, f"{k}:\t{len(v)} bytes\n")
+    return w.render()
+
+
 def _describe_generic(obj: Any, events: Sequence[core_pb2.Event] | None, now: float) -> str:
     w = _Writer()
     meta = obj.metadata
@@ -1380,11 +1599,14 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
+    quotas: Sequence[core_pb2.ResourceQuota] = (),
+    limit_ranges: Sequence[core_pb2.LimitRange] = (),
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables; for a
+    Namespace, `quotas` and `limit_ranges` are its ResourceQuotas and LimitRanges.
     Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
@@ -1392,7 +1614,15 @@ def describe(
     if isinstance(obj, core_pb2.Node):
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
-        return _describe_namespace(obj)
+        return _describe_namespace(obj, quotas, limit_ranges)
+    if isinstance(obj, core_pb2.ConfigMap):
+        return _describe_configmap(obj, events, now)
+    if isinstance(obj, core_pb2.Secret):
+        return _describe_secret(obj)
+    if isinstance(obj, core_pb2.LimitRange):
+        return _describe_limit_range(obj)
+    if isinstance(obj, core_pb2.ResourceQuota):
+        return _describe_quota(obj)
     if isinstance(obj, rbac_pb2.Role | rbac_pb2.ClusterRole):
         return _describe_role(obj)
     if isinstance(obj, rbac_pb2.RoleBinding | rbac_pb2.ClusterRoleBinding):
