@@ -114,8 +114,7 @@ def role(name: str, namespace: str, verbs: list[str], resources: list[str], name
 
 def binding(kind: str, name: str, namespace: str, role_kind: str, role_name: str, subject_kind: str,
             subject: str) -> str:
-    """A RoleBinding (or, without namespace, a ClusterRoleBinding) as a manifest: `kubectl create rolebinding`
-    sends protobuf, whose RBAC numbers kubemu learns elsewhere (tests/unit/test_k8sproto.py)."""
+    """A RoleBinding (or, without namespace, a ClusterRoleBinding) as a manifest."""
     meta = {"name": name, **({"namespace": namespace} if namespace else {})}
     return json.dumps({"apiVersion": RBAC, "kind": kind, "metadata": meta,
                        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name},
@@ -129,9 +128,9 @@ def _can_i(run: Kubectl, *args: str) -> str:
 
 async def test_a_role_bound_in_a_namespace_allows_what_it_says_on_both_faces(
         rbac_server: ApiServer, admin: Kubectl, alice: Kubectl, ns: str) -> None:
-    ok(admin("create", "-f", "-", stdin=role("pod-reader", ns, ["get", "list", "watch"], ["pods"])))
-    ok(admin("create", "-f", "-", stdin=binding("RoleBinding", "alice-reads", ns, "Role", "pod-reader", "User",
-                                                "alice")))
+    # kubectl's own create role/rolebinding: typed commands, which send protobuf.
+    ok(admin("create", "role", "pod-reader", "-n", ns, "--verb=get,list,watch", "--resource=pods"))
+    ok(admin("create", "rolebinding", "alice-reads", "-n", ns, "--role=pod-reader", "--user=alice"))
     await until(lambda: _can_i(alice, "list", "pods", "-n", ns) == "yes")
     assert alice("get", "pods", "-n", ns).returncode == 0
     refused = alice("get", "secrets", "-n", ns)
@@ -161,8 +160,7 @@ async def test_a_role_bound_in_a_namespace_allows_what_it_says_on_both_faces(
 async def test_a_cluster_role_binding_to_view_reads_everywhere_and_writes_nowhere(
         bob: Kubectl, admin: Kubectl, ns: str) -> None:
     name = unique("bob-views")
-    ok(admin("create", "-f", "-", stdin=binding("ClusterRoleBinding", name, "", "ClusterRole", "view", "User",
-                                                "bob")))
+    ok(admin("create", "clusterrolebinding", name, "--clusterrole=view", "--user=bob"))
     try:
         await until(lambda: bob("get", "pods", "-A").returncode == 0)
         assert bob("get", "deployments", "-n", ns).returncode == 0
