@@ -18,6 +18,7 @@ from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
+from controllers.namespace import NamespaceController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
@@ -39,8 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection and pod GC, leader-elected like "
-                    "kube-controller-manager.",
+                    "lifecycle, taint-based eviction, garbage collection, pod GC and namespace deletion, "
+                    "leader-elected like kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -74,6 +75,8 @@ class ControllerManager:
         for info in collectable_kinds():  # the collector watches every kind that can have owners
             if info.kind not in self.informers:
                 self.informers[info.kind] = Informer(client.resource(info.kind))
+        if "Namespace" not in self.informers:
+            self.informers["Namespace"] = Informer(client.namespaces)
         self.controllers: list[Any] = [
             DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
@@ -85,6 +88,7 @@ class ControllerManager:
             TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
+            NamespaceController(client, config, self.informers["Namespace"]),
         ]
 
     async def run(self) -> None:

@@ -4,6 +4,10 @@ NamespaceLifecycle, LimitRanger, ServiceAccount, ..., Priority, ..., DefaultStor
 from __future__ import annotations
 
 from apiserver.admission import Plugin
+from apiserver.admission.namespacelifecycle import NamespaceLifecycle
+from apiserver.admission.priority import Priority
 
 ORDER: list[type[Plugin]] = [
+    NamespaceLifecycle,
+    Priority,
 ]

@@ -19,7 +19,7 @@ from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
 from kubemu.api.serialization import time_value, to_dict
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2
+from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2, scheduling_pb2
 
 __all__ = [
     "Column",
@@ -357,7 +357,8 @@ class Column:
     is_name: bool = False
     """The object's name (format "name"): kubectl prefixes it with the kind."""
     type: str = "string"
-    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "date"."""
+    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "boolean",
+    "date"."""
 
 
 _Column = Column
@@ -513,7 +514,13 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+def _priority_class_row(pc: scheduling_pb2.PriorityClass, now: float) -> list[str]:
+    policy = pc.preemption_policy if pc.HasField("preemption_policy") else "PreemptLowerPriority"
+    return [pc.metadata.name, str(pc.value), "true" if pc.global_default else "false", _age(pc, now), policy]
+
+
 _INT = "integer"
+_BOOL = "boolean"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
 
@@ -558,6 +565,10 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    "PriorityClass": ((
+        _Column("Name", is_name=True), _Column("Value", type=_INT), _Column("Global-Default", type=_BOOL),
+        _Column("Age"), _Column("PreemptionPolicy"),
+    ), _priority_class_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -570,7 +581,7 @@ DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
     "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
     "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
-    "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
+    "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "StorageClass",
     "CSINode", "CSIDriver",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
@@ -1187,15 +1198,88 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
     return w.render()
 
 
-def _describe_namespace(ns: core_pb2.Namespace) -> str:
+_QUOTA_SCOPE_HELP = {
+    # helpTextForResourceQuotaScope.
+    "Terminating": "Matches all pods that have an active deadline. These pods have a limited lifespan on a node "
+                   "before being actively terminated by the system.",
+    "NotTerminating": "Matches all pods that do not have an active deadline. These pods usually include long "
+                      "running pods whose container command is not expected to terminate.",
+    "BestEffort": "Matches all pods that do not have resource requirements set. These pods have a best effort "
+                  "quality of service.",
+    "NotBestEffort": "Matches all pods that have at least one resource requirement set. These pods have a "
+                     "burstable or guaranteed quality of service.",
+}
+
+
+def _describe_namespace_quotas(w: _Writer, quotas: Sequence[core_pb2.ResourceQuota]) -> None:
+    """DescribeResourceQuotas: each quota's status.hard against its status.used, by resource name."""
+    if not quotas:
+        w.write(0, "No resource quota.\n")
+        return
+    w.write(0, "Resource Quotas\n")
+    for q in sorted(quotas, key=lambda q: q.metadata.name):
+        w.write(1, f"Name:\t{q.metadata.name}\n")
+        if q.spec.scopes:
+            scopes = sorted(q.spec.scopes)
+            w.write(1, f"Scopes:\t{', '.join(scopes)}\n")
+            for scope in scopes:
+                if scope in _QUOTA_SCOPE_HELP:
+                    w.write(1, f"* {_QUOTA_SCOPE_HELP[scope]}\n")
+        w.write(1, "Resource\tUsed\tHard\n")
+        w.write(1, "--------\t---\t---\n")
+        for resource in sorted(q.status.hard):
+            w.write(1, f"{resource}\t{q.status.used.get(resource, '0')}\t{q.status.hard[resource]}\n")
+
+
+def _describe_namespace_limit_ranges(w: _Writer, limit_ranges: Sequence[core_pb2.LimitRange]) -> None:
+    """DescribeLimitRanges: one row per limit type and resource, `-` where the item sets nothing."""
+    if not limit_ranges:
+        w.write(0, "No LimitRange resource.\n")
+        return
+    w.write(0, "Resource Limits\n Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request "
+               "Ratio\n")
+    w.write(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for lr in limit_ranges:
+        for item in lr.spec.limits:
+            maps = (item.min, item.max, item.default_request, item.default, item.max_limit_request_ratio)
+            # kubectl walks a Go map here, in no fixed order; sorted keeps the output reproducible.
+            for resource in sorted({r for m in maps for r in m}):
+                cells = [m[resource] if resource in m else "-" for m in maps]
+                w.write(0, f" {item.type}\t{resource}\t{chr(9).join(cells)}\n")
+
+
+def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota] | None,
+                        limit_ranges: Sequence[core_pb2.LimitRange] | None) -> str:
     w = _Writer()
     w.write(0, f"Name:\t{ns.metadata.name}\n")
     _labels_multiline(w, "Labels", ns.metadata.labels)
     _annotations_multiline(w, "Annotations", ns.metadata.annotations)
     w.write(0, f"Status:\t{ns.status.phase}\n")
-    # kubemu has no quotas or limit ranges, which kubectl reports in these words.
-    w.write(0, "\nNo resource quota.\n")
-    w.write(0, "\nNo LimitRange resource.\n")
+    if ns.status.conditions:
+        w.write(0, "Conditions:\n")
+        w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n")
+        w.write(1, "----\t------\t------------------\t------\t-------\n")
+        for c in ns.status.conditions:
+            w.write(1, f"{c.type}\t{c.status}\t{_rfc1123z(c.last_transition_time)}\t{c.reason}\t{c.message}\n")
+    w.write(0, "\n")
+    _describe_namespace_quotas(w, quotas or ())
+    w.write(0, "\n")
+    _describe_namespace_limit_ranges(w, limit_ranges or ())
+    return w.render()
+
+
+def _describe_priority_class(pc: scheduling_pb2.PriorityClass, events: Sequence[core_pb2.Event] | None,
+                             now: float) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{pc.metadata.name}\n")
+    w.write(0, f"Value:\t{pc.value}\n")
+    w.write(0, f"GlobalDefault:\t{'true' if pc.global_default else 'false'}\n")
+    w.write(0, f"PreemptionPolicy:\t{pc.preemption_policy}\n")
+    w.write(0, f"Description:\t{pc.description}\n")
+    annotations = ",".join(f"{k}={v}" for k, v in sorted(pc.metadata.annotations.items()))
+    w.write(0, f"Annotations:\t{annotations or _NONE}\n")
+    if events is not None:
+        _describe_events(w, events, now)
     return w.render()
 
 
@@ -1280,17 +1364,22 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
+    quotas: Sequence[core_pb2.ResourceQuota] | None = None,
+    limit_ranges: Sequence[core_pb2.LimitRange] | None = None,
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables.
-    Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables. For
+    a Namespace, `quotas` and `limit_ranges` are the ResourceQuotas and LimitRanges in it.
+    Pods, Nodes, Namespaces and PriorityClasses have kubectl's own layouts; other kinds use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
         return _describe_pod(obj, events, now)
     if isinstance(obj, core_pb2.Node):
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
-        return _describe_namespace(obj)
+        return _describe_namespace(obj, quotas, limit_ranges)
+    if isinstance(obj, scheduling_pb2.PriorityClass):
+        return _describe_priority_class(obj, events, now)
     return _describe_generic(obj, events, now)

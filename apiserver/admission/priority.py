@@ -1,0 +1,81 @@
+"""Priority (plugin/pkg/admission/priority upstream): a new pod's priorityClassName, or the globalDefault class when
+it names none, resolved into spec.priority and spec.preemptionPolicy; an unknown class or a priority that differs
+from the class's refused; and at most one PriorityClass marked globalDefault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiserver import errors
+from apiserver.admission import CREATE, UPDATE, Attributes, Plugin
+from apiserver.watch import make_filter
+
+DEFAULT_PRIORITY_WHEN_NO_DEFAULT_CLASS_EXISTS = 0
+PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
+
+
+class Priority(Plugin):
+    name = "Priority"
+    operations = frozenset({CREATE, UPDATE})
+
+    def handles(self, a: Attributes) -> bool:
+        # Calls to subresources (status, binding, ...) are not looked at.
+        return a.operation in self.operations and not a.subresource and a.info.kind in ("Pod", "PriorityClass")
+
+    async def admit(self, a: Attributes) -> None:
+        if a.info.kind != "Pod":
+            return
+        spec = a.obj.spec
+        if a.operation == UPDATE:
+            # Set at create; an update that leaves them out keeps them (validation refuses a change).
+            old = a.old.spec
+            if not spec.HasField("priority") and old.HasField("priority"):
+                spec.priority = old.priority
+            if not spec.HasField("preemption_policy") and old.HasField("preemption_policy"):
+                spec.preemption_policy = old.preemption_policy
+            return
+        if spec.priority_class_name:
+            pc = await self._class(a, spec.priority_class_name)
+            name, priority, policy = pc.metadata.name, pc.value, pc.preemption_policy or None
+        else:
+            default = await self._default_class()
+            if default is None:
+                name, priority, policy = "", DEFAULT_PRIORITY_WHEN_NO_DEFAULT_CLASS_EXISTS, PREEMPT_LOWER_PRIORITY
+            else:
+                name, priority, policy = default.metadata.name, default.value, default.preemption_policy or None
+        spec.priority_class_name = name
+        if spec.HasField("priority") and spec.priority != priority:
+            raise self._forbidden(a, f"the integer value of priority ({spec.priority}) must not be provided in pod "
+                                     f"spec; priority admission controller computed {priority} from the given "
+                                     "PriorityClass name")
+        spec.priority = priority
+        if policy is not None:
+            if spec.HasField("preemption_policy") and spec.preemption_policy != policy:
+                raise self._forbidden(a, f"the string value of PreemptionPolicy ({spec.preemption_policy}) must not "
+                                         f"be provided in pod spec; priority admission controller computed {policy} "
+                                         "from the given PriorityClass name")
+            spec.preemption_policy = policy
+
+    async def validate(self, a: Attributes) -> None:
+        if a.info.kind != "PriorityClass" or not a.obj.global_default:
+            return
+        default = await self._default_class()
+        if default is not None and (a.operation == CREATE or default.metadata.name != a.obj.metadata.name):
+            raise self._forbidden(a, f"PriorityClass {default.metadata.name} is already marked as default. Only one "
+                                     "default can exist")
+
+    @staticmethod
+    def _forbidden(a: Attributes, why: str) -> errors.Forbidden:
+        return errors.new_forbidden(a.info.plural, a.info.group, a.name, why)
+
+    async def _class(self, a: Attributes, name: str) -> Any:
+        try:
+            return await self.registry.get("PriorityClass", "", name)
+        except errors.NotFound:
+            raise self._forbidden(a, f"no PriorityClass with name {name} was found") from None
+
+    async def _default_class(self) -> Any:
+        """The class marked globalDefault; should a race have left several, the one of lowest value."""
+        classes, _ = await self.registry.list("PriorityClass", "", make_filter("PriorityClass", "", "", ""))
+        defaults = [pc for pc in classes if pc.global_default]
+        return min(defaults, key=lambda pc: pc.value) if defaults else None
