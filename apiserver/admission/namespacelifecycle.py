@@ -3,10 +3,11 @@ that does not exist or is being terminated, so the namespace controller's sweep 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from apiserver import errors
-from apiserver.admission import CREATE, DELETE, UPDATE, Attributes, Plugin
+from apiserver.admission import CREATE, Attributes, Plugin
 
 NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
 """The cause type of the refusal (v1.NamespaceTerminatingCause), which clients test for."""
@@ -17,27 +18,25 @@ _EXEMPT_KINDS = frozenset({"LocalSubjectAccessReview"})
 
 class NamespaceLifecycle(Plugin):
     name = "NamespaceLifecycle"
-    operations = frozenset({CREATE, UPDATE, DELETE})
+    # Upstream also looks at updates, but only to say that a missing namespace is missing: an object in one is
+    # missing too, and the update says so itself. Deleting content is always allowed (that is how it empties).
+    operations = frozenset({CREATE})
 
     def handles(self, a: Attributes) -> bool:
-        # Deleting content is always allowed (that is how the namespace empties), and cluster-scoped objects and
-        # namespaces themselves are not inside one.
-        return (a.operation != DELETE and a.info.namespaced and bool(a.namespace)
+        # Cluster-scoped objects, namespaces themselves among them, are not inside one.
+        return (a.operation in self.operations and a.info.namespaced and bool(a.namespace)
                 and a.info.kind not in _EXEMPT_KINDS)
 
     async def admit(self, a: Attributes) -> None:
         namespace = await self._namespace(a.namespace)
-        if a.operation != CREATE or namespace.status.phase != "Terminating":
+        if namespace.status.phase != "Terminating":
             return
         err = errors.new_forbidden(a.info.plural, a.info.group, a.name,
                                    f"unable to create new content in namespace {a.namespace} because it is being "
                                    "terminated")
-        assert err.details is not None
-        err.details = errors.StatusDetails(
-            name=err.details.name, group=err.details.group, kind=err.details.kind,
-            causes=(errors.Cause(NAMESPACE_TERMINATING_CAUSE, f"namespace {a.namespace} is being terminated",
-                                 "metadata.namespace"),))
-        raise err
+        cause = errors.Cause(NAMESPACE_TERMINATING_CAUSE, f"namespace {a.namespace} is being terminated",
+                             "metadata.namespace")
+        raise errors.Forbidden(err.message, details=replace(err.details or errors.StatusDetails(), causes=(cause,)))
 
     async def _namespace(self, name: str) -> Any:
         """The namespace as stored: the live lookup upstream falls back to. Not the watch cache, which may not
