@@ -107,6 +107,7 @@ async def serve(args: argparse.Namespace) -> None:
     hub = WatchHub(store, [k.kind for k in kinds.all_kinds()])
     await hub.start()
     registry.cached = hub.cached
+    registry.position = hub.position
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                       ("grpc.max_send_message_length", 64 * 1024 * 1024),

@@ -109,6 +109,10 @@ class Registry:
         cached object. A stale one fails the store's compare-and-swap and the verb goes on from the store;
         a verb that would fail, or answer without writing, after starting from the cache runs again from the
         store, so no answer is the cache's alone."""
+        self.position: Callable[[str], int] | None = None
+        """The revision up to which the watch hub has read a kind's events (WatchHub.position): it moves only when
+        an object of the kind changes, so what was listed at one position still holds while it stays put (the
+        admission plugins' listers)."""
 
     def enable_admission(self, enabled: frozenset[str] | None = None) -> None:
         """Run every admission plugin (or those named) on writes from now on."""

@@ -8,6 +8,8 @@ from typing import Any
 
 from apiserver import errors
 from apiserver.admission import CREATE, Attributes, Plugin
+from apiserver.storage import Store
+from kubemu.api import kinds
 
 NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
 """The cause type of the refusal (v1.NamespaceTerminatingCause), which clients test for."""
@@ -39,8 +41,13 @@ class NamespaceLifecycle(Plugin):
         raise errors.Forbidden(err.message, details=replace(err.details or errors.StatusDetails(), causes=(cause,)))
 
     async def _namespace(self, name: str) -> Any:
-        """The namespace as stored: the live lookup upstream falls back to. Not the watch cache, which may not
-        have seen a delete that was just acknowledged, so a create right after it would slip in."""
+        """The namespace as the watch cache last saw it, as upstream's lister; else (not seen since the apiserver
+        started, or gone) as stored, upstream's live lookup. Like the lister, the cache may not have seen a delete
+        acknowledged a moment ago; what slips in then is swept by the namespace controller, which lists after."""
+        cached = self.registry.cached
+        found = cached("Namespace", Store.member("", name)) if cached is not None else None
+        if found is not None:
+            return self.registry.decode(kinds.by_kind("Namespace"), *found)
         try:
             return await self.registry.get("Namespace", "", name)
         except errors.NotFound:

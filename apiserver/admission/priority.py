@@ -4,11 +4,14 @@ from the class's refused; and at most one PriorityClass marked globalDefault."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apiserver import errors
 from apiserver.admission import CREATE, UPDATE, Attributes, Plugin
-from apiserver.watch import make_filter
+from apiserver.watch import Filter, make_filter
+
+if TYPE_CHECKING:
+    from apiserver.registry import Registry
 
 DEFAULT_PRIORITY_WHEN_NO_DEFAULT_CLASS_EXISTS = 0
 PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
@@ -17,6 +20,11 @@ PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
 class Priority(Plugin):
     name = "Priority"
     operations = frozenset({CREATE, UPDATE})
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__(registry)
+        self._listed: tuple[int, dict[str, Any]] | None = None
+        self._all: Filter | None = None
 
     def handles(self, a: Attributes) -> bool:
         # Calls to subresources (status, binding, ...) are not looked at.
@@ -59,7 +67,9 @@ class Priority(Plugin):
     async def validate(self, a: Attributes) -> None:
         if a.info.kind != "PriorityClass" or not a.obj.global_default:
             return
-        default = await self._default_class()
+        # Classes are written seldom: this one asks the store, not the lister, so two defaults made a moment apart
+        # do not both pass.
+        default = await self._default_class(fresh=True)
         if default is not None and (a.operation == CREATE or default.metadata.name != a.obj.metadata.name):
             raise self._forbidden(a, f"PriorityClass {default.metadata.name} is already marked as default. Only one "
                                      "default can exist")
@@ -68,14 +78,31 @@ class Priority(Plugin):
     def _forbidden(a: Attributes, why: str) -> errors.Forbidden:
         return errors.new_forbidden(a.info.plural, a.info.group, a.name, why)
 
+    async def _classes(self, *, fresh: bool = False) -> dict[str, Any]:
+        """Every PriorityClass by name, as upstream's lister has them: listed again once the watch hub has read a
+        change to one (its position for the kind moved), else as listed last; listed each time without a hub, or
+        when `fresh`."""
+        position = self.registry.position("PriorityClass") if self.registry.position is not None else None
+        if not fresh and position is not None and self._listed is not None and self._listed[0] == position:
+            return self._listed[1]
+        if self._all is None:
+            self._all = make_filter("PriorityClass", "", "", "")
+        items, _ = await self.registry.list("PriorityClass", "", self._all)
+        classes = {pc.metadata.name: pc for pc in items}
+        if position is not None:
+            self._listed = (position, classes)
+        return classes
+
     async def _class(self, a: Attributes, name: str) -> Any:
-        try:
+        found = (await self._classes()).get(name)
+        if found is not None:
+            return found
+        try:  # one created a moment ago that the hub has not read yet: ask the store before refusing
             return await self.registry.get("PriorityClass", "", name)
         except errors.NotFound:
             raise self._forbidden(a, f"no PriorityClass with name {name} was found") from None
 
-    async def _default_class(self) -> Any:
+    async def _default_class(self, *, fresh: bool = False) -> Any:
         """The class marked globalDefault; should a race have left several, the one of lowest value."""
-        classes, _ = await self.registry.list("PriorityClass", "", make_filter("PriorityClass", "", "", ""))
-        defaults = [pc for pc in classes if pc.global_default]
+        defaults = [pc for pc in (await self._classes(fresh=fresh)).values() if pc.global_default]
         return min(defaults, key=lambda pc: pc.value) if defaults else None
