@@ -261,13 +261,13 @@ metadata: {name: lr1}
 spec:
   limits:
   - type: Container
-    default: {cpu: 500m, memory: 512Mi}
-    defaultRequest: {cpu: 250m, memory: 512Mi}
+    default: {cpu: 500m}
+    defaultRequest: {cpu: 250m}
     max: {cpu: "1"}
     min: {cpu: 100m}
   - type: Pod
     max: {memory: 1Gi}
-""")
+""")  # one resource per item: kubectl walks an item's resources in Go's random map order
     # Written as the quota controller would, so that the table has rows whoever fills them in.
     quota = await api.resource("ResourceQuota").get("q1", ns)
     quota.status.hard.update({"pods": "10", "requests.cpu": "2"})
