@@ -159,8 +159,6 @@ class Registry:
         strategy = install.for_kind(info.kind)
         namespace = self._namespace_of(info, obj)
         meta = obj.metadata
-        if not meta.name and meta.generate_name:
-            meta.name = names.generate_name(meta.generate_name)
         meta.uid = new_uid()
         meta.resource_version = ""
         meta.generation = 1
@@ -169,6 +167,9 @@ class Registry:
         set_time(meta.creation_timestamp, float(int(self.clock())))
         attrs = admission.Attributes(admission.CREATE, info, namespace, meta.name, obj, dry_run=dry_run)
         await self.admission.admit(attrs)
+        # After mutating admission, as BeforeCreate does it: a refusal there names the object by its generateName.
+        if not meta.name and meta.generate_name:
+            meta.name = names.generate_name(meta.generate_name)
         strategy.prepare_for_create(obj, self.config)
         errs = strategy.validate(obj)
         if errs:

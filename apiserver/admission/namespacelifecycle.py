@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from apiserver import errors
-from apiserver.admission import CREATE, Attributes, Plugin
+from apiserver.admission import CREATE, Attributes, Plugin, forbidden
 from apiserver.storage import Store
 from kubemu.api import kinds
 
@@ -33,9 +33,7 @@ class NamespaceLifecycle(Plugin):
         namespace = await self._namespace(a.namespace)
         if namespace.status.phase != "Terminating":
             return
-        err = errors.new_forbidden(a.info.plural, a.info.group, a.name,
-                                   f"unable to create new content in namespace {a.namespace} because it is being "
-                                   "terminated")
+        err = forbidden(a, f"unable to create new content in namespace {a.namespace} because it is being terminated")
         cause = errors.Cause(NAMESPACE_TERMINATING_CAUSE, f"namespace {a.namespace} is being terminated",
                              "metadata.namespace")
         raise errors.Forbidden(err.message, details=replace(err.details or errors.StatusDetails(), causes=(cause,)))

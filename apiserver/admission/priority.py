@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from apiserver import errors
-from apiserver.admission import CREATE, UPDATE, Attributes, Plugin
+from apiserver.admission import CREATE, UPDATE, Attributes, Plugin, forbidden
 from apiserver.watch import Filter, make_filter
 
 if TYPE_CHECKING:
@@ -53,13 +53,13 @@ class Priority(Plugin):
                 name, priority, policy = default.metadata.name, default.value, default.preemption_policy or None
         spec.priority_class_name = name
         if spec.HasField("priority") and spec.priority != priority:
-            raise self._forbidden(a, f"the integer value of priority ({spec.priority}) must not be provided in pod "
+            raise forbidden(a, f"the integer value of priority ({spec.priority}) must not be provided in pod "
                                      f"spec; priority admission controller computed {priority} from the given "
                                      "PriorityClass name")
         spec.priority = priority
         if policy is not None:
             if spec.HasField("preemption_policy") and spec.preemption_policy != policy:
-                raise self._forbidden(a, f"the string value of PreemptionPolicy ({spec.preemption_policy}) must not "
+                raise forbidden(a, f"the string value of PreemptionPolicy ({spec.preemption_policy}) must not "
                                          f"be provided in pod spec; priority admission controller computed {policy} "
                                          "from the given PriorityClass name")
             spec.preemption_policy = policy
@@ -71,12 +71,9 @@ class Priority(Plugin):
         # do not both pass.
         default = await self._default_class(fresh=True)
         if default is not None and (a.operation == CREATE or default.metadata.name != a.obj.metadata.name):
-            raise self._forbidden(a, f"PriorityClass {default.metadata.name} is already marked as default. Only one "
+            raise forbidden(a, f"PriorityClass {default.metadata.name} is already marked as default. Only one "
                                      "default can exist")
 
-    @staticmethod
-    def _forbidden(a: Attributes, why: str) -> errors.Forbidden:
-        return errors.new_forbidden(a.info.plural, a.info.group, a.name, why)
 
     async def _classes(self, *, fresh: bool = False) -> dict[str, Any]:
         """Every PriorityClass by name, as upstream's lister has them: listed again once the watch hub has read a
@@ -100,7 +97,7 @@ class Priority(Plugin):
         try:  # one created a moment ago that the hub has not read yet: ask the store before refusing
             return await self.registry.get("PriorityClass", "", name)
         except errors.NotFound:
-            raise self._forbidden(a, f"no PriorityClass with name {name} was found") from None
+            raise forbidden(a, f"no PriorityClass with name {name} was found") from None
 
     async def _default_class(self, *, fresh: bool = False) -> Any:
         """The class marked globalDefault; should a race have left several, the one of lowest value."""
