@@ -394,3 +394,44 @@ async def test_new_pods_take_the_global_default_class(cluster: Cluster, api: Cli
         kubectl.run("delete", "namespace", ns, "--wait=false")
     finally:
         kubectl("delete", "priorityclass", pc)
+
+
+async def test_a_high_priority_pod_preempts_through_the_kubelets(cluster: Cluster, api: Client) -> None:
+    kubectl = cluster.kubectl
+    ns = unique("preempt")
+    kubectl("create", "namespace", ns)
+    low, high, never = unique("low"), unique("high"), unique("never")
+    for name, value, more in ((low, 10, {}), (high, 1000, {}), (never, 500, {"preemptionPolicy": "Never"})):
+        kubectl("create", "-f", str(manifest_file(kubectl, priority_class(name, value, **more))))
+
+    def pod(name: str, pc: str) -> str:
+        # Each of the three nodes has 4 cpu: a pod of 3 fills one.
+        return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+            "priorityClassName": pc, "terminationGracePeriodSeconds": 2,
+            "containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "3"}}}]}})
+
+    try:
+        for i in range(3):
+            apply(kubectl, ns, pod(f"filler-{i}", low))
+
+        async def running(name: str) -> bool:
+            return (await api.pods.get(name, ns)).status.phase == "Running"
+
+        for i in range(3):
+            await until(lambda i=i: running(f"filler-{i}"), 60)
+        apply(kubectl, ns, pod("patient", never))
+        apply(kubectl, ns, pod("urgent", high))
+        await until(lambda: running("urgent"), 90)
+        urgent = await api.pods.get("urgent", ns)
+        fillers = {p.metadata.name: p for p in (await api.pods.list(ns)).items if p.metadata.name.startswith("filler")}
+        assert len(fillers) == 2, sorted(fillers)  # one was preempted, stopped by its kubelet, and is gone
+        assert urgent.spec.node_name not in {p.spec.node_name for p in fillers.values()}
+        events = (await api.events.list(ns, field_selector="reason=Preempted")).items
+        node = urgent.spec.node_name
+        assert [e.message for e in events] == [f"Preempted by pod {urgent.metadata.uid} on node {node}"]
+        # The non-preempting pod, lower than `urgent`, still waits and took no one's place.
+        patient = await api.pods.get("patient", ns)
+        assert not patient.spec.node_name and not patient.status.nominated_node_name
+    finally:
+        kubectl.run("delete", "namespace", ns, "--wait=false")
+        kubectl("delete", "priorityclass", low, high, never)
