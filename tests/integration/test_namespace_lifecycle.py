@@ -1,7 +1,8 @@
 """Namespaces that terminate and PriorityClasses, on a real cluster (`kubemu up` on the fast profile: apiserver,
 scheduler, controllers, three kubelets) driven by real kubectl, the `kubemu` CLI and the SDK: a deleted namespace
 is emptied of every kind and goes, nothing new gets into it meanwhile, its conditions say what holds it; pods get
-their priority from their class; `get` and `describe` print what kubectl prints.
+their priority from their class and preempt lower ones through the kubelets; `get` and `describe` print what
+kubectl prints.
 
 Messages, conditions and describe layouts were compared with kube-apiserver 1.35 (../shared/k8s-peer).
 """
