@@ -130,6 +130,7 @@ async def serve(args: argparse.Namespace) -> None:
     for kind in ADMISSION_LISTED:
         registry.listers[kind] = Lister(hub, store, kind)
         await registry.listers[kind].start()
+    registry.position = hub.position
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                       ("grpc.max_send_message_length", 64 * 1024 * 1024),

@@ -178,6 +178,16 @@ class ApiService(api_pb2_grpc.APIServicer):
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
+    async def Finalize(self, request: api_pb2.UpdateRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            obj = self._object(request.object)
+            if kinds.of_message(obj).kind != "Namespace":
+                raise errors.NotFound(f"the server could not find the requested resource: {request.object.kind} "
+                                      "has no finalize subresource")
+            return kinds.wrap(await self.registry.finalize(obj, dry_run=request.dry_run))
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
     async def Delete(self, request: api_pb2.DeleteRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
             info = _kind(request.kind)

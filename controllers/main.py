@@ -19,6 +19,7 @@ from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
+from controllers.namespace import NamespaceController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
@@ -41,8 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection, pod GC, resource quota and ClusterRole "
-                    "aggregation, leader-elected like kube-controller-manager.",
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, namespace deletion, resource "
+                    "quota and ClusterRole aggregation, leader-elected like kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -78,6 +79,8 @@ class ControllerManager:
                 self.informers[info.kind] = Informer(client.resource(info.kind))
         if "ResourceQuota" not in self.informers:
             self.informers["ResourceQuota"] = Informer(client.resource("ResourceQuota"))
+        if "Namespace" not in self.informers:
+            self.informers["Namespace"] = Informer(client.namespaces)
         self.controllers: list[Any] = [
             DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
@@ -91,6 +94,7 @@ class ControllerManager:
             PodGCController(client, config, self.pods, self.nodes),
             ClusterRoleAggregationController(client, extra["ClusterRole"]),
             ResourceQuotaController(client, config, self.informers),
+            NamespaceController(client, config, self.informers["Namespace"]),
         ]
 
     async def run(self) -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from apiserver.admission import Plugin
 from apiserver.admission.limitranger import LimitRanger
+from apiserver.admission.namespacelifecycle import NamespaceLifecycle
+from apiserver.admission.priority import Priority
 from apiserver.admission.resourcequota import ResourceQuota
 
 ORDER: list[type[Plugin]] = [
+    NamespaceLifecycle,
     LimitRanger,
+    Priority,
     ResourceQuota,
 ]

@@ -19,7 +19,7 @@ from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
 from kubemu.api.serialization import format_time, time_value, to_dict
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2, rbac_pb2
+from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2, rbac_pb2, scheduling_pb2
 
 __all__ = [
     "Column",
@@ -357,7 +357,8 @@ class Column:
     is_name: bool = False
     """The object's name (format "name"): kubectl prefixes it with the kind."""
     type: str = "string"
-    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "date"."""
+    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "boolean",
+    "date"."""
 
 
 _Column = Column
@@ -556,9 +557,13 @@ def _subjects_cells(subjects: Sequence[rbac_pb2.Subject]) -> list[str]:
 
 def _binding_row(b: Any, now: float) -> list[str]:
     return [b.metadata.name, f"{b.role_ref.kind}/{b.role_ref.name}", _age(b, now), *_subjects_cells(b.subjects)]
+def _priority_class_row(pc: scheduling_pb2.PriorityClass, now: float) -> list[str]:
+    policy = pc.preemption_policy if pc.HasField("preemption_policy") else "PreemptLowerPriority"
+    return [pc.metadata.name, str(pc.value), "true" if pc.global_default else "false", _age(pc, now), policy]
 
 
 _INT = "integer"
+_BOOL = "boolean"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
 
@@ -617,6 +622,10 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Name", is_name=True), _Column("Role"), _Column("Age"), _Column("Users", 1), _Column("Groups", 1),
         _Column("ServiceAccounts", 1),
     ), _binding_row)),
+    "PriorityClass": ((
+        _Column("Name", is_name=True), _Column("Value", type=_INT), _Column("Global-Default", type=_BOOL),
+        _Column("Age"), _Column("PreemptionPolicy"),
+    ), _priority_class_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -628,9 +637,7 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
     "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim", "EndpointSlice",
-    "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
-    "ServiceCIDR", "PriorityClass", "StorageClass",
-    "CSINode", "CSIDriver",
+    "Ingress", "IngressClass", "NetworkPolicy", "IPAddress", "ServiceCIDR", "StorageClass", "CSINode", "CSIDriver",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 
@@ -1299,17 +1306,23 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
     return w.render()
 
 
-def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota],
-                        limit_ranges: Sequence[core_pb2.LimitRange]) -> str:
+def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota] | None,
+                        limit_ranges: Sequence[core_pb2.LimitRange] | None) -> str:
     w = _Writer()
     w.write(0, f"Name:\t{ns.metadata.name}\n")
     _labels_multiline(w, "Labels", ns.metadata.labels)
     _annotations_multiline(w, "Annotations", ns.metadata.annotations)
     w.write(0, f"Status:\t{ns.status.phase}\n")
+    if ns.status.conditions:
+        w.write(0, "Conditions:\n")
+        w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n")
+        w.write(1, "----\t------\t------------------\t------\t-------\n")
+        for c in ns.status.conditions:
+            w.write(1, f"{c.type}\t{c.status}\t{_rfc1123z(c.last_transition_time)}\t{c.reason}\t{c.message}\n")
     w.write(0, "\n")
-    _namespace_quotas(w, quotas)
+    _namespace_quotas(w, quotas or ())
     w.write(0, "\n")
-    _namespace_limit_ranges(w, limit_ranges)
+    _namespace_limit_ranges(w, limit_ranges or ())
     return w.render()
 
 
@@ -1480,6 +1493,21 @@ def _describe_binding(b: Any) -> str:
     return w.render()
 
 
+def _describe_priority_class(pc: scheduling_pb2.PriorityClass, events: Sequence[core_pb2.Event] | None,
+                             now: float) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{pc.metadata.name}\n")
+    w.write(0, f"Value:\t{pc.value}\n")
+    w.write(0, f"GlobalDefault:\t{'true' if pc.global_default else 'false'}\n")
+    w.write(0, f"PreemptionPolicy:\t{pc.preemption_policy}\n")
+    w.write(0, f"Description:\t{pc.description}\n")
+    annotations = ",".join(f"{k}={v}" for k, v in sorted(pc.metadata.annotations.items()))
+    w.write(0, f"Annotations:\t{annotations or _NONE}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
 def _camel_split(field: str) -> list[str]:
     """github.com/fatih/camelcase.Split: runs of one character class, an upper-to-lower edge moving one letter."""
     runs: list[list[str]] = []
@@ -1599,15 +1627,15 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
-    quotas: Sequence[core_pb2.ResourceQuota] = (),
-    limit_ranges: Sequence[core_pb2.LimitRange] = (),
+    quotas: Sequence[core_pb2.ResourceQuota] | None = None,
+    limit_ranges: Sequence[core_pb2.LimitRange] | None = None,
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables; for a
-    Namespace, `quotas` and `limit_ranges` are its ResourceQuotas and LimitRanges.
-    Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables. For
+    a Namespace, `quotas` and `limit_ranges` are the ResourceQuotas and LimitRanges in it.
+    Pods, Nodes, Namespaces and PriorityClasses have kubectl's own layouts; other kinds use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
         return _describe_pod(obj, events, now)
@@ -1627,4 +1655,6 @@ def describe(
         return _describe_role(obj)
     if isinstance(obj, rbac_pb2.RoleBinding | rbac_pb2.ClusterRoleBinding):
         return _describe_binding(obj)
+    if isinstance(obj, scheduling_pb2.PriorityClass):
+        return _describe_priority_class(obj, events, now)
     return _describe_generic(obj, events, now)

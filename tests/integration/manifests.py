@@ -115,8 +115,8 @@ FIXTURES: dict[str, Callable[[str, str], dict[str, Any]]] = {
         "subjects": [{"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"}],
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}},
     "PriorityClass": lambda name, ns: {
-        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
-        "value": 1000, "description": "a test class"},
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": name, "labels": {"app": "web"}}, "value": 1000, "description": "a test class"},
     "StorageClass": lambda name, ns: {
         "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
         "provisioner": "example.com/fast"},
