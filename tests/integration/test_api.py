@@ -26,6 +26,7 @@ async def test_round_trip_every_kind(client: Client, namespace: str, kind: str) 
     assert created.metadata.uid and created.metadata.resource_version.isdigit()
     assert created.metadata.creation_timestamp.seconds > 0
     ns = namespace if rc.info.namespaced else None
+    name = created.metadata.name  # an IPAddress is named by its address, whatever the test asked
 
     got = await rc.get(name, ns)
     assert got == created
