@@ -330,15 +330,44 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 # kubectl describe orders events by time; equal times keep the order they were recorded in.
                 evs.sort(key=lambda e: (serialization.time_value(e.last_timestamp),
                                         int(e.metadata.resource_version or 0)))
+                backends = await _ingress_backends(client, obj) if info.kind == "Ingress" else None
                 if not first:
                     print()
                 first = False
-                sys.stdout.write(printers.describe(obj, evs, now=now()))
+                sys.stdout.write(printers.describe(obj, evs, now=now(), backends=backends))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)
         return 1 if failed else 0
 
     return run_async(args, go)
+
+
+async def _ingress_backends(client: Client, ing: Any) -> dict[tuple[str, str], str]:
+    """describeBackendV1's lookups for each service backend of an Ingress: the service's EndpointSlices (by the
+    kubernetes.io/service-name label) and the service, whose port of that number or name picks the slice ports."""
+    backends = [ing.spec.default_backend] if ing.spec.HasField("default_backend") else []
+    backends += [p.backend for r in ing.spec.rules if r.HasField("http") for p in r.http.paths]
+    out: dict[tuple[str, str], str] = {}
+    ns = ing.metadata.namespace
+    for b in backends:
+        if not b.HasField("service") or printers.ingress_service_backend(b.service) in out:
+            continue
+        key = printers.ingress_service_backend(b.service)
+        try:
+            slices = (await client.resource("EndpointSlice").list(
+                ns, label_selector=f"kubernetes.io/service-name={b.service.name}")).items
+            svc = await client.resource("Service").get(b.service.name, ns)
+        except errors.ApiError as e:
+            out[key] = f"<error: {e.message}>"
+            continue
+        port_name = ""  # the last service port that matches, as kubectl's loop leaves it
+        for sp in svc.spec.ports:
+            if (b.service.port.number and b.service.port.number == sp.port) or (
+                b.service.port.name and b.service.port.name == sp.name
+            ):
+                port_name = sp.name
+        out[key] = printers.format_endpoint_slices(slices, {port_name})
+    return out
 
 
 # ---- delete ---------------------------------------------------------------------------------------
