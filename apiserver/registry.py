@@ -166,7 +166,7 @@ class Registry:
         attrs = admission.Attributes(admission.CREATE, info, namespace, meta.name, obj, dry_run=dry_run)
         await self.admission.admit(attrs)
         strategy.prepare_for_create(obj, self.config)
-        errs = strategy.validate(obj)
+        errs = strategy.validate(obj) + strategy.validate_create(obj)
         if errs:
             raise _invalid(info, meta.name or meta.generate_name, errs)
         await self.admission.validate(attrs)

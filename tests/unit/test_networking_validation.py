@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from apiserver.apis.install import default, validate, validate_update
+from apiserver.apis.install import for_kind as install_strategy
 from apiserver.apis.networking.networkpolicy import parse_cidr
 from kubemu.api.serialization import from_dict, to_dict
 
@@ -73,3 +74,20 @@ def test_cidrs_parse_as_go_parses_them_sloppily() -> None:
     assert str(parse_cidr("fd00::1/64")) == "fd00::/64"
     for bad in ("10.0.0.0", "10.0.0.0/33", "x/8", "10.0.0.0/-1", "256.0.0.0/8"):
         assert parse_cidr(bad) is None, bad
+
+
+def test_the_class_annotation_must_match_on_create_only() -> None:
+    doc = {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "i", "annotations": {"kubernetes.io/ingress.class": "a"}},
+        "spec": {"ingressClassName": "b", "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}},
+    }
+    assert [str(e) for e in validate(_obj(doc))] == [
+        'annotations.kubernetes.io/ingress.class: Invalid value: "a": must match `ingressClassName` when both are '
+        "specified"
+    ]
+    old = _obj({**doc, "spec": {**doc["spec"], "ingressClassName": "a"}})
+    new = _obj(doc)
+    new.metadata.uid = old.metadata.uid
+    assert validate_update(new, old) == []
+    assert install_strategy("Ingress").validate(new) == []

@@ -172,14 +172,17 @@ def validate_ingress_spec(spec: networking_pb2.IngressSpec, path: str = "spec") 
 
 
 def validate_ingress(ing: networking_pb2.Ingress) -> list[FieldError]:
-    """ValidateIngressCreate: the object, and the class annotation agreeing with ingressClassName."""
-    errs = validate_object_meta(ing.metadata, True, name_is_dns_subdomain)
-    errs += validate_ingress_spec(ing.spec)
+    """validateIngress: what a create and an update both check."""
+    return validate_object_meta(ing.metadata, True, name_is_dns_subdomain) + validate_ingress_spec(ing.spec)
+
+
+def validate_ingress_create(ing: networking_pb2.Ingress) -> list[FieldError]:
+    """What only ValidateIngressCreate adds: the class annotation agreeing with ingressClassName."""
     annotation = ing.metadata.annotations.get(ANNOTATION_INGRESS_CLASS)
-    if annotation is not None and ing.spec.HasField("ingress_class_name") and annotation != ing.spec.ingress_class_name:
-        path = f"annotations.{ANNOTATION_INGRESS_CLASS}"
-        errs.append(invalid(path, annotation, "must match `ingressClassName` when both are specified"))
-    return errs
+    if annotation is None or not ing.spec.HasField("ingress_class_name") or annotation == ing.spec.ingress_class_name:
+        return []
+    path = f"annotations.{ANNOTATION_INGRESS_CLASS}"
+    return [invalid(path, annotation, "must match `ingressClassName` when both are specified")]
 
 
 class IngressStrategy(Strategy):
@@ -191,9 +194,11 @@ class IngressStrategy(Strategy):
     def validate(self, obj: Any) -> list[FieldError]:
         return validate_ingress(obj)
 
+    def validate_create(self, obj: Any) -> list[FieldError]:
+        return validate_ingress_create(obj)
+
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
-        # ValidateIngressUpdate validates the new object whole; the registry runs validate(new) after this. The
-        # annotation check is a create's only.
+        # ValidateIngressUpdate: the new object is validated whole too (the registry runs validate(new) after this).
         return validate_object_meta_update(new.metadata, old.metadata)
 
 
