@@ -87,7 +87,8 @@ FIXTURES: dict[str, Callable[[str, str], dict[str, Any]]] = {
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": _meta(name, ns),
         "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}},
     "IngressClass": lambda name, ns: {
-        "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": name},
+        "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "spec": {"controller": "example.com/ingress-controller"}},
     "NetworkPolicy": lambda name, ns: {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(name, ns),
