@@ -4,6 +4,8 @@ not-ready endpoints)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +57,17 @@ def test_endpoint_slices_text() -> None:
     many = sl(web, *[(f"10.0.0.{i}", True) for i in range(5)])
     assert printers.format_endpoint_slices([many], {"http"}) == "10.0.0.0:8080,10.0.0.1:8080,10.0.0.2:8080 + 2 more..."
     assert printers.format_endpoint_slices([sl([], ("fd00::1", True))], {""}) == "fd00::1"
+
+
+DESCRIBED: list[dict[str, Any]] = json.loads((Path(__file__).resolve().parent / "data" / "networking_describe.json")
+                                             .read_text())
+"""Ingresses and NetworkPolicies (the documentation's examples and a few more) as kube-apiserver 1.35 stored them,
+the text of each service backend kubectl found (its endpoints, or the service missing), and what
+`kubectl describe` printed for each."""
+
+
+@pytest.mark.parametrize("case", DESCRIBED, ids=lambda c: c["object"]["metadata"]["name"])
+def test_describe_is_kubectls(case: dict[str, Any]) -> None:
+    backends = {(name, port): text for name, port, text in case["backends"]}
+    obj = from_dict(case["object"])
+    assert printers.describe(obj, [], now=0, backends=backends) == case["kubectl"]
