@@ -202,11 +202,13 @@ def test_the_default_ingress_class_fills_in_a_classless_ingress(
         cls = kubectl("get", "ingress", "name-virtual-host-ingress", "-n", namespace, "-o",
                       "jsonpath={.spec.ingressClassName}").stdout
         assert cls == default
-        # A class named in the old annotation is left alone.
+        # A class named in the old annotation is left alone, and the client told the annotation is deprecated.
         legacy = ingress.read_text().replace("name: name-virtual-host-ingress",
                                              "name: legacy\n  annotations:\n    kubernetes.io/ingress.class: legacy")
         ingress.write_text(legacy)
-        kubectl("apply", "-n", namespace, "-f", str(ingress))
+        r = kubectl("apply", "-n", namespace, "-f", str(ingress))
+        assert r.stderr == ('Warning: annotation "kubernetes.io/ingress.class" is deprecated, please use '
+                            "'spec.ingressClassName' instead\n")
         assert kubectl("get", "ingress", "legacy", "-n", namespace, "-o",
                        "jsonpath={.spec.ingressClassName}").stdout == ""
         # The controller is immutable.

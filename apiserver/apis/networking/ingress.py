@@ -197,6 +197,11 @@ class IngressStrategy(Strategy):
     def validate_create(self, obj: Any) -> list[FieldError]:
         return validate_ingress_create(obj)
 
+    def warnings_on_create(self, obj: Any) -> list[str]:
+        if ANNOTATION_INGRESS_CLASS not in obj.metadata.annotations:
+            return []
+        return [f'annotation "{ANNOTATION_INGRESS_CLASS}" is deprecated, please use \'spec.ingressClassName\' instead']
+
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         # ValidateIngressUpdate: the new object is validated whole too (the registry runs validate(new) after this).
         return validate_object_meta_update(new.metadata, old.metadata)
