@@ -226,8 +226,10 @@ class Registry:
             if not status:
                 errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
                     strategy.validate(new)
-                if errs:
-                    raise _invalid(info, name, errs)
+            else:
+                errs = strategy.validate_status_update(new, old)
+            if errs:
+                raise _invalid(info, name, errs)
             await self.admission.validate(attrs)
             if dry_run:
                 new.metadata.resource_version = old.metadata.resource_version

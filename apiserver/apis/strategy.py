@@ -88,6 +88,10 @@ class Strategy:
         """Rules that refuse an update outright, checked before validation (mirror pods)."""
         return []
 
+    def validate_status_update(self, new: Any, old: Any) -> list[FieldError]:
+        """The status strategy's ValidateUpdate: what a write to the status subresource must satisfy."""
+        return []
+
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         """The rules only an update has (immutable fields); the registry runs `validate(new)` as well."""
         return validate_object_meta_update(new.metadata, old.metadata)

@@ -7,6 +7,7 @@ fields; the DefaultIngressClass plugin fills in the default class.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,3 +221,35 @@ def test_the_default_ingress_class_fills_in_a_classless_ingress(
         )
     finally:
         kubectl("delete", "ingressclass", default, other, "--ignore-not-found")
+
+
+def test_a_bad_load_balancer_status_is_refused(kubectl: Any, namespace: str, tmp_path: Path) -> None:
+    """What an ingress controller writes to the status subresource is checked as ValidateIngressStatusUpdate does:
+    IPs (leading zeros and all, a legacy field) and DNS names that are not IPs."""
+    ingress = tmp_path / "ingress.yaml"
+    ingress.write_text((EXAMPLES / "minimal-ingress.yaml").read_text())
+    kubectl("apply", "-n", namespace, "-f", str(ingress))
+    live = json.loads(kubectl("get", "ingress", "minimal-ingress", "-n", namespace, "-o", "json").stdout)
+    live["status"] = {"loadBalancer": {"ingress": [
+        {"ip": "x"}, {"hostname": "1.2.3.4"}, {"hostname": "Bad_Host", "ip": "010.1.2.3"},
+        {"ip": "::1", "ports": [{"port": 0, "protocol": "ICMP", "error": "bad error!"}]},
+    ]}}
+    status = tmp_path / "status.json"
+    status.write_text(json.dumps(live))
+    r = kubectl("replace", "--subresource=status", "-f", str(status), check=False)
+    assert r.returncode == 1
+    assert r.stderr == (
+        'The Ingress "minimal-ingress" is invalid: \n'
+        '* status.loadBalancer.ingress[0].ip: Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or '
+        "2001:db8::ffff)\n"
+        '* status.loadBalancer.ingress[1].hostname: Invalid value: "1.2.3.4": must be a DNS name, not an IP address\n'
+        '* status.loadBalancer.ingress[2].hostname: Invalid value: "Bad_Host": a lowercase RFC 1123 subdomain must '
+        "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+        "character (e.g. 'example.com', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')\n"
+    )
+    live["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}, {"hostname": "lb.example.com"}]}}
+    status.write_text(json.dumps(live))
+    kubectl("replace", "--subresource=status", "-f", str(status))
+    got = kubectl("get", "ingress", "-n", namespace).stdout.splitlines()[1].split()
+    assert got[:4] == ["minimal-ingress", "nginx-example", "*", "192.0.2.10,lb.example.com"]

@@ -185,6 +185,22 @@ def validate_ingress_create(ing: networking_pb2.Ingress) -> list[FieldError]:
     return [invalid(path, annotation, "must match `ingressClassName` when both are specified")]
 
 
+def validate_ingress_status_update(new: networking_pb2.Ingress, old: networking_pb2.Ingress) -> list[FieldError]:
+    """ValidateIngressStatusUpdate: the load balancer's points, an IP (as loosely as the legacy field allows) or a
+    DNS name that is no IP."""
+    errs = validate_object_meta_update(new.metadata, old.metadata)
+    for i, point in enumerate(new.status.load_balancer.ingress):
+        path = f"status.loadBalancer.ingress[{i}]"
+        if point.ip:
+            errs += is_valid_ip(f"{path}.ip", point.ip)
+        if point.hostname:
+            errs += [invalid(f"{path}.hostname", point.hostname, m)
+                     for m in names.validate_dns1123_subdomain(point.hostname)]
+            if not is_valid_ip(f"{path}.hostname", point.hostname):
+                errs.append(invalid(f"{path}.hostname", point.hostname, "must be a DNS name, not an IP address"))
+    return errs
+
+
 class IngressStrategy(Strategy):
     no_defaults = True  # networking/v1 defaults nothing of an Ingress
 
@@ -201,6 +217,9 @@ class IngressStrategy(Strategy):
         if ANNOTATION_INGRESS_CLASS not in obj.metadata.annotations:
             return []
         return [f'annotation "{ANNOTATION_INGRESS_CLASS}" is deprecated, please use \'spec.ingressClassName\' instead']
+
+    def validate_status_update(self, new: Any, old: Any) -> list[FieldError]:
+        return validate_ingress_status_update(new, old)
 
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         # ValidateIngressUpdate: the new object is validated whole too (the registry runs validate(new) after this).
