@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from apiserver.admission import Plugin
 from apiserver.admission.defaultingressclass import DefaultIngressClass
+from apiserver.admission.limitranger import LimitRanger
+from apiserver.admission.namespacelifecycle import NamespaceLifecycle
+from apiserver.admission.priority import Priority
+from apiserver.admission.resourcequota import ResourceQuota
 
 ORDER: list[type[Plugin]] = [
+    NamespaceLifecycle,
+    LimitRanger,
+    Priority,
     DefaultIngressClass,
+    ResourceQuota,
 ]

@@ -330,11 +330,17 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 # kubectl describe orders events by time; equal times keep the order they were recorded in.
                 evs.sort(key=lambda e: (serialization.time_value(e.last_timestamp),
                                         int(e.metadata.resource_version or 0)))
-                backends = await _ingress_backends(client, obj) if info.kind == "Ingress" else None
+                extra: dict[str, Any] = {}
+                if info.kind == "Namespace":
+                    # kubectl's describer lists the namespace's quotas and limit ranges (none when it may not).
+                    extra = {"quotas": await _list_or_none(client, "ResourceQuota", obj.metadata.name),
+                             "limit_ranges": await _list_or_none(client, "LimitRange", obj.metadata.name)}
+                if info.kind == "Ingress":
+                    extra = {"backends": await _ingress_backends(client, obj)}
                 if not first:
                     print()
                 first = False
-                sys.stdout.write(printers.describe(obj, evs, now=now(), backends=backends))
+                sys.stdout.write(printers.describe(obj, evs, now=now(), **extra))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)
         return 1 if failed else 0
@@ -368,6 +374,13 @@ async def _ingress_backends(client: Client, ing: Any) -> dict[tuple[str, str], s
                 port_name = sp.name
         out[key] = printers.format_endpoint_slices(slices, {port_name})
     return out
+
+
+async def _list_or_none(client: Client, kind: str, namespace: str) -> list[Any]:
+    try:
+        return list((await client.resource(kind).list(namespace)).items)
+    except errors.ApiError:
+        return []
 
 
 # ---- delete ---------------------------------------------------------------------------------------

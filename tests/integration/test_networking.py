@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.integration import test_rest
 from tests.support import REPO, ApiServer, run_cli, unique
@@ -184,11 +185,13 @@ def test_the_default_ingress_class_fills_in_a_classless_ingress(
 ) -> None:
     default = unique("default-class")
     other = unique("other-class")
+    docs = []
+    for file, name in (("default-ingressclass.yaml", default), ("external-lb.yaml", other)):
+        doc = yaml.safe_load((EXAMPLES / file).read_text())
+        doc["metadata"]["name"] = name  # cluster-scoped: a name of this test's own
+        docs.append(doc)
     classes = tmp_path / "classes.yaml"
-    classes.write_text(
-        f"{(EXAMPLES / 'default-ingressclass.yaml').read_text().replace('name: example-class', f'name: {default}')}"
-        f"---\n{(EXAMPLES / 'external-lb.yaml').read_text().replace('  name: external-lb', f'  name: {other}', 1)}"
-    )
+    classes.write_text(yaml.safe_dump_all(docs))
     try:
         kubectl("apply", "-f", str(classes))
         got = kubectl("get", "ingressclass", default, other).stdout
