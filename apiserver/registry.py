@@ -199,7 +199,7 @@ class Registry:
         if not meta.name and meta.generate_name:
             meta.name = names.generate_name(meta.generate_name)
         strategy.prepare_for_create(obj, self.config)
-        errs = strategy.validate(obj)
+        errs = strategy.validate(obj) + strategy.validate_create(obj)
         if errs:
             raise _invalid(info, meta.name or meta.generate_name, errs)
         await self.admission.validate(attrs)

@@ -4,6 +4,7 @@ NamespaceLifecycle, LimitRanger, ServiceAccount, ..., Priority, ..., DefaultStor
 from __future__ import annotations
 
 from apiserver.admission import Plugin
+from apiserver.admission.defaultingressclass import DefaultIngressClass
 from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.namespacelifecycle import NamespaceLifecycle
 from apiserver.admission.priority import Priority
@@ -13,5 +14,6 @@ ORDER: list[type[Plugin]] = [
     NamespaceLifecycle,
     LimitRanger,
     Priority,
+    DefaultIngressClass,
     ResourceQuota,
 ]

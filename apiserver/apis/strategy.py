@@ -45,6 +45,15 @@ class Strategy:
         """Create validation, run on the defaulted object (and on the new object of an update)."""
         return []
 
+    def validate_create(self, obj: Any) -> list[FieldError]:
+        """The rules only a create has (ValidateIngressCreate's class annotation check), after `validate`."""
+        return []
+
+    def warnings_on_create(self, obj: Any) -> list[str]:
+        """WarningsOnCreate: what the client is told of a created object (deprecated fields), as Warning headers on
+        the REST face."""
+        return []
+
     def system_objects(self) -> tuple[Any, ...]:
         """Objects of this kind every cluster has, created when an apiserver starts (the system namespaces)."""
         return ()

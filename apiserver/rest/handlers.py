@@ -16,6 +16,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from apiserver import errors
+from apiserver.apis import install
 from apiserver.registry import Registry
 from apiserver.rest import decode, status, tables
 from apiserver.rest.streams import Streams
@@ -410,6 +411,7 @@ class Resources:
         self._check_namespace(t, obj)
         self._record(t, obj, None, _manager(request))
         created = await self.registry.create(obj, dry_run=_dry_run(request))
+        warnings += install.for_kind(t.info.kind).warnings_on_create(created)
         return decode.render(request, accept, to_dict(created), 201, self._headers(warnings))
 
     async def update(self, request: web.Request, t: Target) -> web.Response:
@@ -490,6 +492,7 @@ class Resources:
                     created = await self.registry.create(obj, dry_run=dry)
                 except errors.AlreadyExists:
                     continue  # created meanwhile: apply to it
+                warnings += install.for_kind(t.info.kind).warnings_on_create(created)
                 return decode.render(request, accept, to_dict(created), 201, self._headers(warnings))
             live = to_dict(current)
             if ptype == APPLY_PATCH:

@@ -19,7 +19,16 @@ from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
 from kubemu.api.serialization import format_time, time_value, to_dict
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2, rbac_pb2, scheduling_pb2
+from kubemu.pb import (
+    apps_pb2,
+    batch_pb2,
+    coordination_pb2,
+    core_pb2,
+    meta_pb2,
+    networking_pb2,
+    rbac_pb2,
+    scheduling_pb2,
+)
 
 __all__ = [
     "Column",
@@ -514,6 +523,58 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+# ---- networking ---------------------------------------------------------------------------------------------
+
+_LOAD_BALANCER_WIDTH = 16
+
+
+def _ingress_hosts(rules: Sequence[networking_pb2.IngressRule]) -> str:
+    """formatHosts: the first three hosts, `*` when no rule names one."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.host:
+            hosts.append(rule.host)
+    if not hosts:
+        return "*"
+    text = ",".join(hosts)
+    return f"{text} + {len(rules) - 3} more..." if more else text
+
+
+def _ingress_address(status: networking_pb2.IngressLoadBalancerStatus, wide: bool) -> str:
+    """ingressLoadBalancerStatusStringer: each ingress point's IP (else hostname), sorted, clipped unless wide."""
+    text = ",".join(sorted({i.ip or i.hostname for i in status.ingress if i.ip or i.hostname}))
+    if not wide and len(text) > _LOAD_BALANCER_WIDTH:
+        text = text[: _LOAD_BALANCER_WIDTH - 3] + "..."
+    return text
+
+
+def _ingress_row(ing: networking_pb2.Ingress, now: float) -> list[str]:
+    cls = ing.spec.ingress_class_name if ing.spec.HasField("ingress_class_name") else _NONE
+    ports = "80, 443" if ing.spec.tls else "80"
+    # The apiserver prints its tables wide (printers/storage), so kubectl never sees the address clipped.
+    return [ing.metadata.name, cls, _ingress_hosts(ing.spec.rules), _ingress_address(ing.status.load_balancer, True),
+            ports, _age(ing, now)]
+
+
+def _ingress_class_parameters(ic: networking_pb2.IngressClass) -> str:
+    if not ic.spec.HasField("parameters"):
+        return _NONE
+    p = ic.spec.parameters
+    kind = f"{p.kind}.{p.api_group}" if p.HasField("api_group") else p.kind
+    return f"{kind}/{p.name}"
+
+
+def _ingress_class_row(ic: networking_pb2.IngressClass, now: float) -> list[str]:
+    return [ic.metadata.name, ic.spec.controller, _ingress_class_parameters(ic), _age(ic, now)]
+
+
+def _network_policy_row(np: networking_pb2.NetworkPolicy, now: float) -> list[str]:
+    return [np.metadata.name, _format_label_selector(True, np.spec.pod_selector), _age(np, now)]
+
+
 def _configmap_row(cm: core_pb2.ConfigMap, now: float) -> list[str]:
     return [cm.metadata.name, str(len(cm.data) + len(cm.binary_data)), _age(cm, now)]
 
@@ -608,6 +669,14 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    "Ingress": ((
+        _Column("Name", is_name=True), _Column("Class"), _Column("Hosts"), _Column("Address"), _Column("Ports"),
+        _Column("Age"),
+    ), _ingress_row),
+    "IngressClass": ((
+        _Column("Name", is_name=True), _Column("Controller"), _Column("Parameters"), _Column("Age"),
+    ), _ingress_class_row),
+    "NetworkPolicy": ((_Column("Name", is_name=True), _Column("Pod-Selector"), _Column("Age")), _network_policy_row),
     "ConfigMap": ((_Column("Name", is_name=True), _Column("Data", type=_INT), _Column("Age")), _configmap_row),
     "Secret": ((
         _Column("Name", is_name=True), _Column("Type"), _Column("Data", type=_INT), _Column("Age"),
@@ -637,7 +706,7 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
     "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim", "EndpointSlice",
-    "Ingress", "IngressClass", "NetworkPolicy", "IPAddress", "ServiceCIDR", "StorageClass", "CSINode", "CSIDriver",
+    "IPAddress", "ServiceCIDR", "StorageClass", "CSINode", "CSIDriver",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 
@@ -1508,6 +1577,194 @@ def _describe_priority_class(pc: scheduling_pb2.PriorityClass, events: Sequence[
     return w.render()
 
 
+def _go_time_string(t: Message) -> str:
+    """metav1.Time's String() (Go's time.Time.String) in UTC, as `Created on:` prints it."""
+    when = dt.datetime.fromtimestamp(int(time_value(t) // 1), dt.UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def ingress_service_backend(svc: networking_pb2.IngressServiceBackend) -> tuple[str, str]:
+    """serviceBackendStringer's two parts: the service and its port (the number, else the name). The key of the
+    endpoints text `describe` takes for an Ingress's service backends."""
+    return svc.name, str(svc.port.number) if svc.port.number else svc.port.name
+
+
+def format_endpoint_slices(slices: Sequence[Any], port_names: set[str] | None) -> str:
+    """formatEndpointSlices: up to three ready `ip:port` of the ports named in `port_names` (None: every port),
+    `<none>` without slices."""
+    if not slices:
+        return _NONE
+    listed: list[str] = []
+    more = False
+    count = 0
+    for sl in slices:
+        ports = list(sl.ports) if sl.ports else [None]
+        for port in ports:
+            if port is not None and port_names is not None and port.name not in port_names:
+                continue
+            for ep in sl.endpoints:
+                if len(listed) == 3:
+                    more = True
+                if ep.conditions.HasField("ready") and not ep.conditions.ready:
+                    continue
+                if not more:
+                    addr = ep.addresses[0] if ep.addresses else ""
+                    listed.append(addr if port is None else _join_host_port(addr, str(port.port)))
+                count += 1
+    text = ",".join(listed)
+    return f"{text} + {count - 3} more..." if more else text
+
+
+def _describe_ingress_backend(backend: networking_pb2.IngressBackend, endpoints: Mapping[tuple[str, str], str]) -> str:
+    """describeBackendV1: `svc:port (endpoints)` of a service, the reference of a resource."""
+    if backend.HasField("service"):
+        key = ingress_service_backend(backend.service)
+        return f"{key[0]}:{key[1]} ({endpoints.get(key, _NONE)})"
+    if backend.HasField("resource"):
+        r = backend.resource
+        group = r.api_group if r.HasField("api_group") else _NONE
+        return f"APIGroup: {group}, Kind: {r.kind}, Name: {r.name}"
+    return ""
+
+
+def _describe_ingress(ing: networking_pb2.Ingress, endpoints: Mapping[tuple[str, str], str],
+                      events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    """describeIngressV1. `endpoints` holds the text of each service backend (ingress_service_backend keys): its
+    ready endpoints, or `<error: ...>` when the service is missing."""
+    w = _Writer()
+    meta = ing.metadata
+    w.write(0, f"Name:\t{meta.name}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    w.write(0, f"Address:\t{_ingress_address(ing.status.load_balancer, True)}\n")
+    cls = ing.spec.ingress_class_name if ing.spec.HasField("ingress_class_name") else _NONE
+    w.write(0, f"Ingress Class:\t{cls}\n")
+    default = "<default>"
+    if ing.spec.HasField("default_backend"):
+        default = _describe_ingress_backend(ing.spec.default_backend, endpoints)
+    w.write(0, f"Default backend:\t{default}\n")
+    if ing.spec.tls:
+        w.write(0, "TLS:\n")
+        for t in ing.spec.tls:
+            hosts = ",".join(t.hosts)
+            w.write(1, f"{t.secret_name} terminates {hosts}\n" if t.secret_name else f"SNI routes {hosts}\n")
+    w.write(0, "Rules:\n  Host\tPath\tBackends\n")
+    w.write(1, "----\t----\t--------\n")
+    count = 0
+    for rule in ing.spec.rules:
+        if not rule.HasField("http"):
+            continue
+        count += 1
+        w.write(1, f"{rule.host or '*'}\t\n")
+        for p in rule.http.paths:
+            w.write(2, f"\t{p.path} \t{_describe_ingress_backend(p.backend, endpoints)}\n")
+    if not count:
+        w.write(1, f"*\t*\t{default}\n")
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_ingress_class(ic: networking_pb2.IngressClass, events: Sequence[core_pb2.Event] | None,
+                            now: float) -> str:
+    """describeIngressClassV1."""
+    w = _Writer()
+    w.write(0, f"Name:\t{ic.metadata.name}\n")
+    _labels_multiline(w, "Labels", ic.metadata.labels)
+    _annotations_multiline(w, "Annotations", ic.metadata.annotations)
+    w.write(0, f"Controller:\t{ic.spec.controller}\n")
+    if ic.spec.HasField("parameters"):
+        p = ic.spec.parameters
+        w.write(0, "Parameters:\n")
+        if p.HasField("api_group"):
+            w.write(1, f"APIGroup:\t{p.api_group}\n")
+        w.write(1, f"Kind:\t{p.kind}\n")
+        w.write(1, f"Name:\t{p.name}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _network_policy_port(port: networking_pb2.NetworkPolicyPort) -> tuple[str, str]:
+    proto = port.protocol if port.HasField("protocol") else "TCP"
+    number = _int_or_string(port.port) if port.HasField("port") else "<nil>"
+    if port.HasField("end_port"):
+        return "To Port Range", f"{number}-{port.end_port}/{proto}"
+    return "To Port", f"{number}/{proto}"
+
+
+def _network_policy_peers(w: _Writer, peers: Sequence[networking_pb2.NetworkPolicyPeer], word: str,
+                          any_text: str) -> None:
+    indent = "    "
+    if not peers:
+        w.write(0, f"{indent}{word}: <any> ({any_text})\n")
+        return
+    for peer in peers:
+        w.write(0, f"{indent}{word}:\n")
+        if peer.HasField("pod_selector") and peer.HasField("namespace_selector"):
+            w.write(1, f"{indent}NamespaceSelector: {_format_label_selector(True, peer.namespace_selector)}\n")
+            w.write(1, f"{indent}PodSelector: {_format_label_selector(True, peer.pod_selector)}\n")
+        elif peer.HasField("pod_selector"):
+            w.write(1, f"{indent}PodSelector: {_format_label_selector(True, peer.pod_selector)}\n")
+        elif peer.HasField("namespace_selector"):
+            w.write(1, f"{indent}NamespaceSelector: {_format_label_selector(True, peer.namespace_selector)}\n")
+        elif peer.HasField("ip_block"):
+            w.write(1, f"{indent}IPBlock:\n")
+            w.write(2, f"{indent}CIDR: {peer.ip_block.cidr}\n")
+            w.write(2, f"{indent}Except: {', '.join(getattr(peer.ip_block, 'except'))}\n")
+
+
+def _network_policy_rules(w: _Writer, rules: Sequence[Any], direction: str) -> None:
+    """printNetworkPolicySpecIngressFrom / printNetworkPolicySpecEgressTo."""
+    indent = "    "
+    if not rules:
+        w.write(0, f"{indent}<none> (Selected pods are isolated for {direction} connectivity)\n")
+        return
+    for i, rule in enumerate(rules):
+        if not rule.ports:
+            w.write(0, f"{indent}To Port: <any> (traffic allowed to all ports)\n")
+        for port in rule.ports:
+            title, text = _network_policy_port(port)
+            w.write(0, f"{indent}{title}: {text}\n")
+        if direction == "ingress":
+            _network_policy_peers(w, getattr(rule, "from"), "From", "traffic not restricted by source")
+        else:
+            _network_policy_peers(w, rule.to, "To", "traffic not restricted by destination")
+        if i != len(rules) - 1:
+            w.write(0, f"{indent}----------\n")
+
+
+def _describe_network_policy(np: networking_pb2.NetworkPolicy) -> str:
+    """describeNetworkPolicy: kubectl prints no events for a NetworkPolicy."""
+    w = _Writer()
+    meta, spec = np.metadata, np.spec
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    w.write(0, f"Created on:\t{_go_time_string(meta.creation_timestamp)}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    w.write(0, "Spec:\n")
+    w.write(1, "PodSelector: ")
+    if not spec.pod_selector.match_labels and not spec.pod_selector.match_expressions:
+        w.write(2, "<none> (Allowing the specific traffic to all pods in this namespace)\n")
+    else:
+        w.write(2, f"{_format_label_selector(True, spec.pod_selector)}\n")
+    types = list(spec.policy_types)
+    if "Ingress" in types:
+        w.write(1, "Allowing ingress traffic:\n")
+        _network_policy_rules(w, spec.ingress, "ingress")
+    else:
+        w.write(1, "Not affecting ingress traffic\n")
+    if "Egress" in types:
+        w.write(1, "Allowing egress traffic:\n")
+        _network_policy_rules(w, spec.egress, "egress")
+    else:
+        w.write(1, "Not affecting egress traffic\n")
+    w.write(1, f"Policy Types: {', '.join(types)}\n")
+    return w.render()
+
+
 def _camel_split(field: str) -> list[str]:
     """github.com/fatih/camelcase.Split: runs of one character class, an upper-to-lower edge moving one letter."""
     runs: list[list[str]] = []
@@ -1629,13 +1886,16 @@ def describe(
     pods: Sequence[core_pb2.Pod] | None = None,
     quotas: Sequence[core_pb2.ResourceQuota] | None = None,
     limit_ranges: Sequence[core_pb2.LimitRange] | None = None,
+    backends: Mapping[tuple[str, str], str] | None = None,
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
     `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables. For
-    a Namespace, `quotas` and `limit_ranges` are the ResourceQuotas and LimitRanges in it.
-    Pods, Nodes, Namespaces and PriorityClasses have kubectl's own layouts; other kinds use its generic describer.
+    a Namespace, `quotas` and `limit_ranges` are the ResourceQuotas and LimitRanges in it; for an Ingress,
+    `backends` holds the endpoints text of each service backend (see _describe_ingress).
+    Pods, Nodes, Namespaces, PriorityClasses and the networking kinds have kubectl's own layouts; other kinds
+    use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
         return _describe_pod(obj, events, now)
@@ -1643,6 +1903,12 @@ def describe(
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
         return _describe_namespace(obj, quotas, limit_ranges)
+    if isinstance(obj, networking_pb2.Ingress):
+        return _describe_ingress(obj, backends or {}, events, now)
+    if isinstance(obj, networking_pb2.IngressClass):
+        return _describe_ingress_class(obj, events, now)
+    if isinstance(obj, networking_pb2.NetworkPolicy):
+        return _describe_network_policy(obj)
     if isinstance(obj, core_pb2.ConfigMap):
         return _describe_configmap(obj, events, now)
     if isinstance(obj, core_pb2.Secret):
