@@ -18,7 +18,9 @@ from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
+from controllers.localpath import LocalPathProvisioner
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+from controllers.persistentvolume import PersistentVolumeController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
 from kubemu import config as cfg
@@ -39,7 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection and pod GC, leader-elected like "
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, persistent volume binding and a "
+                    "simulated local-path provisioner, leader-elected like "
                     "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
@@ -67,6 +70,9 @@ class ControllerManager:
         extra: dict[str, Informer[Any]] = {
             "Deployment": Informer(client.deployments), "DaemonSet": Informer(client.daemon_sets),
             "Job": Informer(client.jobs),
+            "PersistentVolumeClaim": Informer(client.resource("PersistentVolumeClaim")),
+            "PersistentVolume": Informer(client.resource("PersistentVolume")),
+            "StorageClass": Informer(client.resource("StorageClass")),
         }
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
@@ -85,6 +91,10 @@ class ControllerManager:
             TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
+            PersistentVolumeController(client, extra["PersistentVolumeClaim"], extra["PersistentVolume"],
+                                       extra["StorageClass"], self.nodes),
+            LocalPathProvisioner(client, extra["PersistentVolumeClaim"], extra["PersistentVolume"],
+                                 extra["StorageClass"]),
         ]
 
     async def run(self) -> None:
