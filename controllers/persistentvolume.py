@@ -11,8 +11,8 @@ from typing import Any
 import structlog
 
 from controllers.workqueue import RateLimitingQueue, run_workers
-from kubemu.api import labels, storage
-from kubemu.api.quantity import parse_quantity
+from kubemu.api import storage
+from kubemu.api.storage import find_best_match
 from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.client.events import EventRecorder
@@ -28,56 +28,6 @@ VOLUME = "volume/"
 
 def claim_key(pvc: core_pb2.PersistentVolumeClaim) -> str:
     return f"{pvc.metadata.namespace}/{pvc.metadata.name}"
-
-
-def _storage(values: Any) -> int:
-    raw = values.get("storage")
-    return parse_quantity(raw).value() if raw else 0
-
-
-def volume_matches(pv: core_pb2.PersistentVolume, pvc: core_pb2.PersistentVolumeClaim) -> bool:
-    """What findMatchingVolume asks of a volume for a claim, past availability: same class, volumeMode, every access
-    mode asked for, at least the size asked for, and the claim's selector over the volume's labels."""
-    if storage.volume_class(pv) != storage.claim_class(pvc):
-        return False
-    if (pv.spec.volume_mode or "Filesystem") != (pvc.spec.volume_mode or "Filesystem"):
-        return False
-    if not set(pvc.spec.access_modes) <= set(pv.spec.access_modes):
-        return False
-    if _storage(pv.spec.capacity) < _storage(pvc.spec.resources.requests):
-        return False
-    if pvc.spec.HasField("selector"):
-        try:
-            sel = labels.from_label_selector(pvc.spec.selector)
-        except labels.SelectorError:
-            return False
-        if not sel.matches(pv.metadata.labels):
-            return False
-    return True
-
-
-def find_best_match(pvc: core_pb2.PersistentVolumeClaim, volumes: list[core_pb2.PersistentVolume],
-                    node: core_pb2.Node | None = None) -> core_pb2.PersistentVolume | None:
-    """findBestMatchForClaim: a volume pre-bound to the claim wins; else the smallest available matching volume (on
-    `node`, when the claim waits for its first consumer)."""
-    best: core_pb2.PersistentVolume | None = None
-    for pv in volumes:
-        if pv.metadata.HasField("deletion_timestamp") or not volume_matches(pv, pvc):
-            continue
-        ref = pv.spec.claim_ref
-        if pv.spec.HasField("claim_ref"):
-            if (ref.namespace, ref.name) != (pvc.metadata.namespace, pvc.metadata.name):
-                continue
-            if ref.uid and ref.uid != pvc.metadata.uid:
-                continue
-            return pv
-        if pvc.spec.volume_name and pvc.spec.volume_name != pv.metadata.name:
-            continue
-        if node is not None and not storage.volume_node_affinity_matches(pv, node):
-            continue
-        if best is None or _storage(pv.spec.capacity) < _storage(best.spec.capacity):
-            best = pv
-    return best
 
 
 class PersistentVolumeController:

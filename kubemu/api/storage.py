@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubemu.api import labels
 from kubemu.api.nodematch import is_empty_term, node_fields, parse_term
+from kubemu.api.quantity import parse_quantity
 from kubemu.pb import core_pb2
 
 IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
@@ -72,3 +74,53 @@ def access_modes_text(modes: Any) -> str:
     short = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
     present = set(modes)
     return ",".join(s for m, s in short.items() if m in present)
+
+
+def _storage(values: Any) -> int:
+    raw = values.get("storage")
+    return parse_quantity(raw).value() if raw else 0
+
+
+def volume_matches(pv: core_pb2.PersistentVolume, pvc: core_pb2.PersistentVolumeClaim) -> bool:
+    """What findMatchingVolume asks of a volume for a claim, past availability: same class, volumeMode, every access
+    mode asked for, at least the size asked for, and the claim's selector over the volume's labels."""
+    if volume_class(pv) != claim_class(pvc):
+        return False
+    if (pv.spec.volume_mode or "Filesystem") != (pvc.spec.volume_mode or "Filesystem"):
+        return False
+    if not set(pvc.spec.access_modes) <= set(pv.spec.access_modes):
+        return False
+    if _storage(pv.spec.capacity) < _storage(pvc.spec.resources.requests):
+        return False
+    if pvc.spec.HasField("selector"):
+        try:
+            sel = labels.from_label_selector(pvc.spec.selector)
+        except labels.SelectorError:
+            return False
+        if not sel.matches(pv.metadata.labels):
+            return False
+    return True
+
+
+def find_best_match(pvc: core_pb2.PersistentVolumeClaim, volumes: list[core_pb2.PersistentVolume],
+                    node: core_pb2.Node | None = None) -> core_pb2.PersistentVolume | None:
+    """findBestMatchForClaim: a volume pre-bound to the claim wins; else the smallest available matching volume (on
+    `node`, when the claim waits for its first consumer)."""
+    best: core_pb2.PersistentVolume | None = None
+    for pv in volumes:
+        if pv.metadata.HasField("deletion_timestamp") or not volume_matches(pv, pvc):
+            continue
+        ref = pv.spec.claim_ref
+        if pv.spec.HasField("claim_ref"):
+            if (ref.namespace, ref.name) != (pvc.metadata.namespace, pvc.metadata.name):
+                continue
+            if ref.uid and ref.uid != pvc.metadata.uid:
+                continue
+            return pv
+        if pvc.spec.volume_name and pvc.spec.volume_name != pv.metadata.name:
+            continue
+        if node is not None and not volume_node_affinity_matches(pv, node):
+            continue
+        if best is None or _storage(pv.spec.capacity) < _storage(best.spec.capacity):
+            best = pv
+    return best
