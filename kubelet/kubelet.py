@@ -18,6 +18,7 @@ import structlog
 from kubelet import static_pods
 from kubelet.images import ImageCache
 from kubelet.node_status import NodeAgent, NodeSpec, PodCidrs, pod_cidr_for
+from kubelet.persistent_volumes import RETRY_SECONDS, VolumeManager
 from kubelet.pod_worker import KubeletContext, PodWorker
 from kubemu.api.quantity import bytes_of
 from kubemu.client import errors
@@ -106,6 +107,8 @@ class Kubelet:
             node_name=spec.name, config=config, images=self.images, host_ip=spec.address,
             allocate_ip=self.ips.allocate, release_ip=self.ips.release, publish=self._publish,
             event=self._event, confirm_deletion=self._confirm_deletion, clock=clock, log_context=self.log_context,
+            volumes=VolumeManager(client.resource("PersistentVolumeClaim").get, client.resource("PersistentVolume").get,
+                                  retry=config.scaled(RETRY_SECONDS)),
         )
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from kubelet import images
+from kubelet.persistent_volumes import VolumeManager
 from kubelet.prober.prober import ProbeTarget
 from kubelet.prober.results import Result, ResultsManager, Update
 from kubelet.prober.worker import start_probes
@@ -157,6 +158,8 @@ class KubeletContext:
     nodes has no single node to bind process-wide."""
     probe_results: ResultsManager = field(default_factory=ResultsManager)
     """The node's probe results: probe workers publish to it, each pod worker consumes its own pod's updates."""
+    volumes: VolumeManager | None = None
+    """The node's disk: mounts a pod's claims and hostPath volumes before its containers start."""
 
 
 class PodWorker:
@@ -259,6 +262,11 @@ class PodWorker:
 
     async def _run(self) -> None:
         try:
+            if self.ctx.volumes is not None and not await self.ctx.volumes.mount_until(
+                    self.pod, self.volumes, self.wake, lambda: self.terminating or self.pod.metadata.HasField(
+                        "deletion_timestamp")):
+                await self._terminate_all()
+                return
             now = self.ctx.clock()
             self.start_time = now
             self.pod_ip = self.ctx.allocate_ip()

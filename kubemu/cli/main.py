@@ -333,7 +333,10 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 if not first:
                     print()
                 first = False
-                sys.stdout.write(printers.describe(obj, evs, now=now()))
+                pods = None
+                if info.kind == "PersistentVolumeClaim":  # Used By: the pods of its namespace naming it
+                    pods = (await client.pods.list(obj.metadata.namespace)).items
+                sys.stdout.write(printers.describe(obj, evs, now=now(), pods=pods))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)
         return 1 if failed else 0
