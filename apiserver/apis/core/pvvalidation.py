@@ -218,9 +218,9 @@ def validate_pvc_update(new: core_pb2.PersistentVolumeClaim, old: core_pb2.Persi
     after = core_pb2.PersistentVolumeClaimSpec()
     after.CopyFrom(new.spec)
     if not old.spec.volume_name:
-        before.volume_name = after.volume_name
+        _same_optional(before, after, "volume_name")
     if not old.spec.HasField("storage_class_name") and new.spec.HasField("storage_class_name"):
-        before.storage_class_name = after.storage_class_name
+        _same_optional(before, after, "storage_class_name")
     if new.status.phase == "Bound" and "storage" in old.spec.resources.requests:
         after.resources.requests["storage"] = old.spec.resources.requests["storage"]
     before.ClearField("volume_attributes_class_name")
@@ -236,6 +236,14 @@ def validate_pvc_update(new: core_pb2.PersistentVolumeClaim, old: core_pb2.Persi
     if new.spec.volume_mode != old.spec.volume_mode:
         errs.append(invalid("volumeMode", new.spec.volume_mode, IMMUTABLE_MSG))
     return errs
+
+
+def _same_optional(to: Any, src: Any, name: str) -> None:
+    """`to.name = src.name` for an optional field, unset staying unset (an assigned "" would be set)."""
+    if src.HasField(name):
+        setattr(to, name, getattr(src, name))
+    else:
+        to.ClearField(name)
 
 
 # ---- Go's rendering of a changed spec ---------------------------------------------------------------
