@@ -31,9 +31,17 @@ class PersistentVolumeStrategy(Strategy):
         return super().validate_update(new, old) + validate_pv_update(new, old)
 
     def prepare_for_status_update(self, incoming: Any, old: Any) -> Any:
+        """lastPhaseTransitionTime: kept while the phase stays and the client sends none; stamped now when the phase
+        changes and the client sent none or the old one; else the client's."""
         new = super().prepare_for_status_update(incoming, old)
-        if new.status.phase != old.status.phase:  # the phase's change is stamped by the server, as upstream
-            set_time(new.status.last_phase_transition_time, float(int(time.time())))
+        st, before = new.status, old.status
+        sent = st.HasField("last_phase_transition_time")
+        if st.phase == before.phase and not sent:
+            if before.HasField("last_phase_transition_time"):
+                st.last_phase_transition_time.CopyFrom(before.last_phase_transition_time)
+        elif st.phase != before.phase and (
+                not sent or st.last_phase_transition_time == before.last_phase_transition_time):
+            set_time(st.last_phase_transition_time, float(int(time.time())))
         return new
 
 
