@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from apiserver.admission import Plugin
 from apiserver.admission.defaultstorageclass import DefaultStorageClass
+from apiserver.admission.persistentvolumeclaimresize import PersistentVolumeClaimResize
 
 ORDER: list[type[Plugin]] = [
     DefaultStorageClass,
+    PersistentVolumeClaimResize,
 ]

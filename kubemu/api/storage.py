@@ -76,7 +76,8 @@ def access_modes_text(modes: Any) -> str:
     return ",".join(s for m, s in short.items() if m in present)
 
 
-def _storage(values: Any) -> int:
+def storage_bytes(values: Any) -> int:
+    """The `storage` entry of a ResourceList, in bytes (0 when absent)."""
     raw = values.get("storage")
     return parse_quantity(raw).value() if raw else 0
 
@@ -90,7 +91,7 @@ def volume_matches(pv: core_pb2.PersistentVolume, pvc: core_pb2.PersistentVolume
         return False
     if not set(pvc.spec.access_modes) <= set(pv.spec.access_modes):
         return False
-    if _storage(pv.spec.capacity) < _storage(pvc.spec.resources.requests):
+    if storage_bytes(pv.spec.capacity) < storage_bytes(pvc.spec.resources.requests):
         return False
     if pvc.spec.HasField("selector"):
         try:
@@ -121,6 +122,6 @@ def find_best_match(pvc: core_pb2.PersistentVolumeClaim, volumes: list[core_pb2.
             continue
         if node is not None and not volume_node_affinity_matches(pv, node):
             continue
-        if best is None or _storage(pv.spec.capacity) < _storage(best.spec.capacity):
+        if best is None or storage_bytes(pv.spec.capacity) < storage_bytes(best.spec.capacity):
             best = pv
     return best

@@ -240,3 +240,39 @@ def test_a_bad_claim_is_refused_naming_the_field(kubectl: Kubectl, ns: str) -> N
         'The PersistentVolumeClaim "good" is invalid: spec: Forbidden: spec is immutable after creation except '
         "resources.requests and volumeAttributesClassName for bound claims\n@@ -1,6 +1,6 @@\n {\n"
         '  "AccessModes": [\n-  "ReadWriteOnce"\n+  "ReadWriteMany"\n'), proc.stderr
+
+
+def test_a_bound_claim_grows_only_where_its_class_allows_expansion(kubectl: Kubectl, ns: str) -> None:
+    cls = unique("expandable")
+    apply(kubectl, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": cls},
+                    "provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer",
+                    "allowVolumeExpansion": True})
+    try:
+        apply(kubectl, claim("fixed", ns))  # standard: no allowVolumeExpansion
+        apply(kubectl, claim("growing", ns, storageClassName=cls))
+        proc = kubectl.run("patch", "pvc", "fixed", "-n", ns, "-p",
+                           '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}', check=False)
+        assert proc.stderr.startswith('The PersistentVolumeClaim "fixed" is invalid: spec: Forbidden: spec is '
+                                      "immutable after creation except resources.requests"), proc.stderr
+        for name in ("fixed", "growing"):
+            apply(kubectl, pod(f"use-{name}", ns, name))
+        for name in ("fixed", "growing"):
+            wait_for(lambda n=name: get(kubectl, "pvc", n, "-n", ns)["status"].get("phase") == "Bound", 40,
+                     what=f"{name} Bound")
+        proc = kubectl.run("patch", "pvc", "fixed", "-n", ns, "-p",
+                           '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}', check=False)
+        assert proc.stderr == (
+            'Error from server (Forbidden): persistentvolumeclaims "fixed" is forbidden: only dynamically provisioned '
+            "pvc can be resized and the storageclass that provisions the pvc must support resize\n"), proc.stderr
+        kubectl("patch", "pvc", "growing", "-n", ns, "-p", '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}')
+        wait_for(lambda: get(kubectl, "pvc", "growing", "-n", ns)["status"]["capacity"] == {"storage": "3Gi"}, 20,
+                 what="the claim's capacity grown")
+        pv = get(kubectl, "pvc", "growing", "-n", ns)["spec"]["volumeName"]
+        assert get(kubectl, "pv", pv)["spec"]["capacity"] == {"storage": "3Gi"}
+        proc = kubectl.run("patch", "pvc", "growing", "-n", ns, "-p",
+                           '{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}', check=False)
+        assert "spec.resources.requests.storage: Forbidden: field can not be less than status.capacity" in \
+            proc.stderr, proc.stderr
+    finally:
+        kubectl.run("delete", "pod", "--all", "-n", ns, "--grace-period=0", "--force", check=False)
+        kubectl.run("delete", "storageclass", cls, check=False)

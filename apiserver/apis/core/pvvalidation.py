@@ -227,12 +227,14 @@ def validate_pvc_update(new: core_pb2.PersistentVolumeClaim, old: core_pb2.Persi
     after.ClearField("volume_attributes_class_name")
     if before != after:
         errs.append(forbidden("spec", f"{PVC_SPEC_IMMUTABLE}\n{go_diff(_pvc_spec_go(before), _pvc_spec_go(after))}"))
-    old_size, new_size = old.spec.resources.requests.get("storage"), new.spec.resources.requests.get("storage")
-    if old_size and new_size:
-        scratch: list[FieldError] = []
-        a, b = _parse(old_size, "", scratch), _parse(new_size, "", scratch)
-        if a is not None and b is not None and b < a:
-            errs.append(forbidden("spec.resources.requests.storage", "field can not be less than previous value"))
+    # RecoverVolumeExpansionFailure (GA): a request may shrink back, but not to the size the volume already has.
+    scratch: list[FieldError] = []
+    old_size = _parse(old.spec.resources.requests.get("storage", "0"), "", scratch)
+    new_size = _parse(new.spec.resources.requests.get("storage", "0"), "", scratch)
+    status_size = _parse(old.status.capacity.get("storage", "0"), "", scratch)
+    if old_size is not None and new_size is not None and status_size is not None and new_size < old_size \
+            and not status_size < new_size:
+        errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
     if new.spec.volume_mode != old.spec.volume_mode:
         errs.append(invalid("volumeMode", new.spec.volume_mode, IMMUTABLE_MSG))
     return errs
