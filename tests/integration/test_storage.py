@@ -256,9 +256,8 @@ def test_a_bound_claim_grows_only_where_its_class_allows_expansion(kubectl: Kube
                                       "immutable after creation except resources.requests"), proc.stderr
         for name in ("fixed", "growing"):
             apply(kubectl, pod(f"use-{name}", ns, name))
-        for name in ("fixed", "growing"):
-            wait_for(lambda n=name: get(kubectl, "pvc", n, "-n", ns)["status"].get("phase") == "Bound", 40,
-                     what=f"{name} Bound")
+        wait_for(lambda: all(get(kubectl, "pvc", n, "-n", ns)["status"].get("phase") == "Bound"
+                             for n in ("fixed", "growing")), 40, what="both claims Bound")
         proc = kubectl.run("patch", "pvc", "fixed", "-n", ns, "-p",
                            '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}', check=False)
         assert proc.stderr == (
