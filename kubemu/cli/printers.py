@@ -359,7 +359,8 @@ class Column:
     is_name: bool = False
     """The object's name (format "name"): kubectl prefixes it with the kind."""
     type: str = "string"
-    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "date"."""
+    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "boolean"
+    (the cell is "true" or "false"), "date"."""
 
 
 _Column = Column
@@ -546,6 +547,23 @@ def _storage_class_row(sc: storage_pb2.StorageClass, now: float) -> list[str]:
             "true" if sc.allow_volume_expansion else "false", _age(sc, now)]
 
 
+def _b(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _csi_driver_row(d: storage_pb2.CSIDriver, now: float) -> list[str]:
+    """printCSIDriver."""
+    spec = d.spec
+    tokens = ",".join(t.audience for t in spec.token_requests) or _UNSET
+    return [d.metadata.name, _b(spec.attach_required if spec.HasField("attach_required") else True),
+            _b(spec.pod_info_on_mount), _b(spec.storage_capacity), tokens, _b(spec.requires_republish),
+            ",".join(spec.volume_lifecycle_modes) or _NONE, _age(d, now)]
+
+
+def _csi_node_row(n: storage_pb2.CSINode, now: float) -> list[str]:
+    return [n.metadata.name, str(len(n.spec.drivers)), _age(n, now)]
+
+
 _INT = "integer"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
@@ -605,6 +623,12 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Name", is_name=True), _Column("Provisioner"), _Column("ReclaimPolicy"),
         _Column("VolumeBindingMode"), _Column("AllowVolumeExpansion"), _Column("Age"),
     ), _storage_class_row),
+    "CSIDriver": ((
+        _Column("Name", is_name=True), _Column("AttachRequired", type="boolean"),
+        _Column("PodInfoOnMount", type="boolean"), _Column("StorageCapacity", type="boolean"),
+        _Column("TokenRequests"), _Column("RequiresRepublish", type="boolean"), _Column("Modes"), _Column("Age"),
+    ), _csi_driver_row),
+    "CSINode": ((_Column("Name", is_name=True), _Column("Drivers", type=_INT), _Column("Age")), _csi_node_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -618,7 +642,6 @@ DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints",
     "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
     "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass",
-    "CSINode", "CSIDriver",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 

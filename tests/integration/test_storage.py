@@ -275,3 +275,36 @@ def test_a_bound_claim_grows_only_where_its_class_allows_expansion(kubectl: Kube
     finally:
         kubectl.run("delete", "pod", "--all", "-n", ns, "--grace-period=0", "--force", check=False)
         kubectl.run("delete", "storageclass", cls, check=False)
+
+
+def test_csi_drivers_and_nodes_are_defaulted_checked_and_printed_as_upstream(kubectl: Kubectl) -> None:
+    driver, node = f"{unique('d')}.csi.example.com", unique("csinode")
+    apply(kubectl, {"apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": driver}, "spec": {}})
+    apply(kubectl, {"apiVersion": "storage.k8s.io/v1", "kind": "CSINode", "metadata": {"name": node},
+                    "spec": {"drivers": [{"name": driver, "nodeID": "n1", "topologyKeys": ["example.com/zone"]}]}})
+    try:
+        assert get(kubectl, "csidriver", driver)["spec"] == {
+            "attachRequired": True, "fsGroupPolicy": "ReadWriteOnceWithFSType", "podInfoOnMount": False,
+            "requiresRepublish": False, "seLinuxMount": False, "storageCapacity": False,
+            "volumeLifecycleModes": ["Persistent"]}
+        table = kubectl("get", "csidriver", driver)
+        assert re.fullmatch(
+            r"NAME +ATTACHREQUIRED   PODINFOONMOUNT   STORAGECAPACITY   TOKENREQUESTS   REQUIRESREPUBLISH   MODES"
+            r" +AGE\n"
+            rf"{re.escape(driver)}   true             false            false             <unset>         false"
+            r"               Persistent   \S+\n", table), table
+        assert re.fullmatch(rf"NAME +DRIVERS   AGE\n{node}   1         \S+\n", kubectl("get", "csinode", node))
+        proc = kubectl.run("patch", "csidriver", driver, "-p",
+                           '{"spec":{"attachRequired":false,"volumeLifecycleModes":["Ephemeral"]}}', check=False)
+        assert proc.stderr == (
+            f'The CSIDriver "{driver}" is invalid: \n'
+            "* spec.attachedRequired: Invalid value: false: field is immutable\n"
+            '* spec.volumeLifecycleModes: Invalid value: ["Ephemeral"]: field is immutable\n'), proc.stderr
+        proc = kubectl.run("patch", "csinode", node, "--type=json", "-p",
+                           '[{"op":"replace","path":"/spec/drivers/0/nodeID","value":"n2"}]', check=False)
+        assert proc.stderr == (
+            f'The CSINode "{node}" is invalid: spec.drivers: Invalid value: {{"Name":"{driver}","NodeID":"n2",'
+            '"TopologyKeys":["example.com/zone"],"Allocatable":null}: field is immutable\n'), proc.stderr
+    finally:
+        kubectl.run("delete", "csidriver", driver, check=False)
+        kubectl.run("delete", "csinode", node, check=False)
