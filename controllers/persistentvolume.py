@@ -58,6 +58,13 @@ class PersistentVolumeController:
         self.queue.add(VOLUME + pv.metadata.name)
         if pv.spec.HasField("claim_ref"):
             self.queue.add(f"{CLAIM}{pv.spec.claim_ref.namespace}/{pv.spec.claim_ref.name}")
+        else:
+            # A volume free to bind: the claims of its class still waiting may take it (upstream finds them on its
+            # periodic resync of claims; here at once).
+            cls = storage.volume_class(pv)
+            for pvc in self.claims.store.list():
+                if not pvc.spec.volume_name and storage.claim_class(pvc) == cls:
+                    self._claim(pvc)
 
     def _class(self, sc: Any) -> None:
         for pvc in self.claims.store.list():

@@ -61,15 +61,21 @@ class VolumeManager:
         self.disk = NodeDisk()
 
     async def mount_until(self, pod: core_pb2.Pod, volumes: dict[str, Volume], wake: asyncio.Event,
-                          stopping: Callable[[], bool]) -> bool:
-        """`mount`, given up when the pod is to stop meanwhile (`stopping()` after `wake`): True once mounted."""
+                          stopping: Callable[[], bool], waiting: Callable[[], None]) -> bool:
+        """`mount`, given up when the pod is to stop meanwhile (`stopping()` after `wake`): True once mounted.
+        `waiting()` is called once if the volumes are not there at once (the pod shows ContainerCreating)."""
         if not any(v.HasField("host_path") or v.HasField("persistent_volume_claim") for v in pod.spec.volumes):
             return True  # most pods: nothing on the node's disk, nothing to wait for
         mounting = asyncio.ensure_future(self.mount(pod, volumes))
+        told = False
         try:
             while not mounting.done():
                 woken = asyncio.ensure_future(wake.wait())
-                await asyncio.wait({mounting, woken}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({mounting, woken}, timeout=None if told else 0.0,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if not told and not mounting.done():
+                    told = True
+                    waiting()
                 woken.cancel()
                 if not mounting.done() and stopping():
                     return False

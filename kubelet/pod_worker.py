@@ -264,7 +264,7 @@ class PodWorker:
         try:
             if self.ctx.volumes is not None and not await self.ctx.volumes.mount_until(
                     self.pod, self.volumes, self.wake, lambda: self.terminating or self.pod.metadata.HasField(
-                        "deletion_timestamp")):
+                        "deletion_timestamp"), self._publish):
                 await self._terminate_all()
                 return
             now = self.ctx.clock()

@@ -308,3 +308,27 @@ def test_csi_drivers_and_nodes_are_defaulted_checked_and_printed_as_upstream(kub
     finally:
         kubectl.run("delete", "csidriver", driver, check=False)
         kubectl.run("delete", "csinode", node, check=False)
+
+
+def test_a_pod_on_a_node_waits_in_container_creating_until_its_claim_is_bound(kubectl: Kubectl, ns: str) -> None:
+    cls, pv_name = unique("late"), unique("pv")
+    apply(kubectl, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": cls},
+                    "provisioner": "kubernetes.io/no-provisioner"})
+    try:
+        apply(kubectl, claim("late", ns, storageClassName=cls))
+        placed = pod("placed", ns, "late")
+        placed["spec"]["nodeName"] = "node-1"  # past the scheduler, straight to the kubelet
+        apply(kubectl, placed)
+        wait_for(lambda: kubectl("get", "pod", "placed", "-n", ns, "--no-headers").split()[2] == "ContainerCreating",
+                 20, what="ContainerCreating")
+        assert get(kubectl, "pod", "placed", "-n", ns)["status"]["phase"] == "Pending"
+        apply(kubectl, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv_name},
+                        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                                 "storageClassName": cls, "hostPath": {"path": f"/srv/{pv_name}"}}})
+        wait_for(lambda: get(kubectl, "pod", "placed", "-n", ns)["status"].get("phase") == "Running", 30,
+                 what="placed Running once the claim is bound")
+        assert get(kubectl, "pvc", "late", "-n", ns)["spec"]["volumeName"] == pv_name
+    finally:
+        kubectl.run("delete", "pod", "placed", "-n", ns, "--grace-period=0", "--force", check=False)
+        kubectl.run("delete", "pv", pv_name, "--wait=false", check=False)
+        kubectl.run("delete", "storageclass", cls, check=False)
