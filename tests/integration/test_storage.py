@@ -13,9 +13,11 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.integration.test_kubectl_verbs import Kubectl
 from tests.integration.test_launcher import Kubemu, wait_for
@@ -332,3 +334,51 @@ def test_a_pod_on_a_node_waits_in_container_creating_until_its_claim_is_bound(ku
         kubectl.run("delete", "pod", "placed", "-n", ns, "--grace-period=0", "--force", check=False)
         kubectl.run("delete", "pv", pv_name, "--wait=false", check=False)
         kubectl.run("delete", "storageclass", cls, check=False)
+
+
+DOCS = Path(__file__).resolve().parents[1] / "manifests" / "docs" / "pods" / "storage"
+
+
+def test_the_docs_task_configure_a_pod_to_use_a_persistent_volume(kubectl: Kubectl, ns: str) -> None:
+    """kubernetes.io/docs/tasks/configure-pod-container/configure-persistent-volume-storage, with its own manifests:
+    a hostPath volume of class `manual` (no such StorageClass: the claim binds at once), its claim, an nginx pod."""
+    pv_name = "task-pv-volume"
+    kubectl("create", "-f", str(DOCS / "pv-volume.yaml"))
+    try:
+        wait_for(lambda: get(kubectl, "pv", pv_name)["status"]["phase"] == "Available", 20, what="Available")
+        assert re.fullmatch(
+            r"NAME             CAPACITY   ACCESS MODES   RECLAIM POLICY   STATUS      CLAIM   STORAGECLASS"
+            r"   VOLUMEATTRIBUTESCLASS   REASON   AGE\n"
+            r"task-pv-volume   10Gi       RWO            Retain           Available           manual"
+            r"         <unset>                          \S+\n", kubectl("get", "pv", pv_name))
+        kubectl("create", "-n", ns, "-f", str(DOCS / "pv-claim.yaml"))
+        wait_for(lambda: get(kubectl, "pv", pv_name)["status"]["phase"] == "Bound", 20, what="the volume Bound")
+        assert re.fullmatch(
+            r"NAME            STATUS   VOLUME           CAPACITY   ACCESS MODES   STORAGECLASS   VOLUMEATTRIBUTESCLASS"
+            r"   AGE\n"
+            r"task-pv-claim   Bound    task-pv-volume   10Gi       RWO            manual         <unset>  +\S+\n",
+            kubectl("get", "pvc", "-n", ns))
+        kubectl("create", "-n", ns, "-f", str(DOCS / "pv-pod.yaml"))
+        wait_for(lambda: get(kubectl, "pod", "task-pv-pod", "-n", ns)["status"].get("phase") == "Running", 40,
+                 what="task-pv-pod Running")
+        node = get(kubectl, "pod", "task-pv-pod", "-n", ns)["spec"]["nodeName"]
+        kubectl("exec", "-n", ns, "task-pv-pod", "--", "sh", "-c",
+                "echo 'Hello from Kubernetes storage' > /usr/share/nginx/html/index.html")
+        kubectl("delete", "pod", "task-pv-pod", "-n", ns, "--grace-period=0", "--force")
+        # A hostPath volume is a folder of one node: the same node shows the same file (another would not).
+        again = yaml_pod(DOCS / "pv-pod.yaml")
+        again["spec"]["nodeName"] = node
+        apply(kubectl, {**again, "metadata": {"name": "task-pv-pod", "namespace": ns}})
+        wait_for(lambda: get(kubectl, "pod", "task-pv-pod", "-n", ns)["status"].get("phase") == "Running", 40,
+                 what="task-pv-pod Running again")
+        assert kubectl("exec", "-n", ns, "task-pv-pod", "--", "cat", "/usr/share/nginx/html/index.html") == \
+            "Hello from Kubernetes storage\n"
+    finally:
+        kubectl.run("delete", "pod", "task-pv-pod", "-n", ns, "--grace-period=0", "--force", check=False)
+        kubectl.run("delete", "pvc", "task-pv-claim", "-n", ns, check=False)
+        kubectl.run("delete", "pv", pv_name, check=False)
+
+
+def yaml_pod(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(path.read_text())
+    return doc
