@@ -404,3 +404,27 @@ def test_the_docs_task_configure_a_pod_to_use_a_persistent_volume(kubectl: Clust
 def yaml_pod(path: Path) -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load(path.read_text())
     return doc
+
+
+def test_a_pod_whose_volume_is_pinned_elsewhere_is_unschedulable_in_upstreams_words(kubectl: Kubectl, ns: str) -> None:
+    cls, pv_name = unique("local"), unique("pv")
+    apply(kubectl, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": cls},
+                    "provisioner": "kubernetes.io/no-provisioner"})
+    apply(kubectl, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv_name},
+                    "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": cls,
+                             "local": {"path": "/mnt/disks/ssd1"},
+                             "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                                 {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-9"]}]}]}}}})
+    try:
+        apply(kubectl, claim("pinned", ns, storageClassName=cls))
+        wait_for(lambda: get(kubectl, "pvc", "pinned", "-n", ns)["status"].get("phase") == "Bound", 20,
+                 what="claim Bound")
+        apply(kubectl, pod("elsewhere", ns, "pinned"))
+        message = wait_for(lambda: _scheduling_message(kubectl, ns, "elsewhere"), 20, what="FailedScheduling")
+        assert message == ("0/3 nodes are available: 3 node(s) had volume node affinity conflict. preemption: 0/3 "
+                           "nodes are available: 3 Preemption is not helpful for scheduling.")
+    finally:
+        kubectl.run("delete", "pod", "elsewhere", "-n", ns, "--grace-period=0", "--force", check=False)
+        kubectl.run("delete", "pvc", "pinned", "-n", ns, check=False)
+        kubectl.run("delete", "pv", pv_name, "--wait=false", check=False)
+        kubectl.run("delete", "storageclass", cls, check=False)
