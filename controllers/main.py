@@ -23,6 +23,7 @@ from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionCont
 from controllers.persistentvolume import PersistentVolumeController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
+from controllers.storageprotection import PVCProtectionController, PVProtectionController
 from kubemu import config as cfg
 from kubemu import logs
 from kubemu.client.client import Client, connect
@@ -41,9 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection, pod GC, persistent volume binding and a "
-                    "simulated local-path provisioner, leader-elected like "
-                    "kube-controller-manager.",
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, persistent volume binding and "
+                    "protection, a simulated local-path provisioner, leader-elected like kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -95,6 +95,8 @@ class ControllerManager:
                                        extra["StorageClass"], self.nodes),
             LocalPathProvisioner(client, extra["PersistentVolumeClaim"], extra["PersistentVolume"],
                                  extra["StorageClass"]),
+            PVCProtectionController(client, extra["PersistentVolumeClaim"], self.pods),
+            PVProtectionController(client, extra["PersistentVolume"]),
         ]
 
     async def run(self) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from apiserver.admission import Plugin
 from apiserver.admission.defaultstorageclass import DefaultStorageClass
 from apiserver.admission.persistentvolumeclaimresize import PersistentVolumeClaimResize
+from apiserver.admission.storageobjectinuseprotection import StorageObjectInUseProtection
 
 ORDER: list[type[Plugin]] = [
     DefaultStorageClass,
+    StorageObjectInUseProtection,
     PersistentVolumeClaimResize,
 ]

@@ -116,13 +116,14 @@ FIXTURES: dict[str, Callable[[str, str], dict[str, Any]]] = {
         "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
         "value": 1000, "description": "a test class"},
     "StorageClass": lambda name, ns: {
-        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name, "labels": {"app": "web"}},
         "provisioner": "example.com/fast"},
     "CSINode": lambda name, ns: {
-        "apiVersion": "storage.k8s.io/v1", "kind": "CSINode", "metadata": {"name": name},
+        "apiVersion": "storage.k8s.io/v1", "kind": "CSINode", "metadata": {"name": name, "labels": {"app": "web"}},
         "spec": {"drivers": []}},
     "CSIDriver": lambda name, ns: {
-        "apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": name}, "spec": {}},
+        "apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": name, "labels": {"app": "web"}},
+        "spec": {}},
 }
 
 

@@ -39,7 +39,12 @@ async def test_round_trip_every_kind(client: Client, namespace: str, kind: str) 
     assert int(updated.metadata.resource_version) > int(created.metadata.resource_version)
     assert (await rc.get(name, ns)).metadata.labels["tier"] == "front"
 
-    await rc.delete(name, ns)
+    if (await rc.delete(name, ns)).metadata.finalizers:
+        # StorageObjectInUseProtection's finalizer (claims, volumes): its controller, not running here, would take it
+        # off once nothing uses the object; the deletion completes then.
+        going = await rc.get(name, ns)
+        del going.metadata.finalizers[:]
+        await rc.update(going)
     with pytest.raises(errors.NotFound, match=f'"{name}" not found'):
         await rc.get(name, ns)
 

@@ -175,7 +175,8 @@ def test_a_claim_of_the_default_class_binds_on_the_pods_node_and_its_files_outli
         "               volume.beta.kubernetes.io/storage-provisioner: rancher.io/local-path\n"
         f"               volume.kubernetes.io/selected-node: {node}\n"
         "               volume.kubernetes.io/storage-provisioner: rancher.io/local-path\n"
-        "Finalizers:    []\nCapacity:      1Gi\nAccess Modes:  RWO\nVolumeMode:    Filesystem\n"
+        "Finalizers:    [kubernetes.io/pvc-protection]\n"
+        "Capacity:      1Gi\nAccess Modes:  RWO\nVolumeMode:    Filesystem\n"
         "Used By:       reader\nEvents:\n"), described
     same_describe(kubectl, "pvc", "data", "-n", ns)
     same_describe(kubectl, "storageclass", "standard")
@@ -185,9 +186,15 @@ def test_a_claim_of_the_default_class_binds_on_the_pods_node_and_its_files_outli
             in pv_text), pv_text
     assert "    Type:          HostPath (bare host directory volume)\n" in pv_text, pv_text
 
-    # The claim goes: its Released volume of reclaim policy Delete goes with it.
+    # A claim in use is only marked for deletion (StorageObjectInUseProtection); once its pod goes, so does the
+    # claim, and its Released volume of reclaim policy Delete with it.
+    kubectl("delete", "pvc", "data", "-n", ns, "--wait=false")
+    wait_for(lambda: kubectl("get", "pvc", "data", "-n", ns, "--no-headers").split()[1] == "Terminating", 20,
+             what="claim Terminating")
+    assert get(kubectl, "pv", pv_name)["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
     kubectl("delete", "pod", "reader", "-n", ns, "--grace-period=0", "--force")
-    kubectl("delete", "pvc", "data", "-n", ns)
+    wait_for(lambda: kubectl.run("get", "pvc", "data", "-n", ns, check=False).returncode != 0, 30,
+             what="the claim deleted")
     wait_for(lambda: kubectl.run("get", "pv", pv_name, check=False).returncode != 0, 30, what="the volume deleted")
 
 
