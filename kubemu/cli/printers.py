@@ -1054,6 +1054,10 @@ def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
                 size = _quantity_text(ed.size_limit)
             w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                        f"    Medium:\t{ed.medium}\n    SizeLimit:\t{size}\n")
+        elif v.HasField("persistent_volume_claim"):
+            claim = v.persistent_volume_claim
+            w.write(2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)\n"
+                       f"    ClaimName:\t{claim.claim_name}\n    ReadOnly:\t{_b(claim.read_only)}\n")
         else:
             w.write(1, "<unknown>\n")
 

@@ -179,6 +179,9 @@ def test_a_claim_of_the_default_class_binds_on_the_pods_node_and_its_files_outli
         "Capacity:      1Gi\nAccess Modes:  RWO\nVolumeMode:    Filesystem\n"
         "Used By:       reader\nEvents:\n"), described
     same_describe(kubectl, "pvc", "data", "-n", ns)
+    pod_text = same_describe(kubectl, "pod", "reader", "-n", ns)
+    assert re.search(r"  data:\n    Type: +PersistentVolumeClaim \(a reference to a PersistentVolumeClaim in the "
+                     r"same namespace\)\n    ClaimName: +data\n    ReadOnly: +false\n", pod_text), pod_text
     same_describe(kubectl, "storageclass", "standard")
     pv_text = same_describe(kubectl, "pv", pv_name)
     assert f"Claim:             {ns}/data\nReclaim Policy:    Delete\n" in pv_text, pv_text
