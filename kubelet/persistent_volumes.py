@@ -64,8 +64,9 @@ class VolumeManager:
                           stopping: Callable[[], bool], waiting: Callable[[], None]) -> bool:
         """`mount`, given up when the pod is to stop meanwhile (`stopping()` after `wake`): True once mounted.
         `waiting()` is called once if the volumes are not there at once (the pod shows ContainerCreating)."""
-        if not any(v.HasField("host_path") or v.HasField("persistent_volume_claim") for v in pod.spec.volumes):
-            return True  # most pods: nothing on the node's disk, nothing to wait for
+        if not any(v.HasField("persistent_volume_claim") for v in pod.spec.volumes):
+            await self.mount(pod, volumes)  # hostPath volumes at most: nothing to ask for, nothing to wait for
+            return True
         mounting = asyncio.ensure_future(self.mount(pod, volumes))
         told = False
         try:
