@@ -120,7 +120,12 @@ class PersistentVolumeController:
         await self._provision(pvc, cls)
 
     async def _provision(self, pvc: core_pb2.PersistentVolumeClaim, cls: Any) -> None:
-        """provisionClaim for an external provisioner: say whose job it is on the claim, and wait for its volume."""
+        """provisionClaim for an external provisioner: say whose job it is on the claim, and wait for its volume.
+        An in-tree name (`kubernetes.io/...`) would be a plugin of the controller itself, and kubemu has none."""
+        if cls.provisioner.startswith("kubernetes.io/"):
+            await self.recorder.event(pvc, "Warning", "ProvisioningFailed",
+                                      f"no volume plugin matched name: {cls.provisioner}")
+            return
         ann = pvc.metadata.annotations
         if ann.get(storage.STORAGE_PROVISIONER) != cls.provisioner:
             async def mark(cur: core_pb2.PersistentVolumeClaim) -> bool:

@@ -348,6 +348,8 @@ def test_a_pod_on_a_node_waits_in_container_creating_until_its_claim_is_bound(ku
                     "provisioner": "kubernetes.io/no-provisioner"})
     try:
         apply(kubectl, claim("late", ns, storageClassName=cls))
+        failed = ("Warning", "ProvisioningFailed", "no volume plugin matched name: kubernetes.io/no-provisioner")
+        wait_for(lambda: failed in events(kubectl, ns, "late"), 20, what="ProvisioningFailed event")
         placed = pod("placed", ns, "late")
         placed["spec"]["nodeName"] = "node-1"  # past the scheduler, straight to the kubelet
         apply(kubectl, placed)
