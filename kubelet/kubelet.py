@@ -18,6 +18,7 @@ import structlog
 from kubelet import static_pods
 from kubelet.images import ImageCache
 from kubelet.node_status import NodeAgent, NodeSpec, PodCidrs, pod_cidr_for
+from kubelet.object_manager import PodObjects
 from kubelet.persistent_volumes import RETRY_SECONDS, VolumeManager
 from kubelet.pod_worker import KubeletContext, PodWorker
 from kubemu.api.quantity import bytes_of
@@ -75,8 +76,11 @@ class Kubelet:
                  clock: Callable[[], float] = time.time, *,
                  on_registered: Callable[[Kubelet], Awaitable[None]] | None = None,
                  register_gate: asyncio.Semaphore | None = None, spread: bool = False,
-                 cidrs: PodCidrs | None = None) -> None:
+                 cidrs: PodCidrs | None = None, objects: PodObjects | None = None) -> None:
         self.client = client
+        self.owns_objects = objects is None
+        self.objects = objects if objects is not None else PodObjects(client)
+        """The watches of the ConfigMaps and Secrets the pods reference (the host's, shared by its nodes)."""
         self.spec = spec
         self.config = config
         self.clock = clock
@@ -107,6 +111,8 @@ class Kubelet:
             node_name=spec.name, config=config, images=self.images, host_ip=spec.address,
             allocate_ip=self.ips.allocate, release_ip=self.ips.release, publish=self._publish,
             event=self._event, confirm_deletion=self._confirm_deletion, clock=clock, log_context=self.log_context,
+            objects=self.objects,
+            allocatable={"cpu": spec.cpu, "memory": spec.memory, "ephemeral-storage": spec.ephemeral_storage},
             volumes=VolumeManager(client.resource("PersistentVolumeClaim").get, client.resource("PersistentVolume").get,
                                   retry=config.scaled(RETRY_SECONDS)),
         )
@@ -148,6 +154,8 @@ class Kubelet:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for w in list(self.workers.values()) + list(self.static_workers.values()):
             await w.abandon()
+        if self.owns_objects:
+            await self.objects.stop()
 
     def find(self, namespace: str, name: str) -> PodWorker | None:
         key = f"{namespace}/{name}"

@@ -32,7 +32,7 @@ def _cell(column: printers.Column, text: str) -> Any:
             return int(text)
         except ValueError:
             return text
-    if column.type == "boolean":
+    if column.type == "boolean" and text in ("true", "false"):
         return text == "true"
     return text
 

@@ -39,7 +39,13 @@ async def test_round_trip_every_kind(client: Client, namespace: str, kind: str) 
     assert int(updated.metadata.resource_version) > int(created.metadata.resource_version)
     assert (await rc.get(name, ns)).metadata.labels["tier"] == "front"
 
-    if (await rc.delete(name, ns)).metadata.finalizers:
+    deleted = await rc.delete(name, ns)
+    if kind == "Namespace":
+        # It terminates: no namespace controller runs here to empty it and finalize it, so finalize by hand.
+        assert deleted.status.phase == "Terminating"
+        del deleted.spec.finalizers[:]
+        await client.namespaces.finalize(deleted)
+    elif deleted.metadata.finalizers:
         # StorageObjectInUseProtection's finalizer (claims, volumes): its controller, not running here, would take it
         # off once nothing uses the object; the deletion completes then.
         going = await rc.get(name, ns)
