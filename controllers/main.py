@@ -19,11 +19,14 @@ from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
+from controllers.localpath import LocalPathProvisioner
 from controllers.namespace import NamespaceController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+from controllers.persistentvolume import PersistentVolumeController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
 from controllers.resourcequota import ResourceQuotaController
+from controllers.storageprotection import PVCProtectionController, PVProtectionController
 from kubemu import config as cfg
 from kubemu import logs
 from kubemu.client.client import Client, connect
@@ -43,7 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
                     "lifecycle, taint-based eviction, garbage collection, pod GC, namespace deletion, resource "
-                    "quota and ClusterRole aggregation, leader-elected like kube-controller-manager.",
+                    "quota, ClusterRole aggregation, persistent volume binding and protection and a simulated "
+                    "local-path provisioner, leader-elected like kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -70,6 +74,9 @@ class ControllerManager:
         extra: dict[str, Informer[Any]] = {
             "Deployment": Informer(client.deployments), "DaemonSet": Informer(client.daemon_sets),
             "Job": Informer(client.jobs), "ClusterRole": Informer(client.resource("ClusterRole")),
+            "PersistentVolumeClaim": Informer(client.resource("PersistentVolumeClaim")),
+            "PersistentVolume": Informer(client.resource("PersistentVolume")),
+            "StorageClass": Informer(client.resource("StorageClass")),
         }
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
@@ -95,6 +102,12 @@ class ControllerManager:
             ClusterRoleAggregationController(client, extra["ClusterRole"]),
             ResourceQuotaController(client, config, self.informers),
             NamespaceController(client, config, self.informers["Namespace"]),
+            PersistentVolumeController(client, extra["PersistentVolumeClaim"], extra["PersistentVolume"],
+                                       extra["StorageClass"], self.nodes),
+            LocalPathProvisioner(client, extra["PersistentVolumeClaim"], extra["PersistentVolume"],
+                                 extra["StorageClass"]),
+            PVCProtectionController(client, extra["PersistentVolumeClaim"], self.pods),
+            PVProtectionController(client, extra["PersistentVolume"]),
         ]
 
     async def run(self) -> None:

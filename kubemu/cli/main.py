@@ -340,6 +340,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 if not first:
                     print()
                 first = False
+                if info.kind == "PersistentVolumeClaim":  # Used By: the pods of its namespace naming it
+                    extra = {"pods": (await client.pods.list(obj.metadata.namespace)).items}
                 sys.stdout.write(printers.describe(obj, evs, now=now(), **extra))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from kubemu.api import kinds
+from kubemu.api import storage as storage_api
 from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
@@ -28,6 +29,7 @@ from kubemu.pb import (
     networking_pb2,
     rbac_pb2,
     scheduling_pb2,
+    storage_pb2,
 )
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 _NONE = "<none>"
+_UNSET = "<unset>"
 _UNKNOWN = "<unknown>"
 _ZERO = Quantity(Fraction(0))
 _ONE = Quantity(Fraction(1))
@@ -573,6 +576,52 @@ def _ingress_class_row(ic: networking_pb2.IngressClass, now: float) -> list[str]
 
 def _network_policy_row(np: networking_pb2.NetworkPolicy, now: float) -> list[str]:
     return [np.metadata.name, _format_label_selector(True, np.spec.pod_selector), _age(np, now)]
+def _pv_row(pv: core_pb2.PersistentVolume, now: float) -> list[str]:
+    """printPersistentVolume."""
+    claim = f"{pv.spec.claim_ref.namespace}/{pv.spec.claim_ref.name}" if pv.spec.HasField("claim_ref") else ""
+    phase = "Terminating" if pv.metadata.HasField("deletion_timestamp") else pv.status.phase
+    vac = pv.spec.volume_attributes_class_name if pv.spec.HasField("volume_attributes_class_name") else _UNSET
+    return [pv.metadata.name, _quantity_text(pv.spec.capacity.get("storage", "0")),
+            storage_api.access_modes_text(pv.spec.access_modes), pv.spec.persistent_volume_reclaim_policy, phase,
+            claim, storage_api.volume_class(pv), vac, pv.status.reason, _age(pv, now),
+            pv.spec.volume_mode if pv.spec.HasField("volume_mode") else _UNSET]
+
+
+def _pvc_row(pvc: core_pb2.PersistentVolumeClaim, now: float) -> list[str]:
+    """printPersistentVolumeClaim: capacity and access modes are the bound volume's, from the claim's status."""
+    phase = "Terminating" if pvc.metadata.HasField("deletion_timestamp") else pvc.status.phase
+    capacity = modes = ""
+    if pvc.spec.volume_name:
+        modes = storage_api.access_modes_text(pvc.status.access_modes)
+        capacity = _quantity_text(pvc.status.capacity.get("storage", "0"))
+    vac = pvc.spec.volume_attributes_class_name if pvc.spec.HasField("volume_attributes_class_name") else _UNSET
+    return [pvc.metadata.name, phase, pvc.spec.volume_name, capacity, modes, storage_api.claim_class(pvc), vac,
+            _age(pvc, now), pvc.spec.volume_mode if pvc.spec.HasField("volume_mode") else _UNSET]
+
+
+def _storage_class_row(sc: storage_pb2.StorageClass, now: float) -> list[str]:
+    """printStorageClass: the default class's name says so."""
+    name = sc.metadata.name + (" (default)" if storage_api.is_default_class(sc) else "")
+    return [name, sc.provisioner, sc.reclaim_policy if sc.HasField("reclaim_policy") else "Delete",
+            sc.volume_binding_mode if sc.HasField("volume_binding_mode") else storage_api.IMMEDIATE,
+            "true" if sc.allow_volume_expansion else "false", _age(sc, now)]
+
+
+def _b(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _csi_driver_row(d: storage_pb2.CSIDriver, now: float) -> list[str]:
+    """printCSIDriver."""
+    spec = d.spec
+    tokens = ",".join(t.audience for t in spec.token_requests) or _UNSET
+    return [d.metadata.name, _b(spec.attach_required if spec.HasField("attach_required") else True),
+            _b(spec.pod_info_on_mount), _b(spec.storage_capacity), tokens, _b(spec.requires_republish),
+            ",".join(spec.volume_lifecycle_modes) or _NONE, _age(d, now)]
+
+
+def _csi_node_row(n: storage_pb2.CSINode, now: float) -> list[str]:
+    return [n.metadata.name, str(len(n.spec.drivers)), _age(n, now)]
 
 
 def _configmap_row(cm: core_pb2.ConfigMap, now: float) -> list[str]:
@@ -677,6 +726,26 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Name", is_name=True), _Column("Controller"), _Column("Parameters"), _Column("Age"),
     ), _ingress_class_row),
     "NetworkPolicy": ((_Column("Name", is_name=True), _Column("Pod-Selector"), _Column("Age")), _network_policy_row),
+    "PersistentVolume": ((
+        _Column("Name", is_name=True), _Column("Capacity"), _Column("Access Modes"), _Column("Reclaim Policy"),
+        _Column("Status"), _Column("Claim"), _Column("StorageClass"), _Column("VolumeAttributesClass"),
+        _Column("Reason"), _Column("Age"), _Column("VolumeMode", 1),
+    ), _pv_row),
+    "PersistentVolumeClaim": ((
+        _Column("Name", is_name=True), _Column("Status"), _Column("Volume"), _Column("Capacity"),
+        _Column("Access Modes"), _Column("StorageClass"), _Column("VolumeAttributesClass"), _Column("Age"),
+        _Column("VolumeMode", 1),
+    ), _pvc_row),
+    "StorageClass": ((
+        _Column("Name", is_name=True), _Column("Provisioner"), _Column("ReclaimPolicy"),
+        _Column("VolumeBindingMode"), _Column("AllowVolumeExpansion"), _Column("Age"),
+    ), _storage_class_row),
+    "CSIDriver": ((
+        _Column("Name", is_name=True), _Column("AttachRequired", type=_BOOL),
+        _Column("PodInfoOnMount", type=_BOOL), _Column("StorageCapacity", type=_BOOL),
+        _Column("TokenRequests"), _Column("RequiresRepublish", type=_BOOL), _Column("Modes"), _Column("Age"),
+    ), _csi_driver_row),
+    "CSINode": ((_Column("Name", is_name=True), _Column("Drivers", type=_INT), _Column("Age")), _csi_node_row),
     "ConfigMap": ((_Column("Name", is_name=True), _Column("Data", type=_INT), _Column("Age")), _configmap_row),
     "Secret": ((
         _Column("Name", is_name=True), _Column("Type"), _Column("Data", type=_INT), _Column("Age"),
@@ -705,8 +774,7 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim", "EndpointSlice",
-    "IPAddress", "ServiceCIDR", "StorageClass", "CSINode", "CSIDriver",
+    "ServiceAccount", "Service", "Endpoints", "EndpointSlice", "IPAddress", "ServiceCIDR",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 
@@ -1157,6 +1225,10 @@ def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
                 size = _quantity_text(ed.size_limit)
             w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                        f"    Medium:\t{ed.medium}\n    SizeLimit:\t{size}\n")
+        elif v.HasField("persistent_volume_claim"):
+            claim = v.persistent_volume_claim
+            w.write(2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)\n"
+                       f"    ClaimName:\t{claim.claim_name}\n    ReadOnly:\t{_b(claim.read_only)}\n")
         elif v.HasField("config_map"):
             w.write(2, "Type:\tConfigMap (a volume populated by a ConfigMap)\n"
                        f"    Name:\t{v.config_map.name}\n    Optional:\t{_go_bool(v.config_map.optional)}\n")
@@ -1370,6 +1442,165 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
         w.write(0, f"ProviderID:\t{spec.provider_id}\n")
     if pods is not None:
         _describe_node_resource(w, node, pods, now)
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _format_map(values: Mapping[str, str]) -> str:
+    """labels.FormatLabels: `k=v` sorted by key, comma-joined; <none> when empty."""
+    return ",".join(f"{k}={values[k]}" for k in sorted(values)) or _NONE
+
+
+def _go_list(items: Sequence[str]) -> str:
+    """A []string as Go's %v prints it."""
+    return "[" + " ".join(items) + "]"
+
+
+def _status_line(w: _Writer, obj: Any, phase: str, now: float) -> None:
+    if obj.metadata.HasField("deletion_timestamp"):
+        w.write(0, f"Status:\tTerminating (lasts {_since(obj.metadata.deletion_timestamp, now)})\n")
+    else:
+        w.write(0, f"Status:\t{phase}\n")
+
+
+def _node_selector_term(w: _Writer, level: int, title: str, exprs: Sequence[core_pb2.NodeSelectorRequirement]) -> None:
+    """printNodeSelectorTermsMultilineWithIndent."""
+    w.write(level, f"{title}:\t")
+    if not exprs:
+        w.line(_NONE)
+        return
+    for i, req in enumerate(exprs):
+        if i:
+            w.write(level, "\t")
+        text = f"{req.key} {req.operator.lower()}"
+        if req.values:
+            text += f" [{', '.join(req.values)}]"
+        w.write(0, text + "\n")
+
+
+def _describe_pv_source(w: _Writer, spec: core_pb2.PersistentVolumeSpec) -> None:
+    if spec.HasField("host_path"):
+        hp = spec.host_path
+        w.write(2, "Type:\tHostPath (bare host directory volume)\n")
+        w.write(2, f"Path:\t{hp.path}\n")
+        w.write(2, f"HostPathType:\t{hp.type}\n")
+    elif spec.HasField("local"):
+        w.write(2, "Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n")
+        w.write(2, f"Path:\t{spec.local.path}\n")
+    elif spec.HasField("nfs"):
+        w.write(2, "Type:\tNFS (an NFS mount that lasts the lifetime of a pod)\n")
+        w.write(2, f"Server:\t{spec.nfs.server}\n")
+        w.write(2, f"Path:\t{spec.nfs.path}\n")
+        w.write(2, f"ReadOnly:\t{'true' if spec.nfs.read_only else 'false'}\n")
+    elif spec.HasField("csi"):
+        csi = spec.csi
+        w.write(2, "Type:\tCSI (a Container Storage Interface (CSI) volume source)\n")
+        w.write(2, f"Driver:\t{csi.driver}\n")
+        w.write(2, f"FSType:\t{csi.fs_type}\n")
+        w.write(2, f"VolumeHandle:\t{csi.volume_handle}\n")
+        w.write(2, f"ReadOnly:\t{'true' if csi.read_only else 'false'}\n")
+        w.write(2, f"VolumeAttributes:\t{_format_map(csi.volume_attributes)}\n")
+
+
+def _describe_pv(pv: core_pb2.PersistentVolume, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    """describePersistentVolume."""
+    w = _Writer()
+    spec = pv.spec
+    w.write(0, f"Name:\t{pv.metadata.name}\n")
+    _labels_multiline(w, "Labels", pv.metadata.labels)
+    _annotations_multiline(w, "Annotations", pv.metadata.annotations)
+    w.write(0, f"Finalizers:\t{_go_list(pv.metadata.finalizers)}\n")
+    w.write(0, f"StorageClass:\t{storage_api.volume_class(pv)}\n")
+    _status_line(w, pv, pv.status.phase, now)
+    claim = f"{spec.claim_ref.namespace}/{spec.claim_ref.name}" if spec.HasField("claim_ref") else ""
+    w.write(0, f"Claim:\t{claim}\n")
+    w.write(0, f"Reclaim Policy:\t{spec.persistent_volume_reclaim_policy}\n")
+    w.write(0, f"Access Modes:\t{storage_api.access_modes_text(spec.access_modes)}\n")
+    if spec.HasField("volume_mode"):
+        w.write(0, f"VolumeMode:\t{spec.volume_mode}\n")
+    w.write(0, f"Capacity:\t{_quantity_text(spec.capacity.get('storage', '0'))}\n")
+    w.write(0, "Node Affinity:\t")
+    if not spec.HasField("node_affinity") or not spec.node_affinity.HasField("required"):
+        w.line(_NONE)
+    else:
+        w.line("")
+        w.write(1, "Required Terms:\t")
+        terms = spec.node_affinity.required.node_selector_terms
+        if not terms:
+            w.line(_NONE)
+        else:
+            w.line("")
+            for i, term in enumerate(terms):
+                _node_selector_term(w, 2, f"Term {i}", term.match_expressions)
+    w.write(0, f"Message:\t{pv.status.message}\n")
+    w.write(0, "Source:\n")
+    _describe_pv_source(w, spec)
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_pvc(pvc: core_pb2.PersistentVolumeClaim, events: Sequence[core_pb2.Event] | None, now: float,
+                  pods: Sequence[core_pb2.Pod] | None) -> str:
+    """describePersistentVolumeClaim; `pods` are the namespace's pods, of which those naming the claim are Used By."""
+    w = _Writer()
+    meta, spec = pvc.metadata, pvc.spec
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    w.write(0, f"StorageClass:\t{storage_api.claim_class(pvc)}\n")
+    if spec.volume_attributes_class_name:
+        w.write(0, f"VolumeAttributesClass:\t{spec.volume_attributes_class_name}\n")
+    _status_line(w, pvc, pvc.status.phase, now)
+    w.write(0, f"Volume:\t{spec.volume_name}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    w.write(0, f"Finalizers:\t{_go_list(meta.finalizers)}\n")
+    capacity = modes = ""
+    if spec.volume_name:
+        modes = storage_api.access_modes_text(pvc.status.access_modes)
+        capacity = _quantity_text(pvc.status.capacity.get("storage", "0"))
+    w.write(0, f"Capacity:\t{capacity}\n")
+    w.write(0, f"Access Modes:\t{modes}\n")
+    if spec.HasField("volume_mode"):
+        w.write(0, f"VolumeMode:\t{spec.volume_mode}\n")
+    users = [p.metadata.name for p in pods or ()
+             if any(v.persistent_volume_claim.claim_name == meta.name for v in p.spec.volumes
+                    if v.HasField("persistent_volume_claim"))]
+    w.write(0, "Used By:\t")
+    if not users:
+        w.line(_NONE)
+    for i, name in enumerate(users):
+        if i:
+            w.write(0, "\t")
+        w.write(0, f"{name}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_storage_class(sc: storage_pb2.StorageClass, events: Sequence[core_pb2.Event] | None,
+                            now: float) -> str:
+    """StorageClassDescriber."""
+    w = _Writer()
+    w.write(0, f"Name:\t{sc.metadata.name}\n")
+    w.write(0, f"IsDefaultClass:\t{'Yes' if storage_api.is_default_class(sc) else 'No'}\n")
+    w.write(0, f"Annotations:\t{_format_map(sc.metadata.annotations)}\n")
+    w.write(0, f"Provisioner:\t{sc.provisioner}\n")
+    w.write(0, f"Parameters:\t{_format_map(sc.parameters)}\n")
+    expansion = ("True" if sc.allow_volume_expansion else "False") if sc.HasField("allow_volume_expansion") \
+        else _UNSET
+    w.write(0, f"AllowVolumeExpansion:\t{expansion}\n")
+    if not sc.mount_options:
+        w.write(0, f"MountOptions:\t{_NONE}\n")
+    else:
+        w.write(0, "MountOptions:\n")
+        for option in sc.mount_options:
+            w.write(1, f"{option}\n")
+    if sc.HasField("reclaim_policy"):
+        w.write(0, f"ReclaimPolicy:\t{sc.reclaim_policy}\n")
+    if sc.HasField("volume_binding_mode"):
+        w.write(0, f"VolumeBindingMode:\t{sc.volume_binding_mode}\n")
     if events is not None:
         _describe_events(w, events, now)
     return w.render()
@@ -1893,9 +2124,9 @@ def describe(
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
     `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables. For
     a Namespace, `quotas` and `limit_ranges` are the ResourceQuotas and LimitRanges in it; for an Ingress,
-    `backends` holds the endpoints text of each service backend (see _describe_ingress).
-    Pods, Nodes, Namespaces, PriorityClasses and the networking kinds have kubectl's own layouts; other kinds
-    use its generic describer.
+    `backends` holds the endpoints text of each service backend (see _describe_ingress); for a
+    PersistentVolumeClaim, `pods` are its namespace's pods (those using the claim show as Used By).
+    Kinds without a describer of their own use kubectl's generic one.
     """
     if isinstance(obj, core_pb2.Pod):
         return _describe_pod(obj, events, now)
@@ -1923,4 +2154,10 @@ def describe(
         return _describe_binding(obj)
     if isinstance(obj, scheduling_pb2.PriorityClass):
         return _describe_priority_class(obj, events, now)
+    if isinstance(obj, core_pb2.PersistentVolume):
+        return _describe_pv(obj, events, now)
+    if isinstance(obj, core_pb2.PersistentVolumeClaim):
+        return _describe_pvc(obj, events, now, pods)
+    if isinstance(obj, storage_pb2.StorageClass):
+        return _describe_storage_class(obj, events, now)
     return _describe_generic(obj, events, now)

@@ -46,6 +46,12 @@ async def test_round_trip_every_kind(client: Client, namespace: str, kind: str) 
         assert deleted.status.phase == "Terminating"
         del deleted.spec.finalizers[:]
         await client.namespaces.finalize(deleted)
+    elif deleted.metadata.finalizers:
+        # StorageObjectInUseProtection's finalizer (claims, volumes): its controller, not running here, would take it
+        # off once nothing uses the object; the deletion completes then.
+        going = await rc.get(name, ns)
+        del going.metadata.finalizers[:]
+        await rc.update(going)
     with pytest.raises(errors.NotFound, match=f'"{name}" not found'):
         await rc.get(name, ns)
 

@@ -35,11 +35,17 @@ async def test_every_kind_round_trips(client: Client, namespace: str, kind: str)
     updated = await rc.update(created)
     assert updated.metadata.labels["tier"] == "front"
     deleted = await rc.delete(name, ns)
-    terminates = kind == "Namespace"
-    if terminates:
+    terminates = kind == "Namespace" or bool(deleted.metadata.finalizers)
+    if kind == "Namespace":
         # A namespace turns Terminating; with no namespace controller here to empty it, finalize it by hand.
         del deleted.spec.finalizers[:]
         await client.namespaces.finalize(deleted)
+    elif terminates:
+        # StorageObjectInUseProtection's finalizer (claims, volumes): its controller, not running here, would take it
+        # off once nothing uses the object; the deletion completes then.
+        going = await rc.get(name, ns)
+        del going.metadata.finalizers[:]
+        await rc.update(going)
     with pytest.raises(errors.NotFound):
         await rc.get(name, ns)
 
