@@ -115,9 +115,23 @@ class GarbageCollector:
         if not missing:
             return
         rc = self.client.resource(kind)
+        # Decide on the object as it is now, not as the cache last saw it (attemptToDeleteItem reads the latest):
+        # an orphan delete may have just taken the missing owner out of its references.
+        try:
+            latest = await rc.get(meta.name, meta.namespace or None)
+        except errors.NotFound:
+            return
+        if latest.metadata.uid != meta.uid:
+            return
+        meta = latest.metadata
+        live = {r.uid for r in meta.owner_references}
+        missing = [ref for ref in missing if ref.uid in live]
+        if not missing:
+            return
         if len(missing) == len(meta.owner_references):
             try:
-                await rc.delete(meta.name, meta.namespace or None, uid=meta.uid)
+                await rc.delete(meta.name, meta.namespace or None, uid=meta.uid,
+                                resource_version=meta.resource_version)
             except (errors.NotFound, errors.Conflict):
                 return
             self.log.info("object.collected", kind=kind, object=key.split("/", 1)[1],
@@ -130,18 +144,33 @@ class GarbageCollector:
         cur.metadata.owner_references.extend(keep)
         await rc.update(cur)
 
-    async def _orphan_dependents(self, kind: str, owner: Any) -> None:
-        for dep in list(self.dependents.get(owner.metadata.uid, set())):
-            found = self._get(dep)
-            if found is None:
+    async def _live_dependents(self, owner: Any, owner_kind: str) -> set[str]:
+        """The keys of the objects that name `owner`, read from the apiserver rather than the graph: a dependent
+        made just before an orphan delete may not have reached our informers yet, and one the graph misses would
+        be collected once its owner is gone instead of orphaned. Cluster-scoped objects never have namespaced
+        owners."""
+        out: set[str] = set()
+        namespaced_owner = kinds.by_kind(owner_kind).namespaced
+        for info in collectable_kinds():
+            if namespaced_owner and not info.namespaced:
                 continue
-            dkind, obj = found
+            listed = await self.client.resource(info.kind).list(owner.metadata.namespace or None)
+            out |= {_key(info.kind, o) for o in listed.items
+                    if any(r.uid == owner.metadata.uid for r in o.metadata.owner_references)}
+        return out
+
+    async def _orphan_dependents(self, kind: str, owner: Any) -> None:
+        graph = self.dependents.get(owner.metadata.uid, set())
+        for dep in sorted(graph | await self._live_dependents(owner, kind)):
+            dkind, ns, name = dep.split("/", 2)
             rc = self.client.resource(dkind)
             try:
-                cur = await rc.get(obj.metadata.name, obj.metadata.namespace or None)
+                cur = await rc.get(name, ns or None)
             except errors.NotFound:
                 continue
             keep = [r for r in cur.metadata.owner_references if r.uid != owner.metadata.uid]
+            if len(keep) == len(cur.metadata.owner_references):
+                continue
             del cur.metadata.owner_references[:]
             cur.metadata.owner_references.extend(keep)
             await rc.update(cur)

@@ -14,16 +14,21 @@ from typing import Any
 
 import structlog
 
+from controllers.clusterroleaggregation import ClusterRoleAggregationController
 from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.endpoints import EndpointsController
 from controllers.endpointslice import EndpointSliceController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
+from controllers.localpath import LocalPathProvisioner
+from controllers.namespace import NamespaceController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+from controllers.persistentvolume import PersistentVolumeController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
 from controllers.resourcequota import ResourceQuotaController
+from controllers.storageprotection import PVCProtectionController, PVProtectionController
 from kubemu import config as cfg
 from kubemu import logs
 from kubemu.client.client import Client, connect
@@ -42,8 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection, pod GC, resource quota, EndpointSlice and "
-                    "Endpoints, leader-elected like kube-controller-manager.",
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, namespace deletion, resource "
+                    "quota, ClusterRole aggregation, persistent volume binding and protection and a simulated "
+                    "local-path provisioner, EndpointSlice and Endpoints, leader-elected like "
+                    "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -69,7 +76,10 @@ class ControllerManager:
         self.rc: Informer[Any] = Informer(client.replication_controllers)
         extra: dict[str, Informer[Any]] = {
             "Deployment": Informer(client.deployments), "DaemonSet": Informer(client.daemon_sets),
-            "Job": Informer(client.jobs),
+            "Job": Informer(client.jobs), "ClusterRole": Informer(client.resource("ClusterRole")),
+            "PersistentVolumeClaim": Informer(client.resource("PersistentVolumeClaim")),
+            "PersistentVolume": Informer(client.resource("PersistentVolume")),
+            "StorageClass": Informer(client.resource("StorageClass")),
         }
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
@@ -81,6 +91,8 @@ class ControllerManager:
                 self.informers[info.kind] = Informer(client.resource(info.kind))
         if "ResourceQuota" not in self.informers:
             self.informers["ResourceQuota"] = Informer(client.resource("ResourceQuota"))
+        if "Namespace" not in self.informers:
+            self.informers["Namespace"] = Informer(client.namespaces)
         self.controllers: list[Any] = [
             DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
@@ -92,7 +104,15 @@ class ControllerManager:
             TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
+            ClusterRoleAggregationController(client, extra["ClusterRole"]),
             ResourceQuotaController(client, config, self.informers),
+            NamespaceController(client, config, self.informers["Namespace"]),
+            PersistentVolumeController(client, extra["PersistentVolumeClaim"], extra["PersistentVolume"],
+                                       extra["StorageClass"], self.nodes),
+            LocalPathProvisioner(client, extra["PersistentVolumeClaim"], extra["PersistentVolume"],
+                                 extra["StorageClass"]),
+            PVCProtectionController(client, extra["PersistentVolumeClaim"], self.pods),
+            PVProtectionController(client, extra["PersistentVolume"]),
             EndpointSliceController(client, self.informers["Service"], self.pods, self.informers["EndpointSlice"]),
             EndpointsController(client, self.informers["Service"], self.pods, self.informers["Endpoints"]),
         ]

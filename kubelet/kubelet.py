@@ -19,6 +19,7 @@ from kubelet import static_pods
 from kubelet.images import ImageCache
 from kubelet.node_status import NodeAgent, NodeSpec, PodCidrs, pod_cidr_for
 from kubelet.object_manager import PodObjects
+from kubelet.persistent_volumes import RETRY_SECONDS, VolumeManager
 from kubelet.pod_worker import KubeletContext, PodWorker
 from kubelet.runtime.net import Network
 from kubemu.api.quantity import bytes_of
@@ -115,6 +116,8 @@ class Kubelet:
             event=self._event, confirm_deletion=self._confirm_deletion, clock=clock, log_context=self.log_context,
             objects=self.objects,
             allocatable={"cpu": spec.cpu, "memory": spec.memory, "ephemeral-storage": spec.ephemeral_storage},
+            volumes=VolumeManager(client.resource("PersistentVolumeClaim").get, client.resource("PersistentVolume").get,
+                                  retry=config.scaled(RETRY_SECONDS)),
         )
         if service_env is not None:
             self.ctx.service_env = service_env

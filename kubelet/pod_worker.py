@@ -16,6 +16,7 @@ import structlog
 
 from kubelet import images
 from kubelet.object_manager import ObjectError, PodObjects
+from kubelet.persistent_volumes import VolumeManager
 from kubelet.prober.prober import ProbeTarget
 from kubelet.prober.results import Result, ResultsManager, Update
 from kubelet.prober.worker import start_probes
@@ -186,6 +187,8 @@ class KubeletContext:
                                     Coroutine[Any, Any, Payload]] | None = None
     """HOOK(service accounts): the files of a projected serviceAccountToken source (a TokenRequest's token at its
     path). None, until the ServiceAccount work provides it: the source writes nothing."""
+    volumes: VolumeManager | None = None
+    """The node's disk: mounts a pod's claims and hostPath volumes before its containers start."""
     service_env: Callable[[str, bool], dict[str, str]] = lambda namespace, links: {}
     """The service environment variables of a pod in a namespace, with or without its enableServiceLinks."""
     network: Callable[[str, str], Network | None] = lambda namespace, name: None
@@ -303,6 +306,11 @@ class PodWorker:
             self.start_time = now
             self._running = True
             self.log.info("pod.started", static=self.static)
+            if self.ctx.volumes is not None and not await self.ctx.volumes.mount_until(
+                    self.pod, self.volumes, self.wake, lambda: self.terminating or self.pod.metadata.HasField(
+                        "deletion_timestamp"), self._publish):
+                await self._terminate_all()  # deleted while its claims were not bound yet
+                return
             if self.api_volumes:
                 # The volumes come before the sandbox (kubelet.SyncPod waits for them before the runtime's
                 # SyncPod): no IP and PodReadyToStartContainers False until they are set up.

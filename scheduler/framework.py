@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from kubemu.api.nodematch import tolerates as tolerates  # plugins import it from the framework
 from kubemu.api.quantity import bytes_of, cpu_millis, parse_quantity
@@ -366,6 +366,22 @@ def _host_ports(pod: core_pb2.Pod) -> Iterable[tuple[str, str, int]]:
                 yield (port.host_ip or "0.0.0.0", port.protocol or "TCP", port.host_port)
 
 
+@dataclass(frozen=True)
+class VolumeListers:
+    """PersistentVolumeClaims by `namespace/name`, PersistentVolumes and StorageClasses by name: read-only views of
+    the scheduler's informers (upstream's listers)."""
+
+    claims: Lister
+    volumes: Lister
+    classes: Lister
+
+
+class Lister(Protocol):
+    def get(self, key: str) -> Any: ...
+
+    def list(self) -> list[Any]: ...
+
+
 @dataclass
 class Snapshot:
     """Every node info at the start of a scheduling cycle; plugins read it, never change it."""
@@ -384,6 +400,9 @@ class Snapshot:
     generation: int = -1
     """The cache's number for its node list: every snapshot of one generation has the same nodes (by name) in
     the same order, so a column over them (`column`) stays in place. -1: not a cache's snapshot."""
+    volumes: VolumeListers | None = None
+    """The claims, volumes and classes the volume plugins read (the scheduler's informers); None: no volume
+    information (a preemption trial), and the volume plugins pass every node."""
 
     def __post_init__(self) -> None:
         if not self.by_name:

@@ -41,6 +41,15 @@ class PreFilterPlugin(FilterPlugin, Protocol):
 
 
 @runtime_checkable
+class PreFilterStatusPlugin(FilterPlugin, Protocol):
+    """PreFilter returning a failure: `pre_filter` looks at the pod once per cycle, before any node, and a status
+    that is not OK fails the pod on every node, its reasons being the fit error's PreFilter message (upstream's
+    Diagnosis.PreFilterMsg)."""
+
+    def pre_filter(self, pod: core_pb2.Pod, snapshot: Snapshot) -> Status: ...
+
+
+@runtime_checkable
 class ScorePlugin(Plugin, Protocol):
     """Score, with its ScoreExtensions' NormalizeScore. A normalize must give equal raw scores equal results
     (upstream's all do): when every candidate scores alike, the cycle leaves the plugin out of the comparison."""
@@ -93,8 +102,8 @@ class CandidateScorePlugin(ScorePlugin, Protocol):
 
 
 EXTENSION_POINTS: tuple[type, ...] = (
-    FilterPlugin, PreFilterPlugin, ScorePlugin, PreScorePlugin, NormalizeValuesPlugin, IdentityNormalizePlugin,
-    CandidateScorePlugin,
+    FilterPlugin, PreFilterPlugin, PreFilterStatusPlugin, ScorePlugin, PreScorePlugin, NormalizeValuesPlugin,
+    IdentityNormalizePlugin, CandidateScorePlugin,
 )
 """Every extension point a plugin may implement; a plugin's public names must be hooks of those it does."""
 

@@ -17,6 +17,7 @@ from scheduler.interface import (
     Plugin,
     PluginError,
     PreFilterPlugin,
+    PreFilterStatusPlugin,
     PreScorePlugin,
     ScorePlugin,
     check_plugin,
@@ -63,6 +64,9 @@ class Framework:
         self.pre_filter_plugins: tuple[PreFilterPlugin, ...] = tuple(
             p for p in self.filter_plugins if isinstance(p, PreFilterPlugin))
         """PreFilter: the filters that can tell a pod they would pass every node (Skip), in filtering order."""
+        self.pre_filter_status_plugins: tuple[PreFilterStatusPlugin, ...] = tuple(
+            p for p in self.filter_plugins if isinstance(p, PreFilterStatusPlugin))
+        """PreFilter: the filters that can fail a pod on every node at once, in filtering order."""
         self.score_plugins: tuple[ScorePlugin, ...] = tuple(_score(p) for p, _ in scores)
         self.pre_score_plugins: tuple[PreScorePlugin, ...] = tuple(
             p for p in self.score_plugins if isinstance(p, PreScorePlugin))

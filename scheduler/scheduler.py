@@ -26,8 +26,9 @@ from kubemu.pb import core_pb2
 from scheduler import plugins
 from scheduler.binder import Binder
 from scheduler.cache import SchedulerCache, pod_key
-from scheduler.framework import NodeInfo, Snapshot, Status, shared_key, spec_key, window
+from scheduler.framework import NodeInfo, Snapshot, Status, VolumeListers, shared_key, spec_key, window
 from scheduler.interface import FilterPlugin, ScorePlugin
+from scheduler.prebind import VolumePreBinder
 from scheduler.queue import SchedulingQueue
 from scheduler.runtime import Framework, ScoreEntry
 
@@ -52,6 +53,8 @@ class Decision:
     """Each score plugin run, with its weighted score for each of `scored` (made when asked)."""
     processed: int = 0
     """How many nodes were run through the filters (where the next cycle's search starts, upstream)."""
+    pre_filter_msg: str = ""
+    """Why a PreFilter failed the pod on every node (the fit error says this instead of per-node reasons)."""
 
     @cached_property
     def scores(self) -> dict[str, dict[str, int]]:
@@ -97,8 +100,11 @@ def num_feasible_nodes_to_find(num_all_nodes: int, percentage_of_nodes_to_score:
     return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
 
 
-def fit_error(total: int, statuses: dict[str, Status]) -> str:
-    """FitError.Error(): `0/N nodes are available: <count> <reason>, ...` with the entries sorted as strings."""
+def fit_error(total: int, statuses: dict[str, Status], pre_filter_msg: str = "") -> str:
+    """FitError.Error(): `0/N nodes are available: <count> <reason>, ...` with the entries sorted as strings, or
+    `0/N nodes are available: <PreFilter message>.` when a PreFilter failed the pod everywhere."""
+    if pre_filter_msg:
+        return f"0/{total} nodes are available: {pre_filter_msg}."
     counts: Counter[str] = Counter()
     for st in statuses.values():
         for reason in st.reasons:
@@ -141,6 +147,10 @@ def decide(pod: core_pb2.Pod, snapshot: Snapshot, rng: random.Random, start: int
     feasible: list[NodeInfo] = []
     nodes = snapshot.nodes
     total = len(nodes)
+    for pre in framework.pre_filter_status_plugins:
+        st = pre.pre_filter(pod, snapshot)
+        if not st.ok:  # RunPreFilterPlugins: every node fails with this status, no Filter runs
+            return Decision(None, {n.name: st for n in nodes}, processed=total, pre_filter_msg=", ".join(st.reasons))
     wanted = num_feasible_nodes_to_find(total)
     filters = active_filters(pod, snapshot, framework)
     node_local = framework.node_local
@@ -425,6 +435,14 @@ class Scheduler:
         self.nodes: Informer[core_pb2.Node] = Informer(client.nodes)
         self.pods.add_handler(self._pod_added, lambda old, new: self._pod_added(new), self._pod_deleted)
         self.nodes.add_handler(self._node_changed, lambda old, new: self._node_changed(new), self._node_deleted)
+        # The volume plugins' listers; a change to any may make a pod schedulable (a claim bound, a class made).
+        self.volume_informers: list[Informer[object]] = [
+            Informer(client.resource(kind)) for kind in ("PersistentVolumeClaim", "PersistentVolume", "StorageClass")]
+        for inf in self.volume_informers:
+            inf.add_handler(self._volumes_changed, lambda old, new: self._volumes_changed(new), self._volumes_changed)
+        claims, volumes, classes = (inf.store for inf in self.volume_informers)
+        self.volume_listers = VolumeListers(claims, volumes, classes)
+        self.prebind = VolumePreBinder(client, self.volume_listers, time_scale=time_scale)
         self.bound = 0
         self.binding: set[str] = set()
         """Pods assumed and being bound (upstream's binding cycle, which runs beside the next scheduling cycle)."""
@@ -473,13 +491,21 @@ class Scheduler:
     def _node_deleted(self, node: core_pb2.Node) -> None:
         self.cache.remove_node(node.metadata.name)
 
+    def _volumes_changed(self, obj: object) -> None:
+        self.prebind.changed()
+        self.queue.cluster_changed()
+
     # -- the loop ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
         self.nodes.start()
         self.pods.start()
+        for inf in self.volume_informers:
+            inf.start()
         await self.nodes.wait_synced()
         await self.pods.wait_synced()
+        for inf in self.volume_informers:
+            await inf.wait_synced()
         self.log.info("scheduler.synced", nodes=len(self.cache.nodes), pending=len(self.queue))
         loop = asyncio.get_running_loop()
         yielded = loop.time()
@@ -497,6 +523,7 @@ class Scheduler:
 
     async def schedule_one(self, pod: core_pb2.Pod) -> None:
         snapshot = with_nominated(self.cache.snapshot(), pod, self.nominated)
+        snapshot.volumes = self.volume_listers
         decision = decide(pod, snapshot, self.rng, self.next_start_node_index, self.framework)
         if snapshot.nodes:
             self.next_start_node_index = (self.next_start_node_index + decision.processed) % len(snapshot.nodes)
@@ -519,13 +546,14 @@ class Scheduler:
         key = pod_key(pod)
         try:
             try:
+                await self.prebind.pre_bind(pod, node)
                 await self.binder.bind(Binding(pod.metadata.name, node, pod.metadata.namespace, pod.metadata.uid))
             except (errors.Conflict, errors.NotFound) as e:
                 # Bound or deleted meanwhile (another scheduler, a user): forget our assumption; the watch tells.
                 self.cache.forget(pod)
                 self.log.info("pod.bind_conflict", pod=key, node=node, error=str(e))
                 return
-            except errors.ApiError as e:
+            except (errors.ApiError, TimeoutError) as e:
                 self.cache.forget(pod)
                 self.queue.unschedulable(pod)
                 self.log.warning("pod.bind_failed", pod=key, node=node, error=str(e))
@@ -540,7 +568,7 @@ class Scheduler:
             self.bind_slots.release()
 
     async def _failed(self, pod: core_pb2.Pod, snapshot: Snapshot, decision: Decision) -> None:
-        message = fit_error(len(snapshot.nodes), decision.statuses)
+        message = fit_error(len(snapshot.nodes), decision.statuses, decision.pre_filter_msg)
         policy = pod.spec.preemption_policy if pod.spec.HasField("preemption_policy") else "PreemptLowerPriority"
         nominated = ""
         waiting_for = self._victims_terminating(pod, snapshot)
@@ -551,12 +579,7 @@ class Scheduler:
             node, victims, pmsg = preemption_candidates(pod, snapshot, decision.statuses, self.framework)
             if node is not None:
                 for v in victims:
-                    await self.recorder.event(v, "Normal", "Preempted",
-                                              f"Preempted by pod {pod.metadata.uid} on node {node}")
-                    try:
-                        await self.client.pods.delete(v.metadata.name, v.metadata.namespace, uid=v.metadata.uid)
-                    except errors.NotFound:
-                        pass
+                    await self._preempt(pod, v, node)
                 nominated = node
                 self.nominated[pod_key(pod)] = (node, pod)
                 self.log.info("pod.preempting", pod=pod_key(pod), node=node,
@@ -569,6 +592,33 @@ class Scheduler:
         self.log.info("pod.unschedulable", pod=pod_key(pod), message=message)
         await self._set_unschedulable(pod, message, nominated)
         await self.recorder.event(pod, "Warning", "FailedScheduling", message)
+
+    async def _preempt(self, preemptor: core_pb2.Pod, victim: core_pb2.Pod, node: str) -> None:
+        """DefaultPreemption's PreemptPod: the victim gets the DisruptionTarget condition, then is deleted (with its
+        grace period: the kubelet stops it), and an Event says who took its place."""
+        message = f"{preemptor.spec.scheduler_name or SCHEDULER_NAME}: preempting to accommodate a higher priority pod"
+
+        async def mark() -> None:
+            cur = await self.client.pods.get(victim.metadata.name, victim.metadata.namespace)
+            if cur.metadata.uid != victim.metadata.uid:
+                return
+            cond = next((c for c in cur.status.conditions if c.type == "DisruptionTarget"), None)
+            if cond is None:
+                cond = cur.status.conditions.add(type="DisruptionTarget")
+            if (cond.status, cond.reason, cond.message) == ("True", "PreemptionByScheduler", message):
+                return
+            if cond.status != "True":
+                set_time(cond.last_transition_time, float(int(self.clock())))
+            cond.status, cond.reason, cond.message = "True", "PreemptionByScheduler", message
+            await self.client.pods.update_status(cur)
+
+        try:
+            await retry_on_conflict(mark)
+            await self.client.pods.delete(victim.metadata.name, victim.metadata.namespace, uid=victim.metadata.uid)
+        except (errors.NotFound, errors.Conflict):
+            return  # gone, or replaced by another pod of that name, meanwhile
+        await self.recorder.event(victim, "Normal", "Preempted",
+                                  f"Preempted by pod {preemptor.metadata.uid} on node {node}")
 
     def _victims_terminating(self, pod: core_pb2.Pod, snapshot: Snapshot) -> str:
         entry = self.nominated.get(pod_key(pod))

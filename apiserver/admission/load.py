@@ -4,10 +4,22 @@ NamespaceLifecycle, LimitRanger, ServiceAccount, ..., Priority, ..., DefaultStor
 from __future__ import annotations
 
 from apiserver.admission import Plugin
+from apiserver.admission.defaultingressclass import DefaultIngressClass
+from apiserver.admission.defaultstorageclass import DefaultStorageClass
 from apiserver.admission.limitranger import LimitRanger
+from apiserver.admission.namespacelifecycle import NamespaceLifecycle
+from apiserver.admission.persistentvolumeclaimresize import PersistentVolumeClaimResize
+from apiserver.admission.priority import Priority
 from apiserver.admission.resourcequota import ResourceQuota
+from apiserver.admission.storageobjectinuseprotection import StorageObjectInUseProtection
 
 ORDER: list[type[Plugin]] = [
+    NamespaceLifecycle,
     LimitRanger,
+    Priority,
+    DefaultStorageClass,
+    StorageObjectInUseProtection,
+    PersistentVolumeClaimResize,
+    DefaultIngressClass,
     ResourceQuota,
 ]

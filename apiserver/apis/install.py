@@ -119,7 +119,7 @@ def validate(obj: Any) -> list[FieldError]:
         strategy = of(obj)
     except NoStrategy:
         raise TypeError(f"no validation for {obj.DESCRIPTOR.full_name}") from None
-    return strategy.validate(obj)
+    return strategy.validate(obj) + strategy.validate_create(obj)
 
 
 def validate_update(new: Any, old: Any) -> list[FieldError]:

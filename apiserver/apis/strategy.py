@@ -53,6 +53,15 @@ class Strategy:
         """Create validation, run on the defaulted object (and on the new object of an update)."""
         return []
 
+    def validate_create(self, obj: Any) -> list[FieldError]:
+        """The rules only a create has (ValidateIngressCreate's class annotation check), after `validate`."""
+        return []
+
+    def warnings_on_create(self, obj: Any) -> list[str]:
+        """WarningsOnCreate: what the client is told of a created object (deprecated fields), as Warning headers on
+        the REST face."""
+        return []
+
     def system_objects(self) -> tuple[Any, ...]:
         """Objects of this kind every cluster has, created when an apiserver starts (the system namespaces)."""
         return ()
@@ -109,6 +118,22 @@ class Strategy:
         """The object stays, with its deletionTimestamp, while a grace period of `grace` seconds runs: someone
         (a kubelet) ends it with a delete of grace 0."""
         return False
+
+    def begin_termination(self, obj: Any, now: float) -> bool:
+        """A kind whose delete starts a phase of its life rather than ending it (a namespace turns Terminating):
+        mark `obj` in place at its first delete and return True, so that it is stored instead of removed."""
+        return False
+
+    def held(self, obj: Any) -> bool:
+        """Something besides metadata.finalizers keeps an object that is being deleted (a namespace's
+        spec.finalizers): a delete returns it unchanged and an update does not remove it."""
+        return False
+
+    # -- the finalize subresource ---------------------------------------------------------------------------------
+
+    def prepare_for_finalize(self, new: Any, old: Any) -> None:
+        """The finalize subresource's PrepareForUpdate (namespaces): what it may not change is put back from `old`."""
+        raise NotImplementedError(f"{self.info.kind} has no finalize subresource")
 
     # -- decorators of the verbs (BeginCreate, BeginUpdate, AfterDelete of genericregistry.Store) --------------------
 

@@ -32,9 +32,10 @@ def _sub(info: kinds.KindInfo, sub: str) -> tuple[str, str, str, tuple[str, ...]
 
 
 def group_versions() -> dict[str, list[str]]:
-    """group ("" for core) -> its versions, in the order the kinds were registered."""
+    """group ("" for core) -> its versions, groups in kube-apiserver's order (kinds.GROUP_ORDER), versions in the
+    order the kinds were registered."""
     out: dict[str, list[str]] = {}
-    for info in kinds.all_kinds():
+    for info in sorted(kinds.all_kinds(), key=kinds.discovery_order):
         versions = out.setdefault(info.group, [])
         if info.version not in versions:
             versions.append(info.version)
@@ -42,7 +43,8 @@ def group_versions() -> dict[str, list[str]]:
 
 
 def kinds_of(group: str, version: str) -> list[kinds.KindInfo]:
-    return [k for k in kinds.all_kinds() if k.group == group and k.version == version]
+    """The kinds of a group version, by resource name as kube-apiserver lists them (`kubectl get all` keeps it)."""
+    return sorted((k for k in kinds.all_kinds() if k.group == group and k.version == version), key=lambda k: k.plural)
 
 
 def api_versions(server_address: str) -> dict[str, Any]:

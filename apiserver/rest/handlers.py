@@ -16,6 +16,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from apiserver import errors
+from apiserver.apis import install
 from apiserver.registry import Registry
 from apiserver.rest import decode, status, tables
 from apiserver.rest.streams import Streams
@@ -291,6 +292,10 @@ class Resources:
             if method == "DELETE" and not t.subresource:
                 return await self.delete(request, t)
             raise status.method_not_allowed()
+        if t.subresource == "finalize" and t.info.kind == "Namespace":
+            if method == "PUT":
+                return await self.update(request, t)
+            raise status.method_not_allowed()
         if t.subresource == "scale" and t.info.kind in _SCALED:
             if method == "GET":
                 return await self.get_scale(request, t)
@@ -414,6 +419,7 @@ class Resources:
         self._check_namespace(t, obj)
         self._record(t, obj, None, _manager(request))
         created = await self.registry.create(obj, dry_run=_dry_run(request))
+        warnings += install.for_kind(t.info.kind).warnings_on_create(created)
         return decode.render(request, accept, to_dict(created), 201, self._headers(warnings))
 
     async def update(self, request: web.Request, t: Target) -> web.Response:
@@ -435,7 +441,10 @@ class Resources:
             self._record(t, obj, current, manager, t.subresource)
             obj.metadata.resource_version = requested or current.metadata.resource_version
             try:
-                updated = await self.registry.update(obj, status=t.subresource == "status", dry_run=dry)
+                if t.subresource == "finalize":
+                    updated = await self.registry.finalize(obj, dry_run=dry)
+                else:
+                    updated = await self.registry.update(obj, status=t.subresource == "status", dry_run=dry)
             except errors.Conflict:
                 if requested:
                     raise
@@ -491,6 +500,7 @@ class Resources:
                     created = await self.registry.create(obj, dry_run=dry)
                 except errors.AlreadyExists:
                     continue  # created meanwhile: apply to it
+                warnings += install.for_kind(t.info.kind).warnings_on_create(created)
                 return decode.render(request, accept, to_dict(created), 201, self._headers(warnings))
             live = to_dict(current)
             if ptype == APPLY_PATCH:

@@ -11,11 +11,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from apiserver.authn import TokenAuthenticator
+from apiserver.authn import TokenAuthenticator, UserInfo
+from apiserver.authz import ANONYMOUS, AlwaysAllow, Attributes, Union, impersonated
+from apiserver.authz.escalation import REQUEST_USER
 from apiserver.registry import Registry
-from apiserver.rest import decode, discovery, handlers, openapi, status
+from apiserver.rest import decode, discovery, handlers, openapi, reviews, status
 from apiserver.rest.auth import PUBLIC_PATHS, authenticate
 from apiserver.rest.handlers import Resources
+from apiserver.rest.requestinfo import attributes
 from apiserver.watch import WatchHub
 from kubemu.api import kinds
 from kubemu.api.errors import StatusError, new_internal_error
@@ -74,10 +77,12 @@ def _not_found_text() -> web.Response:
 
 
 class RestApi:
-    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig) -> None:
+    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None) -> None:
         self.config = config
         self.resources = Resources(registry, hub, config.bookmark_interval)
         self.auth = TokenAuthenticator.from_file(config.token_auth_file) if config.token_auth_file else None
+        self.authorizer = authorizer or Union([AlwaysAllow()])
+        self.reviews = reviews.Reviews(self.authorizer)
         self.address = ""
         self.log = log.bind(component="apiserver")
 
@@ -85,11 +90,14 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The user for RBAC's escalation check on role and binding writes; unset again after the request, as one
+        # connection's requests run in one task.
+        token = REQUEST_USER.set(None)
         try:
-            if self.auth is not None:
-                header = request.headers.get("Authorization")
-                if (header or request.path not in PUBLIC_PATHS) and authenticate(self.auth, header) is None:
-                    raise status.unauthorized()
+            request["user"] = user = self._impersonate(request, self._user(request))
+            if request.path not in PUBLIC_PATHS and not self.authorizer.allows_everything:
+                self.authorizer.check(attributes(user, request.method, request.path, request.query))
+                REQUEST_USER.set(user)
             response = await handler(request)
             if not response.prepared:  # a watch stream set its own before its first byte
                 response.headers.setdefault("Cache-Control", "no-cache, private")
@@ -111,6 +119,43 @@ class RestApi:
         except Exception as e:  # a bug, not the client's fault: say so as upstream does, and keep serving
             self.log.exception("rest.internal_error", method=request.method, path=request.path)
             return status.status_response(request, new_internal_error(str(e)))
+        finally:
+            REQUEST_USER.reset(token)
+
+    def _user(self, request: web.Request) -> UserInfo:
+        """Who sent the request: its bearer token's user; without a token, system:anonymous where anonymous
+        requests are allowed (not with AlwaysAllow, as upstream turns anonymous auth off then, nor outside the
+        public paths without RBAC); a token the file does not have is 401 everywhere."""
+        if self.auth is None:
+            return ANONYMOUS
+        header = request.headers.get("Authorization")
+        if header:
+            user = authenticate(self.auth, header)
+            if user is None:
+                raise status.unauthorized()
+            return user
+        if request.path not in PUBLIC_PATHS and not self.authorizer.anonymous_allowed:
+            raise status.unauthorized()
+        return ANONYMOUS
+
+    def _impersonate(self, request: web.Request, user: UserInfo) -> UserInfo:
+        """Impersonate-User and Impersonate-Group (kubectl's --as, --as-group): allowed by the `impersonate` verb on
+        users (a service account's name: on serviceaccounts in its namespace) and groups, as upstream's filter."""
+        name = request.headers.get("Impersonate-User", "")
+        groups = request.headers.getall("Impersonate-Group", [])
+        if not name and not groups:
+            return user
+        if not name:
+            raise status.bad_request("requested impersonation of groups without impersonating a user")
+        sa = name.split(":")
+        if len(sa) == 4 and name.startswith("system:serviceaccount:"):
+            target = Attributes(user, "impersonate", namespace=sa[2], resource="serviceaccounts", name=sa[3])
+        else:
+            target = Attributes(user, "impersonate", resource="users", name=name)
+        self.authorizer.check(target)
+        for group in groups:
+            self.authorizer.check(Attributes(user, "impersonate", resource="groups", name=group))
+        return impersonated(name, groups)
 
     # -- handlers ---------------------------------------------------------------------------------------------------
 
@@ -176,6 +221,8 @@ class RestApi:
 
     async def named(self, request: web.Request) -> web.StreamResponse:
         m = request.match_info
+        if (m["group"], m["version"]) in reviews.GROUP_VERSIONS:
+            return await self.reviews.handle(request, m["group"], m["tail"])
         return await self.resources.handle(request, m["group"], m["version"], m["tail"].split("/"))
 
     def application(self) -> web.Application:
@@ -234,9 +281,10 @@ class Listener:
         await self.runner.cleanup()
 
 
-async def start(registry: Registry, hub: WatchHub, config: RestConfig) -> Listener:
-    """Serve the REST API until the returned listener is stopped."""
-    api = RestApi(registry, hub, config)
+async def start(registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None) -> Listener:
+    """Serve the REST API until the returned listener is stopped; `authorizer` decides every request but the
+    health checks (default: AlwaysAllow)."""
+    api = RestApi(registry, hub, config, authorizer)
     openapi.v2(), openapi.v3_index()  # built once (~50 ms), before the first client waits on it
     tls = config.tls_cert_file is not None and config.tls_private_key_file is not None
     runner = web.AppRunner(api.application(), access_log=None, handle_signals=False,

@@ -185,6 +185,27 @@ def by_resource(name: str) -> KindInfo:
     raise UnknownKind(f'the server doesn\'t have a resource type "{name}"')
 
 
+GROUP_ORDER = (
+    "", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
+    "autoscaling", "batch", "certificates.k8s.io", "networking.k8s.io", "policy", "rbac.authorization.k8s.io",
+    "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "scheduling.k8s.io",
+    "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io", "resource.k8s.io", "flowcontrol.apiserver.k8s.io",
+)
+"""The order kube-apiserver 1.35 lists its API groups in (their APIService priorities); other groups follow."""
+
+
+def discovery_order(info: KindInfo) -> tuple[int, str]:
+    """Where a kind's resource comes in discovery: by its group's place, then by name within the group, as
+    kube-apiserver sorts each APIResourceList."""
+    group = GROUP_ORDER.index(info.group) if info.group in GROUP_ORDER else len(GROUP_ORDER)
+    return group, info.plural
+
+
+def in_category(category: str) -> list[KindInfo]:
+    """The kinds a category (`all`) names, in discovery order: what `kubectl get <category>` lists."""
+    return sorted((k for k in all_kinds() if category in k.categories), key=discovery_order)
+
+
 def of_message(obj: Message) -> KindInfo:
     return _BY_MESSAGE[obj.DESCRIPTOR.full_name]
 

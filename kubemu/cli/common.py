@@ -116,6 +116,14 @@ def namespace_of(args: argparse.Namespace) -> str:
     return str(args.namespace or "default")
 
 
+def _is_resource(name: str) -> bool:
+    try:
+        kinds.by_resource(name)
+    except kinds.UnknownKind:
+        return False
+    return True
+
+
 def parse_type_args(names: list[str]) -> list[tuple[kinds.KindInfo, list[str]]]:
     """`pods`, `pods web db`, `pod/web deploy/x`, `pods,nodes`: kubectl's resource argument forms."""
     if not names:
@@ -141,7 +149,11 @@ def parse_type_args(names: list[str]) -> list[tuple[kinds.KindInfo, list[str]]]:
         if len(types) > 1 and len(names) > 1:
             raise CliError("error: you may only specify a single resource type when naming objects")
         for t in types:
-            out.append((kinds.by_resource(t), list(names[1:])))
+            category = kinds.in_category(t.lower())
+            if category and not _is_resource(t):
+                out += [(info, list(names[1:])) for info in category]  # `all`: what the category names
+            else:
+                out.append((kinds.by_resource(t), list(names[1:])))
     except kinds.UnknownKind as e:
         raise CliError(f"error: {e}") from None
     return out

@@ -330,24 +330,61 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 # kubectl describe orders events by time; equal times keep the order they were recorded in.
                 evs.sort(key=lambda e: (serialization.time_value(e.last_timestamp),
                                         int(e.metadata.resource_version or 0)))
+                extra: dict[str, Any] = {}
+                if info.kind == "Namespace":
+                    # kubectl's describer lists the namespace's quotas and limit ranges (none when it may not).
+                    extra = {"quotas": await _list_or_none(client, "ResourceQuota", obj.metadata.name),
+                             "limit_ranges": await _list_or_none(client, "LimitRange", obj.metadata.name)}
+                if info.kind == "Ingress":
+                    extra = {"backends": await _ingress_backends(client, obj)}
                 if not first:
                     print()
                 first = False
-                quotas: list[Any] = []
-                limit_ranges: list[Any] = []
-                if info.kind == "Namespace":
-                    # describeNamespace shows the namespace's quotas and limit ranges (and says so when none).
-                    name = obj.metadata.name
-                    quotas = (await client.resource("ResourceQuota").list(name)).items
-                    limit_ranges = (await client.resource("LimitRange").list(name)).items
-                slices = await _service_slices(client, obj) if info.kind == "Service" else None
-                sys.stdout.write(printers.describe(obj, evs, now=now(), quotas=quotas, limit_ranges=limit_ranges,
-                                                   endpoint_slices=slices))
+                if info.kind == "PersistentVolumeClaim":  # Used By: the pods of its namespace naming it
+                    extra = {"pods": (await client.pods.list(obj.metadata.namespace)).items}
+                if info.kind == "Service":
+                    extra = {"endpoint_slices": await _service_slices(client, obj)}
+                sys.stdout.write(printers.describe(obj, evs, now=now(), **extra))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)
         return 1 if failed else 0
 
     return run_async(args, go)
+
+
+async def _ingress_backends(client: Client, ing: Any) -> dict[tuple[str, str], str]:
+    """describeBackendV1's lookups for each service backend of an Ingress: the service's EndpointSlices (by the
+    kubernetes.io/service-name label) and the service, whose port of that number or name picks the slice ports."""
+    backends = [ing.spec.default_backend] if ing.spec.HasField("default_backend") else []
+    backends += [p.backend for r in ing.spec.rules if r.HasField("http") for p in r.http.paths]
+    out: dict[tuple[str, str], str] = {}
+    ns = ing.metadata.namespace
+    for b in backends:
+        if not b.HasField("service") or printers.ingress_service_backend(b.service) in out:
+            continue
+        key = printers.ingress_service_backend(b.service)
+        try:
+            slices = (await client.resource("EndpointSlice").list(
+                ns, label_selector=f"kubernetes.io/service-name={b.service.name}")).items
+            svc = await client.resource("Service").get(b.service.name, ns)
+        except errors.ApiError as e:
+            out[key] = f"<error: {e.message}>"
+            continue
+        port_name = ""  # the last service port that matches, as kubectl's loop leaves it
+        for sp in svc.spec.ports:
+            if (b.service.port.number and b.service.port.number == sp.port) or (
+                b.service.port.name and b.service.port.name == sp.name
+            ):
+                port_name = sp.name
+        out[key] = printers.format_endpoint_slices(slices, {port_name})
+    return out
+
+
+async def _list_or_none(client: Client, kind: str, namespace: str) -> list[Any]:
+    try:
+        return list((await client.resource(kind).list(namespace)).items)
+    except errors.ApiError:
+        return []
 
 
 async def _service_slices(client: Client, svc: Any) -> list[Any] | None:

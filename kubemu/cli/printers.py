@@ -15,11 +15,23 @@ from typing import Any
 from google.protobuf.message import Message
 
 from kubemu.api import kinds
+from kubemu.api import storage as storage_api
 from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
-from kubemu.api.serialization import time_value, to_dict
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2, meta_pb2
+from kubemu.api.serialization import format_time, time_value, to_dict
+from kubemu.pb import (
+    apps_pb2,
+    batch_pb2,
+    coordination_pb2,
+    core_pb2,
+    discovery_pb2,
+    meta_pb2,
+    networking_pb2,
+    rbac_pb2,
+    scheduling_pb2,
+    storage_pb2,
+)
 
 __all__ = [
     "Column",
@@ -34,6 +46,7 @@ __all__ = [
 ]
 
 _NONE = "<none>"
+_UNSET = "<unset>"
 _UNKNOWN = "<unknown>"
 _ZERO = Quantity(Fraction(0))
 _ONE = Quantity(Fraction(1))
@@ -357,7 +370,8 @@ class Column:
     is_name: bool = False
     """The object's name (format "name"): kubectl prefixes it with the kind."""
     type: str = "string"
-    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "date"."""
+    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "boolean",
+    "date"."""
 
 
 _Column = Column
@@ -513,6 +527,104 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+# ---- networking ---------------------------------------------------------------------------------------------
+
+_LOAD_BALANCER_WIDTH = 16
+
+
+def _ingress_hosts(rules: Sequence[networking_pb2.IngressRule]) -> str:
+    """formatHosts: the first three hosts, `*` when no rule names one."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.host:
+            hosts.append(rule.host)
+    if not hosts:
+        return "*"
+    text = ",".join(hosts)
+    return f"{text} + {len(rules) - 3} more..." if more else text
+
+
+def _ingress_address(status: networking_pb2.IngressLoadBalancerStatus, wide: bool) -> str:
+    """ingressLoadBalancerStatusStringer: each ingress point's IP (else hostname), sorted, clipped unless wide."""
+    text = ",".join(sorted({i.ip or i.hostname for i in status.ingress if i.ip or i.hostname}))
+    if not wide and len(text) > _LOAD_BALANCER_WIDTH:
+        text = text[: _LOAD_BALANCER_WIDTH - 3] + "..."
+    return text
+
+
+def _ingress_row(ing: networking_pb2.Ingress, now: float) -> list[str]:
+    cls = ing.spec.ingress_class_name if ing.spec.HasField("ingress_class_name") else _NONE
+    ports = "80, 443" if ing.spec.tls else "80"
+    # The apiserver prints its tables wide (printers/storage), so kubectl never sees the address clipped.
+    return [ing.metadata.name, cls, _ingress_hosts(ing.spec.rules), _ingress_address(ing.status.load_balancer, True),
+            ports, _age(ing, now)]
+
+
+def _ingress_class_parameters(ic: networking_pb2.IngressClass) -> str:
+    if not ic.spec.HasField("parameters"):
+        return _NONE
+    p = ic.spec.parameters
+    kind = f"{p.kind}.{p.api_group}" if p.HasField("api_group") else p.kind
+    return f"{kind}/{p.name}"
+
+
+def _ingress_class_row(ic: networking_pb2.IngressClass, now: float) -> list[str]:
+    return [ic.metadata.name, ic.spec.controller, _ingress_class_parameters(ic), _age(ic, now)]
+
+
+def _network_policy_row(np: networking_pb2.NetworkPolicy, now: float) -> list[str]:
+    return [np.metadata.name, _format_label_selector(True, np.spec.pod_selector), _age(np, now)]
+def _pv_row(pv: core_pb2.PersistentVolume, now: float) -> list[str]:
+    """printPersistentVolume."""
+    claim = f"{pv.spec.claim_ref.namespace}/{pv.spec.claim_ref.name}" if pv.spec.HasField("claim_ref") else ""
+    phase = "Terminating" if pv.metadata.HasField("deletion_timestamp") else pv.status.phase
+    vac = pv.spec.volume_attributes_class_name if pv.spec.HasField("volume_attributes_class_name") else _UNSET
+    return [pv.metadata.name, _quantity_text(pv.spec.capacity.get("storage", "0")),
+            storage_api.access_modes_text(pv.spec.access_modes), pv.spec.persistent_volume_reclaim_policy, phase,
+            claim, storage_api.volume_class(pv), vac, pv.status.reason, _age(pv, now),
+            pv.spec.volume_mode if pv.spec.HasField("volume_mode") else _UNSET]
+
+
+def _pvc_row(pvc: core_pb2.PersistentVolumeClaim, now: float) -> list[str]:
+    """printPersistentVolumeClaim: capacity and access modes are the bound volume's, from the claim's status."""
+    phase = "Terminating" if pvc.metadata.HasField("deletion_timestamp") else pvc.status.phase
+    capacity = modes = ""
+    if pvc.spec.volume_name:
+        modes = storage_api.access_modes_text(pvc.status.access_modes)
+        capacity = _quantity_text(pvc.status.capacity.get("storage", "0"))
+    vac = pvc.spec.volume_attributes_class_name if pvc.spec.HasField("volume_attributes_class_name") else _UNSET
+    return [pvc.metadata.name, phase, pvc.spec.volume_name, capacity, modes, storage_api.claim_class(pvc), vac,
+            _age(pvc, now), pvc.spec.volume_mode if pvc.spec.HasField("volume_mode") else _UNSET]
+
+
+def _storage_class_row(sc: storage_pb2.StorageClass, now: float) -> list[str]:
+    """printStorageClass: the default class's name says so."""
+    name = sc.metadata.name + (" (default)" if storage_api.is_default_class(sc) else "")
+    return [name, sc.provisioner, sc.reclaim_policy if sc.HasField("reclaim_policy") else "Delete",
+            sc.volume_binding_mode if sc.HasField("volume_binding_mode") else storage_api.IMMEDIATE,
+            "true" if sc.allow_volume_expansion else "false", _age(sc, now)]
+
+
+def _b(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _csi_driver_row(d: storage_pb2.CSIDriver, now: float) -> list[str]:
+    """printCSIDriver."""
+    spec = d.spec
+    tokens = ",".join(t.audience for t in spec.token_requests) or _UNSET
+    return [d.metadata.name, _b(spec.attach_required if spec.HasField("attach_required") else True),
+            _b(spec.pod_info_on_mount), _b(spec.storage_capacity), tokens, _b(spec.requires_republish),
+            ",".join(spec.volume_lifecycle_modes) or _NONE, _age(d, now)]
+
+
+def _csi_node_row(n: storage_pb2.CSINode, now: float) -> list[str]:
+    return [n.metadata.name, str(len(n.spec.drivers)), _age(n, now)]
+
+
 def _configmap_row(cm: core_pb2.ConfigMap, now: float) -> list[str]:
     return [cm.metadata.name, str(len(cm.data) + len(cm.binary_data)), _age(cm, now)]
 
@@ -538,6 +650,27 @@ def _quota_row(rq: core_pb2.ResourceQuota, now: float) -> list[str]:
         pieces = name.split(".")
         (limit if len(pieces) > 1 and pieces[0] == "limits" else request).append(cell)
     return [rq.metadata.name, ", ".join(request), ", ".join(limit), _age(rq, now)]
+
+
+def _role_row(role: Any, now: float) -> list[str]:
+    # printRole/printClusterRole: the creation time itself, not an age.
+    ts = role.metadata.creation_timestamp
+    return [role.metadata.name, format_time(ts) if _is_set(ts) else "<unknown>"]
+
+
+def _subjects_cells(subjects: Sequence[rbac_pb2.Subject]) -> list[str]:
+    """SubjectsStrings: the users, the groups and the service accounts (`namespace/name`) a binding names."""
+    users = [s.name for s in subjects if s.kind == "User"]
+    groups = [s.name for s in subjects if s.kind == "Group"]
+    sas = [f"{s.namespace}/{s.name}" if s.namespace else s.name for s in subjects if s.kind == "ServiceAccount"]
+    return [", ".join(users), ", ".join(groups), ", ".join(sas)]
+
+
+def _binding_row(b: Any, now: float) -> list[str]:
+    return [b.metadata.name, f"{b.role_ref.kind}/{b.role_ref.name}", _age(b, now), *_subjects_cells(b.subjects)]
+def _priority_class_row(pc: scheduling_pb2.PriorityClass, now: float) -> list[str]:
+    policy = pc.preemption_policy if pc.HasField("preemption_policy") else "PreemptLowerPriority"
+    return [pc.metadata.name, str(pc.value), "true" if pc.global_default else "false", _age(pc, now), policy]
 
 
 # Services and their endpoints (printers.go printService, printEndpoints, printEndpointSlice, printIPAddress,
@@ -616,6 +749,7 @@ def _service_cidr_row(cidr: Any, now: float) -> list[str]:
 
 
 _INT = "integer"
+_BOOL = "boolean"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
 
@@ -660,6 +794,34 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    "Ingress": ((
+        _Column("Name", is_name=True), _Column("Class"), _Column("Hosts"), _Column("Address"), _Column("Ports"),
+        _Column("Age"),
+    ), _ingress_row),
+    "IngressClass": ((
+        _Column("Name", is_name=True), _Column("Controller"), _Column("Parameters"), _Column("Age"),
+    ), _ingress_class_row),
+    "NetworkPolicy": ((_Column("Name", is_name=True), _Column("Pod-Selector"), _Column("Age")), _network_policy_row),
+    "PersistentVolume": ((
+        _Column("Name", is_name=True), _Column("Capacity"), _Column("Access Modes"), _Column("Reclaim Policy"),
+        _Column("Status"), _Column("Claim"), _Column("StorageClass"), _Column("VolumeAttributesClass"),
+        _Column("Reason"), _Column("Age"), _Column("VolumeMode", 1),
+    ), _pv_row),
+    "PersistentVolumeClaim": ((
+        _Column("Name", is_name=True), _Column("Status"), _Column("Volume"), _Column("Capacity"),
+        _Column("Access Modes"), _Column("StorageClass"), _Column("VolumeAttributesClass"), _Column("Age"),
+        _Column("VolumeMode", 1),
+    ), _pvc_row),
+    "StorageClass": ((
+        _Column("Name", is_name=True), _Column("Provisioner"), _Column("ReclaimPolicy"),
+        _Column("VolumeBindingMode"), _Column("AllowVolumeExpansion"), _Column("Age"),
+    ), _storage_class_row),
+    "CSIDriver": ((
+        _Column("Name", is_name=True), _Column("AttachRequired", type=_BOOL),
+        _Column("PodInfoOnMount", type=_BOOL), _Column("StorageCapacity", type=_BOOL),
+        _Column("TokenRequests"), _Column("RequiresRepublish", type=_BOOL), _Column("Modes"), _Column("Age"),
+    ), _csi_driver_row),
+    "CSINode": ((_Column("Name", is_name=True), _Column("Drivers", type=_INT), _Column("Age")), _csi_node_row),
     "ConfigMap": ((_Column("Name", is_name=True), _Column("Data", type=_INT), _Column("Age")), _configmap_row),
     "Secret": ((
         _Column("Name", is_name=True), _Column("Type"), _Column("Data", type=_INT), _Column("Age"),
@@ -668,6 +830,16 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
     "ResourceQuota": ((
         _Column("Name", is_name=True), _Column("Request"), _Column("Limit"), _Column("Age"),
     ), _quota_row),
+    **dict.fromkeys(("Role", "ClusterRole"), (
+        (_Column("Name", is_name=True), _Column("Created At", type="date")), _role_row)),
+    **dict.fromkeys(("RoleBinding", "ClusterRoleBinding"), ((
+        _Column("Name", is_name=True), _Column("Role"), _Column("Age"), _Column("Users", 1), _Column("Groups", 1),
+        _Column("ServiceAccounts", 1),
+    ), _binding_row)),
+    "PriorityClass": ((
+        _Column("Name", is_name=True), _Column("Value", type=_INT), _Column("Global-Default", type=_BOOL),
+        _Column("Age"), _Column("PreemptionPolicy"),
+    ), _priority_class_row),
     "Service": ((
         _Column("Name", is_name=True), _Column("Type"), _Column("Cluster-IP"), _Column("External-IP"),
         _Column("Port(s)"), _Column("Age"), _Column("Selector", 1),
@@ -689,10 +861,7 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ServiceAccount", "PersistentVolume", "PersistentVolumeClaim",
-    "Ingress", "IngressClass", "NetworkPolicy",
-    "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
-    "CSINode", "CSIDriver",
+    "ServiceAccount",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 
@@ -1143,6 +1312,10 @@ def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
                 size = _quantity_text(ed.size_limit)
             w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                        f"    Medium:\t{ed.medium}\n    SizeLimit:\t{size}\n")
+        elif v.HasField("persistent_volume_claim"):
+            claim = v.persistent_volume_claim
+            w.write(2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)\n"
+                       f"    ClaimName:\t{claim.claim_name}\n    ReadOnly:\t{_b(claim.read_only)}\n")
         elif v.HasField("config_map"):
             w.write(2, "Type:\tConfigMap (a volume populated by a ConfigMap)\n"
                        f"    Name:\t{v.config_map.name}\n    Optional:\t{_go_bool(v.config_map.optional)}\n")
@@ -1361,17 +1534,182 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
     return w.render()
 
 
-def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota],
-                        limit_ranges: Sequence[core_pb2.LimitRange]) -> str:
+def _format_map(values: Mapping[str, str]) -> str:
+    """labels.FormatLabels: `k=v` sorted by key, comma-joined; <none> when empty."""
+    return ",".join(f"{k}={values[k]}" for k in sorted(values)) or _NONE
+
+
+def _go_list(items: Sequence[str]) -> str:
+    """A []string as Go's %v prints it."""
+    return "[" + " ".join(items) + "]"
+
+
+def _status_line(w: _Writer, obj: Any, phase: str, now: float) -> None:
+    if obj.metadata.HasField("deletion_timestamp"):
+        w.write(0, f"Status:\tTerminating (lasts {_since(obj.metadata.deletion_timestamp, now)})\n")
+    else:
+        w.write(0, f"Status:\t{phase}\n")
+
+
+def _node_selector_term(w: _Writer, level: int, title: str, exprs: Sequence[core_pb2.NodeSelectorRequirement]) -> None:
+    """printNodeSelectorTermsMultilineWithIndent."""
+    w.write(level, f"{title}:\t")
+    if not exprs:
+        w.line(_NONE)
+        return
+    for i, req in enumerate(exprs):
+        if i:
+            w.write(level, "\t")
+        text = f"{req.key} {req.operator.lower()}"
+        if req.values:
+            text += f" [{', '.join(req.values)}]"
+        w.write(0, text + "\n")
+
+
+def _describe_pv_source(w: _Writer, spec: core_pb2.PersistentVolumeSpec) -> None:
+    if spec.HasField("host_path"):
+        hp = spec.host_path
+        w.write(2, "Type:\tHostPath (bare host directory volume)\n")
+        w.write(2, f"Path:\t{hp.path}\n")
+        w.write(2, f"HostPathType:\t{hp.type}\n")
+    elif spec.HasField("local"):
+        w.write(2, "Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n")
+        w.write(2, f"Path:\t{spec.local.path}\n")
+    elif spec.HasField("nfs"):
+        w.write(2, "Type:\tNFS (an NFS mount that lasts the lifetime of a pod)\n")
+        w.write(2, f"Server:\t{spec.nfs.server}\n")
+        w.write(2, f"Path:\t{spec.nfs.path}\n")
+        w.write(2, f"ReadOnly:\t{'true' if spec.nfs.read_only else 'false'}\n")
+    elif spec.HasField("csi"):
+        csi = spec.csi
+        w.write(2, "Type:\tCSI (a Container Storage Interface (CSI) volume source)\n")
+        w.write(2, f"Driver:\t{csi.driver}\n")
+        w.write(2, f"FSType:\t{csi.fs_type}\n")
+        w.write(2, f"VolumeHandle:\t{csi.volume_handle}\n")
+        w.write(2, f"ReadOnly:\t{'true' if csi.read_only else 'false'}\n")
+        w.write(2, f"VolumeAttributes:\t{_format_map(csi.volume_attributes)}\n")
+
+
+def _describe_pv(pv: core_pb2.PersistentVolume, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    """describePersistentVolume."""
+    w = _Writer()
+    spec = pv.spec
+    w.write(0, f"Name:\t{pv.metadata.name}\n")
+    _labels_multiline(w, "Labels", pv.metadata.labels)
+    _annotations_multiline(w, "Annotations", pv.metadata.annotations)
+    w.write(0, f"Finalizers:\t{_go_list(pv.metadata.finalizers)}\n")
+    w.write(0, f"StorageClass:\t{storage_api.volume_class(pv)}\n")
+    _status_line(w, pv, pv.status.phase, now)
+    claim = f"{spec.claim_ref.namespace}/{spec.claim_ref.name}" if spec.HasField("claim_ref") else ""
+    w.write(0, f"Claim:\t{claim}\n")
+    w.write(0, f"Reclaim Policy:\t{spec.persistent_volume_reclaim_policy}\n")
+    w.write(0, f"Access Modes:\t{storage_api.access_modes_text(spec.access_modes)}\n")
+    if spec.HasField("volume_mode"):
+        w.write(0, f"VolumeMode:\t{spec.volume_mode}\n")
+    w.write(0, f"Capacity:\t{_quantity_text(spec.capacity.get('storage', '0'))}\n")
+    w.write(0, "Node Affinity:\t")
+    if not spec.HasField("node_affinity") or not spec.node_affinity.HasField("required"):
+        w.line(_NONE)
+    else:
+        w.line("")
+        w.write(1, "Required Terms:\t")
+        terms = spec.node_affinity.required.node_selector_terms
+        if not terms:
+            w.line(_NONE)
+        else:
+            w.line("")
+            for i, term in enumerate(terms):
+                _node_selector_term(w, 2, f"Term {i}", term.match_expressions)
+    w.write(0, f"Message:\t{pv.status.message}\n")
+    w.write(0, "Source:\n")
+    _describe_pv_source(w, spec)
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_pvc(pvc: core_pb2.PersistentVolumeClaim, events: Sequence[core_pb2.Event] | None, now: float,
+                  pods: Sequence[core_pb2.Pod] | None) -> str:
+    """describePersistentVolumeClaim; `pods` are the namespace's pods, of which those naming the claim are Used By."""
+    w = _Writer()
+    meta, spec = pvc.metadata, pvc.spec
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    w.write(0, f"StorageClass:\t{storage_api.claim_class(pvc)}\n")
+    if spec.volume_attributes_class_name:
+        w.write(0, f"VolumeAttributesClass:\t{spec.volume_attributes_class_name}\n")
+    _status_line(w, pvc, pvc.status.phase, now)
+    w.write(0, f"Volume:\t{spec.volume_name}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    w.write(0, f"Finalizers:\t{_go_list(meta.finalizers)}\n")
+    capacity = modes = ""
+    if spec.volume_name:
+        modes = storage_api.access_modes_text(pvc.status.access_modes)
+        capacity = _quantity_text(pvc.status.capacity.get("storage", "0"))
+    w.write(0, f"Capacity:\t{capacity}\n")
+    w.write(0, f"Access Modes:\t{modes}\n")
+    if spec.HasField("volume_mode"):
+        w.write(0, f"VolumeMode:\t{spec.volume_mode}\n")
+    users = [p.metadata.name for p in pods or ()
+             if any(v.persistent_volume_claim.claim_name == meta.name for v in p.spec.volumes
+                    if v.HasField("persistent_volume_claim"))]
+    w.write(0, "Used By:\t")
+    if not users:
+        w.line(_NONE)
+    for i, name in enumerate(users):
+        if i:
+            w.write(0, "\t")
+        w.write(0, f"{name}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_storage_class(sc: storage_pb2.StorageClass, events: Sequence[core_pb2.Event] | None,
+                            now: float) -> str:
+    """StorageClassDescriber."""
+    w = _Writer()
+    w.write(0, f"Name:\t{sc.metadata.name}\n")
+    w.write(0, f"IsDefaultClass:\t{'Yes' if storage_api.is_default_class(sc) else 'No'}\n")
+    w.write(0, f"Annotations:\t{_format_map(sc.metadata.annotations)}\n")
+    w.write(0, f"Provisioner:\t{sc.provisioner}\n")
+    w.write(0, f"Parameters:\t{_format_map(sc.parameters)}\n")
+    expansion = ("True" if sc.allow_volume_expansion else "False") if sc.HasField("allow_volume_expansion") \
+        else _UNSET
+    w.write(0, f"AllowVolumeExpansion:\t{expansion}\n")
+    if not sc.mount_options:
+        w.write(0, f"MountOptions:\t{_NONE}\n")
+    else:
+        w.write(0, "MountOptions:\n")
+        for option in sc.mount_options:
+            w.write(1, f"{option}\n")
+    if sc.HasField("reclaim_policy"):
+        w.write(0, f"ReclaimPolicy:\t{sc.reclaim_policy}\n")
+    if sc.HasField("volume_binding_mode"):
+        w.write(0, f"VolumeBindingMode:\t{sc.volume_binding_mode}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota] | None,
+                        limit_ranges: Sequence[core_pb2.LimitRange] | None) -> str:
     w = _Writer()
     w.write(0, f"Name:\t{ns.metadata.name}\n")
     _labels_multiline(w, "Labels", ns.metadata.labels)
     _annotations_multiline(w, "Annotations", ns.metadata.annotations)
     w.write(0, f"Status:\t{ns.status.phase}\n")
+    if ns.status.conditions:
+        w.write(0, "Conditions:\n")
+        w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n")
+        w.write(1, "----\t------\t------------------\t------\t-------\n")
+        for c in ns.status.conditions:
+            w.write(1, f"{c.type}\t{c.status}\t{_rfc1123z(c.last_transition_time)}\t{c.reason}\t{c.message}\n")
     w.write(0, "\n")
-    _namespace_quotas(w, quotas)
+    _namespace_quotas(w, quotas or ())
     w.write(0, "\n")
-    _namespace_limit_ranges(w, limit_ranges)
+    _namespace_limit_ranges(w, limit_ranges or ())
     return w.render()
 
 
@@ -1463,6 +1801,285 @@ def _describe_quota(rq: core_pb2.ResourceQuota) -> str:
         if used is None or used.format != hard.format:
             used = Quantity(Fraction(used.value() if used is not None else 0), hard.format)
         w.write(0, f"{name}\t{used}\t{hard}\n")
+    return w.render()
+
+
+def _rule_sort_key(rule: rbac_pb2.PolicyRule) -> str:
+    """SortableRuleSlice orders by the rule's generated String(): `&PolicyRule{Verbs:[get list],APIGroups:[],...}`."""
+    def v(values: Sequence[str]) -> str:
+        return "[" + " ".join(values) + "]"
+    return (f"&PolicyRule{{Verbs:{v(rule.verbs)},APIGroups:{v(rule.api_groups)},Resources:{v(rule.resources)},"
+            f"ResourceNames:{v(rule.resource_names)},NonResourceURLs:{v(rule.non_resource_urls)},}}")
+
+
+def _compact_rules(rules: Sequence[rbac_pb2.PolicyRule]) -> list[rbac_pb2.PolicyRule]:
+    """BreakdownRule (one rule per group, resource and name; one per non-resource URL), then CompactRules (the
+    verbs of rules on one group, resource and name put together), sorted as kubectl's describer does."""
+    broken: list[rbac_pb2.PolicyRule] = []
+    for rule in rules:
+        for group in rule.api_groups:
+            for resource in rule.resources:
+                for name in rule.resource_names or [None]:
+                    broken.append(rbac_pb2.PolicyRule(api_groups=[group], resources=[resource], verbs=rule.verbs,
+                                                      resource_names=[name] if name is not None else []))
+        for url in rule.non_resource_urls:
+            broken.append(rbac_pb2.PolicyRule(non_resource_urls=[url], verbs=rule.verbs))
+    compacted: list[rbac_pb2.PolicyRule] = []
+    simple: dict[tuple[str, str, bool, str], rbac_pb2.PolicyRule] = {}
+    for rule in broken:
+        if rule.non_resource_urls or not rule.verbs:
+            compacted.append(rule)
+            continue
+        key = (rule.api_groups[0], rule.resources[0], bool(rule.resource_names),
+               rule.resource_names[0] if rule.resource_names else "")
+        if key in simple:
+            simple[key].verbs.extend(rule.verbs)
+        else:
+            simple[key] = rbac_pb2.PolicyRule()
+            simple[key].CopyFrom(rule)
+    return sorted([*compacted, *simple.values()], key=_rule_sort_key)
+
+
+def _combine_resource_group(resources: Sequence[str], groups: Sequence[str]) -> str:
+    """CombineResourceGroup: `deployments.apps`, `deployments.apps/scale`, `pods`."""
+    if not resources:
+        return ""
+    resource, _, sub = resources[0].partition("/")
+    if groups and groups[0]:
+        resource += "." + groups[0]
+    return f"{resource}/{sub}" if sub else resource
+
+
+def _describe_role(role: Any) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{role.metadata.name}\n")
+    _labels_multiline(w, "Labels", role.metadata.labels)
+    _annotations_multiline(w, "Annotations", role.metadata.annotations)
+    w.write(0, "PolicyRule:\n")
+    w.write(1, "Resources\tNon-Resource URLs\tResource Names\tVerbs\n")
+    w.write(1, "---------\t-----------------\t--------------\t-----\n")
+    for r in _compact_rules(role.rules):
+        w.write(1, f"{_combine_resource_group(r.resources, r.api_groups)}\t[{' '.join(r.non_resource_urls)}]\t"
+                   f"[{' '.join(r.resource_names)}]\t[{' '.join(r.verbs)}]\n")
+    return w.render()
+
+
+def _describe_binding(b: Any) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{b.metadata.name}\n")
+    _labels_multiline(w, "Labels", b.metadata.labels)
+    _annotations_multiline(w, "Annotations", b.metadata.annotations)
+    w.write(0, "Role:\n")
+    w.write(1, f"Kind:\t{b.role_ref.kind}\n")
+    w.write(1, f"Name:\t{b.role_ref.name}\n")
+    w.write(0, "Subjects:\n")
+    w.write(1, "Kind\tName\tNamespace\n")
+    w.write(1, "----\t----\t---------\n")
+    for s in b.subjects:
+        w.write(1, f"{s.kind}\t{s.name}\t{s.namespace}\n")
+    return w.render()
+
+
+def _describe_priority_class(pc: scheduling_pb2.PriorityClass, events: Sequence[core_pb2.Event] | None,
+                             now: float) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{pc.metadata.name}\n")
+    w.write(0, f"Value:\t{pc.value}\n")
+    w.write(0, f"GlobalDefault:\t{'true' if pc.global_default else 'false'}\n")
+    w.write(0, f"PreemptionPolicy:\t{pc.preemption_policy}\n")
+    w.write(0, f"Description:\t{pc.description}\n")
+    annotations = ",".join(f"{k}={v}" for k, v in sorted(pc.metadata.annotations.items()))
+    w.write(0, f"Annotations:\t{annotations or _NONE}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _go_time_string(t: Message) -> str:
+    """metav1.Time's String() (Go's time.Time.String) in UTC, as `Created on:` prints it."""
+    when = dt.datetime.fromtimestamp(int(time_value(t) // 1), dt.UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def ingress_service_backend(svc: networking_pb2.IngressServiceBackend) -> tuple[str, str]:
+    """serviceBackendStringer's two parts: the service and its port (the number, else the name). The key of the
+    endpoints text `describe` takes for an Ingress's service backends."""
+    return svc.name, str(svc.port.number) if svc.port.number else svc.port.name
+
+
+def format_endpoint_slices(slices: Sequence[Any], port_names: set[str] | None) -> str:
+    """formatEndpointSlices: up to three ready `ip:port` of the ports named in `port_names` (None: every port),
+    `<none>` without slices."""
+    if not slices:
+        return _NONE
+    listed: list[str] = []
+    more = False
+    count = 0
+    for sl in slices:
+        ports = list(sl.ports) if sl.ports else [None]
+        for port in ports:
+            if port is not None and port_names is not None and port.name not in port_names:
+                continue
+            for ep in sl.endpoints:
+                if len(listed) == 3:
+                    more = True
+                if ep.conditions.HasField("ready") and not ep.conditions.ready:
+                    continue
+                if not more:
+                    addr = ep.addresses[0] if ep.addresses else ""
+                    listed.append(addr if port is None else _join_host_port(addr, str(port.port)))
+                count += 1
+    text = ",".join(listed)
+    return f"{text} + {count - 3} more..." if more else text
+
+
+def _describe_ingress_backend(backend: networking_pb2.IngressBackend, endpoints: Mapping[tuple[str, str], str]) -> str:
+    """describeBackendV1: `svc:port (endpoints)` of a service, the reference of a resource."""
+    if backend.HasField("service"):
+        key = ingress_service_backend(backend.service)
+        return f"{key[0]}:{key[1]} ({endpoints.get(key, _NONE)})"
+    if backend.HasField("resource"):
+        r = backend.resource
+        group = r.api_group if r.HasField("api_group") else _NONE
+        return f"APIGroup: {group}, Kind: {r.kind}, Name: {r.name}"
+    return ""
+
+
+def _describe_ingress(ing: networking_pb2.Ingress, endpoints: Mapping[tuple[str, str], str],
+                      events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    """describeIngressV1. `endpoints` holds the text of each service backend (ingress_service_backend keys): its
+    ready endpoints, or `<error: ...>` when the service is missing."""
+    w = _Writer()
+    meta = ing.metadata
+    w.write(0, f"Name:\t{meta.name}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    w.write(0, f"Address:\t{_ingress_address(ing.status.load_balancer, True)}\n")
+    cls = ing.spec.ingress_class_name if ing.spec.HasField("ingress_class_name") else _NONE
+    w.write(0, f"Ingress Class:\t{cls}\n")
+    default = "<default>"
+    if ing.spec.HasField("default_backend"):
+        default = _describe_ingress_backend(ing.spec.default_backend, endpoints)
+    w.write(0, f"Default backend:\t{default}\n")
+    if ing.spec.tls:
+        w.write(0, "TLS:\n")
+        for t in ing.spec.tls:
+            hosts = ",".join(t.hosts)
+            w.write(1, f"{t.secret_name} terminates {hosts}\n" if t.secret_name else f"SNI routes {hosts}\n")
+    w.write(0, "Rules:\n  Host\tPath\tBackends\n")
+    w.write(1, "----\t----\t--------\n")
+    count = 0
+    for rule in ing.spec.rules:
+        if not rule.HasField("http"):
+            continue
+        count += 1
+        w.write(1, f"{rule.host or '*'}\t\n")
+        for p in rule.http.paths:
+            w.write(2, f"\t{p.path} \t{_describe_ingress_backend(p.backend, endpoints)}\n")
+    if not count:
+        w.write(1, f"*\t*\t{default}\n")
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_ingress_class(ic: networking_pb2.IngressClass, events: Sequence[core_pb2.Event] | None,
+                            now: float) -> str:
+    """describeIngressClassV1."""
+    w = _Writer()
+    w.write(0, f"Name:\t{ic.metadata.name}\n")
+    _labels_multiline(w, "Labels", ic.metadata.labels)
+    _annotations_multiline(w, "Annotations", ic.metadata.annotations)
+    w.write(0, f"Controller:\t{ic.spec.controller}\n")
+    if ic.spec.HasField("parameters"):
+        p = ic.spec.parameters
+        w.write(0, "Parameters:\n")
+        if p.HasField("api_group"):
+            w.write(1, f"APIGroup:\t{p.api_group}\n")
+        w.write(1, f"Kind:\t{p.kind}\n")
+        w.write(1, f"Name:\t{p.name}\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _network_policy_port(port: networking_pb2.NetworkPolicyPort) -> tuple[str, str]:
+    proto = port.protocol if port.HasField("protocol") else "TCP"
+    number = _int_or_string(port.port) if port.HasField("port") else "<nil>"
+    if port.HasField("end_port"):
+        return "To Port Range", f"{number}-{port.end_port}/{proto}"
+    return "To Port", f"{number}/{proto}"
+
+
+def _network_policy_peers(w: _Writer, peers: Sequence[networking_pb2.NetworkPolicyPeer], word: str,
+                          any_text: str) -> None:
+    indent = "    "
+    if not peers:
+        w.write(0, f"{indent}{word}: <any> ({any_text})\n")
+        return
+    for peer in peers:
+        w.write(0, f"{indent}{word}:\n")
+        if peer.HasField("pod_selector") and peer.HasField("namespace_selector"):
+            w.write(1, f"{indent}NamespaceSelector: {_format_label_selector(True, peer.namespace_selector)}\n")
+            w.write(1, f"{indent}PodSelector: {_format_label_selector(True, peer.pod_selector)}\n")
+        elif peer.HasField("pod_selector"):
+            w.write(1, f"{indent}PodSelector: {_format_label_selector(True, peer.pod_selector)}\n")
+        elif peer.HasField("namespace_selector"):
+            w.write(1, f"{indent}NamespaceSelector: {_format_label_selector(True, peer.namespace_selector)}\n")
+        elif peer.HasField("ip_block"):
+            w.write(1, f"{indent}IPBlock:\n")
+            w.write(2, f"{indent}CIDR: {peer.ip_block.cidr}\n")
+            w.write(2, f"{indent}Except: {', '.join(getattr(peer.ip_block, 'except'))}\n")
+
+
+def _network_policy_rules(w: _Writer, rules: Sequence[Any], direction: str) -> None:
+    """printNetworkPolicySpecIngressFrom / printNetworkPolicySpecEgressTo."""
+    indent = "    "
+    if not rules:
+        w.write(0, f"{indent}<none> (Selected pods are isolated for {direction} connectivity)\n")
+        return
+    for i, rule in enumerate(rules):
+        if not rule.ports:
+            w.write(0, f"{indent}To Port: <any> (traffic allowed to all ports)\n")
+        for port in rule.ports:
+            title, text = _network_policy_port(port)
+            w.write(0, f"{indent}{title}: {text}\n")
+        if direction == "ingress":
+            _network_policy_peers(w, getattr(rule, "from"), "From", "traffic not restricted by source")
+        else:
+            _network_policy_peers(w, rule.to, "To", "traffic not restricted by destination")
+        if i != len(rules) - 1:
+            w.write(0, f"{indent}----------\n")
+
+
+def _describe_network_policy(np: networking_pb2.NetworkPolicy) -> str:
+    """describeNetworkPolicy: kubectl prints no events for a NetworkPolicy."""
+    w = _Writer()
+    meta, spec = np.metadata, np.spec
+    w.write(0, f"Name:\t{meta.name}\n")
+    w.write(0, f"Namespace:\t{meta.namespace}\n")
+    w.write(0, f"Created on:\t{_go_time_string(meta.creation_timestamp)}\n")
+    _labels_multiline(w, "Labels", meta.labels)
+    _annotations_multiline(w, "Annotations", meta.annotations)
+    w.write(0, "Spec:\n")
+    w.write(1, "PodSelector: ")
+    if not spec.pod_selector.match_labels and not spec.pod_selector.match_expressions:
+        w.write(2, "<none> (Allowing the specific traffic to all pods in this namespace)\n")
+    else:
+        w.write(2, f"{_format_label_selector(True, spec.pod_selector)}\n")
+    types = list(spec.policy_types)
+    if "Ingress" in types:
+        w.write(1, "Allowing ingress traffic:\n")
+        _network_policy_rules(w, spec.ingress, "ingress")
+    else:
+        w.write(1, "Not affecting ingress traffic\n")
+    if "Egress" in types:
+        w.write(1, "Allowing egress traffic:\n")
+        _network_policy_rules(w, spec.egress, "egress")
+    else:
+        w.write(1, "Not affecting egress traffic\n")
+    w.write(1, f"Policy Types: {', '.join(types)}\n")
     return w.render()
 
 
@@ -1578,31 +2195,6 @@ def _describe_generic(obj: Any, events: Sequence[core_pb2.Event] | None, now: fl
     return w.render()
 
 
-def _describe_endpoint_slices(slices: Sequence[Any], port_name: str | None) -> str:
-    """formatEndpointSlices: the ready `ip:port` of the slices' ports named `port_name` (None: every port), three
-    at most and ` + N more...`; `<none>` without slices."""
-    if not slices:
-        return _NONE
-    listed: list[str] = []
-    count = 0
-    for es in slices:
-        pairs: list[tuple[str, str | None]] = []
-        if not es.ports:
-            pairs = [(e.addresses[0], None) for e in es.endpoints
-                     if not (e.conditions.HasField("ready") and not e.conditions.ready)]
-        else:
-            for p in es.ports:
-                if port_name is None or p.name == port_name:
-                    pairs += [(e.addresses[0], str(p.port)) for e in es.endpoints
-                              if not (e.conditions.HasField("ready") and not e.conditions.ready)]
-        for address, port in pairs:
-            if len(listed) < _MAX_LISTED:
-                listed.append(address if port is None else _join_host_port(address, port))
-            count += 1
-    text = ",".join(listed)
-    return f"{text} + {count - _MAX_LISTED} more..." if count > _MAX_LISTED else text
-
-
 def _describe_service(svc: core_pb2.Service, slices: Sequence[Any] | None, events: Sequence[core_pb2.Event] | None,
                       now: float) -> str:
     w = _Writer()
@@ -1633,7 +2225,7 @@ def _describe_service(svc: core_pb2.Service, slices: Sequence[Any] | None, event
         w.write(0, f"TargetPort:\t{_int_or_string(p.target_port)}/{p.protocol}\n")
         if p.node_port:
             w.write(0, f"NodePort:\t{name}\t{p.node_port}/{p.protocol}\n")
-        w.write(0, f"Endpoints:\t{_describe_endpoint_slices(slices or [], p.name)}\n")
+        w.write(0, f"Endpoints:\t{format_endpoint_slices(slices or [], {p.name})}\n")
     w.write(0, f"Session Affinity:\t{spec.session_affinity}\n")
     if spec.external_traffic_policy:
         w.write(0, f"External Traffic Policy:\t{spec.external_traffic_policy}\n")
@@ -1712,17 +2304,20 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
-    quotas: Sequence[core_pb2.ResourceQuota] = (),
-    limit_ranges: Sequence[core_pb2.LimitRange] = (),
+    quotas: Sequence[core_pb2.ResourceQuota] | None = None,
+    limit_ranges: Sequence[core_pb2.LimitRange] | None = None,
+    backends: Mapping[tuple[str, str], str] | None = None,
     endpoint_slices: Sequence[Any] | None = None,
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables; for a
-    Namespace, `quotas` and `limit_ranges` are its ResourceQuotas and LimitRanges; for a Service, `endpoint_slices`
-    (those labelled with its name) give each port's Endpoints line.
-    Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables. For
+    a Namespace, `quotas` and `limit_ranges` are the ResourceQuotas and LimitRanges in it; for an Ingress,
+    `backends` holds the endpoints text of each service backend (see _describe_ingress); for a
+    PersistentVolumeClaim, `pods` are its namespace's pods (those using the claim show as Used By); for a Service,
+    `endpoint_slices` (those labelled with its name) give each port's Endpoints line.
+    Kinds without a describer of their own use kubectl's generic one.
     """
     if isinstance(obj, core_pb2.Pod):
         return _describe_pod(obj, events, now)
@@ -1730,6 +2325,12 @@ def describe(
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
         return _describe_namespace(obj, quotas, limit_ranges)
+    if isinstance(obj, networking_pb2.Ingress):
+        return _describe_ingress(obj, backends or {}, events, now)
+    if isinstance(obj, networking_pb2.IngressClass):
+        return _describe_ingress_class(obj, events, now)
+    if isinstance(obj, networking_pb2.NetworkPolicy):
+        return _describe_network_policy(obj)
     if isinstance(obj, core_pb2.ConfigMap):
         return _describe_configmap(obj, events, now)
     if isinstance(obj, core_pb2.Secret):
@@ -1738,6 +2339,18 @@ def describe(
         return _describe_limit_range(obj)
     if isinstance(obj, core_pb2.ResourceQuota):
         return _describe_quota(obj)
+    if isinstance(obj, rbac_pb2.Role | rbac_pb2.ClusterRole):
+        return _describe_role(obj)
+    if isinstance(obj, rbac_pb2.RoleBinding | rbac_pb2.ClusterRoleBinding):
+        return _describe_binding(obj)
+    if isinstance(obj, scheduling_pb2.PriorityClass):
+        return _describe_priority_class(obj, events, now)
+    if isinstance(obj, core_pb2.PersistentVolume):
+        return _describe_pv(obj, events, now)
+    if isinstance(obj, core_pb2.PersistentVolumeClaim):
+        return _describe_pvc(obj, events, now, pods)
+    if isinstance(obj, storage_pb2.StorageClass):
+        return _describe_storage_class(obj, events, now)
     if isinstance(obj, core_pb2.Service):
         return _describe_service(obj, endpoint_slices, events, now)
     if isinstance(obj, core_pb2.Endpoints):

@@ -14,6 +14,7 @@ from scheduler.plugins.node_resources_fit import node_resources_fit
 from scheduler.plugins.node_unschedulable import node_unschedulable
 from scheduler.plugins.pod_topology_spread import pod_topology_spread
 from scheduler.plugins.taint_toleration import taint_toleration
+from scheduler.plugins.volume_binding import volume_binding
 
 FILTERS: tuple[FilterPlugin, ...] = (
     node_unschedulable,
@@ -22,6 +23,7 @@ FILTERS: tuple[FilterPlugin, ...] = (
     node_affinity,
     node_ports,
     node_resources_fit,
+    volume_binding,
     pod_topology_spread,
     inter_pod_affinity,
 )

@@ -31,7 +31,8 @@ FIXTURES: dict[str, Callable[[str, str], dict[str, Any]]] = {
         "apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, ns),
         "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}},
     "Node": lambda name, ns: {
-        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"app": "web"}},
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"}}},
     "Event": lambda name, ns: {
         "apiVersion": "v1", "kind": "Event", "metadata": _meta(name, ns), "reason": "Scheduled", "type": "Normal",
@@ -68,7 +69,8 @@ FIXTURES: dict[str, Callable[[str, str], dict[str, Any]]] = {
         "apiVersion": "v1", "kind": "Endpoints", "metadata": _meta(name, ns),
         "subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 8080}]}]},
     "PersistentVolume": lambda name, ns: {
-        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name, "labels": {"app": "web"}},
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
                  "hostPath": {"path": "/mnt/data"}}},
     "PersistentVolumeClaim": lambda name, ns: {
@@ -87,42 +89,50 @@ FIXTURES: dict[str, Callable[[str, str], dict[str, Any]]] = {
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": _meta(name, ns),
         "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}},
     "IngressClass": lambda name, ns: {
-        "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": name},
+        "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "spec": {"controller": "example.com/ingress-controller"}},
     "NetworkPolicy": lambda name, ns: {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(name, ns),
         "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}},
     "IPAddress": lambda name, ns: {
-        "apiVersion": "networking.k8s.io/v1", "kind": "IPAddress", "metadata": {"name": _address_of(name)},
+        "apiVersion": "networking.k8s.io/v1", "kind": "IPAddress",
+        "metadata": {"name": _address_of(name), "labels": {"app": "web"}},
         "spec": {"parentRef": {"group": "", "resource": "services", "namespace": "default", "name": name}}},
     "ServiceCIDR": lambda name, ns: {
-        "apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": name},
+        "apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "spec": {"cidrs": ["10.250.0.0/24"]}},
     "Role": lambda name, ns: {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta(name, ns),
         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
     "ClusterRole": lambda name, ns: {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name},
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]},
     "RoleBinding": lambda name, ns: {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta(name, ns),
         "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}],
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}},
     "ClusterRoleBinding": lambda name, ns: {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "subjects": [{"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"}],
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}},
     "PriorityClass": lambda name, ns: {
-        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
-        "value": 1000, "description": "a test class"},
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": name, "labels": {"app": "web"}}, "value": 1000, "description": "a test class"},
     "StorageClass": lambda name, ns: {
-        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "provisioner": "example.com/fast"},
     "CSINode": lambda name, ns: {
-        "apiVersion": "storage.k8s.io/v1", "kind": "CSINode", "metadata": {"name": name},
+        "apiVersion": "storage.k8s.io/v1", "kind": "CSINode",
+        "metadata": {"name": name, "labels": {"app": "web"}},
         "spec": {"drivers": []}},
     "CSIDriver": lambda name, ns: {
-        "apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": name}, "spec": {}},
+        "apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver",
+        "metadata": {"name": name, "labels": {"app": "web"}}, "spec": {}},
 }
 
 

@@ -26,6 +26,7 @@ async def test_round_trip_every_kind(client: Client, namespace: str, kind: str) 
     assert created.metadata.uid and created.metadata.resource_version.isdigit()
     assert created.metadata.creation_timestamp.seconds > 0
     ns = namespace if rc.info.namespaced else None
+    name = created.metadata.name  # an IPAddress is named by its address, whatever the test asked
 
     got = await rc.get(name, ns)
     assert got == created
@@ -39,7 +40,18 @@ async def test_round_trip_every_kind(client: Client, namespace: str, kind: str) 
     assert int(updated.metadata.resource_version) > int(created.metadata.resource_version)
     assert (await rc.get(name, ns)).metadata.labels["tier"] == "front"
 
-    await rc.delete(name, ns)
+    deleted = await rc.delete(name, ns)
+    if kind == "Namespace":
+        # It terminates: no namespace controller runs here to empty it and finalize it, so finalize by hand.
+        assert deleted.status.phase == "Terminating"
+        del deleted.spec.finalizers[:]
+        await client.namespaces.finalize(deleted)
+    elif deleted.metadata.finalizers:
+        # StorageObjectInUseProtection's finalizer (claims, volumes): its controller, not running here, would take it
+        # off once nothing uses the object; the deletion completes then.
+        going = await rc.get(name, ns)
+        del going.metadata.finalizers[:]
+        await rc.update(going)
     with pytest.raises(errors.NotFound, match=f'"{name}" not found'):
         await rc.get(name, ns)
 

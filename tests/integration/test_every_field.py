@@ -22,6 +22,7 @@ from apiserver.apis import install
 from apiserver.apis.batch.defaulting import default_job_selector
 from kubemu.api import kinds
 from kubemu.api.serialization import fill_message, to_dict
+from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.pb import core_pb2
 from tests.support import unique
@@ -1417,6 +1418,23 @@ def test_variants_validate(kind: str) -> None:
         assert not errs, f"{kind} variant {i}: " + "; ".join(map(str, errs))
 
 
+async def _priority_class_high(client: Client) -> None:
+    """The class the pod variants name (the Priority admission plugin resolves it), with their priority and
+    preemption policy; left for the session, as any other test's pods may name it too."""
+    pc = _message("PriorityClass", {"metadata": {"name": "high"}, "value": 100, "preemptionPolicy": "Never"})
+    try:
+        await client.resource("PriorityClass").create(pc)
+    except errors.AlreadyExists:
+        pass
+
+
+def _message(kind: str, doc: dict[str, Any]) -> Message:
+    """A message of `kind` from its JSON dict."""
+    out = kinds.by_kind(kind).message()
+    fill_message(out, doc)
+    return out
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("kind", [k.kind for k in kinds.all_kinds()])
 async def test_every_field_round_trips(client: Client, namespace: str, kind: str) -> None:
@@ -1425,6 +1443,8 @@ async def test_every_field_round_trips(client: Client, namespace: str, kind: str
     ns = namespace if info.namespaced else None
     variants = list(_variants(info))
     assert variants
+    if kind == "Pod":
+        await _priority_class_high(client)
     for i, variant in enumerate(variants):
         obj = _namespaced(variant, info, namespace)
         if kind not in NAMED_BY_VALUE:

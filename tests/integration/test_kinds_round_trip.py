@@ -34,7 +34,18 @@ async def test_every_kind_round_trips(client: Client, namespace: str, kind: str)
     created.metadata.labels["tier"] = "front"
     updated = await rc.update(created)
     assert updated.metadata.labels["tier"] == "front"
-    await rc.delete(name, ns)
+    deleted = await rc.delete(name, ns)
+    terminates = kind == "Namespace" or bool(deleted.metadata.finalizers)
+    if kind == "Namespace":
+        # A namespace turns Terminating; with no namespace controller here to empty it, finalize it by hand.
+        del deleted.spec.finalizers[:]
+        await client.namespaces.finalize(deleted)
+    elif terminates:
+        # StorageObjectInUseProtection's finalizer (claims, volumes): its controller, not running here, would take it
+        # off once nothing uses the object; the deletion completes then.
+        going = await rc.get(name, ns)
+        del going.metadata.finalizers[:]
+        await rc.update(going)
     with pytest.raises(errors.NotFound):
         await rc.get(name, ns)
 
@@ -47,5 +58,5 @@ async def test_every_kind_round_trips(client: Client, namespace: str, kind: str)
             seen.append((ev.type, ev.object.metadata.resource_version))
             if ev.type == "DELETED":
                 break
-    assert [t for t, _ in seen] == ["MODIFIED", "DELETED"], f"{kind}: {seen}"
+    assert [t for t, _ in seen] == ["MODIFIED", *(["MODIFIED"] if terminates else []), "DELETED"], f"{kind}: {seen}"
     assert seen[0][1] == updated.metadata.resource_version

@@ -111,7 +111,9 @@ def test_the_default_framework_collects_each_point_once() -> None:
         return [p.name for p in ps]
 
     assert names(FRAMEWORK.filter_plugins) == names(plugins.FILTERS)
-    assert names(FRAMEWORK.pre_filter_plugins) == ["NodeAffinity", "NodePorts", "PodTopologySpread", "InterPodAffinity"]
+    assert names(FRAMEWORK.pre_filter_plugins) == ["NodeAffinity", "NodePorts", "VolumeBinding", "PodTopologySpread",
+                                                   "InterPodAffinity"]
+    assert names(FRAMEWORK.pre_filter_status_plugins) == ["VolumeBinding"]
     assert names(FRAMEWORK.score_plugins) == [p.name for p, _ in plugins.SCORES]
     assert names(FRAMEWORK.pre_score_plugins) == ["NodeAffinity", "PodTopologySpread", "InterPodAffinity",
                                                   "ImageLocality"]
