@@ -99,6 +99,9 @@ class Registry:
         self.store = store
         self.config = config
         self.clock = clock
+        self.token_issuer: Any = None
+        """The ServiceAccount token issuer (apiserver/serviceaccount.py) when the apiserver has a signing key: the
+        serviceaccounts/token subresource is served only then."""
         self.log = log.bind(component="apiserver")
         self._binder = install.serving("binding")
         self.admission = admission.Chain(self, frozenset())
@@ -459,6 +462,16 @@ class Registry:
             self.log.debug("pod.bound", kind=info.kind, object=f"{namespace}/{name}", node=node_name, rv=rev)
             return obj
         raise errors.Conflict(errors.conflict_message(info.resource, name))
+
+    async def create_token(self, namespace: str, name: str, request: Any) -> Any:
+        """The serviceaccounts/token subresource (TokenRequest): a token for ServiceAccount `name` in `namespace`,
+        signed by this apiserver's issuer; NotFound when the apiserver has none (no signing key)."""
+        if self.token_issuer is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        from apiserver import serviceaccount
+
+        return await serviceaccount.create_token(self.token_issuer, self.get, namespace or "default", name, request,
+                                                 self.clock())
 
     async def ensure_system_objects(self) -> None:
         """Create the objects every cluster has (the system namespaces), unless they exist."""

@@ -19,7 +19,7 @@ from apiserver.storage import StreamEvent
 from apiserver.watch import WatchHub, make_filter
 from kubemu.api import kinds
 from kubemu.client import grpc_status
-from kubemu.pb import api_pb2, api_pb2_grpc
+from kubemu.pb import api_pb2, api_pb2_grpc, authentication_pb2
 
 log = structlog.get_logger()
 
@@ -179,6 +179,13 @@ class ApiService(api_pb2_grpc.APIServicer):
             return api_pb2.BindManyResponse(results=results)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def CreateToken(
+        self, request: api_pb2.CreateTokenRequest, context: Any
+    ) -> authentication_pb2.TokenRequest:
+        """The serviceaccounts/token subresource (TokenRequest), as the REST face's POST .../token."""
+        return await self._run(context, self.registry.create_token(  # type: ignore[no-any-return]
+            request.namespace, request.name, request.token_request))
 
     # -- logs and exec, proxied to the pod's kubelet -------------------------------------------------
 

@@ -4,6 +4,8 @@ NamespaceLifecycle, LimitRanger, ServiceAccount, ..., Priority, ..., DefaultStor
 from __future__ import annotations
 
 from apiserver.admission import Plugin
+from apiserver.admission.serviceaccount import ServiceAccount
 
 ORDER: list[type[Plugin]] = [
+    ServiceAccount,
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from apiserver.authn import TokenAuthenticator
+from apiserver.authn import Authenticator, TokenAuthenticator, set_current_user
 from apiserver.registry import Registry
 from apiserver.rest import discovery, openapi, status
 from apiserver.rest.auth import PUBLIC_PATHS, authenticate
@@ -74,10 +74,13 @@ def _not_found_text() -> web.Response:
 
 
 class RestApi:
-    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig) -> None:
+    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig,
+                 authenticator: Authenticator | None = None) -> None:
         self.config = config
         self.resources = Resources(registry, hub, config.bookmark_interval)
-        self.auth = TokenAuthenticator.from_file(config.token_auth_file) if config.token_auth_file else None
+        if authenticator is None and config.token_auth_file:
+            authenticator = Authenticator(TokenAuthenticator.from_file(config.token_auth_file))
+        self.auth = authenticator
         self.address = ""
         self.log = log.bind(component="apiserver")
 
@@ -88,8 +91,10 @@ class RestApi:
         try:
             if self.auth is not None:
                 header = request.headers.get("Authorization")
-                if (header or request.path not in PUBLIC_PATHS) and authenticate(self.auth, header) is None:
+                user = await authenticate(self.auth, header) if header else None
+                if user is None and self.auth.required and (header or request.path not in PUBLIC_PATHS):
                     raise status.unauthorized()
+                set_current_user(user)
             response = await handler(request)
             if not response.prepared:  # a watch stream set its own before its first byte
                 response.headers.setdefault("Cache-Control", "no-cache, private")
@@ -233,9 +238,11 @@ class Listener:
         await self.runner.cleanup()
 
 
-async def start(registry: Registry, hub: WatchHub, config: RestConfig) -> Listener:
-    """Serve the REST API until the returned listener is stopped."""
-    api = RestApi(registry, hub, config)
+async def start(registry: Registry, hub: WatchHub, config: RestConfig,
+                authenticator: Authenticator | None = None) -> Listener:
+    """Serve the REST API until the returned listener is stopped; `authenticator` (else one of the config's token
+    file) checks its bearer tokens."""
+    api = RestApi(registry, hub, config, authenticator)
     openapi.v2(), openapi.v3_index()  # built once (~50 ms), before the first client waits on it
     tls = config.tls_cert_file is not None and config.tls_private_key_file is not None
     runner = web.AppRunner(api.application(), access_log=None, handle_signals=False,

@@ -509,6 +509,10 @@ def _job_row(job: batch_pb2.Job, now: float) -> list[str]:
             _format_label_selector(job.spec.HasField("selector"), job.spec.selector)]
 
 
+def _service_account_row(sa: core_pb2.ServiceAccount, now: float) -> list[str]:
+    return [sa.metadata.name, _age(sa, now)]
+
+
 def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
@@ -558,6 +562,8 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    # kube-apiserver 1.35 serves no Secrets column any more (token Secrets are no longer made).
+    "ServiceAccount": ((_Column("Name", is_name=True), _Column("Age")), _service_account_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -568,7 +574,7 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ConfigMap", "Secret", "ServiceAccount", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
+    "ConfigMap", "Secret", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
     "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
     "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
     "CSINode", "CSIDriver",
@@ -1199,6 +1205,34 @@ def _describe_namespace(ns: core_pb2.Namespace) -> str:
     return w.render()
 
 
+ENFORCE_MOUNTABLE_SECRETS = "kubernetes.io/enforce-mountable-secrets"
+
+
+def _describe_service_account(sa: core_pb2.ServiceAccount, events: Sequence[core_pb2.Event] | None,
+                              now: float) -> str:
+    """kubectl's describeServiceAccount: its image pull secrets, one per line; the mountable secrets only where
+    the annotation enforces them (kubectl lists no token Secrets: none are made since 1.24)."""
+    w = _Writer()
+    w.write(0, f"Name:\t{sa.metadata.name}\n")
+    w.write(0, f"Namespace:\t{sa.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", sa.metadata.labels)
+    _annotations_multiline(w, "Annotations", sa.metadata.annotations)
+    sections = [("Image pull secrets:", [r.name for r in sa.image_pull_secrets])]
+    if sa.metadata.annotations.get(ENFORCE_MOUNTABLE_SECRETS) == "true":
+        sections.append(("Mountable secrets: ", [r.name for r in sa.secrets]))
+    for header, names in sections:
+        if not names:
+            w.write(0, f"{header}\t<none>\n")
+            continue
+        prefix = header
+        for name in names:
+            w.write(0, f"{prefix}\t{name}\n")
+            prefix = " " * len("Image pull secrets:")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
 def _camel_split(field: str) -> list[str]:
     """github.com/fatih/camelcase.Split: runs of one character class, an upper-to-lower edge moving one letter."""
     runs: list[list[str]] = []
@@ -1293,4 +1327,6 @@ def describe(
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
         return _describe_namespace(obj)
+    if isinstance(obj, core_pb2.ServiceAccount):
+        return _describe_service_account(obj, events, now)
     return _describe_generic(obj, events, now)
