@@ -129,7 +129,10 @@ class Binding:
 class Issued:
     token: str
     expiration: int
-    """Unix seconds of the exp claim."""
+    """Unix seconds of the exp claim (a year off for an extended token)."""
+    expiration_seconds: int
+    """The lifetime asked for, capped at the maximum: what the TokenRequest's status reports, so that the kubelet
+    renews an extended token as often as an ordinary one."""
 
 
 @dataclass
@@ -152,8 +155,8 @@ class Issuer:
         self.kid = key_id(self.key.public_key())
 
     def issue(self, namespace: str, sa: Ref, binding: Binding, expiration_seconds: int,
-              audiences: Sequence[str]) -> Issued:
-        now = int(self.clock())
+              audiences: Sequence[str], now: float | None = None) -> Issued:
+        now = int(self.clock() if now is None else now)
         if self.max_expiration and expiration_seconds > self.max_expiration:
             expiration_seconds = self.max_expiration
         exp = now + expiration_seconds
@@ -171,7 +174,7 @@ class Issuer:
         claims = {"aud": list(audiences), "exp": exp, "iat": now, "iss": self.issuer, "jti": str(uuid.uuid4()),
                   "kubernetes.io": k8s, "nbf": now, "sub": username(namespace, sa.name)}
         token = jwt.encode(claims, self.key, algorithm=_algorithm(self.key), headers={"kid": self.kid})
-        return Issued(token, exp)
+        return Issued(token, exp, expiration_seconds)
 
 
 @dataclass(frozen=True)
@@ -362,12 +365,13 @@ async def create_token(issuer: Issuer, get: Getter, namespace: str, name: str, r
     if not spec.audiences:
         spec.audiences.extend(issuer.audiences)
     issued = issuer.issue(namespace, Ref(name, sa.metadata.uid), binding, spec.expiration_seconds,
-                          list(spec.audiences))
+                          list(spec.audiences), now)
     meta = out.metadata
     meta.name, meta.namespace, meta.uid = name, namespace, sa.metadata.uid
     set_time(meta.creation_timestamp, float(int(now)))
+    spec.expiration_seconds = issued.expiration_seconds
     out.status.token = issued.token
-    set_time(out.status.expiration_timestamp, float(issued.expiration))
+    set_time(out.status.expiration_timestamp, float(int(now) + issued.expiration_seconds))
     log.info("token.issued", component="apiserver", serviceaccount=f"{namespace}/{name}",
              bound=(binding.pod or binding.secret or binding.node or Ref("", "")).name or None,
              expires=issued.expiration)

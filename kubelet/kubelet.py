@@ -19,6 +19,7 @@ from kubelet import static_pods
 from kubelet.images import ImageCache
 from kubelet.node_status import NodeAgent, NodeSpec, PodCidrs, pod_cidr_for
 from kubelet.pod_worker import KubeletContext, PodWorker
+from kubelet.token import TokenManager
 from kubemu.api.quantity import bytes_of
 from kubemu.client import errors
 from kubemu.client.client import Client
@@ -106,6 +107,7 @@ class Kubelet:
             node_name=spec.name, config=config, images=self.images, host_ip=spec.address,
             allocate_ip=self.ips.allocate, release_ip=self.ips.release, publish=self._publish,
             event=self._event, confirm_deletion=self._confirm_deletion, clock=clock, log_context=self.log_context,
+            tokens=TokenManager(client.service_accounts, clock),
         )
 
     @property

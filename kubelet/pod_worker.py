@@ -14,13 +14,14 @@ from typing import Any
 
 import structlog
 
-from kubelet import images
+from kubelet import images, token
 from kubelet.prober.prober import ProbeTarget
 from kubelet.prober.results import Result, ResultsManager, Update
 from kubelet.prober.worker import start_probes
 from kubelet.runtime.fs import ContainerFS, Mount, Volume, image_root
 from kubelet.runtime.shell import ShellContext, run_command
 from kubelet.status import get_phase, is_sidecar, set_conditions
+from kubelet.token import TokenManager
 from kubemu.api.quantity import bytes_of
 from kubemu.api.serialization import set_time
 from kubemu.config import ClusterConfig
@@ -35,6 +36,8 @@ TERMINATION_DELAY = ANNOTATION_PREFIX + "termination-delay"
 MEMORY = ANNOTATION_PREFIX + "memory"
 CRASH_AFTER = ANNOTATION_PREFIX + "crash-after"
 READY_AFTER = ANNOTATION_PREFIX + "ready-after"
+TOKEN_SYNC_PERIOD = 60.0
+"""--sync-frequency: how often, at most, the projected ServiceAccount tokens are looked at (scaled by profile)."""
 
 
 _bytes = functools.lru_cache(maxsize=1024)(bytes_of)
@@ -157,6 +160,8 @@ class KubeletContext:
     nodes has no single node to bind process-wide."""
     probe_results: ResultsManager = field(default_factory=ResultsManager)
     """The node's probe results: probe workers publish to it, each pod worker consumes its own pod's updates."""
+    tokens: TokenManager | None = None
+    """The node's ServiceAccount token manager (kubelet/token.py); None: projected tokens are not written."""
 
 
 class PodWorker:
@@ -265,6 +270,7 @@ class PodWorker:
             self.sandbox_ready = True
             self._running = True
             self.log.info("pod.started", static=self.static)
+            await self._project_tokens()
             self._publish()
             while True:
                 if self.terminating or self.pod.metadata.HasField("deletion_timestamp"):
@@ -286,11 +292,43 @@ class PodWorker:
             if self._probe_results is not None:
                 self._probe_results.cancel()
             self.ctx.probe_results.remove_pod(self.pod.metadata.uid)
+            if self.ctx.tokens is not None:
+                self.ctx.tokens.forget(self.pod.metadata.uid)
             if self._abandon_reason is None:  # abandon() logs once the containers' processes are gone too
                 self._stopped("abandoned")
             if self.pod_ip:
                 self.ctx.release_ip(self.pod_ip)
             self.finished.set()
+
+    # -- ServiceAccount tokens (kubelet/token.py) ---------------------------------------------------
+
+    async def _project_tokens(self) -> None:
+        """Write the projected volumes' ServiceAccount tokens before any container starts, then keep them fresh.
+        A static pod has none: the apiserver gives no credentials to a pod it did not admit."""
+        if self.ctx.tokens is None or self.static or next(token.token_sources(self.pod), None) is None:
+            return
+        await self._write_tokens(self.ctx.tokens)
+        self._spawn(self._renew_tokens(self.ctx.tokens))
+
+    async def _write_tokens(self, tokens: TokenManager) -> None:
+        try:
+            await tokens.project(self.pod, {name: vol.fs for name, vol in self.volumes.items()})
+        except token.TokenError as e:
+            self.log.warning("token.failed", volume=e.volume, error=str(e))
+            await self._pod_event("Warning", "FailedMount", str(e))
+
+    async def _renew_tokens(self, tokens: TokenManager) -> None:
+        """Rewrite the tokens when the manager says one is due, checking at least every sync period."""
+        period = self.ctx.config.scaled(TOKEN_SYNC_PERIOD)
+        while not self.finished.is_set() and not self.terminating:
+            due = tokens.next_refresh(self.pod)
+            delay = period if due is None else min(period, max(1.0, due - self.ctx.clock()))
+            try:
+                await asyncio.wait_for(self.finished.wait(), delay)
+                return
+            except TimeoutError:
+                pass
+            await self._write_tokens(tokens)
 
     def _stopped(self, reason: str) -> None:
         """`pod.stopped`: every container of the pod has stopped for good (not a restart). Once per worker."""

@@ -6,6 +6,7 @@ and may not reference ServiceAccounts or their tokens."""
 from __future__ import annotations
 
 import asyncio
+
 from apiserver import errors
 from apiserver.admission import CREATE, Attributes, Plugin
 from kubemu.api import names
