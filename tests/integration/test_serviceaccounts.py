@@ -28,8 +28,8 @@ from tests.support import (
     KubeletProcess,
     RedisContainer,
     RedisServer,
-    fresh_database,
     free_port,
+    fresh_database,
     unique,
     until,
 )
@@ -59,7 +59,8 @@ class Cluster:
         self.env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HOME": str(tmp)}
         self.cache = tmp / "cache"
 
-    def kubectl(self, *args: str, namespace: str = "default", stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, namespace: str = "default",
+                stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(KUBECTL), "--cache-dir", str(self.cache), "-n", namespace, *args],
                               capture_output=True, text=True, env=self.env, input=stdin, timeout=30)
 
