@@ -30,6 +30,7 @@ from tests.support import (
     RedisServer,
     free_port,
     fresh_database,
+    run_cli,
     unique,
     until,
 )
@@ -294,3 +295,25 @@ async def test_token_file_in_pod_is_accepted(sdk: Client, cluster: Cluster, ns: 
     r = cluster.kubectl("--token", token, "get", "--raw", f"/api/v1/namespaces/{ns}/pods/reader", namespace=ns)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["metadata"]["uid"] == pod.metadata.uid
+
+
+async def test_kubemu_cli_creates_tokens_and_describes_service_accounts(sdk: Client, cluster: Cluster,
+                                                                         ns: str) -> None:
+    r = run_cli("create", "token", "default", "-n", ns, "--duration", "20m", server=cluster.apiserver.address)
+    assert r.returncode == 0, r.stderr
+    c = claims(r.stdout.strip())
+    assert c["sub"] == f"system:serviceaccount:{ns}:default" and c["exp"] - c["iat"] == 1200
+    r = run_cli("create", "token", "default", "-n", ns, "--bound-object-name", "x",
+                server=cluster.apiserver.address)
+    assert r.stderr.strip() == "error: --bound-object-name can only be set if --bound-object-kind is provided"
+    r = run_cli("create", "token", "nope", "-n", ns, server=cluster.apiserver.address)
+    assert r.stderr.strip() == 'error: failed to create token: serviceaccounts "nope" not found'
+    await sdk.service_accounts.create(from_dict({"apiVersion": "v1", "kind": "ServiceAccount",
+                                                 "metadata": {"name": "puller", "namespace": ns},
+                                                 "imagePullSecrets": [{"name": "a"}, {"name": "b"}]}))
+    r = run_cli("describe", "sa", "puller", "-n", ns, server=cluster.apiserver.address)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"Name:                puller\nNamespace:           {ns}\nLabels:              <none>\n"
+                        "Annotations:         <none>\nImage pull secrets:  a\n                     b\n"
+                        "Events:              <none>\n")
+    assert r.stdout == cluster.kubectl("describe", "sa", "puller", namespace=ns).stdout
