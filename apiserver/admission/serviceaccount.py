@@ -6,6 +6,7 @@ and may not reference ServiceAccounts or their tokens."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from apiserver import errors
 from apiserver.admission import CREATE, Attributes, Plugin
@@ -67,10 +68,61 @@ def mount_service_account_token(pod: core_pb2.Pod) -> None:
         volume.projected.CopyFrom(token_volume_source())
 
 
+ENFORCE_MOUNTABLE_SECRETS = "kubernetes.io/enforce-mountable-secrets"
+
+
+def _containers(pod: core_pb2.Pod) -> list[tuple[str, Any]]:
+    return [*(("init container", c) for c in pod.spec.init_containers),
+            *(("container", c) for c in pod.spec.containers)]
+
+
+def _secret_names(pod: core_pb2.Pod) -> list[str]:
+    """The Secrets a pod names (VisitPodSecretNames): pull secrets, env and envFrom, secret and projected volumes."""
+    names = [r.name for r in pod.spec.image_pull_secrets]
+    for _, c in [*_containers(pod), *(("ephemeral container", e) for e in pod.spec.ephemeral_containers)]:
+        names += [e.value_from.secret_key_ref.name for e in c.env if e.value_from.HasField("secret_key_ref")]
+        names += [e.secret_ref.name for e in c.env_from if e.HasField("secret_ref")]
+    for v in pod.spec.volumes:
+        if v.HasField("secret"):
+            names.append(v.secret.secret_name)
+        if v.HasField("projected"):
+            names += [s.secret.name for s in v.projected.sources if s.HasField("secret")]
+        if v.HasField("csi") and v.csi.HasField("node_publish_secret_ref"):
+            names.append(v.csi.node_publish_secret_ref.name)
+    return names
+
+
+def limit_secret_references(sa: core_pb2.ServiceAccount, pod: core_pb2.Pod) -> str | None:
+    """Why a pod of a ServiceAccount that enforces its mountable secrets may not be admitted: it names a Secret the
+    account does not list (its `secrets`, or `imagePullSecrets` for a pull secret)."""
+    mountable = {r.name for r in sa.secrets}
+    account = sa.metadata.name
+    tail = f"is not allowed because service account {account} does not reference that secret"
+    for v in pod.spec.volumes:
+        if v.HasField("secret") and v.secret.secret_name not in mountable:
+            return f'volume with secret.secretName="{v.secret.secret_name}" {tail}'
+    for what, c in _containers(pod):
+        for e in c.env:
+            ref = e.value_from.secret_key_ref
+            if e.value_from.HasField("secret_key_ref") and ref.name not in mountable:
+                return f'{what} {c.name} with envVar {e.name} referencing secret.secretName="{ref.name}" {tail}'
+        for ef in c.env_from:
+            if ef.HasField("secret_ref") and ef.secret_ref.name not in mountable:
+                return f'{what} {c.name} with envFrom referencing secret.secretName="{ef.secret_ref.name}" {tail}'
+    pull = {r.name for r in sa.image_pull_secrets}
+    for i, r in enumerate(pod.spec.image_pull_secrets):
+        if r.name not in pull:
+            return (f'imagePullSecrets[{i}].name="{r.name}" is not allowed because service account {account} does '
+                    "not reference that imagePullSecret")
+    return None
+
+
 def _mirror_errors(pod: core_pb2.Pod) -> str | None:
     """Why a mirror pod may not be admitted: it shows a static pod, which the apiserver never gave credentials."""
     if pod.spec.service_account_name:
         return "a mirror pod may not reference service accounts"
+    if _secret_names(pod):
+        return "a mirror pod may not reference secrets"
     for volume in pod.spec.volumes:
         if volume.HasField("projected"):
             for source in volume.projected.sources:
@@ -98,11 +150,22 @@ class ServiceAccount(Plugin):
         sa = await self._service_account(a, spec.service_account_name)
         if should_automount(sa, pod):
             mount_service_account_token(pod)
+        if not spec.image_pull_secrets:  # the account's pull secrets serve its pods that name none
+            for ref in sa.image_pull_secrets:
+                spec.image_pull_secrets.add(name=ref.name)
 
     async def validate(self, a: Attributes) -> None:
         pod: core_pb2.Pod = a.obj
         if MIRROR_ANNOTATION in pod.metadata.annotations:
             why = _mirror_errors(pod)
+            if why is not None:
+                raise self._forbidden(a, why)
+            return
+        if not pod.spec.service_account_name:
+            raise self._forbidden(a, f"no service account specified for pod {a.namespace}/{pod.metadata.name}")
+        sa = await self._service_account(a, pod.spec.service_account_name)
+        if sa.metadata.annotations.get(ENFORCE_MOUNTABLE_SECRETS, "").lower() in ("1", "t", "true"):
+            why = limit_secret_references(sa, pod)
             if why is not None:
                 raise self._forbidden(a, why)
 

@@ -1205,29 +1205,22 @@ def _describe_namespace(ns: core_pb2.Namespace) -> str:
     return w.render()
 
 
-ENFORCE_MOUNTABLE_SECRETS = "kubernetes.io/enforce-mountable-secrets"
-
-
 def _describe_service_account(sa: core_pb2.ServiceAccount, events: Sequence[core_pb2.Event] | None,
                               now: float) -> str:
-    """kubectl's describeServiceAccount: its image pull secrets, one per line; the mountable secrets only where
-    the annotation enforces them (kubectl lists no token Secrets: none are made since 1.24)."""
+    """kubectl's describeServiceAccount: its image pull secrets, one per line (kubectl 1.36 lists neither the
+    mountable secrets nor token Secrets, which are no longer made)."""
     w = _Writer()
     w.write(0, f"Name:\t{sa.metadata.name}\n")
     w.write(0, f"Namespace:\t{sa.metadata.namespace}\n")
     _labels_multiline(w, "Labels", sa.metadata.labels)
     _annotations_multiline(w, "Annotations", sa.metadata.annotations)
-    sections = [("Image pull secrets:", [r.name for r in sa.image_pull_secrets])]
-    if sa.metadata.annotations.get(ENFORCE_MOUNTABLE_SECRETS) == "true":
-        sections.append(("Mountable secrets: ", [r.name for r in sa.secrets]))
-    for header, names in sections:
-        if not names:
-            w.write(0, f"{header}\t<none>\n")
-            continue
-        prefix = header
-        for name in names:
-            w.write(0, f"{prefix}\t{name}\n")
-            prefix = " " * len("Image pull secrets:")
+    header = "Image pull secrets:"
+    names = [r.name for r in sa.image_pull_secrets]
+    if not names:
+        w.write(0, f"{header}\t<none>\n")
+    for name in names:
+        w.write(0, f"{header}\t{name}\n")
+        header = " " * len(header)
     if events is not None:
         _describe_events(w, events, now)
     return w.render()

@@ -317,3 +317,32 @@ async def test_kubemu_cli_creates_tokens_and_describes_service_accounts(sdk: Cli
                         "Annotations:         <none>\nImage pull secrets:  a\n                     b\n"
                         "Events:              <none>\n")
     assert r.stdout == cluster.kubectl("describe", "sa", "puller", namespace=ns).stdout
+
+
+async def test_an_account_that_enforces_its_secrets_and_lends_its_pull_secrets(sdk: Client, cluster: Cluster,
+                                                                               ns: str) -> None:
+    r = cluster.kubectl("create", "-f", "-", namespace=ns, stdin=json.dumps(
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "enf", "annotations": {"kubernetes.io/enforce-mountable-secrets": "true"}},
+         "secrets": [{"name": "ok"}], "imagePullSecrets": [{"name": "pull"}]}))
+    assert r.returncode == 0, r.stderr
+    refusals = {
+        "e1": ({"volumes": [{"name": "v", "secret": {"secretName": "nope"}}]},
+               'volume with secret.secretName="nope" is not allowed because service account enf does not reference '
+               "that secret"),
+        "e2": ({"containers": [{"name": "e2", "image": "nginx", "env": [
+            {"name": "X", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k"}}}]}]},
+               'container e2 with envVar X referencing secret.secretName="nope" is not allowed because service '
+               "account enf does not reference that secret"),
+        "e3": ({"imagePullSecrets": [{"name": "other"}]},
+               'imagePullSecrets[0].name="other" is not allowed because service account enf does not reference '
+               "that imagePullSecret"),
+    }
+    for name, (spec, why) in refusals.items():
+        r = cluster.kubectl("run", name, "--image=nginx", "--overrides",
+                            json.dumps({"spec": {"serviceAccountName": "enf", **spec}}), namespace=ns)
+        assert r.stderr.strip() == f'Error from server (Forbidden): pods "{name}" is forbidden: {why}'
+    r = cluster.kubectl("run", "e4", "--image=nginx", "--overrides",
+                        json.dumps({"spec": {"serviceAccountName": "enf"}}), namespace=ns)
+    assert r.returncode == 0, r.stderr
+    assert [s.name for s in (await sdk.pods.get("e4", ns)).spec.image_pull_secrets] == ["pull"]
