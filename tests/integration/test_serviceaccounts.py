@@ -23,6 +23,7 @@ from kubemu.client import errors
 from kubemu.client.client import Client
 from kubemu.pb import authentication_pb2, core_pb2
 from tests.support import (
+    REPO,
     ApiServer,
     ControllersProcess,
     KubeletProcess,
@@ -346,3 +347,25 @@ async def test_an_account_that_enforces_its_secrets_and_lends_its_pull_secrets(s
                         json.dumps({"spec": {"serviceAccountName": "enf"}}), namespace=ns)
     assert r.returncode == 0, r.stderr
     assert [s.name for s in (await sdk.pods.get("e4", ns)).spec.image_pull_secrets] == ["pull"]
+
+
+async def test_docs_projected_token_for_another_audience(sdk: Client, cluster: Cluster, ns: str) -> None:
+    """Configure Service Accounts for Pods, "ServiceAccount token volume projection": the kubelet asks for a token
+    for the `vault` audience, valid two hours, and stores it at /var/run/secrets/tokens/vault-token."""
+    r = cluster.kubectl("create", "-f", "-", namespace=ns, stdin=json.dumps(
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "build-robot"}}))
+    assert r.returncode == 0, r.stderr
+    manifest = (REPO / "tests" / "manifests" / "docs" / "pods" / "pod-projected-svc-token.yaml").read_text()
+    r = cluster.kubectl("apply", "-f", "-", namespace=ns, stdin=manifest)
+    assert r.returncode == 0, r.stderr
+    await sdk.pods.bind("nginx", cluster.node, ns)  # no scheduler here
+
+    async def running() -> bool:
+        return (await sdk.pods.get("nginx", ns)).status.phase == "Running"
+
+    await until(running, 20)
+    r = cluster.kubectl("exec", "nginx", "--", "cat", "/var/run/secrets/tokens/vault-token", namespace=ns)
+    assert r.returncode == 0, r.stderr
+    c = claims(r.stdout.strip())
+    assert c["aud"] == ["vault"] and c["exp"] - c["iat"] == 7200
+    assert c["sub"] == f"system:serviceaccount:{ns}:build-robot" and c["kubernetes.io"]["pod"]["name"] == "nginx"
