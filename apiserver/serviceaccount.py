@@ -297,6 +297,31 @@ def _ref(value: Any) -> Ref | None:
     return Ref(str(value["name"]), str(value.get("uid", "")))
 
 
+# ---- OIDC discovery -----------------------------------------------------------------------------------------------
+
+
+def openid_configuration(issuer: str, jwks_uri: str, keys: Sequence[Any]) -> dict[str, Any]:
+    """/.well-known/openid-configuration, as kube-apiserver's ServiceAccountIssuerDiscovery serves it."""
+    algs = sorted({_algorithm(k) for k in keys})
+    return {"issuer": issuer, "jwks_uri": jwks_uri, "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": algs}
+
+
+def jwks(keys: Sequence[Any]) -> dict[str, Any]:
+    """/openid/v1/jwks: the public keys tokens are checked with, as a JSON Web Key Set."""
+    out = []
+    for key in keys:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            fields = jwt.algorithms.ECAlgorithm.to_jwk(key, as_dict=True)
+        else:
+            fields = jwt.algorithms.RSAAlgorithm.to_jwk(key, as_dict=True)
+        for extra in ("kty", "key_ops"):  # kty goes first, key_ops is not in upstream's set
+            fields.pop(extra, None)
+        out.append({"use": "sig", "kty": "EC" if isinstance(key, ec.EllipticCurvePublicKey) else "RSA",
+                    "kid": key_id(key), "alg": _algorithm(key), **fields})
+    return {"keys": out}
+
+
 # ---- the serviceaccounts/token subresource ----------------------------------------------------------------------
 
 

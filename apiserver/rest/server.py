@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from apiserver import serviceaccount
 from apiserver.authn import Authenticator, TokenAuthenticator, set_current_user
 from apiserver.registry import Registry
 from apiserver.rest import discovery, openapi, status
@@ -77,6 +78,9 @@ class RestApi:
     def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig,
                  authenticator: Authenticator | None = None) -> None:
         self.config = config
+        validator = authenticator.service_accounts if authenticator is not None else None
+        self.issuer = (validator.issuers[0], validator.keys) if validator is not None else None
+        """The issuer and its public keys, served as OIDC discovery documents (ServiceAccountIssuerDiscovery)."""
         self.resources = Resources(registry, hub, config.bookmark_interval)
         if authenticator is None and config.token_auth_file:
             authenticator = Authenticator(TokenAuthenticator.from_file(config.token_auth_file))
@@ -125,6 +129,21 @@ class RestApi:
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok", content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache, private"})
+
+    async def openid_configuration(self, request: web.Request) -> web.Response:
+        if self.issuer is None:
+            raise web.HTTPNotFound()
+        doc = serviceaccount.openid_configuration(self.issuer[0], f"https://{self.address}/openid/v1/jwks",
+                                                  self.issuer[1])
+        return web.Response(body=status.encode(doc, False), content_type=status.JSON,
+                            headers={"Cache-Control": "public, max-age=3600"})
+
+    async def jwks(self, request: web.Request) -> web.Response:
+        if self.issuer is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=status.encode(serviceaccount.jwks(self.issuer[1]), False),
+                            headers={"Content-Type": "application/jwk-set+json",
+                                     "Cache-Control": "public, max-age=3600"})
 
     async def api(self, request: web.Request) -> web.Response:
         if _wants_aggregated(request):
@@ -189,6 +208,8 @@ class RestApi:
         r.add_get("/version", self.version)
         for path in ("/healthz", "/livez", "/readyz"):
             r.add_get(path, self.health)
+        r.add_get("/.well-known/openid-configuration", self.openid_configuration)
+        r.add_get("/openid/v1/jwks", self.jwks)
         r.add_get("/api", self.api)
         r.add_get("/apis", self.apis)
         r.add_get("/api/{version}", self.resource_list)

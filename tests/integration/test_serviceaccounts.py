@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from kubemu import pki
@@ -369,3 +370,22 @@ async def test_docs_projected_token_for_another_audience(sdk: Client, cluster: C
     c = claims(r.stdout.strip())
     assert c["aud"] == ["vault"] and c["exp"] - c["iat"] == 7200
     assert c["sub"] == f"system:serviceaccount:{ns}:build-robot" and c["kubernetes.io"]["pod"]["name"] == "nginx"
+
+
+async def test_oidc_discovery_lets_a_third_party_check_tokens(cluster: Cluster, ns: str) -> None:
+    """ServiceAccountIssuerDiscovery: what a party outside the cluster (Vault, a cloud's workload identity) reads to
+    check a token without asking the apiserver."""
+    r = cluster.kubectl("get", "--raw", "/.well-known/openid-configuration", namespace=ns)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "issuer": pki.SERVICE_ACCOUNT_ISSUER,
+        "jwks_uri": f"https://127.0.0.1:{cluster.apiserver.rest_port}/openid/v1/jwks",
+        "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"]}
+    keys = json.loads(cluster.kubectl("get", "--raw", "/openid/v1/jwks", namespace=ns).stdout)["keys"]
+    assert [list(k) for k in keys] == [["use", "kty", "kid", "alg", "n", "e"]]
+    token = cluster.kubectl("create", "token", "default", "--audience", "vault", namespace=ns).stdout.strip()
+    key = jwt.PyJWK(keys[0])
+    assert jwt.get_unverified_header(token)["kid"] == keys[0]["kid"]
+    checked = jwt.decode(token, key.key, algorithms=["RS256"], audience="vault", issuer=pki.SERVICE_ACCOUNT_ISSUER)
+    assert checked["sub"] == f"system:serviceaccount:{ns}:default"
