@@ -389,3 +389,15 @@ async def test_oidc_discovery_lets_a_third_party_check_tokens(cluster: Cluster, 
     assert jwt.get_unverified_header(token)["kid"] == keys[0]["kid"]
     checked = jwt.decode(token, key.key, algorithms=["RS256"], audience="vault", issuer=pki.SERVICE_ACCOUNT_ISSUER)
     assert checked["sub"] == f"system:serviceaccount:{ns}:default"
+
+
+@pytest.mark.xfail(strict=True, reason="the projected volume's configMap and downwardAPI sources are written by the "
+                   "kubelet work of branch `config`: once merged this passes, and strict makes the mark go")
+async def test_namespace_and_ca_files_in_pod(sdk: Client, cluster: Cluster, ns: str) -> None:
+    assert cluster.apiserver.rest is not None
+    await run_pod(sdk, cluster, ns, "files")
+    folder = "/var/run/secrets/kubernetes.io/serviceaccount"
+    r = cluster.kubectl("exec", "files", "--", "cat", f"{folder}/namespace", namespace=ns)
+    assert r.returncode == 0 and r.stdout == ns, r.stderr
+    r = cluster.kubectl("exec", "files", "--", "cat", f"{folder}/ca.crt", namespace=ns)
+    assert r.returncode == 0 and r.stdout == cluster.apiserver.rest.ca.read_text(), r.stderr
