@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from apiserver import admission, errors, validation
+from apiserver import admission, errors, serviceaccount, validation
 from apiserver import storage as st
 from apiserver.apis import install
 from apiserver.apis.strategy import Strategy
@@ -468,8 +468,6 @@ class Registry:
         signed by this apiserver's issuer; NotFound when the apiserver has none (no signing key)."""
         if self.token_issuer is None:
             raise errors.NotFound("the server could not find the requested resource")
-        from apiserver import serviceaccount
-
         return await serviceaccount.create_token(self.token_issuer, self.get, namespace or "default", name, request,
                                                  self.clock())
 

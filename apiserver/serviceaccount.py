@@ -15,8 +15,14 @@ from typing import Any
 
 import jwt
 import structlog
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from apiserver import errors
+from apiserver.validation import FieldError, invalid
+from kubemu.api.serialization import set_time
+from kubemu.pb import authentication_pb2
 
 log = structlog.get_logger()
 
@@ -89,8 +95,6 @@ def load_public_keys(path: str | Path) -> list[Any]:
             if kind.endswith(b"PRIVATE KEY"):
                 keys.append(serialization.load_pem_private_key(pem, password=None).public_key())
             elif kind == b"CERTIFICATE":
-                from cryptography import x509
-
                 keys.append(x509.load_pem_x509_certificate(pem).public_key())
             else:
                 keys.append(serialization.load_pem_public_key(pem))
@@ -325,10 +329,8 @@ def jwks(keys: Sequence[Any]) -> dict[str, Any]:
 # ---- the serviceaccounts/token subresource ----------------------------------------------------------------------
 
 
-def validate_token_request(req: Any) -> list[Any]:
+def validate_token_request(req: Any) -> list[FieldError]:
     """ValidateTokenRequest: expirationSeconds between ten minutes and 2^32 seconds."""
-    from apiserver.validation import invalid
-
     seconds = req.spec.expiration_seconds
     if seconds < MIN_EXPIRATION_SECONDS:
         return [invalid("spec.expirationSeconds", seconds, "may not specify a duration less than 10 minutes")]
@@ -340,10 +342,6 @@ def validate_token_request(req: Any) -> list[Any]:
 async def create_token(issuer: Issuer, get: Getter, namespace: str, name: str, req: Any, now: float) -> Any:
     """TokenREST.Create: a TokenRequest for ServiceAccount `name`, answered with a signed token in its status.
     `get` raises NotFound for an object that is not there."""
-    from apiserver import errors
-    from kubemu.api.serialization import set_time
-    from kubemu.pb import authentication_pb2
-
     out = authentication_pb2.TokenRequest()
     out.CopyFrom(req)
     spec = out.spec
