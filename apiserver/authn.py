@@ -157,9 +157,9 @@ Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandl
 
 
 class TokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Every call but the health checks must carry `authorization: Bearer <token>` metadata with a token the
-    authenticator accepts when it requires one; any other ends UNAUTHENTICATED `Unauthorized` before its handler
-    runs (or its request is even parsed). The handler runs with its user as `current_user()`."""
+    """When the authenticator requires a token (there is a token file), every call but the health checks must carry
+    `authorization: Bearer <token>` metadata with a token it accepts; any other ends UNAUTHENTICATED `Unauthorized`
+    before its handler runs (or its request is even parsed). The handler runs with its user as `current_user()`."""
 
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
@@ -174,7 +174,9 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         value = metadata.get("authorization")
         token = bearer_token(value if isinstance(value, str) else None)
         user = await self.authenticator.authenticate(token) if token is not None else None
-        if user is not None or (token is None and not self.authenticator.required):
+        if user is not None or not self.authenticator.required:
+            # Without a token file every call is served, as before there were ServiceAccount tokens: a token the
+            # authenticator does not know is ignored rather than refused (so is it on the REST face).
             handler = await continuation(details)
             return handler if handler is None or user is None else _as_user(handler, user)
         handler = await continuation(details)

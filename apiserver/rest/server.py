@@ -96,6 +96,7 @@ class RestApi:
             if self.auth is not None:
                 header = request.headers.get("Authorization")
                 user = await authenticate(self.auth, header) if header else None
+                # Without a token file (not required), a request is served whoever it is from.
                 if user is None and self.auth.required and (header or request.path not in PUBLIC_PATHS):
                     raise status.unauthorized()
                 set_current_user(user)
