@@ -248,3 +248,19 @@ def test_describe_service_account_as_kubectl() -> None:
         "Events:              <none>\n")
     bare = from_dict({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "d", "namespace": "ns"}})
     assert "Image pull secrets:  <none>\n" in printers.describe(bare, [], now=NOW)
+
+
+async def test_the_union_authenticator_tries_the_token_file_then_service_accounts(keys: pki.Pki,
+                                                                                  tmp_path: Path) -> None:
+    from apiserver.authn import Authenticator, TokenAuthenticator
+
+    world = World(obj("ServiceAccount", "default", "u1"))
+    token = issuer(keys).issue("ns", sa.Ref("default", "u1"), sa.Binding(), 900, [ISSUER], now=NOW).token
+    (tmp_path / "tokens.csv").write_text("abc,admin,1,system:masters\n")
+    auth = Authenticator(TokenAuthenticator.from_file(tmp_path / "tokens.csv"), validator(keys, world))
+    admin, account = await auth.authenticate("abc"), await auth.authenticate(token)
+    assert admin is not None and admin.groups == ("system:masters", "system:authenticated")
+    assert account is not None and account.name == "system:serviceaccount:ns:default"
+    assert account.groups == ("system:serviceaccounts", "system:serviceaccounts:ns", "system:authenticated")
+    assert await auth.authenticate("garbage") is None and auth.required
+    assert not Authenticator(None, validator(keys, world)).required
