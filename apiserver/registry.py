@@ -189,9 +189,11 @@ class Registry:
         self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
-    async def get(self, kind: str, namespace: str, name: str) -> Any:
+    async def get(self, kind: str, namespace: str, name: str, *, cached: bool = False) -> Any:
+        """The stored object; with `cached`, the watch cache's copy when it has one (a lister's read, as admission
+        plugins make them upstream), else the store's."""
         info = kinds.by_kind(kind)
-        return await self._current(info, namespace if info.namespaced else "", name)
+        return await self._current(info, namespace if info.namespaced else "", name, cached=cached)
 
     async def list(self, kind: str, namespace: str, flt: Filter) -> tuple[list[Any], int]:
         info = kinds.by_kind(kind)

@@ -175,7 +175,9 @@ class ServiceAccount(Plugin):
             if attempt:
                 await asyncio.sleep(LOOKUP_INTERVAL)
             try:
-                sa: core_pb2.ServiceAccount = await self.registry.get("ServiceAccount", a.namespace, name)
+                # The lister first, the store when it has none (getServiceAccount upstream).
+                sa: core_pb2.ServiceAccount = await self.registry.get("ServiceAccount", a.namespace, name,
+                                                                      cached=True)
                 return sa
             except errors.NotFound:
                 continue
