@@ -184,25 +184,32 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 
 def _as_user(handler: grpc.RpcMethodHandler, user: UserInfo) -> grpc.RpcMethodHandler:
-    """`handler` run with `user` as the current user (the interceptor runs outside the handler's context)."""
+    """`handler` run with `user` as the current user (the interceptor runs outside the handler's context), whatever
+    its shape: the authorizer asks every call who made it."""
     kwargs = {"request_deserializer": handler.request_deserializer,
               "response_serializer": handler.response_serializer}
-    if handler.unary_unary:
-        inner_uu = handler.unary_unary
+    for attr, make in (("unary_unary", grpc.unary_unary_rpc_method_handler),
+                       ("unary_stream", grpc.unary_stream_rpc_method_handler),
+                       ("stream_unary", grpc.stream_unary_rpc_method_handler),
+                       ("stream_stream", grpc.stream_stream_rpc_method_handler)):
+        inner = getattr(handler, attr)
+        if inner is not None:
+            return make(_with_user(inner, user), **kwargs)
+    return handler
 
-        async def unary_unary(request: Any, context: Any) -> Any:
-            set_current_user(user)
-            return await inner_uu(request, context)
-        return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
-    if handler.unary_stream and inspect.isasyncgenfunction(handler.unary_stream):
-        inner_us = handler.unary_stream
 
-        async def unary_stream(request: Any, context: Any) -> Any:
+def _with_user(inner: Callable[..., Any], user: UserInfo) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(inner):
+        async def stream(request: Any, context: Any) -> Any:
             set_current_user(user)
-            async for item in inner_us(request, context):
+            async for item in inner(request, context):
                 yield item
-        return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
-    return handler  # streaming requests (exec, port-forward) need no user yet
+        return stream
+
+    async def call(request: Any, context: Any) -> Any:
+        set_current_user(user)
+        return await inner(request, context)
+    return call
 
 
 _TRAILERS = grpc_status.trailers(errors.Unauthorized(UNAUTHORIZED_MESSAGE))

@@ -15,9 +15,12 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from apiserver import admission, errors
+from apiserver import admission, authz, errors
 from apiserver import serviceaccount as sa
 from apiserver.authn import Authenticator, TokenAuthenticator, TokenFileError, TokenInterceptor
+from apiserver.authz.escalation import EscalationCheck
+from apiserver.authz.rbac import PolicyCache, RBACAuthorizer
+from apiserver.lister import Lister
 from apiserver.registry import Registry
 from apiserver.rest import server as rest_server
 from apiserver.service import ApiService
@@ -30,6 +33,9 @@ from kubemu.durations import positive_duration
 from kubemu.pb import api_pb2, api_pb2_grpc
 
 log = structlog.get_logger()
+
+ADMISSION_LISTED = ("LimitRange", "ResourceQuota")
+"""Kinds admission plugins read on every write, kept in memory (apiserver/lister.py)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,6 +78,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tokens.add_argument("--service-account-extend-token-expiration", action=argparse.BooleanOptionalAction,
                         default=True, help="make the kubelet's default pod tokens (3607 s) valid for a year, with "
                                            "a warnafter claim (default true)")
+    p.add_argument("--authorization-mode", type=_modes, default=("AlwaysAllow",), metavar="MODES",
+                   help="ordered list of plug-ins to do authorization on both faces, comma-separated: "
+                        f"{', '.join(authz.MODES)} (default AlwaysAllow); members of system:masters are always "
+                        "allowed, as upstream's superusers")
     rest.add_argument("--insecure-rest", action="store_true",
                       help="serve the REST API over plain HTTP when no certificate is given (tests only)")
     p.add_argument("--enable-admission-plugins", type=_plugin_names, default=None, metavar="NAMES",
@@ -130,6 +140,11 @@ def service_accounts(args: argparse.Namespace, registry: Registry) -> tuple[sa.I
             return None
 
     return issuer, sa.Validator(issuers, public, audiences, get)
+def _modes(text: str) -> tuple[str, ...]:
+    try:
+        return authz.parse_modes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _plugin_names(text: str) -> frozenset[str]:
@@ -166,6 +181,13 @@ async def serve(args: argparse.Namespace) -> None:
     hub = WatchHub(store, [k.kind for k in kinds.all_kinds()])
     await hub.start()
     registry.cached = hub.cached
+    authorizer, policy = await _authorizer(args.authorization_mode, registry, hub)
+    if policy is not None and not authorizer.allows_everything:
+        registry.write_check = EscalationCheck(authorizer, RBACAuthorizer(policy))
+    for kind in ADMISSION_LISTED:
+        registry.listers[kind] = Lister(hub, store, kind)
+        await registry.listers[kind].start()
+    registry.position = hub.position
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                       ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -175,7 +197,9 @@ async def serve(args: argparse.Namespace) -> None:
                                       ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
                                       ("grpc.http2.max_ping_strikes", 0)],
                              interceptors=[TokenInterceptor(authenticator)] if authenticator else None)
-    api_pb2_grpc.add_APIServicer_to_server(ApiService(registry, hub, args.bookmark_interval), server)
+    api_pb2_grpc.add_APIServicer_to_server(ApiService(
+        registry, hub, args.bookmark_interval, authenticator=authenticator,
+        authorizer=None if authorizer.allows_everything else authorizer), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (
@@ -197,10 +221,11 @@ async def serve(args: argparse.Namespace) -> None:
         rest_listener = await rest_server.start(registry, hub, rest_server.RestConfig(
             bind_address=args.bind_address, secure_port=args.secure_port, tls_cert_file=args.tls_cert_file,
             tls_private_key_file=args.tls_private_key_file, token_auth_file=args.token_auth_file,
-            bookmark_interval=args.bookmark_interval), authenticator)
+            bookmark_interval=args.bookmark_interval), authorizer, authenticator)
         url = rest_listener.url
         log.info("apiserver.listening", component="apiserver", api="rest", address=url.split("://", 1)[1], url=url,
-                 authentication="token" if args.token_auth_file else "none")
+                 authentication="token" if args.token_auth_file else "none",
+                 authorization=",".join(args.authorization_mode))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -214,8 +239,30 @@ async def serve(args: argparse.Namespace) -> None:
     if rest_listener is not None:
         await rest_listener.stop()
     await server.stop(grace=1.0)
+    if policy is not None:
+        await policy.stop()
+    for lister in registry.listers.values():
+        await lister.stop()
     await hub.stop()
     await store.close()
+
+
+async def _authorizer(modes: tuple[str, ...], registry: Registry,
+                      hub: WatchHub) -> tuple[authz.Union, PolicyCache | None]:
+    """The authorizers of --authorization-mode in order; RBAC's reads the policy the hub keeps current."""
+    policy: PolicyCache | None = None
+    chain: list[authz.Authorizer] = []
+    for mode in modes:
+        if mode == "AlwaysAllow":
+            chain.append(authz.AlwaysAllow())
+        elif mode == "AlwaysDeny":
+            chain.append(authz.AlwaysDeny())
+        else:
+            policy = PolicyCache(registry, hub)
+            await policy.start()
+            chain.append(RBACAuthorizer(policy))
+    # Upstream turns anonymous requests off under AlwaysAllow; under the others they are system:anonymous.
+    return authz.Union(chain, anonymous_allowed="AlwaysAllow" not in modes), policy
 
 
 async def _expire_events(registry: Registry, interval: float, stop: asyncio.Event) -> None:

@@ -17,15 +17,18 @@ from apiserver import admission, errors, serviceaccount, validation
 from apiserver import storage as st
 from apiserver.apis import install
 from apiserver.apis.strategy import Strategy
+from apiserver.lister import Lister
 from apiserver.watch import Attrs, Filter
 from kubemu.api import fields as fieldsel
 from kubemu.api import kinds, names
+from kubemu.api import labels as labelsel
 from kubemu.api.serialization import set_time
 from kubemu.config import ClusterConfig
 
 log = structlog.get_logger()
 
 _CAS_RETRIES = 16
+_EVERYTHING = Filter(None, labelsel.EVERYTHING, fieldsel.EVERYTHING)
 
 
 class _Uids:
@@ -112,6 +115,33 @@ class Registry:
         cached object. A stale one fails the store's compare-and-swap and the verb goes on from the store;
         a verb that would fail, or answer without writing, after starting from the cache runs again from the
         store, so no answer is the cache's alone."""
+        self.write_check: Callable[[Any], None] | None = None
+        """Called with each object about to be created or spec-updated, before admission; raises to refuse it
+        (RBAC's escalation check on roles and bindings, as upstream's policy-based storage wraps those kinds')."""
+        self.listers: dict[str, Lister] = {}
+        """In-memory copies of the kinds admission plugins read on every write (LimitRanges, ResourceQuotas),
+        when the apiserver runs a watch hub to keep them (`list_for_admission`)."""
+        self.written: dict[str, int] = {}
+        """kind -> the revision of the last write of that kind through this registry."""
+        self.position: Callable[[str], int] | None = None
+        """The revision up to which the watch hub has read a kind's events (WatchHub.position): it moves only when
+        an object of the kind changes, so what was listed at one position still holds while it stays put (the
+        admission plugins' listers)."""
+
+    def _wrote(self, kind: str, rev: int) -> None:
+        if rev > self.written.get(kind, 0):
+            self.written[kind] = rev
+
+    async def list_for_admission(self, kind: str, namespace: str) -> builtins.list[Any]:
+        """The objects of a kind in a namespace as admission plugins read them: from the kind's lister when there
+        is one and it has seen this apiserver's writes of the kind, else from the store."""
+        lister = self.listers.get(kind)
+        if lister is not None:
+            found = lister.list(namespace, self.written.get(kind, 0))
+            if found is not None:
+                return found
+        objs, _ = await self.list(kind, namespace, _EVERYTHING)
+        return objs
 
     def enable_admission(self, enabled: frozenset[str] | None = None) -> None:
         """Run every admission plugin (or those named) on writes from now on."""
@@ -158,16 +188,19 @@ class Registry:
         strategy = install.for_kind(info.kind)
         namespace = self._namespace_of(info, obj)
         meta = obj.metadata
-        if not meta.name and meta.generate_name:
-            meta.name = names.generate_name(meta.generate_name)
         meta.uid = new_uid()
         meta.resource_version = ""
         meta.generation = 1
         meta.ClearField("deletion_timestamp")
         meta.ClearField("deletion_grace_period_seconds")
         set_time(meta.creation_timestamp, float(int(self.clock())))
+        if self.write_check is not None:
+            self.write_check(obj)
         attrs = admission.Attributes(admission.CREATE, info, namespace, meta.name, obj, dry_run=dry_run)
         await self.admission.admit(attrs)
+        # After mutating admission, as BeforeCreate does it: a refusal there names the object by its generateName.
+        if not meta.name and meta.generate_name:
+            meta.name = names.generate_name(meta.generate_name)
         strategy.prepare_for_create(obj, self.config)
         errs = strategy.validate(obj)
         if errs:
@@ -186,6 +219,7 @@ class Registry:
         except st.NamespaceMissing:
             raise errors.NotFound(f'namespaces "{namespace}" not found') from None
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
@@ -207,11 +241,19 @@ class Registry:
         return out, rev
 
     async def update(self, obj: Any, *, status: bool, dry_run: bool = False) -> Any:
+        subresource = "status" if status else ""
         if dry_run:
-            return await self._update(obj, status, True, cached=False)
-        return await self._cache_first(self._update, obj, status, False)
+            return await self._update(obj, subresource, True, cached=False)
+        return await self._cache_first(self._update, obj, subresource, False)
 
-    async def _update(self, obj: Any, status: bool, dry_run: bool, *, cached: bool) -> Any:
+    async def finalize(self, obj: Any, *, dry_run: bool = False) -> Any:
+        """The finalize subresource (namespaces/finalize): an update that may change spec.finalizers, which the
+        main resource keeps; the namespace goes once they and metadata.finalizers are empty while it terminates."""
+        if dry_run:
+            return await self._update(obj, "finalize", True, cached=False)
+        return await self._cache_first(self._update, obj, "finalize", False)
+
+    async def _update(self, obj: Any, subresource: str, dry_run: bool, *, cached: bool) -> Any:
         info = kinds.of_message(obj)
         strategy = install.for_kind(info.kind)
         namespace = self._namespace_of(info, obj)
@@ -224,15 +266,19 @@ class Registry:
             old = await self._current(info, namespace, name, cached=from_cache)
             if requested_rv and requested_rv != old.metadata.resource_version:
                 raise errors.Conflict(errors.conflict_message(info.resource, name))
-            new = self._merge_update(strategy, old, obj, status=status)
+            new = self._merge_update(strategy, old, obj, subresource)
+            if self.write_check is not None and subresource != "status":
+                self.write_check(new)
             attrs = admission.Attributes(admission.UPDATE, info, namespace, name, new, old,
-                                         subresource="status" if status else "", dry_run=dry_run)
+                                         subresource=subresource, dry_run=dry_run)
             await self.admission.admit(attrs)
-            if not status:
+            if subresource != "status":
                 errs = strategy.forbidden_update(new, old) or strategy.validate_update(new, old) or \
                     strategy.validate(new)
-                if errs:
-                    raise _invalid(info, name, errs)
+            else:
+                errs = strategy.validate_status_update(new, old)
+            if errs:
+                raise _invalid(info, name, errs)
             await self.admission.validate(attrs)
             if dry_run:
                 new.metadata.resource_version = old.metadata.resource_version
@@ -246,8 +292,8 @@ class Registry:
                 raise errors.NotFound(errors.not_found_message(info.resource, name)) from None
         raise errors.Conflict(errors.conflict_message(info.resource, name))
 
-    def _merge_update(self, strategy: Strategy, old: Any, incoming: Any, *, status: bool) -> Any:
-        if status:
+    def _merge_update(self, strategy: Strategy, old: Any, incoming: Any, subresource: str) -> Any:
+        if subresource == "status":
             new = strategy.prepare_for_status_update(incoming, old)
             if incoming.metadata.managed_fields:  # the REST face recorded this status write's managers
                 new.metadata.ClearField("managed_fields")
@@ -271,7 +317,10 @@ class Registry:
             meta.deletion_grace_period_seconds = old_meta.deletion_grace_period_seconds
         if not meta.generate_name:
             meta.generate_name = old_meta.generate_name
-        strategy.prepare_for_update(new, old, self.config)
+        if subresource == "finalize":
+            strategy.prepare_for_finalize(new, old)
+        else:
+            strategy.prepare_for_update(new, old, self.config)
         return new
 
     async def _write_update(self, strategy: Strategy, old: Any, new: Any, *, from_cache: bool = False) -> Any:
@@ -279,14 +328,14 @@ class Registry:
         member = st.Store.member(new.metadata.namespace, new.metadata.name)
         old_rv = int(old.metadata.resource_version)
         meta = new.metadata
-        if meta.HasField("deletion_timestamp") and not meta.finalizers and not strategy.waits_for_grace(
-            new, meta.deletion_grace_period_seconds
-        ):
+        if meta.HasField("deletion_timestamp") and not meta.finalizers and not strategy.held(new) and \
+                not strategy.waits_for_grace(new, meta.deletion_grace_period_seconds):
             # The last finalizer is gone from an object being deleted: it goes now.
             rev = await self.store.delete(
                 info.kind, member, _bytes_without_rv(new), old_rv, _encode_attrs(strategy, new)
             )
             meta.resource_version = str(rev)
+            self._wrote(info.kind, rev)
             self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev, reason="finalized")
             return new
         if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
@@ -298,6 +347,7 @@ class Registry:
             _encode_attrs(strategy, old),
         )
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.updated", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return new
 
@@ -396,6 +446,21 @@ class Registry:
         old_attrs = _encode_attrs(strategy, obj)
         grace = strategy.grace_period(obj, requested, self.config)
         changed = False
+        if not meta.HasField("deletion_timestamp") and strategy.begin_termination(obj, float(int(self.clock()))):
+            # Upon the first delete a namespace turns Terminating and stays (its registry's Delete upstream).
+            finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy)
+            if finalizer and finalizer not in meta.finalizers:
+                meta.finalizers.append(finalizer)
+            rev = await self.store.update(
+                info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj), old_attrs
+            )
+            meta.resource_version = str(rev)
+            self.log.info("object.terminating", kind=info.kind, object=member.lstrip("/"), rv=rev)
+            return obj
+        if meta.HasField("deletion_timestamp") and strategy.held(obj):
+            if from_cache:
+                raise _Recheck()  # only the store may say it is still held
+            return obj  # its content is still being removed: the namespace goes when it is finalized
         if meta.HasField("deletion_timestamp"):
             # A second delete can only shorten the grace period.
             if meta.deletion_grace_period_seconds > grace:
@@ -419,6 +484,7 @@ class Registry:
                 info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj), old_attrs
             )
             meta.resource_version = str(rev)
+            self._wrote(info.kind, rev)
             self.log.debug("object.deleting", kind=info.kind, object=member.lstrip("/"), rv=rev, grace=grace)
             return obj
         if not meta.HasField("deletion_timestamp"):
@@ -426,6 +492,7 @@ class Registry:
             meta.deletion_grace_period_seconds = 0
         rev = await self.store.delete(info.kind, member, _bytes_without_rv(obj), old_rv, _encode_attrs(strategy, obj))
         meta.resource_version = str(rev)
+        self._wrote(info.kind, rev)
         self.log.debug("object.deleted", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 

@@ -13,6 +13,9 @@ import structlog
 from google.protobuf.message import DecodeError
 
 from apiserver import errors
+from apiserver.authn import Authenticator, UserInfo, current_user
+from apiserver.authz import ANONYMOUS, Attributes, Union
+from apiserver.authz.escalation import REQUEST_USER
 from apiserver.proxy import KubeletProxy
 from apiserver.registry import Registry
 from apiserver.storage import StreamEvent
@@ -60,12 +63,36 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], e: errors.ApiError
 
 
 class ApiService(api_pb2_grpc.APIServicer):
-    def __init__(self, registry: Registry, hub: WatchHub, bookmark_interval: float = 5.0) -> None:
+    def __init__(self, registry: Registry, hub: WatchHub, bookmark_interval: float = 5.0, *,
+                 authenticator: Authenticator | None = None, authorizer: Union | None = None) -> None:
         self.registry = registry
         self.hub = hub
         self.bookmark_interval = bookmark_interval
         self.proxy = KubeletProxy(registry)
+        self.authenticator = authenticator
+        self.authorizer = authorizer
+        """None: every call is allowed (AlwaysAllow) without working out who made it."""
         self.log = log.bind(component="apiserver")
+
+    def _user(self, context: Any) -> UserInfo:
+        """Who made the call: the user the interceptor authenticated its bearer token as (the token file's or a
+        ServiceAccount's; it refused a call without a valid one when there is a token file), else
+        system:anonymous."""
+        if self.authenticator is None:
+            return ANONYMOUS
+        return current_user() or ANONYMOUS
+
+    def _authorize(self, context: Any, verb: str, kind: str, namespace: str = "", name: str = "",
+                   subresource: str = "") -> None:
+        """Raise the 403 of a call its user may not make (the REST face's words: `pods "x" is forbidden: ...`)."""
+        if self.authorizer is None:
+            return
+        info = _kind(kind)
+        user = self._user(context)
+        REQUEST_USER.set(user)  # for RBAC's escalation check on role and binding writes
+        self.authorizer.check(Attributes(user, verb, namespace=namespace if info.namespaced else "",
+                                         api_group=info.group, api_version=info.version, resource=info.plural,
+                                         subresource=subresource, name=name))
 
     async def _run(self, context: grpc.aio.ServicerContext[Any, Any], coro: Any) -> Any:
         try:
@@ -87,14 +114,19 @@ class ApiService(api_pb2_grpc.APIServicer):
         except ValueError as e:
             raise errors.BadRequest(f"object: {e}") from None
 
-    def _create(self, request_object: api_pb2.Object, dry_run: bool) -> Any:
-        return self.registry.create(self._object(request_object), dry_run=dry_run)
+    def _check_object(self, context: Any, verb: str, obj: Any, subresource: str = "") -> None:
+        self._authorize(context, verb, obj.DESCRIPTOR.name, obj.metadata.namespace or "default", obj.metadata.name,
+                        subresource)
+
+    async def _create(self, context: Any, request_object: api_pb2.Object, dry_run: bool) -> Any:
+        obj = self._object(request_object)
+        # A create names no object (a POST to the collection upstream): its 403 says `pods is forbidden`.
+        self._authorize(context, "create", obj.DESCRIPTOR.name, obj.metadata.namespace or "default")
+        return await self.registry.create(obj, dry_run=dry_run)
 
     async def Create(self, request: api_pb2.CreateRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
-            obj = self._object(request.object)
-            created = await self.registry.create(obj, dry_run=request.dry_run)
-            return kinds.wrap(created)
+            return kinds.wrap(await self._create(context, request.object, request.dry_run))
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
@@ -104,7 +136,7 @@ class ApiService(api_pb2_grpc.APIServicer):
         async def go() -> api_pb2.CreateManyResponse:
             _at_most("objects", len(request.objects))
             results = await asyncio.gather(*(
-                _item(partial(self._create, o, request.dry_run)) for o in request.objects))
+                _item(partial(self._create, context, o, request.dry_run)) for o in request.objects))
             return api_pb2.CreateManyResponse(results=results)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
@@ -112,6 +144,7 @@ class ApiService(api_pb2_grpc.APIServicer):
     async def Get(self, request: api_pb2.GetRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
             info = _kind(request.kind)
+            self._authorize(context, "get", info.kind, request.namespace, request.name)
             return kinds.wrap(await self.registry.get(info.kind, request.namespace, request.name))
 
         return await self._run(context, go())  # type: ignore[no-any-return]
@@ -119,6 +152,7 @@ class ApiService(api_pb2_grpc.APIServicer):
     async def List(self, request: api_pb2.ListRequest, context: Any) -> api_pb2.ListResponse:
         async def go() -> api_pb2.ListResponse:
             info = _kind(request.kind)
+            self._authorize(context, "list", info.kind, request.namespace)
             flt = make_filter(info.kind, request.namespace, request.label_selector, request.field_selector)
             items, rev = await self.registry.list(info.kind, request.namespace, flt)
             return api_pb2.ListResponse(items=[kinds.wrap(o) for o in items], resource_version=str(rev))
@@ -127,23 +161,34 @@ class ApiService(api_pb2_grpc.APIServicer):
 
     async def Update(self, request: api_pb2.UpdateRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
-            return kinds.wrap(
-                await self.registry.update(self._object(request.object), status=False, dry_run=request.dry_run)
-            )
+            obj = self._object(request.object)
+            self._check_object(context, "update", obj)
+            return kinds.wrap(await self.registry.update(obj, status=False, dry_run=request.dry_run))
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
     async def UpdateStatus(self, request: api_pb2.UpdateRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
-            return kinds.wrap(
-                await self.registry.update(self._object(request.object), status=True, dry_run=request.dry_run)
-            )
+            obj = self._object(request.object)
+            self._check_object(context, "update", obj, "status")
+            return kinds.wrap(await self.registry.update(obj, status=True, dry_run=request.dry_run))
+
+        return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def Finalize(self, request: api_pb2.UpdateRequest, context: Any) -> api_pb2.Object:
+        async def go() -> api_pb2.Object:
+            obj = self._object(request.object)
+            if kinds.of_message(obj).kind != "Namespace":
+                raise errors.NotFound(f"the server could not find the requested resource: {request.object.kind} "
+                                      "has no finalize subresource")
+            return kinds.wrap(await self.registry.finalize(obj, dry_run=request.dry_run))
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
     async def Delete(self, request: api_pb2.DeleteRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
             info = _kind(request.kind)
+            self._authorize(context, "delete", info.kind, request.namespace, request.name)
             pre = request.preconditions
             obj = await self.registry.delete(
                 info.kind,
@@ -160,13 +205,14 @@ class ApiService(api_pb2_grpc.APIServicer):
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
-    def _bind(self, request: api_pb2.BindRequest) -> Any:
-        return self.registry.bind(request.namespace, request.name, request.node_name,
+    async def _bind(self, context: Any, request: api_pb2.BindRequest) -> Any:
+        self._authorize(context, "create", "Pod", request.namespace, request.name, "binding")
+        return await self.registry.bind(request.namespace, request.name, request.node_name,
                                   request.uid if request.HasField("uid") else None)
 
     async def Bind(self, request: api_pb2.BindRequest, context: Any) -> api_pb2.Object:
         async def go() -> api_pb2.Object:
-            return kinds.wrap(await self._bind(request))
+            return kinds.wrap(await self._bind(context, request))
 
         return await self._run(context, go())  # type: ignore[no-any-return]
 
@@ -175,7 +221,7 @@ class ApiService(api_pb2_grpc.APIServicer):
 
         async def go() -> api_pb2.BindManyResponse:
             _at_most("bindings", len(request.bindings))
-            results = await asyncio.gather(*(_item(partial(self._bind, b)) for b in request.bindings))
+            results = await asyncio.gather(*(_item(partial(self._bind, context, b)) for b in request.bindings))
             return api_pb2.BindManyResponse(results=results)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
@@ -193,6 +239,7 @@ class ApiService(api_pb2_grpc.APIServicer):
         self, request: api_pb2.LogsRequest, context: Any
     ) -> AsyncIterator[api_pb2.LogChunk]:
         try:
+            self._authorize(context, "get", "Pod", request.namespace, request.name, "log")
             stub, container = await self.proxy.stub_for(request.namespace, request.name, request.container)
         except errors.ApiError as e:
             await _abort(context, e)
@@ -208,6 +255,7 @@ class ApiService(api_pb2_grpc.APIServicer):
 
     async def Exec(self, request: api_pb2.ExecRequest, context: Any) -> api_pb2.ExecResponse:
         try:
+            self._authorize(context, "create", "Pod", request.namespace, request.name, "exec")
             stub, container = await self.proxy.stub_for(request.namespace, request.name, request.container)
         except errors.ApiError as e:
             await _abort(context, e)
@@ -229,6 +277,7 @@ class ApiService(api_pb2_grpc.APIServicer):
         if first is None:
             return
         try:
+            self._authorize(context, "create", "Pod", first.start.namespace, first.start.name, "exec")
             stub, container = await self.proxy.stub_for(first.start.namespace, first.start.name, first.start.container)
         except errors.ApiError as e:
             await _abort(context, e)
@@ -254,6 +303,7 @@ class ApiService(api_pb2_grpc.APIServicer):
         if first is None:
             return
         try:
+            self._authorize(context, "create", "Pod", first.namespace or "default", first.name, "portforward")
             stub = await self.proxy.stub_of(await self.registry.get("Pod", first.namespace or "default", first.name))
         except errors.ApiError as e:
             await _abort(context, e)
@@ -285,6 +335,7 @@ class ApiService(api_pb2_grpc.APIServicer):
     ) -> AsyncIterator[api_pb2.WatchResponse]:
         try:
             info = _kind(request.kind)
+            self._authorize(context, "watch", info.kind, request.namespace)
             flt = make_filter(info.kind, request.namespace, request.label_selector, request.field_selector)
             rv = request.resource_version
             if rv not in ("", "0") and not rv.isdigit():

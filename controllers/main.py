@@ -14,13 +14,16 @@ from typing import Any
 
 import structlog
 
+from controllers.clusterroleaggregation import ClusterRoleAggregationController
 from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.garbagecollector import GarbageCollector, collectable_kinds
 from controllers.job import JobController, TTLAfterFinishedController
+from controllers.namespace import NamespaceController
 from controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
+from controllers.resourcequota import ResourceQuotaController
 from controllers.rootcacertpublisher import RootCACertPublisher
 from controllers.serviceaccount import ServiceAccountsController
 from kubemu import config as cfg
@@ -41,8 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="kubemu-controllers",
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
-                    "lifecycle, taint-based eviction, garbage collection, pod GC, ServiceAccounts and the root CA "
-                    "publisher, leader-elected like kube-controller-manager.",
+                    "lifecycle, taint-based eviction, garbage collection, pod GC, namespace deletion, resource "
+                    "quota, ClusterRole aggregation, ServiceAccounts and the root CA publisher, leader-elected like "
+                    "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
                    help="apiserver gRPC address(es), comma-separated (default: the kubeconfig's, else 127.0.0.1:6443)")
@@ -86,7 +90,7 @@ class ControllerManager:
         self.rc: Informer[Any] = Informer(client.replication_controllers)
         extra: dict[str, Informer[Any]] = {
             "Deployment": Informer(client.deployments), "DaemonSet": Informer(client.daemon_sets),
-            "Job": Informer(client.jobs),
+            "Job": Informer(client.jobs), "ClusterRole": Informer(client.resource("ClusterRole")),
         }
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
@@ -97,6 +101,10 @@ class ControllerManager:
         for info in collectable_kinds():  # the collector watches every kind that can have owners
             if info.kind not in self.informers:
                 self.informers[info.kind] = Informer(client.resource(info.kind))
+        if "ResourceQuota" not in self.informers:
+            self.informers["ResourceQuota"] = Informer(client.resource("ResourceQuota"))
+        if "Namespace" not in self.informers:
+            self.informers["Namespace"] = Informer(client.namespaces)
         self.controllers: list[Any] = [
             DeploymentController(client, extra["Deployment"], self.rs, self.recorder),
             ReplicaSetController(client, "ReplicaSet", self.rs, self.pods, self.recorder),
@@ -109,6 +117,9 @@ class ControllerManager:
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
             ServiceAccountsController(client, self.namespaces, self.service_accounts),
+            ClusterRoleAggregationController(client, extra["ClusterRole"]),
+            ResourceQuotaController(client, config, self.informers),
+            NamespaceController(client, config, self.informers["Namespace"]),
         ]
         if root_ca:
             # The collector's ConfigMap informer (every kind with owners has one) serves the publisher too.

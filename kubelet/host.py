@@ -29,6 +29,7 @@ import structlog
 
 from kubelet.kubelet import Kubelet
 from kubelet.node_status import LeaseRenewer, NodeSpec, PodCidrs
+from kubelet.object_manager import PodObjects
 from kubelet.pod_worker import PodWorker
 from kubelet.server import KubeletService
 from kubemu.client.client import Client
@@ -74,12 +75,14 @@ class KubeletHost:
         gate = asyncio.Semaphore(REGISTRATION_CONCURRENCY)
         cidrs = PodCidrs(client)
         many = len(specs) > 1
+        self.objects = PodObjects(client)
+        """One watch per ConfigMap or Secret that a pod of any of the nodes references."""
         self.nodes: dict[str, Kubelet] = {}
         for spec, path in zip(specs, static_paths, strict=True):
             if spec.name in self.nodes:
                 raise ValueError(f'node "{spec.name}" given twice')
             self.nodes[spec.name] = Kubelet(client, spec, config, path, clock, on_registered=self._registered,
-                                            register_gate=gate, spread=many, cidrs=cidrs)
+                                            register_gate=gate, spread=many, cidrs=cidrs, objects=self.objects)
         self.leases = LeaseRenewer(config.node.lease_renew_interval_seconds)
         self.informer = node_pod_informer(client, self.nodes)
         self.informer.add_handler(self._on_pod, lambda old, new: self._on_pod(new), self._on_pod_deleted)
@@ -115,6 +118,7 @@ class KubeletHost:
         await self.informer.stop()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await asyncio.gather(*(node.stop() for node in self.nodes.values()), return_exceptions=True)
+        await self.objects.stop()
         if self.server is not None:
             await self.server.stop(0.5)
 

@@ -18,8 +18,10 @@ import structlog
 from kubelet import static_pods
 from kubelet.images import ImageCache
 from kubelet.node_status import NodeAgent, NodeSpec, PodCidrs, pod_cidr_for
+from kubelet.object_manager import PodObjects
 from kubelet.pod_worker import KubeletContext, PodWorker
-from kubelet.token import TokenManager
+from kubelet.token import Source, TokenError, TokenManager
+from kubelet.volumes import DEFAULT_MODE, FileProjection, MountError, Payload
 from kubemu.api.quantity import bytes_of
 from kubemu.client import errors
 from kubemu.client.client import Client
@@ -75,8 +77,13 @@ class Kubelet:
                  clock: Callable[[], float] = time.time, *,
                  on_registered: Callable[[Kubelet], Awaitable[None]] | None = None,
                  register_gate: asyncio.Semaphore | None = None, spread: bool = False,
-                 cidrs: PodCidrs | None = None) -> None:
+                 cidrs: PodCidrs | None = None, objects: PodObjects | None = None) -> None:
         self.client = client
+        self.owns_objects = objects is None
+        self.objects = objects if objects is not None else PodObjects(client)
+        self.tokens = TokenManager(client.service_accounts, clock)
+        """The node's ServiceAccount tokens (upstream's token manager), for the projected volumes."""
+        """The watches of the ConfigMaps and Secrets the pods reference (the host's, shared by its nodes)."""
         self.spec = spec
         self.config = config
         self.clock = clock
@@ -107,12 +114,24 @@ class Kubelet:
             node_name=spec.name, config=config, images=self.images, host_ip=spec.address,
             allocate_ip=self.ips.allocate, release_ip=self.ips.release, publish=self._publish,
             event=self._event, confirm_deletion=self._confirm_deletion, clock=clock, log_context=self.log_context,
-            tokens=TokenManager(client.service_accounts, clock),
+            objects=self.objects,
+            allocatable={"cpu": spec.cpu, "memory": spec.memory, "ephemeral-storage": spec.ephemeral_storage},
+            service_account_token=self._service_account_token,
         )
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    async def _service_account_token(self, pod: core_pb2.Pod,
+                                     projection: core_pb2.ServiceAccountTokenProjection) -> Payload:
+        """A projected serviceAccountToken source's file (the volumes' hook): the token manager's token for the pod,
+        asked for again when due, at the source's path."""
+        try:
+            tr = await self.tokens.token(pod, Source.of(projection))
+        except TokenError as e:
+            raise MountError(str(e)) from None
+        return {projection.path: FileProjection(tr.status.token.encode(), DEFAULT_MODE)}
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=f"{name}-{self.spec.name}",
@@ -147,6 +166,8 @@ class Kubelet:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for w in list(self.workers.values()) + list(self.static_workers.values()):
             await w.abandon()
+        if self.owns_objects:
+            await self.objects.stop()
 
     def find(self, namespace: str, name: str) -> PodWorker | None:
         key = f"{namespace}/{name}"

@@ -8,20 +8,30 @@ import contextvars
 import functools
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from kubelet import images, token
+from kubelet import images
+from kubelet.object_manager import ObjectError, PodObjects
 from kubelet.prober.prober import ProbeTarget
 from kubelet.prober.results import Result, ResultsManager, Update
 from kubelet.prober.worker import start_probes
 from kubelet.runtime.fs import ContainerFS, Mount, Volume, image_root
 from kubelet.runtime.shell import ShellContext, run_command
 from kubelet.status import get_phase, is_sidecar, set_conditions
-from kubelet.token import TokenManager
+from kubelet.volumes import (
+    MountError,
+    Payload,
+    VolumeContext,
+    field_path_value,
+    is_api_volume,
+    payload,
+    resource_field_value,
+    write_payload,
+)
 from kubemu.api.quantity import bytes_of
 from kubemu.api.serialization import set_time
 from kubemu.config import ClusterConfig
@@ -36,11 +46,15 @@ TERMINATION_DELAY = ANNOTATION_PREFIX + "termination-delay"
 MEMORY = ANNOTATION_PREFIX + "memory"
 CRASH_AFTER = ANNOTATION_PREFIX + "crash-after"
 READY_AFTER = ANNOTATION_PREFIX + "ready-after"
-TOKEN_SYNC_PERIOD = 60.0
-"""--sync-frequency: how often, at most, the projected ServiceAccount tokens are looked at (scaled by profile)."""
 
 
 _bytes = functools.lru_cache(maxsize=1024)(bytes_of)
+_DETACHED: set[asyncio.Future[None]] = set()
+"""Side tasks that must outlive the worker that started them (kept referenced until done)."""
+CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
+MOUNT_RETRY_INITIAL_SECONDS = 0.5
+MOUNT_RETRY_MAX_SECONDS = 122.0
+"""The volume manager's retry back-off: 500 ms doubling to 2m2s (exponentialbackoff's durations upstream)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -116,6 +130,8 @@ class ContainerRecord:
     available_at: float = 0.0
     """Before this time the process is still warming up: probes fail (sim.kubemu.io/ready-after)."""
     container_id: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    """The environment this run of the container started with (made once per start, as the runtime's config)."""
     clock: Callable[[], float] = time.time
 
     @property
@@ -160,8 +176,15 @@ class KubeletContext:
     nodes has no single node to bind process-wide."""
     probe_results: ResultsManager = field(default_factory=ResultsManager)
     """The node's probe results: probe workers publish to it, each pod worker consumes its own pod's updates."""
-    tokens: TokenManager | None = None
-    """The node's ServiceAccount token manager (kubelet/token.py); None: projected tokens are not written."""
+    objects: PodObjects | None = None
+    """The ConfigMaps and Secrets the pods reference, watched through the apiserver (None: a kubelet without one
+    finds none)."""
+    allocatable: Mapping[str, str] = field(default_factory=dict)
+    """The node's allocatable resources: the downward API's value of a limit a container does not set."""
+    service_account_token: Callable[[core_pb2.Pod, core_pb2.ServiceAccountTokenProjection],
+                                    Coroutine[Any, Any, Payload]] | None = None
+    """The files of a projected serviceAccountToken source: the TokenRequest API's token for the pod at its path
+    (kubelet.py's, from kubelet/token.py's token manager); None writes nothing."""
 
 
 class PodWorker:
@@ -172,6 +195,10 @@ class PodWorker:
         self.static = static
         self.wake = asyncio.Event()
         self.volumes = {v.name: Volume(v.name) for v in pod.spec.volumes}
+        self.api_volumes = [v.name for v in pod.spec.volumes if is_api_volume(v)]
+        """configMap, secret, downwardAPI and projected volumes: filled before the containers start, refreshed
+        every sync period, mounted read-only."""
+        self._next_volume_sync = 0.0
         self.records: dict[str, ContainerRecord] = {}
         for c in pod.spec.init_containers:
             self.records[c.name] = ContainerRecord(c, True, self._container_fs(c), clock=ctx.clock)
@@ -221,6 +248,9 @@ class PodWorker:
         return f"{self.pod.metadata.namespace}/{self.pod.metadata.name}"
 
     def start(self) -> None:
+        if self.ctx.objects is not None and not self.static:
+            # Static pods cannot reference API objects (upstream's kubelet does not support it).
+            self.ctx.objects.register(self.pod, self.wake.set)
         self._task = asyncio.create_task(self._run(), name=f"pod-{self.key}", context=self._context())
 
     def update(self, pod: core_pb2.Pod) -> None:
@@ -266,16 +296,22 @@ class PodWorker:
         try:
             now = self.ctx.clock()
             self.start_time = now
-            self.pod_ip = self.ctx.allocate_ip()
-            self.sandbox_ready = True
             self._running = True
             self.log.info("pod.started", static=self.static)
-            await self._project_tokens()
+            if self.api_volumes:
+                # The volumes come before the sandbox (kubelet.SyncPod waits for them before the runtime's
+                # SyncPod): no IP and PodReadyToStartContainers False until they are set up.
+                self._publish()
+                await self._mount_volumes()
+            self.pod_ip = self.ctx.allocate_ip()
+            self.sandbox_ready = True
             self._publish()
             while True:
                 if self.terminating or self.pod.metadata.HasField("deletion_timestamp"):
                     await self._terminate_all()
                     return
+                if self.api_volumes and self.ctx.clock() >= self._next_volume_sync:
+                    await self._refresh_volumes()
                 self._sync()
                 self._publish()
                 timeout = None
@@ -289,46 +325,100 @@ class PodWorker:
                 now = self.ctx.clock()
                 self._timers = [t for t in self._timers if t > now]
         finally:
+            if self.ctx.objects is not None and not self.static:
+                self._spawn_detached(self.ctx.objects.unregister(self.pod))
             if self._probe_results is not None:
                 self._probe_results.cancel()
             self.ctx.probe_results.remove_pod(self.pod.metadata.uid)
-            if self.ctx.tokens is not None:
-                self.ctx.tokens.forget(self.pod.metadata.uid)
             if self._abandon_reason is None:  # abandon() logs once the containers' processes are gone too
                 self._stopped("abandoned")
             if self.pod_ip:
                 self.ctx.release_ip(self.pod_ip)
             self.finished.set()
 
-    # -- ServiceAccount tokens (kubelet/token.py) ---------------------------------------------------
+    @staticmethod
+    def _spawn_detached(coro: Coroutine[Any, Any, None]) -> None:
+        """A side task that outlives the worker (the worker's own are cancelled with it)."""
+        task = asyncio.ensure_future(coro)
+        _DETACHED.add(task)
+        task.add_done_callback(_DETACHED.discard)
 
-    async def _project_tokens(self) -> None:
-        """Write the projected volumes' ServiceAccount tokens before any container starts, then keep them fresh.
-        A static pod has none: the apiserver gives no credentials to a pod it did not admit."""
-        if self.ctx.tokens is None or self.static or next(token.token_sources(self.pod), None) is None:
-            return
-        await self._write_tokens(self.ctx.tokens)
-        self._spawn(self._renew_tokens(self.ctx.tokens))
+    # -- volumes ----------------------------------------------------------------------------------
 
-    async def _write_tokens(self, tokens: TokenManager) -> None:
-        try:
-            await tokens.project(self.pod, {name: vol.fs for name, vol in self.volumes.items()})
-        except token.TokenError as e:
-            self.log.warning("token.failed", volume=e.volume, error=str(e))
-            await self._pod_event("Warning", "FailedMount", str(e))
+    def _volume_context(self) -> VolumeContext:
+        # Static pods cannot reference API objects (upstream's kubelet does not support it): none are found.
+        objects = None if self.static else self.ctx.objects
 
-    async def _renew_tokens(self, tokens: TokenManager) -> None:
-        """Rewrite the tokens when the manager says one is due, checking at least every sync period."""
-        period = self.ctx.config.scaled(TOKEN_SYNC_PERIOD)
-        while not self.finished.is_set() and not self.terminating:
-            due = tokens.next_refresh(self.pod)
-            delay = period if due is None else min(period, max(1.0, due - self.ctx.clock()))
+        async def config_map(namespace: str, name: str) -> core_pb2.ConfigMap:
+            if objects is None:
+                raise ObjectError(f'configmap "{name}" not found', not_found=True)
+            return await objects.config_map(namespace, name)
+
+        async def secret(namespace: str, name: str) -> core_pb2.Secret:
+            if objects is None:
+                raise ObjectError(f'secret "{name}" not found', not_found=True)
+            return await objects.secret(namespace, name)
+
+        token = self.ctx.service_account_token
+        pod = self.pod
+
+        async def service_account_token(src: core_pb2.ServiceAccountTokenProjection) -> Payload:
+            return await token(pod, src) if token is not None else {}
+
+        return VolumeContext(self.pod, config_map, secret, self.ctx.allocatable,
+                             service_account_token if token is not None else None)
+
+    async def _set_up_volumes(self) -> list[tuple[str, str]]:
+        """Make every API volume's files again and swap them in; the (volume, reason) of those that failed (a
+        failed volume keeps what it had)."""
+        ctx = self._volume_context()
+        failed: list[tuple[str, str]] = []
+        for vol in self.pod.spec.volumes:
+            if vol.name not in self.api_volumes:
+                continue
             try:
-                await asyncio.wait_for(self.finished.wait(), delay)
+                files = await payload(vol, ctx)
+            except MountError as e:
+                failed.append((vol.name, str(e)))
+                continue
+            self.volumes[vol.name].fs = write_payload(files)
+        return failed
+
+    async def _failed_mount(self, failed: list[tuple[str, str]]) -> None:
+        for name, reason in failed:
+            message = f'MountVolume.SetUp failed for volume "{name}" : {reason}'
+            self.log.info("volume.mount_failed", volume=name, reason=reason)
+            await self.ctx.event(self.pod, "Warning", "FailedMount", message)
+
+    async def _mount_volumes(self) -> None:
+        """WaitForAttachAndMount: the containers start once every API volume is set up. Until then the pod stays
+        ContainerCreating, a FailedMount event names each failure, and the mount is retried with upstream's
+        back-off (0.5 s doubling to 2m2s, scaled by the profile), or at once when a referenced object changes."""
+        delay = MOUNT_RETRY_INITIAL_SECONDS
+        while True:
+            if self.terminating or self.pod.metadata.HasField("deletion_timestamp"):
                 return
+            failed = await self._set_up_volumes()
+            if not failed:
+                self._next_volume_sync = self.ctx.clock() + self.ctx.config.node.sync_frequency_seconds
+                self._timers.append(self._next_volume_sync)
+                return
+            await self._failed_mount(failed)
+            self._publish()
+            try:
+                await asyncio.wait_for(self.wake.wait(), delay)
             except TimeoutError:
                 pass
-            await self._write_tokens(tokens)
+            self.wake.clear()
+            delay = min(delay * 2, max(self.ctx.config.scaled(MOUNT_RETRY_MAX_SECONDS), MOUNT_RETRY_INITIAL_SECONDS))
+
+    async def _refresh_volumes(self) -> None:
+        """The periodic sync: the API volumes follow their ConfigMaps, Secrets and the pod's own metadata."""
+        failed = await self._set_up_volumes()
+        if failed:
+            await self._failed_mount(failed)
+        self._next_volume_sync = self.ctx.clock() + self.ctx.config.node.sync_frequency_seconds
+        self._timers.append(self._next_volume_sync)
 
     def _stopped(self, reason: str) -> None:
         """`pod.stopped`: every container of the pod has stopped for good (not a restart). Once per worker."""
@@ -417,32 +507,103 @@ class PodWorker:
         for m in c.volume_mounts:
             vol = self.volumes.get(m.name)
             if vol is not None:
-                mounts[m.mount_path] = Mount(vol, read_only=m.read_only, sub_path=m.sub_path)
+                read_only = m.read_only or m.name in self.api_volumes
+                mounts[m.mount_path] = Mount(vol, read_only=read_only, sub_path=m.sub_path)
         return ContainerFS(image_root(self.pod.spec.hostname or self.pod.metadata.name), mounts)
 
-    def _env(self, c: core_pb2.Container) -> dict[str, str]:
-        env: dict[str, str] = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                               "HOSTNAME": self.pod.metadata.name}
+    def _field_value(self, path: str) -> str:
+        """podFieldSelectorRuntimeValue: a fieldRef's value for an env var."""
         fields = {
-            "metadata.name": self.pod.metadata.name,
-            "metadata.namespace": self.pod.metadata.namespace,
-            "metadata.uid": self.pod.metadata.uid,
             "spec.nodeName": self.ctx.node_name,
             "spec.serviceAccountName": self.pod.spec.service_account_name,
             "status.podIP": self.pod_ip,
+            "status.podIPs": self.pod_ip,
             "status.hostIP": self.ctx.host_ip,
+            "status.hostIPs": self.ctx.host_ip,
         }
-        for e in c.env:
-            if e.HasField("value_from") and e.value_from.HasField("field_ref"):
-                path = e.value_from.field_ref.field_path
-                if path.startswith("metadata.labels['"):
-                    env[e.name] = self.pod.metadata.labels.get(path[len("metadata.labels['"):-2], "")
-                elif path.startswith("metadata.annotations['"):
-                    env[e.name] = self.pod.metadata.annotations.get(path[len("metadata.annotations['"):-2], "")
-                else:
-                    env[e.name] = fields.get(path, "")
+        if path in fields:
+            return fields[path]
+        try:
+            return field_path_value(self.pod, path)
+        except MountError:
+            return ""
+
+    async def _key_ref(self, kind: str, name: str, key: str, optional: bool,
+                       cache: dict[tuple[str, str], Mapping[str, bytes] | None]) -> bytes | None:
+        """The value of a configMapKeyRef or secretKeyRef; None when an optional reference finds nothing. Raises
+        ObjectError with upstream's message otherwise."""
+        data = await self._object_data(kind, name, optional, cache)
+        if data is None:
+            return None
+        if key not in data:
+            if optional:
+                return None
+            label = "ConfigMap" if kind == "configmap" else "Secret"
+            raise ObjectError(f"couldn't find key {key} in {label} {self.pod.metadata.namespace}/{name}",
+                              not_found=False)
+        return data[key]
+
+    async def _object_data(self, kind: str, name: str, optional: bool,
+                           cache: dict[tuple[str, str], Mapping[str, bytes] | None]) -> Mapping[str, bytes] | None:
+        """A referenced ConfigMap's data (as bytes) or Secret's data, read once per container start."""
+        if (kind, name) in cache:
+            return cache[(kind, name)]
+        ns, objects = self.pod.metadata.namespace, self.ctx.objects
+        data: Mapping[str, bytes] | None
+        try:
+            if objects is None or self.static:
+                raise ObjectError(f'{kind} "{name}" not found', not_found=True)
+            if kind == "configmap":
+                data = {k: v.encode() for k, v in (await objects.config_map(ns, name)).data.items()}
             else:
+                data = dict((await objects.secret(ns, name)).data)
+        except ObjectError as e:
+            if not (e.not_found and optional):
+                raise
+            data = None
+        cache[(kind, name)] = data
+        return data
+
+    async def _make_env(self, c: core_pb2.Container) -> dict[str, str]:
+        """makeEnvironmentVariables: envFrom first (each key with its prefix), then env, whose entries override
+        them; `$(VAR)` in a value expands to what is defined before it. Raises ObjectError when a referenced
+        ConfigMap, Secret or key is missing and not optional (the container's CreateContainerConfigError)."""
+        env: dict[str, str] = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                               "HOSTNAME": self.pod.metadata.name}
+        cache: dict[tuple[str, str], Mapping[str, bytes] | None] = {}
+        for ef in c.env_from:
+            if ef.HasField("config_map_ref"):
+                data = await self._object_data("configmap", ef.config_map_ref.name, ef.config_map_ref.optional,
+                                               cache)
+            elif ef.HasField("secret_ref"):
+                data = await self._object_data("secret", ef.secret_ref.name, ef.secret_ref.optional, cache)
+            else:
+                continue
+            # Keys are taken as they are: with RelaxedEnvironmentVariableValidation (GA) the kubelet no longer
+            # skips names that are not C identifiers.
+            for k, v in (data or {}).items():
+                env[ef.prefix + k] = v.decode(errors="replace")
+        for e in c.env:
+            if e.value or not e.HasField("value_from"):
                 env[e.name] = _expand(e.value, env)
+                continue
+            src = e.value_from
+            if src.HasField("field_ref"):
+                env[e.name] = self._field_value(src.field_ref.field_path)
+            elif src.HasField("resource_field_ref"):
+                try:
+                    env[e.name] = resource_field_value(self.pod, src.resource_field_ref, c.name, self.ctx.allocatable)
+                except MountError:
+                    env[e.name] = ""
+            elif src.HasField("config_map_key_ref") or src.HasField("secret_key_ref"):
+                kind = "configmap" if src.HasField("config_map_key_ref") else "secret"
+                ref = src.config_map_key_ref if kind == "configmap" else src.secret_key_ref
+                value = await self._key_ref(kind, ref.name, ref.key, ref.optional, cache)
+                if value is None:
+                    continue
+                env[e.name] = value.decode(errors="replace")
+            else:
+                env[e.name] = ""
         return env
 
     def _waiting_reason(self) -> str:
@@ -488,6 +649,18 @@ class PodWorker:
             elif policy != "Always":
                 await self.ctx.event(self.pod, "Normal", "Pulled",
                                      f'Container image "{c.image}" already present on machine')
+            try:
+                env = await self._make_env(c)
+            except ObjectError as e:
+                # generateContainerConfig failed: the container waits, and is tried again on the pod worker's
+                # back-off, or at once when a referenced object changes.
+                rec.state, rec.reason, rec.message = "waiting", CREATE_CONTAINER_CONFIG_ERROR, e.message
+                self.log.info("container.config_error", container=c.name, error=e.message)
+                await self.ctx.event(self.pod, "Warning", "Failed", f"Error: {e.message}")
+                self._publish()
+                rec.backoff_until = self.ctx.clock() + self.ctx.config.pod.crash_loop_backoff_initial_seconds
+                self._timers.append(rec.backoff_until)
+                return
             if rec.ever_started:
                 rec.restart_count += 1
                 rec.previous_logs, rec.previous_log_times = rec.logs, rec.log_times
@@ -495,6 +668,7 @@ class PodWorker:
             if rec.terminated is not None:
                 rec.last_terminated = rec.terminated
             rec.terminated = None
+            rec.env = env
             rec.container_id = "kubemu://" + secrets.token_hex(32)
             await self.ctx.event(self.pod, "Normal", "Created", f"Created container: {c.name}")
             rec.state, rec.reason, rec.message = "running", "", ""
@@ -527,7 +701,7 @@ class PodWorker:
         return ProbeTarget(
             pod_uid=self.pod.metadata.uid, pod_name=self.pod.metadata.name, pod_ip=self.pod_ip, container=rec,
             container_id=rec.container_id, available_at=rec.available_at, started=rec.started_event,
-            env=lambda: self._env(rec.spec), clock=self.ctx.clock, event=self._pod_event,
+            env=lambda: rec.env, clock=self.ctx.clock, event=self._pod_event,
         )
 
     async def _pod_event(self, type: str, reason: str, message: str) -> None:
@@ -597,9 +771,10 @@ class PodWorker:
 
     async def _run_process(self, rec: ContainerRecord) -> None:
         c = rec.spec
-        argv = list(c.command) + list(c.args)
+        # $(VAR) in command and args expands to the container's environment (ExpandContainerCommandAndArgs).
+        argv = [_expand(a, rec.env) for a in list(c.command) + list(c.args)]
         ctx = ShellContext(
-            fs=rec.fs, env=self._env(c), stdout=rec.append_log, now=self.ctx.clock,
+            fs=rec.fs, env=dict(rec.env), stdout=rec.append_log, now=self.ctx.clock,
             hostname=self.pod.spec.hostname or self.pod.metadata.name,
             cwd=c.working_dir or "/", unknown_command=self._unknown_command,
         )

@@ -127,7 +127,7 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"cannot exec in a stopped container: container {rec.name} is not running")
         out: list[str] = []
-        ctx = ShellContext(fs=rec.fs, env=worker._env(rec.spec), stdout=out.append, now=worker.ctx.clock,
+        ctx = ShellContext(fs=rec.fs, env=dict(rec.env), stdout=out.append, now=worker.ctx.clock,
                            hostname=worker.pod.metadata.name)
         code = await run_command(list(request.command), ctx)
         return api_pb2.ExecResponse(output=out, exit_code=code)
@@ -155,7 +155,7 @@ class KubeletService(api_pb2_grpc.KubeletServicer):
                 break
             message = await anext(aiter(request_iterator), None)
         output: asyncio.Queue[str | None] = asyncio.Queue()
-        ctx = ShellContext(fs=rec.fs, env=worker._env(rec.spec), stdout=output.put_nowait, now=worker.ctx.clock,
+        ctx = ShellContext(fs=rec.fs, env=dict(rec.env), stdout=output.put_nowait, now=worker.ctx.clock,
                            hostname=worker.pod.metadata.name)
 
         async def run() -> int:

@@ -1,6 +1,7 @@
 """ServiceAccount tokens for the pods of a node, as upstream's pkg/kubelet/token: each projected volume's
 `serviceAccountToken` source is a token the kubelet asks the TokenRequest API for, bound to the pod, cached and
-asked for again before 80% of its lifetime has passed (or after a day), and written at its path in the volume."""
+asked for again before 80% of its lifetime has passed (or after a day); the volume's periodic sync
+(kubelet/volumes.py, through kubelet.py) writes it at its path."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 
 import structlog
 
-from kubelet.runtime.fs import FileSystem, normpath
 from kubemu.api.serialization import time_value
 from kubemu.client.client import ServiceAccountClient
 from kubemu.pb import authentication_pb2, core_pb2
@@ -29,33 +29,35 @@ DEFAULT_EXPIRATION_SECONDS = 3600
 
 
 class TokenError(Exception):
-    """The token of a projected source could not be had; the message is the kubelet's FailedMount words."""
+    """The token of a projected source could not be had; the message is the kubelet's reason (what follows
+    `MountVolume.SetUp failed for volume "v" : `)."""
 
-    def __init__(self, volume: str, why: str) -> None:
-        super().__init__(f'MountVolume.SetUp failed for volume "{volume}" : failed to fetch token: {why}')
-        self.volume = volume
+    def __init__(self, why: str) -> None:
+        super().__init__(f"failed to fetch token: {why}")
 
 
 @dataclass(frozen=True)
 class Source:
-    """One serviceAccountToken source of one projected volume of a pod."""
+    """One serviceAccountToken source of a projected volume."""
 
-    volume: str
     path: str
     audience: str
     expiration_seconds: int
+
+    @classmethod
+    def of(cls, projection: core_pb2.ServiceAccountTokenProjection) -> Source:
+        seconds = projection.expiration_seconds if projection.HasField("expiration_seconds") else \
+            DEFAULT_EXPIRATION_SECONDS
+        return cls(projection.path, projection.audience, seconds)
 
 
 def token_sources(pod: core_pb2.Pod) -> Iterator[Source]:
     """The serviceAccountToken sources of the pod's projected volumes, in order."""
     for volume in pod.spec.volumes:
-        if not volume.HasField("projected"):
-            continue
-        for source in volume.projected.sources:
-            if source.HasField("service_account_token"):
-                t = source.service_account_token
-                yield Source(volume.name, t.path, t.audience,
-                             t.expiration_seconds if t.HasField("expiration_seconds") else DEFAULT_EXPIRATION_SECONDS)
+        if volume.HasField("projected"):
+            for source in volume.projected.sources:
+                if source.HasField("service_account_token"):
+                    yield Source.of(source.service_account_token)
 
 
 class TokenManager:
@@ -86,6 +88,7 @@ class TokenManager:
     async def token(self, pod: core_pb2.Pod, source: Source) -> authentication_pb2.TokenRequest:
         """The cached token for the source, or a new one when there is none or it is due; a failed renewal of a
         token that has not expired yet keeps the old one, as upstream."""
+        self._cleanup()
         key = self._key(pod, source)
         cached = self._cache.get(key)
         if cached is not None and not self.requires_refresh(cached):
@@ -103,10 +106,10 @@ class TokenManager:
                 log.warning("token.refresh_failed", pod=f"{pod.metadata.namespace}/{pod.metadata.name}",
                             error=str(e))
                 return cached
-            raise TokenError(source.volume, getattr(e, "message", None) or str(e)) from e
+            raise TokenError(getattr(e, "message", None) or str(e)) from e
         self._cache[key] = tr
         log.info("token.fetched", pod=f"{pod.metadata.namespace}/{pod.metadata.name}",
-                 serviceaccount=pod.spec.service_account_name, volume=source.volume)
+                 serviceaccount=pod.spec.service_account_name, path=source.path)
         return tr
 
     def next_refresh(self, pod: core_pb2.Pod) -> float | None:
@@ -119,28 +122,9 @@ class TokenManager:
         for key in [k for k in self._cache if k[4] == pod_uid]:
             del self._cache[key]
 
-    async def project(self, pod: core_pb2.Pod, volumes: dict[str, FileSystem]) -> None:
-        """Write every serviceAccountToken source of the pod at its path in its volume (`volumes` by name);
-        raises TokenError for the first one that cannot be had (the others are still written)."""
-        failed: TokenError | None = None
-        for source in token_sources(pod):
-            fs = volumes.get(source.volume)
-            if fs is None:
-                continue
-            try:
-                tr = await self.token(pod, source)
-            except TokenError as e:
-                failed = failed or e
-                continue
-            write_file(fs, source.path, tr.status.token.encode())
-        if failed is not None:
-            raise failed
-
-
-def write_file(fs: FileSystem, path: str, data: bytes) -> None:
-    """`data` at `path` (relative to the volume's root) with its folders, replacing what was there."""
-    full = normpath(path, "/")
-    parent = full.rsplit("/", 1)[0] or "/"
-    if parent != "/":
-        fs.mkdir(parent, parents=True)
-    fs.write(full, data)
+    def _cleanup(self) -> None:
+        """Drop the tokens that have expired (upstream's manager does so every minute): their pods are gone or have
+        newer ones."""
+        now = self.clock()
+        for key in [k for k, tr in self._cache.items() if time_value(tr.status.expiration_timestamp) <= now]:
+            del self._cache[key]

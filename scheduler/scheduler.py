@@ -551,12 +551,7 @@ class Scheduler:
             node, victims, pmsg = preemption_candidates(pod, snapshot, decision.statuses, self.framework)
             if node is not None:
                 for v in victims:
-                    await self.recorder.event(v, "Normal", "Preempted",
-                                              f"Preempted by pod {pod.metadata.uid} on node {node}")
-                    try:
-                        await self.client.pods.delete(v.metadata.name, v.metadata.namespace, uid=v.metadata.uid)
-                    except errors.NotFound:
-                        pass
+                    await self._preempt(pod, v, node)
                 nominated = node
                 self.nominated[pod_key(pod)] = (node, pod)
                 self.log.info("pod.preempting", pod=pod_key(pod), node=node,
@@ -569,6 +564,33 @@ class Scheduler:
         self.log.info("pod.unschedulable", pod=pod_key(pod), message=message)
         await self._set_unschedulable(pod, message, nominated)
         await self.recorder.event(pod, "Warning", "FailedScheduling", message)
+
+    async def _preempt(self, preemptor: core_pb2.Pod, victim: core_pb2.Pod, node: str) -> None:
+        """DefaultPreemption's PreemptPod: the victim gets the DisruptionTarget condition, then is deleted (with its
+        grace period: the kubelet stops it), and an Event says who took its place."""
+        message = f"{preemptor.spec.scheduler_name or SCHEDULER_NAME}: preempting to accommodate a higher priority pod"
+
+        async def mark() -> None:
+            cur = await self.client.pods.get(victim.metadata.name, victim.metadata.namespace)
+            if cur.metadata.uid != victim.metadata.uid:
+                return
+            cond = next((c for c in cur.status.conditions if c.type == "DisruptionTarget"), None)
+            if cond is None:
+                cond = cur.status.conditions.add(type="DisruptionTarget")
+            if (cond.status, cond.reason, cond.message) == ("True", "PreemptionByScheduler", message):
+                return
+            if cond.status != "True":
+                set_time(cond.last_transition_time, float(int(self.clock())))
+            cond.status, cond.reason, cond.message = "True", "PreemptionByScheduler", message
+            await self.client.pods.update_status(cur)
+
+        try:
+            await retry_on_conflict(mark)
+            await self.client.pods.delete(victim.metadata.name, victim.metadata.namespace, uid=victim.metadata.uid)
+        except (errors.NotFound, errors.Conflict):
+            return  # gone, or replaced by another pod of that name, meanwhile
+        await self.recorder.event(victim, "Normal", "Preempted",
+                                  f"Preempted by pod {preemptor.metadata.uid} on node {node}")
 
     def _victims_terminating(self, pod: core_pb2.Pod, snapshot: Snapshot) -> str:
         entry = self.nominated.get(pod_key(pod))

@@ -421,7 +421,8 @@ def oracle(peer: Peer, create: str, api_version: str, kind: str, prefix: list[in
     return out
 
 
-EMBEDDED = {"LocalObjectReference", "ProbeHandler", "VolumeSource", "EphemeralContainerCommon"}
+EMBEDDED = {"LocalObjectReference", "ProbeHandler", "VolumeSource", "EphemeralContainerCommon",
+            "PersistentVolumeSource", "IngressRuleValue"}
 """Go structs embedded inline: their fields are their parent's in JSON."""
 RENAMED = {"ReportingController": "reportingComponent", "DoNotUseExternalID": "externalID",
            "DeprecatedServiceAccount": "serviceAccount", "LastTerminationState": "lastState", "APIVersion":
@@ -451,9 +452,11 @@ def every_field_objects(namespace: str) -> Iterator[tuple[kinds.KindInfo, dict[s
     for info in kinds.all_kinds():
         for i, obj in enumerate(ef._variants(info)):
             doc = json.loads(json.dumps(to_dict(obj)).replace('"NS"', json.dumps(namespace)))
-            doc["metadata"]["name"] = f"lp-{info.kind.lower()}-{i}"
+            if info.kind not in ef.NAMED_BY_VALUE:
+                doc["metadata"]["name"] = f"lp-{info.kind.lower()}-{i}"
             if not info.namespaced:
-                doc["metadata"]["name"] = f"{namespace}-{info.kind.lower()}-{i}"
+                if info.kind not in ef.NAMED_BY_VALUE:
+                    doc["metadata"]["name"] = f"{namespace}-{info.kind.lower()}-{i}"
                 doc["metadata"].pop("namespace", None)
             else:
                 doc["metadata"]["namespace"] = namespace
@@ -481,6 +484,10 @@ def minimal_objects(namespace: str) -> Iterator[tuple[kinds.KindInfo, dict[str, 
         yield info, {"apiVersion": info.api_version, "kind": kind,
                      "metadata": {"name": f"lp-minimal-{kind.lower()}", "namespace": namespace}, "spec": spec}
 
+
+ANSWERED_NOT_STORED = {"LimitRange"}
+"""Namespaced kinds created with a dry run, like the cluster-scoped ones: a stored LimitRange would default the
+resources of the minimal pods that follow it."""
 
 _NEEDS_OTHER_OBJECTS = ("priorityClassName", "priority", "preemptionPolicy", "runtimeClassName", "overhead")
 
@@ -536,12 +543,15 @@ def main() -> None:
                                              "metadata": {"name": namespace}})
     learner = Learner()
     records: dict[str, tuple[bytes, Any]] = {}
+    created: list[str] = []
     try:
-        peer.json("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
-                  {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+        # The pods need it before the service account controller may have made it (409 when it has).
+        peer.call("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                  json.dumps({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}).encode())
         for info, doc in [*every_field_objects(namespace), *minimal_objects(namespace)]:
             coll = collection(info, namespace)
-            dry = "" if info.namespaced else "?dryRun=All"
+            stored = info.namespaced and info.kind not in ANSWERED_NOT_STORED
+            dry = "" if stored else "?dryRun=All"
             for _ in range(30):
                 code, out = peer.call("POST", coll + dry, json.dumps(doc).encode())
                 if code < 300 or not _drop_rejected(doc, out.decode(errors="replace")):
@@ -550,24 +560,30 @@ def main() -> None:
                 print(f"skip {info.kind} {doc['metadata']['name']}: {out[:300]!r}", file=sys.stderr)
                 continue
             name = doc["metadata"]["name"]
-            if info.namespaced:
+            if stored:
                 item = f"{coll}/{name}"
+                created.append(item)
                 got_json = peer.json("GET", item)
                 _, got_pb = peer.call("GET", item, accept=PROTOBUF)
             else:
-                # A cluster-scoped object is answered, not stored: one dry run per encoding (uid and times differ).
+                # A cluster-scoped object (or a LimitRange) is answered, not stored: one dry run per encoding (uid
+                # and times differ).
                 got_json = json.loads(out)
                 _, got_pb = peer.call("POST", coll + dry, json.dumps(doc).encode(), accept=PROTOBUF)
             defn = defn_of(info.api_version, info.kind)
             learner.samples.append((defn, got_json, coll))
             learner.learn(defn, got_json, unwrap(got_pb), len(learner.samples) - 1, [])
-            if info.namespaced:  # a cluster-scoped one's two answers differ in uid and times
+            if stored:  # a dry run's two answers differ in uid and times
                 records.setdefault(info.kind, (got_pb, copy.deepcopy(got_json)))
-            if info.namespaced and "status" in props(defn):
+            if stored and "status" in props(defn):
                 status = _status_of(info, namespace)
                 if status:
-                    got_json["status"] = status
-                    code, out = peer.call("PUT", item + "/status", json.dumps(got_json).encode())
+                    for _ in range(5):  # a controller may write the object between the read and the write
+                        got_json["status"] = status
+                        code, out = peer.call("PUT", item + "/status", json.dumps(got_json).encode())
+                        if code != 409:
+                            break
+                        got_json = peer.json("GET", item)
                     if code < 300:
                         got_json = peer.json("GET", item)
                         _, got_pb = peer.call("GET", item, accept=PROTOBUF)
@@ -583,10 +599,12 @@ def main() -> None:
         learner.resolve()
         _ask_the_decoder(peer, learner, namespace)
     finally:
+        for item in created:  # their finalizers (example.com/keep) would hold the namespace in Terminating
+            peer.call("PATCH", item, b'{"metadata":{"finalizers":null}}', "application/merge-patch+json")
         peer.call("DELETE", f"/api/v1/namespaces/{namespace}")
     _write(learner, version)
     RECORDINGS.mkdir(parents=True, exist_ok=True)
-    for kind in ("Lease", "Event", "Scale", "Deployment"):
+    for kind in ("Lease", "Event", "Scale", "Deployment", "ConfigMap", "Secret", "Service", "Ingress", "NetworkPolicy"):
         if kind in records:
             pb, doc = records[kind]
             (RECORDINGS / f"{kind.lower()}.bin").write_bytes(pb)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from apiserver import errors
 from kubemu.api import kinds
 
 if TYPE_CHECKING:
@@ -59,6 +60,15 @@ class Plugin:
 
     async def validate(self, a: Attributes) -> None:
         """Refuse with an errors.StatusError, or return."""
+
+
+def forbidden(a: Attributes, why: str) -> errors.Forbidden:
+    """admission.NewForbidden: `<resource> "<name>" is forbidden: <why>`, the object named by its generateName when
+    its name is not made yet (extractResourceName upstream)."""
+    name = a.name
+    if not name and a.obj is not None:
+        name = a.obj.metadata.name or a.obj.metadata.generate_name or "Unknown"
+    return errors.new_forbidden(a.info.plural, a.info.group, name, why)
 
 
 def plugins() -> list[type[Plugin]]:

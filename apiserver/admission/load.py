@@ -4,8 +4,16 @@ NamespaceLifecycle, LimitRanger, ServiceAccount, ..., Priority, ..., DefaultStor
 from __future__ import annotations
 
 from apiserver.admission import Plugin
+from apiserver.admission.limitranger import LimitRanger
+from apiserver.admission.namespacelifecycle import NamespaceLifecycle
+from apiserver.admission.priority import Priority
+from apiserver.admission.resourcequota import ResourceQuota
 from apiserver.admission.serviceaccount import ServiceAccount
 
 ORDER: list[type[Plugin]] = [
+    NamespaceLifecycle,
+    LimitRanger,
     ServiceAccount,
+    Priority,
+    ResourceQuota,
 ]

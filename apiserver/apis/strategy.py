@@ -83,6 +83,10 @@ class Strategy:
         """The rules only an update has (immutable fields); the registry runs `validate(new)` as well."""
         return validate_object_meta_update(new.metadata, old.metadata)
 
+    def validate_status_update(self, new: Any, old: Any) -> list[FieldError]:
+        """ValidateStatusUpdate: what a write of the status subresource must satisfy (nothing, for most kinds)."""
+        return []
+
     # -- delete ---------------------------------------------------------------------------------------------------
 
     def may_delete(self, name: str) -> str | None:
@@ -97,6 +101,22 @@ class Strategy:
         """The object stays, with its deletionTimestamp, while a grace period of `grace` seconds runs: someone
         (a kubelet) ends it with a delete of grace 0."""
         return False
+
+    def begin_termination(self, obj: Any, now: float) -> bool:
+        """A kind whose delete starts a phase of its life rather than ending it (a namespace turns Terminating):
+        mark `obj` in place at its first delete and return True, so that it is stored instead of removed."""
+        return False
+
+    def held(self, obj: Any) -> bool:
+        """Something besides metadata.finalizers keeps an object that is being deleted (a namespace's
+        spec.finalizers): a delete returns it unchanged and an update does not remove it."""
+        return False
+
+    # -- the finalize subresource ---------------------------------------------------------------------------------
+
+    def prepare_for_finalize(self, new: Any, old: Any) -> None:
+        """The finalize subresource's PrepareForUpdate (namespaces): what it may not change is put back from `old`."""
+        raise NotImplementedError(f"{self.info.kind} has no finalize subresource")
 
     # -- subresources ---------------------------------------------------------------------------------------------
 

@@ -284,6 +284,10 @@ class Resources:
             if method == "DELETE" and not t.subresource:
                 return await self.delete(request, t)
             raise status.method_not_allowed()
+        if t.subresource == "finalize" and t.info.kind == "Namespace":
+            if method == "PUT":
+                return await self.update(request, t)
+            raise status.method_not_allowed()
         if t.subresource == "scale" and t.info.kind in _SCALED:
             if method == "GET":
                 return await self.get_scale(request, t)
@@ -434,7 +438,10 @@ class Resources:
             self._record(t, obj, current, manager, t.subresource)
             obj.metadata.resource_version = requested or current.metadata.resource_version
             try:
-                updated = await self.registry.update(obj, status=t.subresource == "status", dry_run=dry)
+                if t.subresource == "finalize":
+                    updated = await self.registry.finalize(obj, dry_run=dry)
+                else:
+                    updated = await self.registry.update(obj, status=t.subresource == "status", dry_run=dry)
             except errors.Conflict:
                 if requested:
                     raise

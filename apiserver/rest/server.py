@@ -12,11 +12,14 @@ import structlog
 from aiohttp import web
 
 from apiserver import serviceaccount
-from apiserver.authn import Authenticator, TokenAuthenticator, set_current_user
+from apiserver.authn import Authenticator, TokenAuthenticator, UserInfo, set_current_user
+from apiserver.authz import ANONYMOUS, AlwaysAllow, Attributes, Union, impersonated
+from apiserver.authz.escalation import REQUEST_USER
 from apiserver.registry import Registry
-from apiserver.rest import discovery, openapi, status
+from apiserver.rest import discovery, openapi, reviews, status
 from apiserver.rest.auth import PUBLIC_PATHS, authenticate
 from apiserver.rest.handlers import Resources
+from apiserver.rest.requestinfo import attributes
 from apiserver.watch import WatchHub
 from kubemu.api import kinds
 from kubemu.api.errors import StatusError, new_internal_error
@@ -75,7 +78,7 @@ def _not_found_text() -> web.Response:
 
 
 class RestApi:
-    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig,
+    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None,
                  authenticator: Authenticator | None = None) -> None:
         self.config = config
         validator = authenticator.service_accounts if authenticator is not None else None
@@ -85,6 +88,8 @@ class RestApi:
         if authenticator is None and config.token_auth_file:
             authenticator = Authenticator(TokenAuthenticator.from_file(config.token_auth_file))
         self.auth = authenticator
+        self.authorizer = authorizer or Union([AlwaysAllow()])
+        self.reviews = reviews.Reviews(self.authorizer)
         self.address = ""
         self.log = log.bind(component="apiserver")
 
@@ -92,14 +97,15 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The user for RBAC's escalation check on role and binding writes; unset again after the request, as one
+        # connection's requests run in one task.
+        token = REQUEST_USER.set(None)
         try:
-            if self.auth is not None:
-                header = request.headers.get("Authorization")
-                user = await authenticate(self.auth, header) if header else None
-                # Without a token file (not required), a request is served whoever it is from.
-                if user is None and self.auth.required and (header or request.path not in PUBLIC_PATHS):
-                    raise status.unauthorized()
-                set_current_user(user)
+            request["user"] = user = self._impersonate(request, await self._user(request))
+            set_current_user(None if user is ANONYMOUS else user)
+            if request.path not in PUBLIC_PATHS and not self.authorizer.allows_everything:
+                self.authorizer.check(attributes(user, request.method, request.path, request.query))
+                REQUEST_USER.set(user)
             response = await handler(request)
             if not response.prepared:  # a watch stream set its own before its first byte
                 response.headers.setdefault("Cache-Control", "no-cache, private")
@@ -121,6 +127,46 @@ class RestApi:
         except Exception as e:  # a bug, not the client's fault: say so as upstream does, and keep serving
             self.log.exception("rest.internal_error", method=request.method, path=request.path)
             return status.status_response(request, new_internal_error(str(e)))
+        finally:
+            REQUEST_USER.reset(token)
+
+    async def _user(self, request: web.Request) -> UserInfo:
+        """Who sent the request: its bearer token's user (the token file's or a ServiceAccount's); without a token,
+        system:anonymous where anonymous requests are allowed (not with AlwaysAllow, as upstream turns anonymous auth
+        off then, nor outside the public paths without RBAC); a token no authenticator accepts is 401 everywhere.
+        Without a token file every request is served, a ServiceAccount token still naming its user."""
+        if self.auth is None:
+            return ANONYMOUS
+        header = request.headers.get("Authorization")
+        if not self.auth.required:
+            return (await authenticate(self.auth, header) if header else None) or ANONYMOUS
+        if header:
+            user = await authenticate(self.auth, header)
+            if user is None:
+                raise status.unauthorized()
+            return user
+        if request.path not in PUBLIC_PATHS and not self.authorizer.anonymous_allowed:
+            raise status.unauthorized()
+        return ANONYMOUS
+
+    def _impersonate(self, request: web.Request, user: UserInfo) -> UserInfo:
+        """Impersonate-User and Impersonate-Group (kubectl's --as, --as-group): allowed by the `impersonate` verb on
+        users (a service account's name: on serviceaccounts in its namespace) and groups, as upstream's filter."""
+        name = request.headers.get("Impersonate-User", "")
+        groups = request.headers.getall("Impersonate-Group", [])
+        if not name and not groups:
+            return user
+        if not name:
+            raise status.bad_request("requested impersonation of groups without impersonating a user")
+        sa = name.split(":")
+        if len(sa) == 4 and name.startswith("system:serviceaccount:"):
+            target = Attributes(user, "impersonate", namespace=sa[2], resource="serviceaccounts", name=sa[3])
+        else:
+            target = Attributes(user, "impersonate", resource="users", name=name)
+        self.authorizer.check(target)
+        for group in groups:
+            self.authorizer.check(Attributes(user, "impersonate", resource="groups", name=group))
+        return impersonated(name, groups)
 
     # -- handlers ---------------------------------------------------------------------------------------------------
 
@@ -201,6 +247,8 @@ class RestApi:
 
     async def named(self, request: web.Request) -> web.StreamResponse:
         m = request.match_info
+        if (m["group"], m["version"]) in reviews.GROUP_VERSIONS:
+            return await self.reviews.handle(request, m["group"], m["tail"])
         return await self.resources.handle(request, m["group"], m["version"], m["tail"].split("/"))
 
     def application(self) -> web.Application:
@@ -260,11 +308,12 @@ class Listener:
         await self.runner.cleanup()
 
 
-async def start(registry: Registry, hub: WatchHub, config: RestConfig,
+async def start(registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None,
                 authenticator: Authenticator | None = None) -> Listener:
-    """Serve the REST API until the returned listener is stopped; `authenticator` (else one of the config's token
-    file) checks its bearer tokens."""
-    api = RestApi(registry, hub, config, authenticator)
+    """Serve the REST API until the returned listener is stopped; `authorizer` decides every request but the
+    health checks (default: AlwaysAllow); `authenticator` (else one of the config's token file) checks its bearer
+    tokens."""
+    api = RestApi(registry, hub, config, authorizer, authenticator)
     openapi.v2(), openapi.v3_index()  # built once (~50 ms), before the first client waits on it
     tls = config.tls_cert_file is not None and config.tls_private_key_file is not None
     runner = web.AppRunner(api.application(), access_log=None, handle_signals=False,

@@ -32,6 +32,8 @@ def _cell(column: printers.Column, text: str) -> Any:
             return int(text)
         except ValueError:
             return text
+    if column.type == "boolean" and text in ("true", "false"):
+        return text == "true"
     return text
 
 

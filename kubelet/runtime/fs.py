@@ -61,6 +61,8 @@ def _split(path: str) -> list[str]:
 @dataclass
 class _File:
     data: bytearray = field(default_factory=bytearray)
+    mode: int = 0o644
+    """The permission bits (what `stat -c %a` prints); kubemu enforces none of them."""
 
 
 @dataclass
@@ -134,8 +136,9 @@ class FileSystem:
             raise FsError("EEXIST", p)
         parent.children[name] = _Dir()
 
-    def write(self, path: str, data: bytes, append: bool = False, *, cwd: str = "/") -> None:
-        """Create or truncate (or with `append`, extend) a file; its directory must exist."""
+    def write(self, path: str, data: bytes, append: bool = False, *, cwd: str = "/", mode: int | None = None) -> None:
+        """Create or truncate (or with `append`, extend) a file; its directory must exist. A new file gets `mode`
+        (0644 if not given); an existing one keeps its mode unless `mode` is given."""
         p = normpath(path, cwd)
         if p == "/":
             raise FsError("EISDIR", p)
@@ -144,9 +147,17 @@ class FileSystem:
         if isinstance(node, _Dir):
             raise FsError("EISDIR", p)
         if node is None or not append:
-            parent.children[name] = _File(bytearray(data))
+            keep = node.mode if node is not None else 0o644
+            parent.children[name] = _File(bytearray(data), keep if mode is None else mode)
         else:
             node.data.extend(data)
+            if mode is not None:
+                node.mode = mode
+
+    def mode(self, path: str, *, cwd: str = "/") -> int:
+        """The permission bits of a file (0755 for a directory)."""
+        node = self._node(normpath(path, cwd))
+        return node.mode if isinstance(node, _File) else 0o755
 
     def read(self, path: str, *, cwd: str = "/") -> bytes:
         node = self._node(normpath(path, cwd))
@@ -207,7 +218,8 @@ _IMAGE_TEMPLATE = _image_template()
 
 
 def _copy(d: _Dir) -> _Dir:
-    return _Dir({name: _copy(c) if isinstance(c, _Dir) else _File(bytearray(c.data)) for name, c in d.children.items()})
+    return _Dir({name: _copy(c) if isinstance(c, _Dir) else _File(bytearray(c.data), c.mode)
+                 for name, c in d.children.items()})
 
 
 class _ImageRoot(FileSystem):
@@ -267,8 +279,9 @@ class ContainerFS:
             mount = m if isinstance(m, Mount) else Mount(m)
             mp = normpath(path)
             self.mounts[mp] = mount
-            if mount.sub_path:
-                # The kubelet creates a missing subPath directory in the volume before starting the container.
+            if mount.sub_path and not mount.volume.fs.exists(normpath(mount.sub_path)):
+                # The kubelet creates a missing subPath directory in the volume before starting the container (a
+                # subPath naming a file, a ConfigMap key say, mounts that file).
                 mount.volume.fs.mkdir(normpath(mount.sub_path), parents=True)
         # Longest first, so a mount nested inside another mount's path takes precedence.
         self._order = sorted(self.mounts, key=len, reverse=True)
@@ -343,6 +356,13 @@ class ContainerFS:
         p, fs, inner = self._writable(path, cwd)
         try:
             fs.write(inner, data, append=append)
+        except FsError as e:
+            raise self._as(p, e) from None
+
+    def mode(self, path: str, *, cwd: str = "/") -> int:
+        p, fs, inner, _ = self._route(path, cwd)
+        try:
+            return fs.mode(inner)
         except FsError as e:
             raise self._as(p, e) from None
 

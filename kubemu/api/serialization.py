@@ -6,6 +6,8 @@ expect neither, so this module walks the descriptors itself.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import json
@@ -15,6 +17,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from kubemu.api import kinds, openapi
+from kubemu.api.quantity import ERR_FORMAT_WRONG, parse_quantity
 from kubemu.pb import meta_pb2
 
 _TIME = meta_pb2.Time.DESCRIPTOR.full_name
@@ -170,6 +173,21 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def _base64_in(value: str, path: str) -> bytes:
+    """[]byte's JSON form, base64.StdEncoding, with Go's error: `illegal base64 data at input byte N`."""
+    text = value.replace("\r", "").replace("\n", "")  # Go's decoder skips line breaks
+    bad = next((i for i, c in enumerate(text) if c not in _BASE64_ALPHABET), None)
+    if bad is None:
+        try:
+            return base64.b64decode(text, validate=True)
+        except binascii.Error:
+            bad = len(text) - len(text) % 4 if len(text) % 4 else max(text.find("="), 0)
+    raise DecodeError(path, f"illegal base64 data at input byte {bad}")
+
+
 def _scalar_in(fd: FieldDescriptor, value: Any, path: str) -> Any:
     t = fd.type
     if t == FieldDescriptor.TYPE_STRING:
@@ -194,12 +212,40 @@ def _scalar_in(fd: FieldDescriptor, value: Any, path: str) -> Any:
             return float(value)
         raise DecodeError(path, f"expected number, got {_type_name(value)}")
     if t == FieldDescriptor.TYPE_BYTES:
-        import base64
-
         if isinstance(value, str):
-            return base64.b64decode(value)
+            return _base64_in(value, path)
         raise DecodeError(path, f"expected base64 string, got {_type_name(value)}")
     raise DecodeError(path, "unsupported field type")
+
+
+_QUANTITY_REF = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+
+@functools.cache
+def _quantity_fields(desc: Descriptor) -> frozenset[str]:
+    """The JSON names of the fields of `desc` that hold a resource.Quantity (alone or as a map's values)."""
+    definition = openapi.definition_of_message(desc.name)
+    if definition is None:
+        return frozenset()
+    return frozenset(
+        name for name, prop in definition.get("properties", {}).items()
+        if prop.get("$ref") == _QUANTITY_REF or prop.get("additionalProperties", {}).get("$ref") == _QUANTITY_REF
+    )
+
+
+def _quantity_in(value: Any, path: str) -> str:
+    """A Quantity's JSON value as upstream's Quantity.UnmarshalJSON reads it: a string, or a JSON number (`cpu: 1`
+    in YAML), parsed and kept in its canonical form ("0.5" is stored as "500m"), as the Go object serializes. A
+    string that does not parse is kept as written, for validation to refuse with the field's path."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise DecodeError(path, f"expected string, got {_type_name(value)}")
+    text = value if isinstance(value, str) else repr(value)
+    try:
+        return str(parse_quantity(text.strip()))
+    except ValueError:
+        if isinstance(value, str):
+            return value
+        raise DecodeError(path, ERR_FORMAT_WRONG) from None
 
 
 def _join(path: str, name: str) -> str:
@@ -239,6 +285,7 @@ def fill_message(msg: Message, data: Any, path: str = "") -> None:
     if not isinstance(data, dict):
         raise DecodeError(path, f"expected object, got {_type_name(data)}")
     by_json = {fd.json_name: fd for fd in desc.fields}
+    quantities = _quantity_fields(desc)
     for key, value in data.items():
         fpath = _join(path, str(key))
         fd = by_json.get(key) if isinstance(key, str) else None
@@ -257,6 +304,8 @@ def fill_message(msg: Message, data: Any, path: str = "") -> None:
                     raise DecodeError(kpath, f"map key must be a string, got {_type_name(k)}")
                 if vfd.type == FieldDescriptor.TYPE_MESSAGE:
                     fill_message(target[k], v, kpath)
+                elif key in quantities and v is not None:
+                    target[k] = _quantity_in(v, kpath)
                 else:
                     if isinstance(v, bool | int | float) and vfd.type == FieldDescriptor.TYPE_STRING:
                         raise DecodeError(kpath, f"expected string, got {_type_name(v)}")
@@ -275,6 +324,8 @@ def fill_message(msg: Message, data: Any, path: str = "") -> None:
             sub = getattr(msg, fd.name)
             sub.SetInParent()
             fill_message(sub, value, fpath)
+        elif key in quantities:
+            setattr(msg, fd.name, _quantity_in(value, fpath))
         else:
             setattr(msg, fd.name, _scalar_in(fd, value, fpath))
 

@@ -94,6 +94,8 @@ class Layout:
     """Redis fsyncs its AOF on every write (else once a second)."""
     rest_ports: list[int] = field(default_factory=list)
     """The Kubernetes REST API's (HTTPS) port of each apiserver replica, on 127.0.0.1."""
+    authorization_mode: str = "AlwaysAllow"
+    """kube-apiserver's --authorization-mode, given to every apiserver replica."""
 
     @property
     def apiserver(self) -> str:
@@ -194,6 +196,9 @@ def _apiserver_args(lay: Layout, instance: str) -> list[str]:
     args += ["--service-account-issuer", pki.SERVICE_ACCOUNT_ISSUER,
              "--service-account-signing-key-file", str(lay.pki / pki.SA_KEY),
              "--service-account-key-file", str(lay.pki / pki.SA_PUB)]
+    if lay.authorization_mode != "AlwaysAllow":
+        # The components' token is in system:masters, which every mode allows, as kubeadm's admin.conf user is.
+        args += ["--authorization-mode", lay.authorization_mode]
     return args
 
 
@@ -630,7 +635,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                          replicas={"apiserver": args.apiservers,
                                    "scheduler": 0 if args.no_scheduler else args.schedulers,
                                    "controllers": args.controller_managers},
-                         nodes_per_kubelet=args.nodes_per_kubelet, durable=args.durable, rest_ports=rest_ports)
+                         nodes_per_kubelet=args.nodes_per_kubelet, durable=args.durable, rest_ports=rest_ports,
+                         authorization_mode=args.authorization_mode)
             cluster = _prepare(lay, config, _credentials(lay.pki))
     except LauncherError as e:
         print(e, file=sys.stderr)
@@ -1008,6 +1014,9 @@ def register(
                     help="controller-manager replicas, leader-elected (default 1)")
     up.add_argument("--durable", action="store_true",
                     help="Redis fsyncs every write (appendfsync always), so a killed Redis loses nothing acknowledged")
+    up.add_argument("--authorization-mode", default="AlwaysAllow", metavar="MODES",
+                    help="the apiservers' authorization modes, comma-separated, in order: AlwaysAllow (default), "
+                         "AlwaysDeny, RBAC (kube-apiserver's flag)")
     up.add_argument("--profile", choices=cfg.PROFILES, default="default", help="timing profile (default: default)")
     up.add_argument("--config", metavar="FILE", help="cluster config YAML (timings); overrides --profile")
     up.add_argument("--detach", "-d", action="store_true", help="return once the cluster is ready, leaving it running")

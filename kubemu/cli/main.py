@@ -330,15 +330,27 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 # kubectl describe orders events by time; equal times keep the order they were recorded in.
                 evs.sort(key=lambda e: (serialization.time_value(e.last_timestamp),
                                         int(e.metadata.resource_version or 0)))
+                extra: dict[str, Any] = {}
+                if info.kind == "Namespace":
+                    # kubectl's describer lists the namespace's quotas and limit ranges (none when it may not).
+                    extra = {"quotas": await _list_or_none(client, "ResourceQuota", obj.metadata.name),
+                             "limit_ranges": await _list_or_none(client, "LimitRange", obj.metadata.name)}
                 if not first:
                     print()
                 first = False
-                sys.stdout.write(printers.describe(obj, evs, now=now()))
+                sys.stdout.write(printers.describe(obj, evs, now=now(), **extra))
         if first and not failed:
             print(f"No resources found in {namespace_of(args)} namespace.", file=sys.stderr)
         return 1 if failed else 0
 
     return run_async(args, go)
+
+
+async def _list_or_none(client: Client, kind: str, namespace: str) -> list[Any]:
+    try:
+        return list((await client.resource(kind).list(namespace)).items)
+    except errors.ApiError:
+        return []
 
 
 # ---- delete ---------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from kubemu.api import kinds
 from kubemu.api.labels import SelectorError, from_label_selector, go_quote
 from kubemu.api.qos import qos_class
 from kubemu.api.quantity import Quantity, QuantityError, parse_quantity
-from kubemu.api.serialization import time_value, to_dict
-from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2
+from kubemu.api.serialization import format_time, time_value, to_dict
+from kubemu.pb import apps_pb2, batch_pb2, coordination_pb2, core_pb2, meta_pb2, rbac_pb2, scheduling_pb2
 
 __all__ = [
     "Column",
@@ -357,7 +357,8 @@ class Column:
     is_name: bool = False
     """The object's name (format "name"): kubectl prefixes it with the kind."""
     type: str = "string"
-    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "date"."""
+    """The cell's OpenAPI type as printers.go declares it: "string", "integer" (the cell is a count), "boolean",
+    "date"."""
 
 
 _Column = Column
@@ -517,7 +518,56 @@ def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
 
+def _configmap_row(cm: core_pb2.ConfigMap, now: float) -> list[str]:
+    return [cm.metadata.name, str(len(cm.data) + len(cm.binary_data)), _age(cm, now)]
+
+
+def _secret_row(secret: core_pb2.Secret, now: float) -> list[str]:
+    return [secret.metadata.name, secret.type, str(len(secret.data)), _age(secret, now)]
+def _rfc3339(t: Message) -> str:
+    """metav1.Time in RFC 3339, UTC, whole seconds (a `date` column's cell)."""
+    return dt.datetime.fromtimestamp(int(time_value(t) // 1), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _limit_range_row(lr: core_pb2.LimitRange, now: float) -> list[str]:
+    return [lr.metadata.name, _rfc3339(lr.metadata.creation_timestamp)]
+
+
+def _quota_row(rq: core_pb2.ResourceQuota, now: float) -> list[str]:
+    """printResourceQuota: `name: used/hard` by name, the limits.* ones in their own column."""
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(rq.status.hard):
+        used = _quantity_text(rq.status.used.get(name, "0"))
+        cell = f"{name}: {used}/{_quantity_text(rq.status.hard[name])}"
+        pieces = name.split(".")
+        (limit if len(pieces) > 1 and pieces[0] == "limits" else request).append(cell)
+    return [rq.metadata.name, ", ".join(request), ", ".join(limit), _age(rq, now)]
+
+
+def _role_row(role: Any, now: float) -> list[str]:
+    # printRole/printClusterRole: the creation time itself, not an age.
+    ts = role.metadata.creation_timestamp
+    return [role.metadata.name, format_time(ts) if _is_set(ts) else "<unknown>"]
+
+
+def _subjects_cells(subjects: Sequence[rbac_pb2.Subject]) -> list[str]:
+    """SubjectsStrings: the users, the groups and the service accounts (`namespace/name`) a binding names."""
+    users = [s.name for s in subjects if s.kind == "User"]
+    groups = [s.name for s in subjects if s.kind == "Group"]
+    sas = [f"{s.namespace}/{s.name}" if s.namespace else s.name for s in subjects if s.kind == "ServiceAccount"]
+    return [", ".join(users), ", ".join(groups), ", ".join(sas)]
+
+
+def _binding_row(b: Any, now: float) -> list[str]:
+    return [b.metadata.name, f"{b.role_ref.kind}/{b.role_ref.name}", _age(b, now), *_subjects_cells(b.subjects)]
+def _priority_class_row(pc: scheduling_pb2.PriorityClass, now: float) -> list[str]:
+    policy = pc.preemption_policy if pc.HasField("preemption_policy") else "PreemptLowerPriority"
+    return [pc.metadata.name, str(pc.value), "true" if pc.global_default else "false", _age(pc, now), policy]
+
+
 _INT = "integer"
+_BOOL = "boolean"
 
 _WIDE_TEMPLATE = (_Column("Containers", 1), _Column("Images", 1), _Column("Selector", 1))
 
@@ -564,6 +614,24 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
     # kube-apiserver 1.35 serves no Secrets column any more (token Secrets are no longer made).
     "ServiceAccount": ((_Column("Name", is_name=True), _Column("Age")), _service_account_row),
+    "ConfigMap": ((_Column("Name", is_name=True), _Column("Data", type=_INT), _Column("Age")), _configmap_row),
+    "Secret": ((
+        _Column("Name", is_name=True), _Column("Type"), _Column("Data", type=_INT), _Column("Age"),
+    ), _secret_row),
+    "LimitRange": ((_Column("Name", is_name=True), _Column("Created At", type="date")), _limit_range_row),
+    "ResourceQuota": ((
+        _Column("Name", is_name=True), _Column("Request"), _Column("Limit"), _Column("Age"),
+    ), _quota_row),
+    **dict.fromkeys(("Role", "ClusterRole"), (
+        (_Column("Name", is_name=True), _Column("Created At", type="date")), _role_row)),
+    **dict.fromkeys(("RoleBinding", "ClusterRoleBinding"), ((
+        _Column("Name", is_name=True), _Column("Role"), _Column("Age"), _Column("Users", 1), _Column("Groups", 1),
+        _Column("ServiceAccounts", 1),
+    ), _binding_row)),
+    "PriorityClass": ((
+        _Column("Name", is_name=True), _Column("Value", type=_INT), _Column("Global-Default", type=_BOOL),
+        _Column("Age"), _Column("PreemptionPolicy"),
+    ), _priority_class_row),
 }
 
 _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = (
@@ -574,10 +642,8 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ConfigMap", "Secret", "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim",
-    "LimitRange", "ResourceQuota", "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "IPAddress",
-    "ServiceCIDR", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PriorityClass", "StorageClass",
-    "CSINode", "CSIDriver",
+    "Service", "Endpoints", "PersistentVolume", "PersistentVolumeClaim", "EndpointSlice",
+    "Ingress", "IngressClass", "NetworkPolicy", "IPAddress", "ServiceCIDR", "StorageClass", "CSINode", "CSIDriver",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 
@@ -950,6 +1016,17 @@ def _describe_containers(w: _Writer, label: str, pod: core_pb2.Pod, containers: 
                                   ("Startup", c.HasField("startup_probe"), c.startup_probe)):
             if has:
                 w.write(2, f"{title}:\t{_describe_probe(probe)}\n")
+        if c.env_from:
+            w.write(2, "Environment Variables from:\n")
+        for ef in c.env_from:
+            cm_ref = ef.HasField("config_map_ref")
+            name = ef.config_map_ref.name if cm_ref else ef.secret_ref.name
+            source = "ConfigMap" if cm_ref else "Secret"
+            optional = _go_bool(ef.config_map_ref.optional if cm_ref else ef.secret_ref.optional)
+            if ef.prefix:
+                w.write(3, f"{name}\t{source} with prefix '{ef.prefix}'\tOptional: {optional}\n")
+            else:
+                w.write(3, f"{name}\t{source}\tOptional: {optional}\n")
         w.write(2, "Environment:" + ("" if c.env else "\t<none>") + "\n")
         for e in c.env:
             if not e.HasField("value_from"):
@@ -964,12 +1041,39 @@ def _describe_containers(w: _Writer, label: str, pod: core_pb2.Pod, containers: 
                 if value == "0" and rref.resource in ("limits.cpu", "limits.memory"):
                     value = "node allocatable"
                 w.write(3, f"{e.name}:\t{value} ({rref.resource})\n")
+            elif e.value_from.HasField("secret_key_ref"):
+                sref = e.value_from.secret_key_ref
+                w.write(3, f"{e.name}:\t<set to the key '{sref.key}' in secret '{sref.name}'>\t"
+                           f"Optional: {'true' if sref.optional else 'false'}\n")
+            elif e.value_from.HasField("config_map_key_ref"):
+                cref = e.value_from.config_map_key_ref
+                w.write(3, f"{e.name}:\t<set to the key '{cref.key}' of config map '{cref.name}'>\t"
+                           f"Optional: {'true' if cref.optional else 'false'}\n")
         w.write(2, "Mounts:" + ("" if c.volume_mounts else "\t<none>") + "\n")
         for m in sorted(c.volume_mounts, key=lambda m: m.mount_path):
             flags = ["ro" if m.read_only else "rw"]
             if m.sub_path:
                 flags.append(f"path={go_quote(m.sub_path)}")
             w.write(3, f"{m.mount_path} from {m.name} ({','.join(flags)})\n")
+
+
+def _go_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _describe_projected(w: _Writer, projected: core_pb2.ProjectedVolumeSource) -> None:
+    """printProjectedVolumeSource: one or two lines per source."""
+    w.write(2, "Type:\tProjected (a volume that contains injected data from multiple sources)\n")
+    for src in projected.sources:
+        if src.HasField("secret"):
+            w.write(2, f"SecretName:\t{src.secret.name}\n    Optional:\t{_go_bool(src.secret.optional)}\n")
+        elif src.HasField("downward_api"):
+            w.write(2, "DownwardAPI:\ttrue\n")
+        elif src.HasField("config_map"):
+            w.write(2, f"ConfigMapName:\t{src.config_map.name}\n"
+                       f"    Optional:\t{_go_bool(src.config_map.optional)}\n")
+        elif src.HasField("service_account_token"):
+            w.write(2, f"TokenExpirationSeconds:\t{src.service_account_token.expiration_seconds}\n")
 
 
 def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
@@ -990,6 +1094,21 @@ def _describe_volumes(w: _Writer, volumes: Sequence[core_pb2.Volume]) -> None:
                 size = _quantity_text(ed.size_limit)
             w.write(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                        f"    Medium:\t{ed.medium}\n    SizeLimit:\t{size}\n")
+        elif v.HasField("config_map"):
+            w.write(2, "Type:\tConfigMap (a volume populated by a ConfigMap)\n"
+                       f"    Name:\t{v.config_map.name}\n    Optional:\t{_go_bool(v.config_map.optional)}\n")
+        elif v.HasField("secret"):
+            w.write(2, "Type:\tSecret (a volume populated by a Secret)\n"
+                       f"    SecretName:\t{v.secret.secret_name}\n    Optional:\t{_go_bool(v.secret.optional)}\n")
+        elif v.HasField("downward_api"):
+            w.write(2, "Type:\tDownwardAPI (a volume populated by information about the pod)\n    Items:\n")
+            for item in v.downward_api.items:
+                if item.HasField("field_ref"):
+                    w.write(3, f"{item.field_ref.field_path} -> {item.path}\n")
+                if item.HasField("resource_field_ref"):
+                    w.write(3, f"{item.resource_field_ref.resource} -> {item.path}\n")
+        elif v.HasField("projected"):
+            _describe_projected(w, v.projected)
         else:
             w.write(1, "<unknown>\n")
 
@@ -1193,15 +1312,205 @@ def _describe_node(node: core_pb2.Node, events: Sequence[core_pb2.Event] | None,
     return w.render()
 
 
-def _describe_namespace(ns: core_pb2.Namespace) -> str:
+def _describe_namespace(ns: core_pb2.Namespace, quotas: Sequence[core_pb2.ResourceQuota] | None,
+                        limit_ranges: Sequence[core_pb2.LimitRange] | None) -> str:
     w = _Writer()
     w.write(0, f"Name:\t{ns.metadata.name}\n")
     _labels_multiline(w, "Labels", ns.metadata.labels)
     _annotations_multiline(w, "Annotations", ns.metadata.annotations)
     w.write(0, f"Status:\t{ns.status.phase}\n")
-    # kubemu has no quotas or limit ranges, which kubectl reports in these words.
-    w.write(0, "\nNo resource quota.\n")
-    w.write(0, "\nNo LimitRange resource.\n")
+    if ns.status.conditions:
+        w.write(0, "Conditions:\n")
+        w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n")
+        w.write(1, "----\t------\t------------------\t------\t-------\n")
+        for c in ns.status.conditions:
+            w.write(1, f"{c.type}\t{c.status}\t{_rfc1123z(c.last_transition_time)}\t{c.reason}\t{c.message}\n")
+    w.write(0, "\n")
+    _namespace_quotas(w, quotas or ())
+    w.write(0, "\n")
+    _namespace_limit_ranges(w, limit_ranges or ())
+    return w.render()
+
+
+def _namespace_quotas(w: _Writer, quotas: Sequence[core_pb2.ResourceQuota]) -> None:
+    """DescribeResourceQuotas: each quota by name, its scopes and its used and hard amounts as stored."""
+    if not quotas:
+        w.write(0, "No resource quota.\n")
+        return
+    w.write(0, "Resource Quotas\n")
+    for rq in sorted(quotas, key=lambda r: r.metadata.name):
+        w.write(1, f"Name:\t{rq.metadata.name}\n")
+        if rq.spec.scopes:
+            scopes = sorted(rq.spec.scopes)
+            w.write(1, f"Scopes:\t{', '.join(scopes)}\n")
+            for scope in scopes:
+                if scope in _SCOPE_HELP:
+                    w.write(1, f"* {_SCOPE_HELP[scope]}\n")
+        w.write(1, "Resource\tUsed\tHard\n")
+        w.write(1, "--------\t---\t---\n")
+        for name in sorted(rq.status.hard):
+            used = _quantity_text(rq.status.used.get(name, "0"))
+            w.write(1, f"{name}\t{used}\t{_quantity_text(rq.status.hard[name])}\n")
+
+
+def _limit_range_rows(lr: core_pb2.LimitRange) -> list[list[str]]:
+    rows = []
+    for item in lr.spec.limits:
+        columns = (item.min, item.max, item.default_request, item.default, item.max_limit_request_ratio)
+        for name in sorted({name for values in columns for name in values}):
+            rows.append([item.type, name, *(_quantity_text(v[name]) if name in v else "-" for v in columns)])
+    return rows
+
+
+def _namespace_limit_ranges(w: _Writer, limit_ranges: Sequence[core_pb2.LimitRange]) -> None:
+    """DescribeLimitRanges: every item of every LimitRange in one table."""
+    if not limit_ranges:
+        w.write(0, "No LimitRange resource.\n")
+        return
+    w.write(0, "Resource Limits\n Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for lr in limit_ranges:
+        for row in _limit_range_rows(lr):
+            w.write(0, " " + "\t".join(row) + "\n")
+
+
+def _describe_limit_range(lr: core_pb2.LimitRange) -> str:
+    """describeLimitRange: one row per type and resource, `-` where the item says nothing."""
+    w = _Writer()
+    w.write(0, f"Name:\t{lr.metadata.name}\n")
+    w.write(0, f"Namespace:\t{lr.metadata.namespace}\n")
+    w.write(0, "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n")
+    w.write(0, "----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+    for row in _limit_range_rows(lr):
+        w.write(0, "\t".join(row) + "\n")
+    return w.render()
+
+
+_SCOPE_HELP = {
+    "Terminating": "Matches all pods that have an active deadline. These pods have a limited lifespan on a node "
+                   "before being actively terminated by the system.",
+    "NotTerminating": "Matches all pods that do not have an active deadline. These pods usually include long "
+                      "running pods whose container command is not expected to terminate.",
+    "BestEffort": "Matches all pods that do not have resource requirements set. These pods have a best effort "
+                  "quality of service.",
+    "NotBestEffort": "Matches all pods that have at least one resource requirement set. These pods have a "
+                     "burstable or guaranteed quality of service.",
+}
+"""helpTextForResourceQuotaScope."""
+
+
+def _describe_quota(rq: core_pb2.ResourceQuota) -> str:
+    """describeQuota: the scopes with their help, then used and hard per resource by name; a used amount in
+    another notation than the hard one is shown in the hard one's."""
+    w = _Writer()
+    w.write(0, f"Name:\t{rq.metadata.name}\n")
+    w.write(0, f"Namespace:\t{rq.metadata.namespace}\n")
+    if rq.spec.scopes:
+        scopes = sorted(rq.spec.scopes)
+        w.write(0, f"Scopes:\t{', '.join(scopes)}\n")
+        for scope in scopes:
+            if scope in _SCOPE_HELP:
+                w.write(0, f" * {_SCOPE_HELP[scope]}\n")
+    w.write(0, "Resource\tUsed\tHard\n")
+    w.write(0, "--------\t----\t----\n")
+    for name in sorted(rq.status.hard):
+        hard = _quantity(rq.status.hard[name])
+        raw = rq.status.used.get(name)
+        used = _quantity(raw) if raw is not None else None
+        if used is None or used.format != hard.format:
+            used = Quantity(Fraction(used.value() if used is not None else 0), hard.format)
+        w.write(0, f"{name}\t{used}\t{hard}\n")
+    return w.render()
+
+
+def _rule_sort_key(rule: rbac_pb2.PolicyRule) -> str:
+    """SortableRuleSlice orders by the rule's generated String(): `&PolicyRule{Verbs:[get list],APIGroups:[],...}`."""
+    def v(values: Sequence[str]) -> str:
+        return "[" + " ".join(values) + "]"
+    return (f"&PolicyRule{{Verbs:{v(rule.verbs)},APIGroups:{v(rule.api_groups)},Resources:{v(rule.resources)},"
+            f"ResourceNames:{v(rule.resource_names)},NonResourceURLs:{v(rule.non_resource_urls)},}}")
+
+
+def _compact_rules(rules: Sequence[rbac_pb2.PolicyRule]) -> list[rbac_pb2.PolicyRule]:
+    """BreakdownRule (one rule per group, resource and name; one per non-resource URL), then CompactRules (the
+    verbs of rules on one group, resource and name put together), sorted as kubectl's describer does."""
+    broken: list[rbac_pb2.PolicyRule] = []
+    for rule in rules:
+        for group in rule.api_groups:
+            for resource in rule.resources:
+                for name in rule.resource_names or [None]:
+                    broken.append(rbac_pb2.PolicyRule(api_groups=[group], resources=[resource], verbs=rule.verbs,
+                                                      resource_names=[name] if name is not None else []))
+        for url in rule.non_resource_urls:
+            broken.append(rbac_pb2.PolicyRule(non_resource_urls=[url], verbs=rule.verbs))
+    compacted: list[rbac_pb2.PolicyRule] = []
+    simple: dict[tuple[str, str, bool, str], rbac_pb2.PolicyRule] = {}
+    for rule in broken:
+        if rule.non_resource_urls or not rule.verbs:
+            compacted.append(rule)
+            continue
+        key = (rule.api_groups[0], rule.resources[0], bool(rule.resource_names),
+               rule.resource_names[0] if rule.resource_names else "")
+        if key in simple:
+            simple[key].verbs.extend(rule.verbs)
+        else:
+            simple[key] = rbac_pb2.PolicyRule()
+            simple[key].CopyFrom(rule)
+    return sorted([*compacted, *simple.values()], key=_rule_sort_key)
+
+
+def _combine_resource_group(resources: Sequence[str], groups: Sequence[str]) -> str:
+    """CombineResourceGroup: `deployments.apps`, `deployments.apps/scale`, `pods`."""
+    if not resources:
+        return ""
+    resource, _, sub = resources[0].partition("/")
+    if groups and groups[0]:
+        resource += "." + groups[0]
+    return f"{resource}/{sub}" if sub else resource
+
+
+def _describe_role(role: Any) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{role.metadata.name}\n")
+    _labels_multiline(w, "Labels", role.metadata.labels)
+    _annotations_multiline(w, "Annotations", role.metadata.annotations)
+    w.write(0, "PolicyRule:\n")
+    w.write(1, "Resources\tNon-Resource URLs\tResource Names\tVerbs\n")
+    w.write(1, "---------\t-----------------\t--------------\t-----\n")
+    for r in _compact_rules(role.rules):
+        w.write(1, f"{_combine_resource_group(r.resources, r.api_groups)}\t[{' '.join(r.non_resource_urls)}]\t"
+                   f"[{' '.join(r.resource_names)}]\t[{' '.join(r.verbs)}]\n")
+    return w.render()
+
+
+def _describe_binding(b: Any) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{b.metadata.name}\n")
+    _labels_multiline(w, "Labels", b.metadata.labels)
+    _annotations_multiline(w, "Annotations", b.metadata.annotations)
+    w.write(0, "Role:\n")
+    w.write(1, f"Kind:\t{b.role_ref.kind}\n")
+    w.write(1, f"Name:\t{b.role_ref.name}\n")
+    w.write(0, "Subjects:\n")
+    w.write(1, "Kind\tName\tNamespace\n")
+    w.write(1, "----\t----\t---------\n")
+    for s in b.subjects:
+        w.write(1, f"{s.kind}\t{s.name}\t{s.namespace}\n")
+    return w.render()
+
+
+def _describe_priority_class(pc: scheduling_pb2.PriorityClass, events: Sequence[core_pb2.Event] | None,
+                             now: float) -> str:
+    w = _Writer()
+    w.write(0, f"Name:\t{pc.metadata.name}\n")
+    w.write(0, f"Value:\t{pc.value}\n")
+    w.write(0, f"GlobalDefault:\t{'true' if pc.global_default else 'false'}\n")
+    w.write(0, f"PreemptionPolicy:\t{pc.preemption_policy}\n")
+    w.write(0, f"Description:\t{pc.description}\n")
+    annotations = ",".join(f"{k}={v}" for k, v in sorted(pc.metadata.annotations.items()))
+    w.write(0, f"Annotations:\t{annotations or _NONE}\n")
+    if events is not None:
+        _describe_events(w, events, now)
     return w.render()
 
 
@@ -1287,6 +1596,44 @@ def _unstructured(w: _Writer, level: int, content: Mapping[str, Any], prefix: st
             w.write(level, f"{_smart_label(field)}:\t{_go_value(value)}\n")
 
 
+def _describe_configmap(cm: core_pb2.ConfigMap, events: Sequence[core_pb2.Event] | None, now: float) -> str:
+    """describeConfigMap: each value in full under its key, binary values as their size."""
+    w = _Writer()
+    w.write(0, f"Name:\t{cm.metadata.name}\n")
+    w.write(0, f"Namespace:\t{cm.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", cm.metadata.labels)
+    _annotations_multiline(w, "Annotations", cm.metadata.annotations)
+    w.write(0, "\nData\n====\n")
+    for k in sorted(cm.data):
+        w.write(0, f"{k}:\n----\n{cm.data[k]}\n\n")
+    w.write(0, "\nBinaryData\n====\n")
+    for k in sorted(cm.binary_data):
+        w.write(0, f"{k}: {len(cm.binary_data[k])} bytes\n")
+    w.write(0, "\n")
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
+def _describe_secret(secret: core_pb2.Secret) -> str:
+    """describeSecret: the sizes of the values, never the values (but a service account token's token), and no
+    events."""
+    w = _Writer()
+    w.write(0, f"Name:\t{secret.metadata.name}\n")
+    w.write(0, f"Namespace:\t{secret.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", secret.metadata.labels)
+    _annotations_multiline(w, "Annotations", secret.metadata.annotations)
+    w.write(0, f"\nType:\t{secret.type}\n")
+    w.write(0, "\nData\n====\n")
+    for k in sorted(secret.data):
+        v = secret.data[k]
+        if k == "token" and secret.type == "kubernetes.io/service-account-token":
+            w.write(0, f"{k}:\t{v.decode(errors='replace')}\n")
+        else:
+            w.write(0, f"{k}:\t{len(v)} bytes\n")
+    return w.render()
+
+
 def _describe_generic(obj: Any, events: Sequence[core_pb2.Event] | None, now: float) -> str:
     w = _Writer()
     meta = obj.metadata
@@ -1307,19 +1654,36 @@ def describe(
     now: float,
     lease: coordination_pb2.Lease | None = None,
     pods: Sequence[core_pb2.Pod] | None = None,
+    quotas: Sequence[core_pb2.ResourceQuota] | None = None,
+    limit_ranges: Sequence[core_pb2.LimitRange] | None = None,
 ) -> str:
     """`kubectl describe` text for one object.
 
     `events` are the events about the object (None leaves the section out, as `--show-events=false`). For a Node,
-    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables.
-    Pods, Nodes and Namespaces have kubectl's own layouts; other kinds use its generic describer.
+    `lease` adds the Lease section and `pods` (its non-terminated pods) the pod and allocated-resources tables. For
+    a Namespace, `quotas` and `limit_ranges` are the ResourceQuotas and LimitRanges in it.
+    Pods, Nodes, Namespaces and PriorityClasses have kubectl's own layouts; other kinds use its generic describer.
     """
     if isinstance(obj, core_pb2.Pod):
         return _describe_pod(obj, events, now)
     if isinstance(obj, core_pb2.Node):
         return _describe_node(obj, events, now, lease, pods)
     if isinstance(obj, core_pb2.Namespace):
-        return _describe_namespace(obj)
+        return _describe_namespace(obj, quotas, limit_ranges)
+    if isinstance(obj, core_pb2.ConfigMap):
+        return _describe_configmap(obj, events, now)
+    if isinstance(obj, core_pb2.Secret):
+        return _describe_secret(obj)
+    if isinstance(obj, core_pb2.LimitRange):
+        return _describe_limit_range(obj)
+    if isinstance(obj, core_pb2.ResourceQuota):
+        return _describe_quota(obj)
+    if isinstance(obj, rbac_pb2.Role | rbac_pb2.ClusterRole):
+        return _describe_role(obj)
+    if isinstance(obj, rbac_pb2.RoleBinding | rbac_pb2.ClusterRoleBinding):
+        return _describe_binding(obj)
+    if isinstance(obj, scheduling_pb2.PriorityClass):
+        return _describe_priority_class(obj, events, now)
     if isinstance(obj, core_pb2.ServiceAccount):
         return _describe_service_account(obj, events, now)
     return _describe_generic(obj, events, now)

@@ -87,7 +87,7 @@ class Client:
         )
         self.stub = api_pb2_grpc.APIStub(self.channel)
         self._resources: dict[str, ResourceClient[Any]] = {}
-        self.namespaces: ResourceClient[core_pb2.Namespace] = ResourceClient(self, "Namespace")
+        self.namespaces: NamespaceClient = NamespaceClient(self, "Namespace")
         self.pods: PodClient = PodClient(self, "Pod")
         self.nodes: ResourceClient[core_pb2.Node] = ResourceClient(self, "Node")
         self.events: ResourceClient[core_pb2.Event] = ResourceClient(self, "Event")
@@ -290,6 +290,14 @@ class Binding(NamedTuple):
     node_name: str
     namespace: str | None = None
     uid: str | None = None
+
+
+class NamespaceClient(ResourceClient[core_pb2.Namespace]):
+    async def finalize(self, ns: core_pb2.Namespace, *, dry_run: bool = False) -> core_pb2.Namespace:
+        """The finalize subresource: write the namespace's spec.finalizers, which `update` keeps as they were. A
+        terminating namespace goes once they and metadata.finalizers are empty."""
+        req = api_pb2.UpdateRequest(object=kinds.wrap(ns), dry_run=dry_run)
+        return kinds.unwrap(await self.client.call(self.client.stub.Finalize, req))  # type: ignore[no-any-return]
 
 
 class PodClient(ResourceClient[core_pb2.Pod]):

@@ -65,6 +65,11 @@ class APIStub:
                 request_serializer=kubemu_dot_pb_dot_api__pb2.UpdateRequest.SerializeToString,
                 response_deserializer=kubemu_dot_pb_dot_api__pb2.Object.FromString,
                 _registered_method=True)
+        self.Finalize = channel.unary_unary(
+                '/kubemu.pb.API/Finalize',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.UpdateRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_api__pb2.Object.FromString,
+                _registered_method=True)
         self.Delete = channel.unary_unary(
                 '/kubemu.pb.API/Delete',
                 request_serializer=kubemu_dot_pb_dot_api__pb2.DeleteRequest.SerializeToString,
@@ -148,6 +153,13 @@ class APIServicer:
 
     def UpdateStatus(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Finalize(self, request, context):
+        """The finalize subresource of a Namespace: the one write that may change spec.finalizers.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -237,6 +249,11 @@ def add_APIServicer_to_server(servicer, server):
             ),
             'UpdateStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateStatus,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.UpdateRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_api__pb2.Object.SerializeToString,
+            ),
+            'Finalize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Finalize,
                     request_deserializer=kubemu_dot_pb_dot_api__pb2.UpdateRequest.FromString,
                     response_serializer=kubemu_dot_pb_dot_api__pb2.Object.SerializeToString,
             ),
@@ -446,6 +463,33 @@ class API:
             request,
             target,
             '/kubemu.pb.API/UpdateStatus',
+            kubemu_dot_pb_dot_api__pb2.UpdateRequest.SerializeToString,
+            kubemu_dot_pb_dot_api__pb2.Object.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Finalize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kubemu.pb.API/Finalize',
             kubemu_dot_pb_dot_api__pb2.UpdateRequest.SerializeToString,
             kubemu_dot_pb_dot_api__pb2.Object.FromString,
             options,

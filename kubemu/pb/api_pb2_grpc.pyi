@@ -39,6 +39,8 @@ class APIStub:
     List: _grpc.UnaryUnaryMultiCallable[_api_pb2.ListRequest, _api_pb2.ListResponse]
     Update: _grpc.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]
     UpdateStatus: _grpc.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]
+    Finalize: _grpc.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]
+    """The finalize subresource of a Namespace: the one write that may change spec.finalizers."""
     Delete: _grpc.UnaryUnaryMultiCallable[_api_pb2.DeleteRequest, _api_pb2.Object]
     Watch: _grpc.UnaryStreamMultiCallable[_api_pb2.WatchRequest, _api_pb2.WatchResponse]
     Bind: _grpc.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]
@@ -60,6 +62,8 @@ class APIAsyncStub(APIStub):
     List: _aio.UnaryUnaryMultiCallable[_api_pb2.ListRequest, _api_pb2.ListResponse]  # type: ignore[assignment]
     Update: _aio.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]  # type: ignore[assignment]
     UpdateStatus: _aio.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]  # type: ignore[assignment]
+    Finalize: _aio.UnaryUnaryMultiCallable[_api_pb2.UpdateRequest, _api_pb2.Object]  # type: ignore[assignment]
+    """The finalize subresource of a Namespace: the one write that may change spec.finalizers."""
     Delete: _aio.UnaryUnaryMultiCallable[_api_pb2.DeleteRequest, _api_pb2.Object]  # type: ignore[assignment]
     Watch: _aio.UnaryStreamMultiCallable[_api_pb2.WatchRequest, _api_pb2.WatchResponse]  # type: ignore[assignment]
     Bind: _aio.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]  # type: ignore[assignment]
@@ -114,6 +118,14 @@ class APIServicer(metaclass=_abc_1.ABCMeta):
         request: _api_pb2.UpdateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]: ...
+
+    @_abc_1.abstractmethod
+    def Finalize(
+        self,
+        request: _api_pb2.UpdateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.Object, _abc.Awaitable[_api_pb2.Object]]:
+        """The finalize subresource of a Namespace: the one write that may change spec.finalizers."""
 
     @_abc_1.abstractmethod
     def Delete(

@@ -2,9 +2,9 @@
 content/en/examples) created with dry run through a real apiserver: each is accepted, or refused as REFUSED says.
 
 Every document of a kind kubemu serves is decoded (`from_dict`) and created with `dry_run=True`. A dry-run create
-in kubemu validates and returns before the store is touched, so the namespace a document names need not exist
-(upstream's NamespaceLifecycle admission would still ask for it; the pages create it first). Documents of kinds
-kubemu does not serve yet (Service, ConfigMap, ...) are counted and skipped.
+in kubemu validates and returns before the store is touched, but the NamespaceLifecycle admission plugin still asks
+for the namespace a document names, so the test creates those first, as the pages do. Documents of kinds kubemu does
+not serve yet (Service, ConfigMap, ...) are counted and skipped.
 """
 
 from __future__ import annotations
@@ -170,6 +170,26 @@ async def outcome(client: Client, doc: dict[str, Any]) -> str | None:
     return None
 
 
+async def create_namespaces(client: Client, files: list[Path]) -> None:
+    """The namespaces the documents are created in, which their pages create first."""
+    names: set[str] = set()
+    for path in files:
+        docs = documents(path)
+        if isinstance(docs, str):
+            continue
+        for doc in docs:
+            if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict):
+                namespace = doc["metadata"].get("namespace")
+                if isinstance(namespace, str) and namespace:
+                    names.add(namespace)
+    for name in sorted(names):
+        try:
+            await client.namespaces.create(from_dict({"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": name}}))
+        except errors.AlreadyExists:
+            pass
+
+
 async def test_docs_examples_are_accepted_or_refused_as_listed(client: Client) -> None:
     served = {info.kind for info in kinds.all_kinds()}
     files = sorted(p for p in CORPUS.rglob("*.yaml"))
@@ -177,6 +197,7 @@ async def test_docs_examples_are_accepted_or_refused_as_listed(client: Client) -
     accepted: list[str] = []
     refused: dict[str, str] = {}
     other_kinds: dict[str, int] = {}
+    await create_namespaces(client, files)
     for path in files:
         rel = path.relative_to(CORPUS).as_posix()
         docs = documents(path)

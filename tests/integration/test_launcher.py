@@ -9,10 +9,13 @@ import os
 import re
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kubemu import pki
 from kubemu.cli import cluster
 from tests.support import REPO
 
@@ -634,3 +638,22 @@ def test_up_kubeconfig_writes_elsewhere_and_a_second_up_reuses_the_credentials(k
     again = {p.name: p.read_bytes() for p in (kubemu.state / "pki").iterdir() if not p.name.startswith(".")}
     assert again == pki_files
     kubemu.ok("down")
+
+
+def test_up_with_rbac_keeps_its_own_components_working(kubemu: Kubemu) -> None:
+    """Under --authorization-mode RBAC the scheduler, controllers and kubelets (the admin token, in system:masters)
+    still run a Deployment to Running; a request without a token is system:anonymous's and refused."""
+    kubemu.up("--nodes", "1", "--authorization-mode", "RBAC")
+    assert "--authorization-mode RBAC" in kubemu.ps()["apiserver"]["command"]
+    wait_for(lambda: kubemu.ok("get", "nodes", "--no-headers").split()[1:2] == ["Ready"], 30, what="a Ready node")
+    kubemu.ok("create", "deployment", "web", "--image=nginx", "--replicas=2")
+    wait_for(lambda: [line.split()[2] for line in kubemu.ok("get", "pods", "--no-headers").splitlines()]
+             == ["Running"] * 2, 30, what="two Running pods")
+    server = json.loads((kubemu.state / "cluster.json").read_text())["server"]
+    request = urllib.request.Request(server + "/api/v1/namespaces/default/pods")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=10, context=ssl.create_default_context(
+            cafile=str(kubemu.state / cluster.PKI_DIR / pki.CA_CERT)))
+    assert e.value.code == 403
+    assert json.loads(e.value.read())["message"] == ('pods is forbidden: User "system:anonymous" cannot list '
+                                                     'resource "pods" in API group "" in the namespace "default"')

@@ -142,31 +142,51 @@ async def test_no_double_booking_when_pods_race_for_capacity(
     assert per_node == {f"n{i}": 10 for i in range(10)}
 
 
+async def add_priority_class(client: Client, name: str, value: int, **more: Any) -> None:
+    await client.resource("PriorityClass").create(from_dict({
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": value,
+        **more}))
+
+
 async def test_preemption_evicts_lower_priority(api: Client, scheduler: SchedulerProcess) -> None:
+    await add_priority_class(api, "low", 1)
+    await add_priority_class(api, "high", 1000)
+    await add_priority_class(api, "high-nonpreempting", 100, preemptionPolicy="Never")
     await add_node(api, "small", cpu="1")
-    await api.pods.create(pod("low", cpu="800m", priority=1))
+    await api.pods.create(pod("low", cpu="800m", priorityClassName="low"))
     assert await until(lambda: node_of(api, "low"), 20) == "small"
-    await api.pods.create(pod("never", cpu="800m", priority=100, preemptionPolicy="Never"))
+    never = await api.pods.create(pod("never", cpu="800m", priorityClassName="high-nonpreempting"))
+    # The Priority admission plugin resolved the class into the pod.
+    assert (never.spec.priority, never.spec.preemption_policy) == (100, "Never")
     cond = await until(lambda: scheduled_condition(api, "never"), 20)
     assert "Insufficient cpu" in cond.message
     assert (await api.pods.get("low", "default")).metadata.uid  # a Never pod preempts no one
+    assert not (await api.pods.get("low", "default")).metadata.HasField("deletion_timestamp")
 
-    await api.pods.create(pod("high", cpu="800m", priority=1000))
+    high = await api.pods.create(pod("high", cpu="800m", priorityClassName="high"))
+    assert (high.spec.priority, high.spec.preemption_policy) == (1000, "PreemptLowerPriority")
 
     async def low_deleting() -> bool:
         return (await api.pods.get("low", "default")).metadata.HasField("deletion_timestamp")
 
     await until(low_deleting, 20, describe=scheduler.logs)
+    low = await api.pods.get("low", "default")
+    target = next(c for c in low.status.conditions if c.type == "DisruptionTarget")
+    assert (target.status, target.reason, target.message) == (
+        "True", "PreemptionByScheduler", "default-scheduler: preempting to accommodate a higher priority pod")
 
     async def nominated() -> bool:
         return (await api.pods.get("high", "default")).status.nominated_node_name == "small"
 
     await until(nominated, 20)
-    await until(lambda: has_event(api, "low", lambda e: e.reason == "Preempted"), 10, describe=scheduler.logs)
+    await until(lambda: has_event(api, "low", lambda e: e.reason == "Preempted" and e.message
+                                  == f"Preempted by pod {high.metadata.uid} on node small"), 10,
+                describe=scheduler.logs)
     # There is no kubelet here: confirm the victim's termination as its kubelet would.
     await api.pods.delete("low", "default", grace_period_seconds=0)
-    high = await until(lambda: node_of(api, "high"), 20, describe=scheduler.logs)
-    assert high == "small"
+    assert await until(lambda: node_of(api, "high"), 20, describe=scheduler.logs) == "small"
+    # The non-preempting pod still waits: it is lower than `high`, which took the room.
+    assert await node_of(api, "never") is None
 
 
 async def test_explain_mode_annotates_verdicts_and_scores(api: Client, scheduler: SchedulerProcess) -> None:

@@ -41,8 +41,8 @@ def test_pod_spec_defaults() -> None:
     assert spec.scheduler_name == "default-scheduler"
     assert spec.HasField("security_context")
     assert spec.enable_service_links is True
-    assert spec.priority == 0
-    assert spec.preemption_policy == "PreemptLowerPriority"
+    # priority and preemptionPolicy are the Priority admission plugin's, not defaults.
+    assert not spec.HasField("priority") and not spec.HasField("preemption_policy")
 
 
 def test_set_values_are_kept() -> None:
@@ -405,12 +405,6 @@ def test_namespace_and_node_defaults() -> None:
     )
     default(node2)
     assert dict(node2.status.allocatable) == {"cpu": "3"}
-
-
-def test_system_priority_class() -> None:
-    pod = _pod({"priorityClassName": "system-node-critical", "containers": [{"name": "c", "image": "x"}]})
-    default(pod)
-    assert pod.spec.priority == 2000001000
 
 
 _MEMO_SPECS = [

@@ -568,3 +568,60 @@ def test_describe_generic_kind() -> None:
         "  Lease Duration Seconds:  40\n"
         "Events:                    <none>\n"
     )
+
+
+def test_describe_pod_env_from_key_refs_and_api_volumes() -> None:
+    """kubectl 1.35's describe of the same pod on kube-apiserver 1.35 (../shared/k8s-peer), section by section."""
+    pod = from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pd", "namespace": "ns"}, "spec": {
+        "containers": [{
+            "name": "app", "image": "busybox",
+            "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CM_"},
+                        {"secretRef": {"name": "creds", "optional": True}}],
+            "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
+                    {"name": "B", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "pw", "optional": False}}}],
+            "volumeMounts": [{"name": "c", "mountPath": "/c"}],
+        }],
+        "volumes": [
+            {"name": "c", "configMap": {"name": "cfg", "optional": True}},
+            {"name": "s", "secret": {"secretName": "creds"}},
+            {"name": "d", "downwardAPI": {"items": [
+                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                {"path": "mem", "resourceFieldRef": {"containerName": "app", "resource": "limits.memory"}}]}},
+            {"name": "p", "projected": {"sources": [
+                {"secret": {"name": "creds", "optional": True}}, {"configMap": {"name": "cfg"}},
+                {"downwardAPI": {"items": [{"path": "podname", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}}]}},
+        ]}})
+    text = printers.describe(pod, None, now=0)
+    assert (
+        "    Environment Variables from:\n"
+        "      cfg    ConfigMap with prefix 'CM_'  Optional: false\n"
+        "      creds  Secret                       Optional: true\n"
+        "    Environment:\n"
+        "      A:  <set to the key 'mode' of config map 'cfg'>  Optional: false\n"
+        "      B:  <set to the key 'pw' in secret 'creds'>      Optional: false\n"
+    ) in text
+    assert (
+        "Volumes:\n"
+        "  c:\n"
+        "    Type:      ConfigMap (a volume populated by a ConfigMap)\n"
+        "    Name:      cfg\n"
+        "    Optional:  true\n"
+        "  s:\n"
+        "    Type:        Secret (a volume populated by a Secret)\n"
+        "    SecretName:  creds\n"
+        "    Optional:    false\n"
+        "  d:\n"
+        "    Type:  DownwardAPI (a volume populated by information about the pod)\n"
+        "    Items:\n"
+        "      metadata.labels -> labels\n"
+        "      limits.memory -> mem\n"
+        "  p:\n"
+        "    Type:                    Projected (a volume that contains injected data from multiple sources)\n"
+        "    SecretName:              creds\n"
+        "    Optional:                true\n"
+        "    ConfigMapName:           cfg\n"
+        "    Optional:                false\n"
+        "    DownwardAPI:             true\n"
+        "    TokenExpirationSeconds:  3607\n"
+    ) in text

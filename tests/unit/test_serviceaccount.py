@@ -14,8 +14,7 @@ import pytest
 from apiserver import errors
 from apiserver import serviceaccount as sa
 from apiserver.admission import serviceaccount as plugin
-from kubelet.runtime.fs import FileSystem
-from kubelet.token import TokenError, TokenManager, token_sources
+from kubelet.token import Source, TokenError, TokenManager, token_sources
 from kubemu import pki
 from kubemu.api.serialization import from_dict, set_time
 from kubemu.cli import printers
@@ -214,24 +213,24 @@ async def test_the_kubelet_renews_at_80_percent_and_keeps_a_live_token_when_rene
     p = pod(serviceAccountName="default", volumes=[{"name": "v", "projected": {"sources": [
         {"serviceAccountToken": {"path": "sub/token", "expirationSeconds": 1000}}]}}])
     p.metadata.uid = "u"
-    fs = FileSystem()
-    await manager.project(p, {"v": fs})
-    assert fs.read("/sub/token") == b"token-1"
+    [source] = token_sources(p)
+    assert source == Source("sub/token", "", 1000)
+
+    async def token() -> str:
+        return (await manager.token(p, source)).status.token
+
+    assert await token() == "token-1"
     assert manager.next_refresh(p) == NOW + 800
     now[0] = NOW + 700
-    await manager.project(p, {"v": fs})
-    assert api.calls == 1
+    assert await token() == "token-1" and api.calls == 1
     now[0] = NOW + 800
-    await manager.project(p, {"v": fs})
-    assert fs.read("/sub/token") == b"token-2"
+    assert await token() == "token-2"
     api.fail, now[0] = True, NOW + 800 + 850
-    await manager.project(p, {"v": fs})  # due but failing: the old one still has 150 s
-    assert fs.read("/sub/token") == b"token-2"
+    assert await token() == "token-2"  # due but failing: the old one still has 150 s
     now[0] = NOW + 800 + 1000
-    with pytest.raises(TokenError, match=re.escape('MountVolume.SetUp failed for volume "v" : failed')):
-        await manager.project(p, {"v": fs})
-    manager.forget("u")
-    assert manager.next_refresh(p) is None and [s.path for s in token_sources(p)] == ["sub/token"]
+    with pytest.raises(TokenError, match=re.escape('failed to fetch token: serviceaccounts "default" not found')):
+        await token()
+    assert manager.next_refresh(p) is None  # the expired token is dropped
 
 
 def test_describe_service_account_as_kubectl() -> None:

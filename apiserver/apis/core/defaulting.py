@@ -1,5 +1,6 @@
 """Defaulting of the core/v1 kinds: the v1 SetDefaults_* functions for pods, pod templates, namespaces, nodes and
-replication controllers, plus the admission plugins that fill pods in (DefaultTolerationSeconds, Priority).
+replication controllers, plus the admission plugin that fills pods in (DefaultTolerationSeconds; Priority is
+apiserver/admission/priority.py).
 
 Sources: pkg/apis/core/v1/defaults.go, plugin/pkg/admission/defaulttolerationseconds (v1.32).
 """
@@ -20,9 +21,6 @@ DEFAULT_TOLERATION_SECONDS = 300
 TAINT_NODE_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_NODE_UNREACHABLE = "node.kubernetes.io/unreachable"
 LABEL_METADATA_NAME = "kubernetes.io/metadata.name"
-
-# Built-in PriorityClasses (pkg/apis/scheduling): the only ones kubemu knows, as it has no PriorityClass kind.
-_SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 
 # The docker reference grammar (github.com/distribution/reference), enough to find the tag as
 # ParseImageName does; an image it cannot parse gets no tag, hence IfNotPresent.
@@ -216,14 +214,6 @@ def _default_pod_uncached(spec: core_pb2.PodSpec, default_toleration_seconds: in
     if spec.host_network:
         _default_host_network_ports(spec.containers)
         _default_host_network_ports(spec.init_containers)
-    # The Priority admission plugin; with no global default PriorityClass, priority is 0.
-    if not spec.HasField("priority"):
-        if not spec.priority_class_name:
-            spec.priority = 0
-        elif spec.priority_class_name in _SYSTEM_PRIORITIES:
-            spec.priority = _SYSTEM_PRIORITIES[spec.priority_class_name]
-    if not spec.HasField("preemption_policy"):
-        spec.preemption_policy = "PreemptLowerPriority"
     add_default_tolerations(spec, default_toleration_seconds)
     return qos_class(spec)
 

@@ -281,6 +281,39 @@ async def _cat(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
+def _stat_format(fmt: str, values: dict[str, str]) -> str:
+    return re.sub(r"%([ansF%])", lambda m: "%" if m[1] == "%" else values[m[1]], fmt)
+
+
+@_builtin("stat")
+async def _stat(sh: Shell, argv: list[str], io: IO) -> int:
+    """`stat -c FORMAT FILE...` (busybox's): %a the octal mode, %n the name, %s the size, %F the file type."""
+    args = argv[1:]
+    fmt = ""
+    if len(args) >= 2 and args[0] == "-c":
+        fmt, args = args[1], args[2:]
+    elif args and args[0].startswith("-c") and len(args[0]) > 2:
+        fmt, args = args[0][2:], args[1:]
+    if not args or not fmt:
+        sh.err(io, "stat: usage: stat -c FORMAT FILE...")
+        return 1
+    fs, cwd, status = sh.ctx.fs, sh.ctx.cwd, 0
+    for p in args:
+        if not fs.exists(p, cwd=cwd):
+            sh.err(io, f"stat: can't stat '{p}': No such file or directory")
+            status = 1
+            continue
+        is_dir = fs.is_dir(p, cwd=cwd)
+        values = {
+            "a": format(fs.mode(p, cwd=cwd), "o"),
+            "n": p,
+            "s": "0" if is_dir else str(len(fs.read(p, cwd=cwd))),
+            "F": "directory" if is_dir else "regular file",
+        }
+        io.out.write(_stat_format(fmt, values) + "\n")
+    return status
+
+
 @_builtin("mkdir")
 async def _mkdir(sh: Shell, argv: list[str], io: IO) -> int:
     flags, paths = _operands(argv, "m")
