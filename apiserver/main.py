@@ -8,6 +8,7 @@ import asyncio
 import ipaddress
 import signal
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
@@ -15,9 +16,10 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from apiserver import admission, authz, kubernetesservice
+from apiserver import admission, authz, errors, kubernetesservice
+from apiserver import serviceaccount as sa
 from apiserver.apis.core.serviceallocator import DEFAULT_SERVICE_CIDR, ServiceAllocators, parse_port_range
-from apiserver.authn import TokenAuthenticator, TokenFileError, TokenInterceptor
+from apiserver.authn import Authenticator, TokenAuthenticator, TokenFileError, TokenInterceptor
 from apiserver.authz.escalation import EscalationCheck
 from apiserver.authz.rbac import PolicyCache, RBACAuthorizer
 from apiserver.lister import Lister
@@ -62,6 +64,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     rest.add_argument("--token-auth-file", help="static bearer tokens (CSV: token,user,uid,\"group1,group2\"); "
                                                 "with it, a request without a valid token gets 401, on both faces "
                                                 "(gRPC: metadata `authorization: Bearer <token>`; health checks open)")
+    tokens = p.add_argument_group("ServiceAccount tokens", "the TokenRequest API (serviceaccounts/token) and the "
+                                  "authentication of its tokens (kube-apiserver's flag names)")
+    tokens.add_argument("--service-account-issuer", action="append", default=[], metavar="URL",
+                        help="the iss of the tokens made (the first given) and accepted (all); repeatable")
+    tokens.add_argument("--service-account-signing-key-file", metavar="FILE",
+                        help="private key (PEM, RSA or ECDSA) the tokens are signed with; with an issuer, serves "
+                             "the serviceaccounts/token subresource")
+    tokens.add_argument("--service-account-key-file", action="append", default=[], metavar="FILE",
+                        help="public keys (PEM) tokens are checked with; repeatable (default: the signing key's)")
+    tokens.add_argument("--api-audiences", type=_names, default=(), metavar="AUDIENCES",
+                        help="comma-separated audiences of the API: a token must name one, and a TokenRequest "
+                             "without audiences gets them (default: the issuers)")
+    tokens.add_argument("--service-account-max-token-expiration", type=positive_duration, metavar="DURATION",
+                        help="the longest expiration a TokenRequest gets (default: none)")
+    tokens.add_argument("--service-account-extend-token-expiration", action=argparse.BooleanOptionalAction,
+                        default=True, help="make the kubelet's default pod tokens (3607 s) valid for a year, with "
+                                           "a warnafter claim (default true)")
     p.add_argument("--authorization-mode", type=_modes, default=("AlwaysAllow",), metavar="MODES",
                    help="ordered list of plug-ins to do authorization on both faces, comma-separated: "
                         f"{', '.join(authz.MODES)} (default AlwaysAllow); members of system:masters are always "
@@ -92,6 +111,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"argument --redis: unsupported URL scheme {scheme!r} in {args.redis!r}: use redis:// or unix://")
     if (args.tls_cert_file is None) != (args.tls_private_key_file is None):
         p.error("--tls-cert-file and --tls-private-key-file go together")
+    if args.service_account_signing_key_file and not args.service_account_issuer:
+        p.error("service-account-issuer is a required flag when service-account-signing-key-file is given")
+    if args.service_account_issuer and not (args.service_account_signing_key_file or args.service_account_key_file):
+        p.error("service-account-key-file or service-account-signing-key-file is a required flag with "
+                "service-account-issuer")
+    if args.service_account_max_token_expiration is not None and not \
+            3600 <= args.service_account_max_token_expiration <= 1 << 32:
+        p.error("the service-account-max-token-expiration must be between 1 hour and 2^32 seconds")
     if args.secure_port is not None and args.tls_cert_file is None and not args.insecure_rest:
         p.error("--secure-port needs --tls-cert-file and --tls-private-key-file (or --insecure-rest for plain HTTP)")
     try:
@@ -107,6 +134,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def service_accounts(args: argparse.Namespace, registry: Registry) -> tuple[sa.Issuer | None, sa.Validator | None]:
+    """The token issuer (with a signing key) and validator (with keys to check) the flags ask for."""
+    if not args.service_account_issuer:
+        return None, None
+    issuers = tuple(args.service_account_issuer)
+    audiences = tuple(args.api_audiences) or issuers
+    issuer = None
+    if args.service_account_signing_key_file:
+        key = sa.load_signing_key(args.service_account_signing_key_file)
+        max_expiration = int(args.service_account_max_token_expiration or 0)
+        issuer = sa.Issuer(issuers[0], key, audiences, max_expiration, args.service_account_extend_token_expiration)
+    public: list[object] = []
+    for path in args.service_account_key_file:
+        public.extend(sa.load_public_keys(path))
+    if not public and issuer is not None:
+        public.append(issuer.key.public_key())
+
+    async def get(kind: str, namespace: str, name: str) -> Any:
+        try:
+            return await registry.get(kind, namespace, name)
+        except errors.NotFound:
+            return None
+
+    return issuer, sa.Validator(issuers, public, audiences, get)
 def _modes(text: str) -> tuple[str, ...]:
     try:
         return authz.parse_modes(text)
@@ -129,9 +184,11 @@ async def serve(args: argparse.Namespace) -> None:
     event_ttl = args.event_ttl if args.event_ttl is not None else config.store.event_ttl_seconds
     if event_ttl <= 0:
         raise cfg.ConfigError(f"{args.config}: store.event_ttl_seconds: must be greater than zero, got {event_ttl}")
-    authenticator = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
+    tokens = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
     store = Store(args.redis, watch_history=config.store.watch_history, ttl={"Event": event_ttl})
     registry = Registry(store, config, services=ServiceAllocators(args.service_cluster_ip_range, args.node_ports))
+    registry.token_issuer, validator = service_accounts(args, registry)
+    authenticator = Authenticator(tokens, validator) if tokens is not None or validator is not None else None
     backoff = 0.2
     while True:  # the store may come up after us (compose, chaos): wait for it rather than exit
         try:
@@ -186,7 +243,7 @@ async def serve(args: argparse.Namespace) -> None:
         rest_listener = await rest_server.start(registry, hub, rest_server.RestConfig(
             bind_address=args.bind_address, secure_port=args.secure_port, tls_cert_file=args.tls_cert_file,
             tls_private_key_file=args.tls_private_key_file, token_auth_file=args.token_auth_file,
-            bookmark_interval=args.bookmark_interval), authorizer)
+            bookmark_interval=args.bookmark_interval), authorizer, authenticator)
         url = rest_listener.url
         log.info("apiserver.listening", component="apiserver", api="rest", address=url.split("://", 1)[1], url=url,
                  authentication="token" if args.token_auth_file else "none",
@@ -263,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
                    level=args.log_level)
     try:
         aio.run(serve(args))
-    except (cfg.ConfigError, TokenFileError) as e:
+    except (cfg.ConfigError, TokenFileError, sa.KeyFileError) as e:
         sys.exit(f"kubemu-apiserver: {e}")
 
 

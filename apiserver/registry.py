@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from apiserver import admission, errors, validation
+from apiserver import admission, errors, serviceaccount, validation
 from apiserver import storage as st
 from apiserver.apis import install
 from apiserver.apis.core.serviceallocator import ServiceAllocators
@@ -107,6 +107,9 @@ class Registry:
         --service-node-port-range)."""
         self.config = config
         self.clock = clock
+        self.token_issuer: Any = None
+        """The ServiceAccount token issuer (apiserver/serviceaccount.py) when the apiserver has a signing key: the
+        serviceaccounts/token subresource is served only then."""
         self.log = log.bind(component="apiserver")
         self._binder = install.serving("binding")
         self.admission = admission.Chain(self, frozenset())
@@ -232,9 +235,11 @@ class Registry:
         self.log.debug("object.created", kind=info.kind, object=member.lstrip("/"), rv=rev)
         return obj
 
-    async def get(self, kind: str, namespace: str, name: str) -> Any:
+    async def get(self, kind: str, namespace: str, name: str, *, cached: bool = False) -> Any:
+        """The stored object; with `cached`, the watch cache's copy when it has one (a lister's read, as admission
+        plugins make them upstream), else the store's."""
         info = kinds.by_kind(kind)
-        return await self._current(info, namespace if info.namespaced else "", name)
+        return await self._current(info, namespace if info.namespaced else "", name, cached=cached)
 
     async def list(self, kind: str, namespace: str, flt: Filter) -> tuple[list[Any], int]:
         info = kinds.by_kind(kind)
@@ -548,6 +553,14 @@ class Registry:
             self.log.debug("pod.bound", kind=info.kind, object=f"{namespace}/{name}", node=node_name, rv=rev)
             return obj
         raise errors.Conflict(errors.conflict_message(info.resource, name))
+
+    async def create_token(self, namespace: str, name: str, request: Any) -> Any:
+        """The serviceaccounts/token subresource (TokenRequest): a token for ServiceAccount `name` in `namespace`,
+        signed by this apiserver's issuer; NotFound when the apiserver has none (no signing key)."""
+        if self.token_issuer is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        return await serviceaccount.create_token(self.token_issuer, self.get, namespace or "default", name, request,
+                                                 self.clock())
 
     async def ensure_system_objects(self) -> None:
         """Create the objects every cluster has (the system namespaces), unless they exist."""

@@ -13,7 +13,7 @@ import structlog
 from google.protobuf.message import DecodeError
 
 from apiserver import errors
-from apiserver.authn import TokenAuthenticator, UserInfo, bearer_token
+from apiserver.authn import Authenticator, UserInfo, current_user
 from apiserver.authz import ANONYMOUS, Attributes, Union
 from apiserver.authz.escalation import REQUEST_USER
 from apiserver.proxy import KubeletProxy
@@ -22,7 +22,7 @@ from apiserver.storage import StreamEvent
 from apiserver.watch import WatchHub, make_filter
 from kubemu.api import kinds
 from kubemu.client import grpc_status
-from kubemu.pb import api_pb2, api_pb2_grpc
+from kubemu.pb import api_pb2, api_pb2_grpc, authentication_pb2
 
 log = structlog.get_logger()
 
@@ -64,7 +64,7 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], e: errors.ApiError
 
 class ApiService(api_pb2_grpc.APIServicer):
     def __init__(self, registry: Registry, hub: WatchHub, bookmark_interval: float = 5.0, *,
-                 authenticator: TokenAuthenticator | None = None, authorizer: Union | None = None) -> None:
+                 authenticator: Authenticator | None = None, authorizer: Union | None = None) -> None:
         self.registry = registry
         self.hub = hub
         self.bookmark_interval = bookmark_interval
@@ -75,15 +75,12 @@ class ApiService(api_pb2_grpc.APIServicer):
         self.log = log.bind(component="apiserver")
 
     def _user(self, context: Any) -> UserInfo:
-        """Who made the call: its bearer token's user (the interceptor refused a call without a valid one when
-        there is a token file), else system:anonymous."""
+        """Who made the call: the user the interceptor authenticated its bearer token as (the token file's or a
+        ServiceAccount's; it refused a call without a valid one when there is a token file), else
+        system:anonymous."""
         if self.authenticator is None:
             return ANONYMOUS
-        metadata = dict(context.invocation_metadata() or ())
-        value = metadata.get("authorization")
-        token = bearer_token(value if isinstance(value, str) else None)
-        user = self.authenticator.authenticate(token) if token else None
-        return user or ANONYMOUS
+        return current_user() or ANONYMOUS
 
     def _authorize(self, context: Any, verb: str, kind: str, namespace: str = "", name: str = "",
                    subresource: str = "") -> None:
@@ -228,6 +225,13 @@ class ApiService(api_pb2_grpc.APIServicer):
             return api_pb2.BindManyResponse(results=results)
 
         return await self._run(context, go())  # type: ignore[no-any-return]
+
+    async def CreateToken(
+        self, request: api_pb2.CreateTokenRequest, context: Any
+    ) -> authentication_pb2.TokenRequest:
+        """The serviceaccounts/token subresource (TokenRequest), as the REST face's POST .../token."""
+        return await self._run(context, self.registry.create_token(  # type: ignore[no-any-return]
+            request.namespace, request.name, request.token_request))
 
     # -- logs and exec, proxied to the pod's kubelet -------------------------------------------------
 

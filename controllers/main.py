@@ -28,9 +28,11 @@ from controllers.persistentvolume import PersistentVolumeController
 from controllers.podgc import PodGCController
 from controllers.replicaset import ReplicaSetController
 from controllers.resourcequota import ResourceQuotaController
+from controllers.rootcacertpublisher import RootCACertPublisher
+from controllers.serviceaccount import ServiceAccountsController
 from controllers.storageprotection import PVCProtectionController, PVProtectionController
 from kubemu import config as cfg
-from kubemu import logs
+from kubemu import kubeconfig, logs
 from kubemu.client.client import Client, connect
 from kubemu.client.events import EventRecorder
 from kubemu.client.informer import Informer, by_node
@@ -49,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="kubemu-controllers: Deployment, ReplicaSet, DaemonSet, Job, ReplicationController, node "
                     "lifecycle, taint-based eviction, garbage collection, pod GC, namespace deletion, resource "
                     "quota, ClusterRole aggregation, persistent volume binding and protection and a simulated "
-                    "local-path provisioner, EndpointSlice and Endpoints, leader-elected like "
+                    "local-path provisioner, ServiceAccounts and the root CA publisher, EndpointSlice and "
+                    "Endpoints, leader-elected like "
                     "kube-controller-manager.",
     )
     p.add_argument("--apiserver", default=None,
@@ -60,12 +63,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", default="default", choices=cfg.PROFILES, help="timing profile")
     p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
                    help="elect one active controller manager among replicas (default true)")
+    p.add_argument("--root-ca-file", metavar="FILE",
+                   help="the cluster CA (PEM) published as the kube-root-ca.crt ConfigMap in every namespace "
+                        "(default: the kubeconfig's certificate-authority-data; neither: nothing is published)")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json unless on a terminal")
     return p.parse_args(argv)
 
 
+def root_ca(args: argparse.Namespace) -> str | None:
+    """kube-controller-manager's root CA: --root-ca-file, else the CA of the kubeconfig it talks to the apiserver
+    with; None without either."""
+    if args.root_ca_file:
+        try:
+            with open(args.root_ca_file) as f:
+                return f.read()
+        except OSError as e:
+            raise cfg.ConfigError(f"error reading root-ca-file at {args.root_ca_file}: {e.strerror or e}") from None
+    if args.kubeconfig:
+        ca = kubeconfig.resolve(args.kubeconfig).ca_data
+        return ca.decode() if ca else None
+    return None
+
+
 class ControllerManager:
-    def __init__(self, client: Client, config: cfg.ClusterConfig) -> None:
+    def __init__(self, client: Client, config: cfg.ClusterConfig, root_ca: str | None = None) -> None:
         self.client = client
         self.config = config
         self.recorder = EventRecorder(client, "controller-manager")
@@ -84,6 +105,9 @@ class ControllerManager:
         self.informers: dict[str, Informer[Any]] = {
             "Pod": self.pods, "Node": self.nodes, "ReplicaSet": self.rs, "ReplicationController": self.rc, **extra,
         }
+        self.namespaces: Informer[Any] = Informer(client.namespaces)
+        self.service_accounts: Informer[Any] = Informer(client.service_accounts)
+        self.informers.update({"Namespace": self.namespaces, "ServiceAccount": self.service_accounts})
         for kind in ("Service", "Endpoints", "EndpointSlice"):
             self.informers.setdefault(kind, Informer(client.resource(kind)))
         for info in collectable_kinds():  # the collector watches every kind that can have owners
@@ -104,6 +128,7 @@ class ControllerManager:
             TTLAfterFinishedController(client, extra["Job"]),
             GarbageCollector(client, self.informers),
             PodGCController(client, config, self.pods, self.nodes),
+            ServiceAccountsController(client, self.namespaces, self.service_accounts),
             ClusterRoleAggregationController(client, extra["ClusterRole"]),
             ResourceQuotaController(client, config, self.informers),
             NamespaceController(client, config, self.informers["Namespace"]),
@@ -116,6 +141,13 @@ class ControllerManager:
             EndpointSliceController(client, self.informers["Service"], self.pods, self.informers["EndpointSlice"]),
             EndpointsController(client, self.informers["Service"], self.pods, self.informers["Endpoints"]),
         ]
+        if root_ca:
+            # The collector's ConfigMap informer (every kind with owners has one) serves the publisher too.
+            configmaps = self.informers.setdefault("ConfigMap", Informer(client.resource("ConfigMap")))
+            self.controllers.append(RootCACertPublisher(client, root_ca, self.namespaces, configmaps))
+        else:
+            log.warning("root_ca.none", message="no --root-ca-file and no CA in the kubeconfig: the kube-root-ca.crt "
+                                                "ConfigMaps are not published")
 
     async def run(self) -> None:
         all_informers = [*self.informers.values(), self.leases]
@@ -133,7 +165,7 @@ class ControllerManager:
 async def run(args: argparse.Namespace) -> None:
     config = cfg.load(args.config, args.profile)
     client = connect(args.apiserver, args.kubeconfig, retry_for=2.0)
-    manager = ControllerManager(client, config)
+    manager = ControllerManager(client, config, root_ca(args))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -22,6 +22,8 @@ from kubelet.object_manager import PodObjects
 from kubelet.persistent_volumes import RETRY_SECONDS, VolumeManager
 from kubelet.pod_worker import KubeletContext, PodWorker
 from kubelet.runtime.net import Network
+from kubelet.token import Source, TokenError, TokenManager
+from kubelet.volumes import DEFAULT_MODE, FileProjection, MountError, Payload
 from kubemu.api.quantity import bytes_of
 from kubemu.client import errors
 from kubemu.client.client import Client
@@ -83,6 +85,8 @@ class Kubelet:
         self.client = client
         self.owns_objects = objects is None
         self.objects = objects if objects is not None else PodObjects(client)
+        self.tokens = TokenManager(client.service_accounts, clock)
+        """The node's ServiceAccount tokens (upstream's token manager), for the projected volumes."""
         """The watches of the ConfigMaps and Secrets the pods reference (the host's, shared by its nodes)."""
         self.spec = spec
         self.config = config
@@ -118,6 +122,7 @@ class Kubelet:
             allocatable={"cpu": spec.cpu, "memory": spec.memory, "ephemeral-storage": spec.ephemeral_storage},
             volumes=VolumeManager(client.resource("PersistentVolumeClaim").get, client.resource("PersistentVolume").get,
                                   retry=config.scaled(RETRY_SECONDS)),
+            service_account_token=self._service_account_token,
         )
         if service_env is not None:
             self.ctx.service_env = service_env
@@ -127,6 +132,16 @@ class Kubelet:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    async def _service_account_token(self, pod: core_pb2.Pod,
+                                     projection: core_pb2.ServiceAccountTokenProjection) -> Payload:
+        """A projected serviceAccountToken source's file (the volumes' hook): the token manager's token for the pod,
+        asked for again when due, at the source's path."""
+        try:
+            tr = await self.tokens.token(pod, Source.of(projection))
+        except TokenError as e:
+            raise MountError(str(e)) from None
+        return {projection.path: FileProjection(tr.status.token.encode(), DEFAULT_MODE)}
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=f"{name}-{self.spec.name}",

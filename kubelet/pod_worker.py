@@ -185,8 +185,8 @@ class KubeletContext:
     """The node's allocatable resources: the downward API's value of a limit a container does not set."""
     service_account_token: Callable[[core_pb2.Pod, core_pb2.ServiceAccountTokenProjection],
                                     Coroutine[Any, Any, Payload]] | None = None
-    """HOOK(service accounts): the files of a projected serviceAccountToken source (a TokenRequest's token at its
-    path). None, until the ServiceAccount work provides it: the source writes nothing."""
+    """The files of a projected serviceAccountToken source: the TokenRequest API's token for the pod at its path
+    (kubelet.py's, from kubelet/token.py's token manager); None writes nothing."""
     volumes: VolumeManager | None = None
     """The node's disk: mounts a pod's claims and hostPath volumes before its containers start."""
     service_env: Callable[[str, bool], dict[str, str]] = lambda namespace, links: {}

@@ -182,8 +182,7 @@ async def _projected_payload(ctx: VolumeContext, src: core_pb2.ProjectedVolumeSo
             elif s.HasField("downward_api"):
                 payload.update(_downward_payload(ctx, s.downward_api.items, default_mode))
             elif s.HasField("service_account_token"):
-                # HOOK(service accounts): the token a TokenRequest would return, written by the ServiceAccount
-                # work through VolumeContext.service_account_token; until then this source writes nothing.
+                # The token a TokenRequest returns for the pod (kubelet/token.py, through kubelet.py).
                 if ctx.service_account_token is not None:
                     payload.update(await ctx.service_account_token(s.service_account_token))
         except MountError as e:

@@ -1,5 +1,6 @@
 """A cluster's credentials, as kubeadm's certs phase and kind make them: a CA, the apiserver's serving certificate
-signed by it, and a bearer token in kube-apiserver's static token file; made once per folder, reused while valid."""
+signed by it, the service-account key pair that signs and checks ServiceAccount tokens (kubeadm's sa.key and
+sa.pub), and a bearer token in kube-apiserver's static token file; made once per folder, reused while valid."""
 
 from __future__ import annotations
 
@@ -18,12 +19,19 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_CERT, CA_KEY = "ca.crt", "ca.key"
 SERVING_CERT, SERVING_KEY = "apiserver.crt", "apiserver.key"
 TOKEN_FILE = "tokens.csv"
+SA_KEY, SA_PUB = "sa.key", "sa.pub"
+"""kubeadm's names: the private key kube-apiserver signs ServiceAccount tokens with
+(--service-account-signing-key-file) and the public key it checks them with (--service-account-key-file)."""
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+"""kubeadm's --service-account-issuer (and so the tokens' default audience)."""
+SA_KEY_BITS = 2048
+"""RSA, as kubeadm's: tokens are signed RS256, which every OIDC client of the issuer accepts."""
 
 ADMIN_USER = "kubemu-admin"
 ADMIN_GROUPS = ("system:masters",)
@@ -61,6 +69,14 @@ class Pki:
     def token_file(self) -> Path:
         return self.folder / TOKEN_FILE
 
+    @property
+    def sa_key_file(self) -> Path:
+        return self.folder / SA_KEY
+
+    @property
+    def sa_pub_file(self) -> Path:
+        return self.folder / SA_PUB
+
     def ca_data(self) -> bytes:
         """The CA certificate, PEM: what a kubeconfig's certificate-authority-data carries."""
         return self.ca_file.read_bytes()
@@ -84,6 +100,8 @@ def ensure(folder: Path, hosts: Iterable[str] = (), *, now: datetime.datetime | 
             ca = _make_ca(folder, now)
         if not _serving_valid(folder, ca[0], wanted, now):
             _make_serving(folder, ca, wanted, now)
+        if not _sa_valid(folder):
+            _make_sa(folder)
         token = read_token(folder / TOKEN_FILE)
         if token is None:
             token = secrets.token_urlsafe(32)
@@ -173,7 +191,24 @@ def _make_serving(
     _write(folder / SERVING_CERT, cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _make_sa(folder: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=SA_KEY_BITS)
+    _write(folder / SA_KEY, _key_pem(key), secret=True)
+    _write(folder / SA_PUB, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                          serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def _sa_valid(folder: Path) -> bool:
+    """The key pair is there and its halves match (a token signed by one must check with the other)."""
+    try:
+        key = serialization.load_pem_private_key((folder / SA_KEY).read_bytes(), password=None)
+        pub = serialization.load_pem_public_key((folder / SA_PUB).read_bytes())
+    except (OSError, ValueError, TypeError):
+        return False
+    return isinstance(key, rsa.RSAPrivateKey) and key.public_key() == pub
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import inspect
 import os
 import shutil
@@ -264,6 +265,20 @@ class RestCredentials:
         kubeconfig.add(kubeconfig.write_path(), own)
 
 
+_SESSION_PKI: Path | None = None
+
+
+def _session_pki() -> Path:
+    """A folder of credentials (kubemu.pki) shared by the session's apiservers that have no REST credentials of
+    their own: their ServiceAccount key pair, made once."""
+    global _SESSION_PKI
+    if _SESSION_PKI is None:
+        _SESSION_PKI = Path(tempfile.mkdtemp(prefix="kubemu-pki-session-"))
+        atexit.register(shutil.rmtree, _SESSION_PKI, True)
+        pki.ensure(_SESSION_PKI, ["127.0.0.1", "localhost"])
+    return _SESSION_PKI
+
+
 @dataclass
 class ApiServer(Process):
     redis_url: str
@@ -276,10 +291,24 @@ class ApiServer(Process):
     rest_port: int | None = None
     """With a port, the Kubernetes REST API is served there too (--secure-port), over HTTPS with `rest`."""
     rest: RestCredentials | None = None
+    service_account_admission: bool = False
+    """Run the ServiceAccount admission plugin: pods then need their namespace's `default` ServiceAccount, which
+    only the controllers make, so it is off for the apiservers of tests that run no controllers."""
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def service_account_flags(self) -> list[str]:
+        """kube-apiserver's ServiceAccount token flags, with the key pair of the REST credentials (else of the
+        session's), as `kubemu up` passes them."""
+        folder = self.rest.dir if self.rest is not None else _session_pki()
+        flags = ["--service-account-issuer", pki.SERVICE_ACCOUNT_ISSUER,
+                 "--service-account-signing-key-file", str(folder / pki.SA_KEY),
+                 "--service-account-key-file", str(folder / pki.SA_PUB)]
+        if not self.service_account_admission:
+            flags += ["--disable-admission-plugins", "ServiceAccount"]
+        return flags
 
     @property
     def rest_url(self) -> str:
@@ -292,7 +321,8 @@ class ApiServer(Process):
                 self.rest = RestCredentials().write()
             rest = ["--secure-port", str(self.rest_port), *self.rest.flags()]
         self._spawn("apiserver.main", "--listen", self.address, "--redis", self.redis_url, "--log-format", "json",
-                    "--bookmark-interval", "0.5", *_config_args(self.config), *rest, *self.flags)
+                    "--bookmark-interval", "0.5", *_config_args(self.config), *rest, *self.service_account_flags(),
+                    *self.flags)
         wait_port(self.port, proc=self.proc)
         if self.rest_port is not None and self.rest is not None:
             wait_port(self.rest_port, proc=self.proc)
@@ -360,10 +390,13 @@ class ControllersProcess(Process):
     config: Path | None = None
     log: Path = field(default_factory=lambda: _log_file("controllers"))
     proc: subprocess.Popen[bytes] | None = None
+    root_ca: Path | None = None
+    """--root-ca-file: the CA the root-CA publisher puts in every namespace (None: none is published)."""
 
     def start(self) -> ControllersProcess:
+        ca = ["--root-ca-file", str(self.root_ca)] if self.root_ca is not None else []
         self._spawn("controllers.main", "--apiserver", self.apiserver, "--log-format", "json",
-                    *_config_args(self.config))
+                    *_config_args(self.config), *ca)
         return self
 
 

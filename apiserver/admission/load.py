@@ -11,11 +11,13 @@ from apiserver.admission.namespacelifecycle import NamespaceLifecycle
 from apiserver.admission.persistentvolumeclaimresize import PersistentVolumeClaimResize
 from apiserver.admission.priority import Priority
 from apiserver.admission.resourcequota import ResourceQuota
+from apiserver.admission.serviceaccount import ServiceAccount
 from apiserver.admission.storageobjectinuseprotection import StorageObjectInUseProtection
 
 ORDER: list[type[Plugin]] = [
     NamespaceLifecycle,
     LimitRanger,
+    ServiceAccount,
     Priority,
     DefaultStorageClass,
     StorageObjectInUseProtection,

@@ -23,6 +23,7 @@ _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "portforward": ("", "", "PodPortForwardOptions", ("create", "get")),
     "proxy": ("", "", "PodProxyOptions", ("create", "delete", "get", "patch", "update")),
     "finalize": ("", "", "", ("update",)),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
 }
 
 

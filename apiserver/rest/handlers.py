@@ -28,7 +28,8 @@ from kubemu.api.labels import from_label_selector
 from kubemu.api.patch import apply, json_patch, merge_patch, record_update, strategic_merge_patch
 from kubemu.api.patch.schema import UNKNOWN
 from kubemu.api.patch.strategic import strategic_merge_map
-from kubemu.api.serialization import fill_message, message_to_dict, to_dict
+from kubemu.api.serialization import DecodeError, fill_message, message_to_dict, to_dict
+from kubemu.pb import authentication_pb2
 
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 _SCALED = frozenset({"Deployment", "ReplicaSet", "ReplicationController"})
@@ -309,6 +310,12 @@ class Resources:
         if t.subresource == "binding" and t.info.kind == "Pod":
             if method == "POST":
                 return await self.bind(request, t)
+            raise status.method_not_allowed()
+        if t.subresource == "token" and t.info.kind == "ServiceAccount":
+            if self.registry.token_issuer is None:
+                raise status.path_not_found()  # kube-apiserver without a signing key does not serve it
+            if method == "POST":
+                return await self.create_token(request, t)
             raise status.method_not_allowed()
         raise status.path_not_found()  # a subresource discovery lists that this face does not serve yet
 
@@ -680,3 +687,34 @@ class Resources:
         if not _dry_run(request):
             await self.registry.bind(t.namespace, t.name, str(target.get("name", "")), uid)
         return decode.render(request, accept, status.success(201), 201)
+
+    async def create_token(self, request: web.Request, t: Target) -> web.Response:
+        """POST serviceaccounts/NAME/token: a TokenRequest in, the same with its token in status out (201)."""
+        accept = decode.negotiate(request)
+        raw = await decode.read_body(request)
+        doc = decode.parse(request, raw, "TokenRequest")
+        if not isinstance(doc, dict):
+            raise status.bad_request("the object provided is unrecognized (must be of type TokenRequest)")
+        if doc.get("kind", "TokenRequest") != "TokenRequest":
+            decode.check_kind(doc, t.info, "TokenRequest", "authentication.k8s.io/v1")
+        doc.pop("kind", None)
+        doc.pop("apiVersion", None)
+        req = authentication_pb2.TokenRequest()
+        try:
+            fill_message(req, _without_nulls(doc))
+        except DecodeError as e:
+            raise status.bad_request(f"TokenRequest in version \"v1\" cannot be handled as a TokenRequest: {e}") \
+                from None
+        out = await self.registry.create_token(t.namespace, t.name, req)
+        body: dict[str, Any] = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1"}
+        body.update(message_to_dict(out))
+        return decode.render(request, accept, body, 201)
+
+
+def _without_nulls(value: Any) -> Any:
+    """A JSON value without its nulls, which Go's decoder takes as absent (kubectl sends `audiences: null`)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

@@ -181,6 +181,8 @@ class Reviews:
                 info["uid"] = user.uid
             if user.groups:
                 info["groups"] = list(user.groups)
+            if user.extra:  # a ServiceAccount token's credential id and the pod and node it is bound to
+                info["extra"] = {key: list(values) for key, values in user.extra.items()}
             out["status"] = {"userInfo": info}
             return out
         if kind == "SelfSubjectRulesReview":

@@ -11,7 +11,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from apiserver.authn import TokenAuthenticator, UserInfo
+from apiserver import serviceaccount
+from apiserver.authn import Authenticator, TokenAuthenticator, UserInfo, set_current_user
 from apiserver.authz import ANONYMOUS, AlwaysAllow, Attributes, Union, impersonated
 from apiserver.authz.escalation import REQUEST_USER
 from apiserver.registry import Registry
@@ -77,10 +78,16 @@ def _not_found_text() -> web.Response:
 
 
 class RestApi:
-    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None) -> None:
+    def __init__(self, registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None,
+                 authenticator: Authenticator | None = None) -> None:
         self.config = config
+        validator = authenticator.service_accounts if authenticator is not None else None
+        self.issuer = (validator.issuers[0], validator.keys) if validator is not None else None
+        """The issuer and its public keys, served as OIDC discovery documents (ServiceAccountIssuerDiscovery)."""
         self.resources = Resources(registry, hub, config.bookmark_interval)
-        self.auth = TokenAuthenticator.from_file(config.token_auth_file) if config.token_auth_file else None
+        if authenticator is None and config.token_auth_file:
+            authenticator = Authenticator(TokenAuthenticator.from_file(config.token_auth_file))
+        self.auth = authenticator
         self.authorizer = authorizer or Union([AlwaysAllow()])
         self.reviews = reviews.Reviews(self.authorizer)
         self.address = ""
@@ -94,7 +101,8 @@ class RestApi:
         # connection's requests run in one task.
         token = REQUEST_USER.set(None)
         try:
-            request["user"] = user = self._impersonate(request, self._user(request))
+            request["user"] = user = self._impersonate(request, await self._user(request))
+            set_current_user(None if user is ANONYMOUS else user)
             if request.path not in PUBLIC_PATHS and not self.authorizer.allows_everything:
                 self.authorizer.check(attributes(user, request.method, request.path, request.query))
                 REQUEST_USER.set(user)
@@ -122,15 +130,18 @@ class RestApi:
         finally:
             REQUEST_USER.reset(token)
 
-    def _user(self, request: web.Request) -> UserInfo:
-        """Who sent the request: its bearer token's user; without a token, system:anonymous where anonymous
-        requests are allowed (not with AlwaysAllow, as upstream turns anonymous auth off then, nor outside the
-        public paths without RBAC); a token the file does not have is 401 everywhere."""
+    async def _user(self, request: web.Request) -> UserInfo:
+        """Who sent the request: its bearer token's user (the token file's or a ServiceAccount's); without a token,
+        system:anonymous where anonymous requests are allowed (not with AlwaysAllow, as upstream turns anonymous auth
+        off then, nor outside the public paths without RBAC); a token no authenticator accepts is 401 everywhere.
+        Without a token file every request is served, a ServiceAccount token still naming its user."""
         if self.auth is None:
             return ANONYMOUS
         header = request.headers.get("Authorization")
+        if not self.auth.required:
+            return (await authenticate(self.auth, header) if header else None) or ANONYMOUS
         if header:
-            user = authenticate(self.auth, header)
+            user = await authenticate(self.auth, header)
             if user is None:
                 raise status.unauthorized()
             return user
@@ -165,6 +176,21 @@ class RestApi:
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok", content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache, private"})
+
+    async def openid_configuration(self, request: web.Request) -> web.Response:
+        if self.issuer is None:
+            raise web.HTTPNotFound()
+        doc = serviceaccount.openid_configuration(self.issuer[0], f"https://{self.address}/openid/v1/jwks",
+                                                  self.issuer[1])
+        return web.Response(body=status.encode(doc, False), content_type=status.JSON,
+                            headers={"Cache-Control": "public, max-age=3600"})
+
+    async def jwks(self, request: web.Request) -> web.Response:
+        if self.issuer is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=status.encode(serviceaccount.jwks(self.issuer[1]), False),
+                            headers={"Content-Type": "application/jwk-set+json",
+                                     "Cache-Control": "public, max-age=3600"})
 
     async def api(self, request: web.Request) -> web.Response:
         if _wants_aggregated(request):
@@ -232,6 +258,8 @@ class RestApi:
         r.add_get("/version", self.version)
         for path in ("/healthz", "/livez", "/readyz"):
             r.add_get(path, self.health)
+        r.add_get("/.well-known/openid-configuration", self.openid_configuration)
+        r.add_get("/openid/v1/jwks", self.jwks)
         r.add_get("/api", self.api)
         r.add_get("/apis", self.apis)
         r.add_get("/api/{version}", self.resource_list)
@@ -281,10 +309,12 @@ class Listener:
         await self.runner.cleanup()
 
 
-async def start(registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None) -> Listener:
+async def start(registry: Registry, hub: WatchHub, config: RestConfig, authorizer: Union | None = None,
+                authenticator: Authenticator | None = None) -> Listener:
     """Serve the REST API until the returned listener is stopped; `authorizer` decides every request but the
-    health checks (default: AlwaysAllow)."""
-    api = RestApi(registry, hub, config, authorizer)
+    health checks (default: AlwaysAllow); `authenticator` (else one of the config's token file) checks its bearer
+    tokens."""
+    api = RestApi(registry, hub, config, authorizer, authenticator)
     openapi.v2(), openapi.v3_index()  # built once (~50 ms), before the first client waits on it
     tls = config.tls_cert_file is not None and config.tls_private_key_file is not None
     runner = web.AppRunner(api.application(), access_log=None, handle_signals=False,

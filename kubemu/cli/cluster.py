@@ -192,6 +192,10 @@ def _apiserver_args(lay: Layout, instance: str) -> list[str]:
                  "--tls-cert-file", str(lay.pki / pki.SERVING_CERT),
                  "--tls-private-key-file", str(lay.pki / pki.SERVING_KEY),
                  "--token-auth-file", str(lay.pki / pki.TOKEN_FILE)]
+    # As kubeadm's kube-apiserver: ServiceAccount tokens signed with sa.key and checked with sa.pub.
+    args += ["--service-account-issuer", pki.SERVICE_ACCOUNT_ISSUER,
+             "--service-account-signing-key-file", str(lay.pki / pki.SA_KEY),
+             "--service-account-key-file", str(lay.pki / pki.SA_PUB)]
     if lay.authorization_mode != "AlwaysAllow":
         # The components' token is in system:masters, which every mode allows, as kubeadm's admin.conf user is.
         args += ["--authorization-mode", lay.authorization_mode]
@@ -203,11 +207,16 @@ def _client_args(lay: Layout, _instance: str) -> list[str]:
     return ["--apiserver", lay.apiserver, "--kubeconfig", str(lay.kubeconfig), "--config", str(lay.config_file)]
 
 
+def _controllers_args(lay: Layout, instance: str) -> list[str]:
+    # kube-controller-manager's --root-ca-file: the CA the root-CA publisher puts in every namespace.
+    return [*_client_args(lay, instance), "--root-ca-file", str(lay.pki / pki.CA_CERT)]
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("redis", None, _redis_args, tier=0, ready="redis", gated=False),
     Component("apiserver", "apiserver.main", _apiserver_args, tier=1, ready="grpc", gated=False, replicated=True),
     Component("scheduler", "scheduler.main", _client_args, tier=2, replicated=True),
-    Component("controllers", "controllers.main", _client_args, tier=2, replicated=True),
+    Component("controllers", "controllers.main", _controllers_args, tier=2, replicated=True),
     Component("kubelet", "kubelet.main", _kubelet_args, tier=3, per_node=True),
 )
 
@@ -878,6 +887,7 @@ def cmd_pki(args: argparse.Namespace) -> int:
     print(f"certificate authority: {credentials.ca_file}")
     print(f"serving certificate:   {credentials.cert_file} (key {credentials.key_file})")
     print(f"token file:            {credentials.token_file}")
+    print(f"service account key:   {credentials.sa_key_file} (public {credentials.sa_pub_file})")
     if args.kubeconfig_server:
         own = kubeconfig.cluster_config(CONTEXT, args.kubeconfig_server, args.kubeconfig_grpc_server or "",
                                         credentials.ca_data(), credentials.token)

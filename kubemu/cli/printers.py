@@ -523,6 +523,10 @@ def _job_row(job: batch_pb2.Job, now: float) -> list[str]:
             _format_label_selector(job.spec.HasField("selector"), job.spec.selector)]
 
 
+def _service_account_row(sa: core_pb2.ServiceAccount, now: float) -> list[str]:
+    return [sa.metadata.name, _age(sa, now)]
+
+
 def _lease_row(lease: coordination_pb2.Lease, now: float) -> list[str]:
     return [lease.metadata.name, lease.spec.holder_identity, _age(lease, now)]
 
@@ -794,6 +798,8 @@ _TABLES: dict[str, tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]]
         _Column("Age"), *_WIDE_TEMPLATE,
     ), _job_row),
     "Lease": ((_Column("Name", is_name=True), _Column("Holder"), _Column("Age")), _lease_row),
+    # kube-apiserver 1.35 serves no Secrets column any more (token Secrets are no longer made).
+    "ServiceAccount": ((_Column("Name", is_name=True), _Column("Age")), _service_account_row),
     "Ingress": ((
         _Column("Name", is_name=True), _Column("Class"), _Column("Hosts"), _Column("Address"), _Column("Ports"),
         _Column("Age"),
@@ -861,7 +867,6 @@ _DEFAULT_TABLE: tuple[tuple[_Column, ...], Callable[[Any, float], list[str]]] = 
 
 DEFAULT_TABLE_KINDS: frozenset[str] = frozenset({
     # Scaffolds of #24's kinds until each has its printers.go columns.
-    "ServiceAccount",
 })
 """Kinds that print with the default table on purpose; any other kind should have its own row in _TABLES."""
 
@@ -2083,6 +2088,27 @@ def _describe_network_policy(np: networking_pb2.NetworkPolicy) -> str:
     return w.render()
 
 
+def _describe_service_account(sa: core_pb2.ServiceAccount, events: Sequence[core_pb2.Event] | None,
+                              now: float) -> str:
+    """kubectl's describeServiceAccount: its image pull secrets, one per line (kubectl 1.36 lists neither the
+    mountable secrets nor token Secrets, which are no longer made)."""
+    w = _Writer()
+    w.write(0, f"Name:\t{sa.metadata.name}\n")
+    w.write(0, f"Namespace:\t{sa.metadata.namespace}\n")
+    _labels_multiline(w, "Labels", sa.metadata.labels)
+    _annotations_multiline(w, "Annotations", sa.metadata.annotations)
+    header = "Image pull secrets:"
+    names = [r.name for r in sa.image_pull_secrets]
+    if not names:
+        w.write(0, f"{header}\t<none>\n")
+    for name in names:
+        w.write(0, f"{header}\t{name}\n")
+        header = " " * len(header)
+    if events is not None:
+        _describe_events(w, events, now)
+    return w.render()
+
+
 def _camel_split(field: str) -> list[str]:
     """github.com/fatih/camelcase.Split: runs of one character class, an upper-to-lower edge moving one letter."""
     runs: list[list[str]] = []
@@ -2351,6 +2377,8 @@ def describe(
         return _describe_pvc(obj, events, now, pods)
     if isinstance(obj, storage_pb2.StorageClass):
         return _describe_storage_class(obj, events, now)
+    if isinstance(obj, core_pb2.ServiceAccount):
+        return _describe_service_account(obj, events, now)
     if isinstance(obj, core_pb2.Service):
         return _describe_service(obj, endpoint_slices, events, now)
     if isinstance(obj, core_pb2.Endpoints):

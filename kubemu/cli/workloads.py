@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 from kubemu.api import fields, kinds, labels, serialization
-from kubemu.cli import common, printers
+from kubemu.cli import common, printers, token
 from kubemu.cli.common import CliError, add_common, parse_type_args, run_async
 from kubemu.client import errors
 from kubemu.client.client import Client, ResourceClient, retry_on_conflict
@@ -278,6 +278,7 @@ def register_create(create: argparse.ArgumentParser) -> None:
     sp.add_argument("--port", type=int, default=-1, help="the port that this container exposes")
     sp.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?", const="client")
     sp.add_argument("--output", "-o", choices=("yaml", "json", "name"))
+    token.register(subs, common)
 
 
 # ---- scale --------------------------------------------------------------------------------------------------------

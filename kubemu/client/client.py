@@ -15,7 +15,7 @@ import grpc
 from kubemu import kubeconfig
 from kubemu.api import kinds
 from kubemu.client import errors
-from kubemu.pb import api_pb2, api_pb2_grpc, apps_pb2, batch_pb2, coordination_pb2, core_pb2
+from kubemu.pb import api_pb2, api_pb2_grpc, apps_pb2, authentication_pb2, batch_pb2, coordination_pb2, core_pb2
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -99,6 +99,7 @@ class Client:
         self.daemon_sets: ResourceClient[apps_pb2.DaemonSet] = ResourceClient(self, "DaemonSet")
         self.jobs: ResourceClient[batch_pb2.Job] = ResourceClient(self, "Job")
         self.leases: ResourceClient[coordination_pb2.Lease] = ResourceClient(self, "Lease")
+        self.service_accounts: ServiceAccountClient = ServiceAccountClient(self, "ServiceAccount")
 
     @classmethod
     def from_kubeconfig(
@@ -365,6 +366,18 @@ class PodClient(ResourceClient[core_pb2.Pod]):
         finally:
             call.cancel()
         return out, error
+
+
+class ServiceAccountClient(ResourceClient[core_pb2.ServiceAccount]):
+    async def create_token(
+        self, name: str, namespace: str | None = None, request: authentication_pb2.TokenRequest | None = None
+    ) -> authentication_pb2.TokenRequest:
+        """A token for ServiceAccount `name` (the serviceaccounts/token subresource, `kubectl create token`): the
+        request's spec says its audiences, expirationSeconds and the object it is bound to; the answer's status
+        carries the token and its expirationTimestamp."""
+        req = api_pb2.CreateTokenRequest(namespace=self._ns(namespace), name=name,
+                                         token_request=request or authentication_pb2.TokenRequest())
+        return await self.client.call(self.client.stub.CreateToken, req)
 
 
 async def retry_on_conflict(fn: Callable[[], Awaitable[R]], *, attempts: int = 5) -> R:

@@ -22,68 +22,71 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from kubemu.pb import authentication_pb2 as kubemu_dot_pb_dot_authentication__pb2
 from kubemu.pb import meta_pb2 as kubemu_dot_pb_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kubemu/pb/api.proto\x12\tkubemu.pb\x1a\x14kubemu/pb/meta.proto\"N\n\x06Object\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03raw\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\"C\n\rCreateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"H\n\x11\x43reateManyRequest\x12\"\n\x07objects\x18\x01 \x03(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"n\n\nItemResult\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61uses\x18\x05 \x01(\t\"<\n\x12\x43reateManyResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.ItemResult\";\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"^\n\x0bListRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\"J\n\x0cListResponse\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.kubemu.pb.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"C\n\rUpdateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"]\n\rPreconditions\x12\x10\n\x03uid\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1d\n\x10resource_version\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x06\n\x04_uidB\x13\n\x11_resource_version\"\xc7\x01\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12!\n\x14grace_period_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12/\n\rpreconditions\x18\x05 \x01(\x0b\x32\x18.kubemu.pb.Preconditions\x12\x1a\n\x12propagation_policy\x18\x06 \x01(\tB\x17\n\x15_grace_period_seconds\"\x98\x01\n\x0cWatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x1d\n\x15\x61llow_watch_bookmarks\x18\x06 \x01(\x08\"z\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12!\n\x06object\x18\x02 \x01(\x0b\x32\x11.kubemu.pb.Object\x12!\n\x06status\x18\x03 \x01(\x0b\x32\x11.kubemu.pb.Status\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"6\n\rWatchResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.WatchEvent\"[\n\x0b\x42indRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnode_name\x18\x03 \x01(\t\x12\x10\n\x03uid\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_uid\";\n\x0f\x42indManyRequest\x12(\n\x08\x62indings\x18\x01 \x03(\x0b\x32\x16.kubemu.pb.BindRequest\":\n\x10\x42indManyResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.ItemResult\"\xf7\x01\n\x0bLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x10\n\x08previous\x18\x04 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\x05 \x01(\x08\x12\x17\n\ntail_lines\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\ntimestamps\x18\x07 \x01(\x08\x12\x1a\n\rsince_seconds\x18\x08 \x01(\x03H\x01\x88\x01\x01\x12\x18\n\x0blimit_bytes\x18\t \x01(\x03H\x02\x88\x01\x01\x42\r\n\x0b_tail_linesB\x10\n\x0e_since_secondsB\x0e\n\x0c_limit_bytes\"\x19\n\x08LogChunk\x12\r\n\x05lines\x18\x01 \x03(\t\"n\n\x0b\x45xecRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0b\n\x03tty\x18\x06 \x01(\x08\"1\n\x0c\x45xecResponse\x12\x0e\n\x06output\x18\x01 \x03(\t\x12\x11\n\texit_code\x18\x02 \x01(\x05\"_\n\x11\x45xecStreamRequest\x12%\n\x05start\x18\x01 \x01(\x0b\x32\x16.kubemu.pb.ExecRequest\x12\r\n\x05stdin\x18\x02 \x01(\x0c\x12\x14\n\x0cstdin_closed\x18\x03 \x01(\x08\"Z\n\x12\x45xecStreamResponse\x12\x0e\n\x06stdout\x18\x01 \x01(\x0c\x12\x0e\n\x06stderr\x18\x02 \x01(\x0c\x12\x16\n\texit_code\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_exit_code\"Q\n\x12PortForwardRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"2\n\x13PortForwardResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05\x65rror\x18\x02 \x01(\t2\x9c\x07\n\x03\x41PI\x12\x35\n\x06\x43reate\x12\x18.kubemu.pb.CreateRequest\x1a\x11.kubemu.pb.Object\x12I\n\nCreateMany\x12\x1c.kubemu.pb.CreateManyRequest\x1a\x1d.kubemu.pb.CreateManyResponse\x12/\n\x03Get\x12\x15.kubemu.pb.GetRequest\x1a\x11.kubemu.pb.Object\x12\x37\n\x04List\x12\x16.kubemu.pb.ListRequest\x1a\x17.kubemu.pb.ListResponse\x12\x35\n\x06Update\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12;\n\x0cUpdateStatus\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12\x37\n\x08\x46inalize\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12\x35\n\x06\x44\x65lete\x12\x18.kubemu.pb.DeleteRequest\x1a\x11.kubemu.pb.Object\x12<\n\x05Watch\x12\x17.kubemu.pb.WatchRequest\x1a\x18.kubemu.pb.WatchResponse0\x01\x12\x31\n\x04\x42ind\x12\x16.kubemu.pb.BindRequest\x1a\x11.kubemu.pb.Object\x12\x43\n\x08\x42indMany\x12\x1a.kubemu.pb.BindManyRequest\x1a\x1b.kubemu.pb.BindManyResponse\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponse\x12M\n\nExecStream\x12\x1c.kubemu.pb.ExecStreamRequest\x1a\x1d.kubemu.pb.ExecStreamResponse(\x01\x30\x01\x12P\n\x0bPortForward\x12\x1d.kubemu.pb.PortForwardRequest\x1a\x1e.kubemu.pb.PortForwardResponse(\x01\x30\x01\x32\x9a\x02\n\x07Kubelet\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponse\x12M\n\nExecStream\x12\x1c.kubemu.pb.ExecStreamRequest\x1a\x1d.kubemu.pb.ExecStreamResponse(\x01\x30\x01\x12P\n\x0bPortForward\x12\x1d.kubemu.pb.PortForwardRequest\x1a\x1e.kubemu.pb.PortForwardResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kubemu/pb/api.proto\x12\tkubemu.pb\x1a\x1ekubemu/pb/authentication.proto\x1a\x14kubemu/pb/meta.proto\"N\n\x06Object\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03raw\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\"C\n\rCreateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"H\n\x11\x43reateManyRequest\x12\"\n\x07objects\x18\x01 \x03(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"n\n\nItemResult\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61uses\x18\x05 \x01(\t\"<\n\x12\x43reateManyResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.ItemResult\";\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"^\n\x0bListRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\"J\n\x0cListResponse\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.kubemu.pb.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\"C\n\rUpdateRequest\x12!\n\x06object\x18\x01 \x01(\x0b\x32\x11.kubemu.pb.Object\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"]\n\rPreconditions\x12\x10\n\x03uid\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1d\n\x10resource_version\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x06\n\x04_uidB\x13\n\x11_resource_version\"\xc7\x01\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12!\n\x14grace_period_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12/\n\rpreconditions\x18\x05 \x01(\x0b\x32\x18.kubemu.pb.Preconditions\x12\x1a\n\x12propagation_policy\x18\x06 \x01(\tB\x17\n\x15_grace_period_seconds\"\x98\x01\n\x0cWatchRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x1d\n\x15\x61llow_watch_bookmarks\x18\x06 \x01(\x08\"z\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12!\n\x06object\x18\x02 \x01(\x0b\x32\x11.kubemu.pb.Object\x12!\n\x06status\x18\x03 \x01(\x0b\x32\x11.kubemu.pb.Status\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"6\n\rWatchResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.WatchEvent\"[\n\x0b\x42indRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnode_name\x18\x03 \x01(\t\x12\x10\n\x03uid\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_uid\";\n\x0f\x42indManyRequest\x12(\n\x08\x62indings\x18\x01 \x03(\x0b\x32\x16.kubemu.pb.BindRequest\":\n\x10\x42indManyResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.kubemu.pb.ItemResult\"e\n\x12\x43reateTokenRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\rtoken_request\x18\x03 \x01(\x0b\x32\x17.kubemu.pb.TokenRequest\"\xf7\x01\n\x0bLogsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x10\n\x08previous\x18\x04 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\x05 \x01(\x08\x12\x17\n\ntail_lines\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\ntimestamps\x18\x07 \x01(\x08\x12\x1a\n\rsince_seconds\x18\x08 \x01(\x03H\x01\x88\x01\x01\x12\x18\n\x0blimit_bytes\x18\t \x01(\x03H\x02\x88\x01\x01\x42\r\n\x0b_tail_linesB\x10\n\x0e_since_secondsB\x0e\n\x0c_limit_bytes\"\x19\n\x08LogChunk\x12\r\n\x05lines\x18\x01 \x03(\t\"n\n\x0b\x45xecRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x03(\t\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0b\n\x03tty\x18\x06 \x01(\x08\"1\n\x0c\x45xecResponse\x12\x0e\n\x06output\x18\x01 \x03(\t\x12\x11\n\texit_code\x18\x02 \x01(\x05\"_\n\x11\x45xecStreamRequest\x12%\n\x05start\x18\x01 \x01(\x0b\x32\x16.kubemu.pb.ExecRequest\x12\r\n\x05stdin\x18\x02 \x01(\x0c\x12\x14\n\x0cstdin_closed\x18\x03 \x01(\x08\"Z\n\x12\x45xecStreamResponse\x12\x0e\n\x06stdout\x18\x01 \x01(\x0c\x12\x0e\n\x06stderr\x18\x02 \x01(\x0c\x12\x16\n\texit_code\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_exit_code\"Q\n\x12PortForwardRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"2\n\x13PortForwardResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05\x65rror\x18\x02 \x01(\t2\xe3\x07\n\x03\x41PI\x12\x35\n\x06\x43reate\x12\x18.kubemu.pb.CreateRequest\x1a\x11.kubemu.pb.Object\x12I\n\nCreateMany\x12\x1c.kubemu.pb.CreateManyRequest\x1a\x1d.kubemu.pb.CreateManyResponse\x12/\n\x03Get\x12\x15.kubemu.pb.GetRequest\x1a\x11.kubemu.pb.Object\x12\x37\n\x04List\x12\x16.kubemu.pb.ListRequest\x1a\x17.kubemu.pb.ListResponse\x12\x35\n\x06Update\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12;\n\x0cUpdateStatus\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12\x37\n\x08\x46inalize\x12\x18.kubemu.pb.UpdateRequest\x1a\x11.kubemu.pb.Object\x12\x35\n\x06\x44\x65lete\x12\x18.kubemu.pb.DeleteRequest\x1a\x11.kubemu.pb.Object\x12<\n\x05Watch\x12\x17.kubemu.pb.WatchRequest\x1a\x18.kubemu.pb.WatchResponse0\x01\x12\x31\n\x04\x42ind\x12\x16.kubemu.pb.BindRequest\x1a\x11.kubemu.pb.Object\x12\x43\n\x08\x42indMany\x12\x1a.kubemu.pb.BindManyRequest\x1a\x1b.kubemu.pb.BindManyResponse\x12\x45\n\x0b\x43reateToken\x12\x1d.kubemu.pb.CreateTokenRequest\x1a\x17.kubemu.pb.TokenRequest\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponse\x12M\n\nExecStream\x12\x1c.kubemu.pb.ExecStreamRequest\x1a\x1d.kubemu.pb.ExecStreamResponse(\x01\x30\x01\x12P\n\x0bPortForward\x12\x1d.kubemu.pb.PortForwardRequest\x1a\x1e.kubemu.pb.PortForwardResponse(\x01\x30\x01\x32\x9a\x02\n\x07Kubelet\x12\x35\n\x04Logs\x12\x16.kubemu.pb.LogsRequest\x1a\x13.kubemu.pb.LogChunk0\x01\x12\x37\n\x04\x45xec\x12\x16.kubemu.pb.ExecRequest\x1a\x17.kubemu.pb.ExecResponse\x12M\n\nExecStream\x12\x1c.kubemu.pb.ExecStreamRequest\x1a\x1d.kubemu.pb.ExecStreamResponse(\x01\x30\x01\x12P\n\x0bPortForward\x12\x1d.kubemu.pb.PortForwardRequest\x1a\x1e.kubemu.pb.PortForwardResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kubemu.pb.api_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OBJECT']._serialized_start=56
-  _globals['_OBJECT']._serialized_end=134
-  _globals['_CREATEREQUEST']._serialized_start=136
-  _globals['_CREATEREQUEST']._serialized_end=203
-  _globals['_CREATEMANYREQUEST']._serialized_start=205
-  _globals['_CREATEMANYREQUEST']._serialized_end=277
-  _globals['_ITEMRESULT']._serialized_start=279
-  _globals['_ITEMRESULT']._serialized_end=389
-  _globals['_CREATEMANYRESPONSE']._serialized_start=391
-  _globals['_CREATEMANYRESPONSE']._serialized_end=451
-  _globals['_GETREQUEST']._serialized_start=453
-  _globals['_GETREQUEST']._serialized_end=512
-  _globals['_LISTREQUEST']._serialized_start=514
-  _globals['_LISTREQUEST']._serialized_end=608
-  _globals['_LISTRESPONSE']._serialized_start=610
-  _globals['_LISTRESPONSE']._serialized_end=684
-  _globals['_UPDATEREQUEST']._serialized_start=686
-  _globals['_UPDATEREQUEST']._serialized_end=753
-  _globals['_PRECONDITIONS']._serialized_start=755
-  _globals['_PRECONDITIONS']._serialized_end=848
-  _globals['_DELETEREQUEST']._serialized_start=851
-  _globals['_DELETEREQUEST']._serialized_end=1050
-  _globals['_WATCHREQUEST']._serialized_start=1053
-  _globals['_WATCHREQUEST']._serialized_end=1205
-  _globals['_WATCHEVENT']._serialized_start=1207
-  _globals['_WATCHEVENT']._serialized_end=1329
-  _globals['_WATCHRESPONSE']._serialized_start=1331
-  _globals['_WATCHRESPONSE']._serialized_end=1385
-  _globals['_BINDREQUEST']._serialized_start=1387
-  _globals['_BINDREQUEST']._serialized_end=1478
-  _globals['_BINDMANYREQUEST']._serialized_start=1480
-  _globals['_BINDMANYREQUEST']._serialized_end=1539
-  _globals['_BINDMANYRESPONSE']._serialized_start=1541
-  _globals['_BINDMANYRESPONSE']._serialized_end=1599
-  _globals['_LOGSREQUEST']._serialized_start=1602
-  _globals['_LOGSREQUEST']._serialized_end=1849
-  _globals['_LOGCHUNK']._serialized_start=1851
-  _globals['_LOGCHUNK']._serialized_end=1876
-  _globals['_EXECREQUEST']._serialized_start=1878
-  _globals['_EXECREQUEST']._serialized_end=1988
-  _globals['_EXECRESPONSE']._serialized_start=1990
-  _globals['_EXECRESPONSE']._serialized_end=2039
-  _globals['_EXECSTREAMREQUEST']._serialized_start=2041
-  _globals['_EXECSTREAMREQUEST']._serialized_end=2136
-  _globals['_EXECSTREAMRESPONSE']._serialized_start=2138
-  _globals['_EXECSTREAMRESPONSE']._serialized_end=2228
-  _globals['_PORTFORWARDREQUEST']._serialized_start=2230
-  _globals['_PORTFORWARDREQUEST']._serialized_end=2311
-  _globals['_PORTFORWARDRESPONSE']._serialized_start=2313
-  _globals['_PORTFORWARDRESPONSE']._serialized_end=2363
-  _globals['_API']._serialized_start=2366
-  _globals['_API']._serialized_end=3290
-  _globals['_KUBELET']._serialized_start=3293
-  _globals['_KUBELET']._serialized_end=3575
+  _globals['_OBJECT']._serialized_start=88
+  _globals['_OBJECT']._serialized_end=166
+  _globals['_CREATEREQUEST']._serialized_start=168
+  _globals['_CREATEREQUEST']._serialized_end=235
+  _globals['_CREATEMANYREQUEST']._serialized_start=237
+  _globals['_CREATEMANYREQUEST']._serialized_end=309
+  _globals['_ITEMRESULT']._serialized_start=311
+  _globals['_ITEMRESULT']._serialized_end=421
+  _globals['_CREATEMANYRESPONSE']._serialized_start=423
+  _globals['_CREATEMANYRESPONSE']._serialized_end=483
+  _globals['_GETREQUEST']._serialized_start=485
+  _globals['_GETREQUEST']._serialized_end=544
+  _globals['_LISTREQUEST']._serialized_start=546
+  _globals['_LISTREQUEST']._serialized_end=640
+  _globals['_LISTRESPONSE']._serialized_start=642
+  _globals['_LISTRESPONSE']._serialized_end=716
+  _globals['_UPDATEREQUEST']._serialized_start=718
+  _globals['_UPDATEREQUEST']._serialized_end=785
+  _globals['_PRECONDITIONS']._serialized_start=787
+  _globals['_PRECONDITIONS']._serialized_end=880
+  _globals['_DELETEREQUEST']._serialized_start=883
+  _globals['_DELETEREQUEST']._serialized_end=1082
+  _globals['_WATCHREQUEST']._serialized_start=1085
+  _globals['_WATCHREQUEST']._serialized_end=1237
+  _globals['_WATCHEVENT']._serialized_start=1239
+  _globals['_WATCHEVENT']._serialized_end=1361
+  _globals['_WATCHRESPONSE']._serialized_start=1363
+  _globals['_WATCHRESPONSE']._serialized_end=1417
+  _globals['_BINDREQUEST']._serialized_start=1419
+  _globals['_BINDREQUEST']._serialized_end=1510
+  _globals['_BINDMANYREQUEST']._serialized_start=1512
+  _globals['_BINDMANYREQUEST']._serialized_end=1571
+  _globals['_BINDMANYRESPONSE']._serialized_start=1573
+  _globals['_BINDMANYRESPONSE']._serialized_end=1631
+  _globals['_CREATETOKENREQUEST']._serialized_start=1633
+  _globals['_CREATETOKENREQUEST']._serialized_end=1734
+  _globals['_LOGSREQUEST']._serialized_start=1737
+  _globals['_LOGSREQUEST']._serialized_end=1984
+  _globals['_LOGCHUNK']._serialized_start=1986
+  _globals['_LOGCHUNK']._serialized_end=2011
+  _globals['_EXECREQUEST']._serialized_start=2013
+  _globals['_EXECREQUEST']._serialized_end=2123
+  _globals['_EXECRESPONSE']._serialized_start=2125
+  _globals['_EXECRESPONSE']._serialized_end=2174
+  _globals['_EXECSTREAMREQUEST']._serialized_start=2176
+  _globals['_EXECSTREAMREQUEST']._serialized_end=2271
+  _globals['_EXECSTREAMRESPONSE']._serialized_start=2273
+  _globals['_EXECSTREAMRESPONSE']._serialized_end=2363
+  _globals['_PORTFORWARDREQUEST']._serialized_start=2365
+  _globals['_PORTFORWARDREQUEST']._serialized_end=2446
+  _globals['_PORTFORWARDRESPONSE']._serialized_start=2448
+  _globals['_PORTFORWARDRESPONSE']._serialized_end=2498
+  _globals['_API']._serialized_start=2501
+  _globals['_API']._serialized_end=3496
+  _globals['_KUBELET']._serialized_start=3499
+  _globals['_KUBELET']._serialized_end=3781
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from kubemu.pb import api_pb2 as kubemu_dot_pb_dot_api__pb2
+from kubemu.pb import authentication_pb2 as kubemu_dot_pb_dot_authentication__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -88,6 +89,11 @@ class APIStub:
                 '/kubemu.pb.API/BindMany',
                 request_serializer=kubemu_dot_pb_dot_api__pb2.BindManyRequest.SerializeToString,
                 response_deserializer=kubemu_dot_pb_dot_api__pb2.BindManyResponse.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/kubemu.pb.API/CreateToken',
+                request_serializer=kubemu_dot_pb_dot_api__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=kubemu_dot_pb_dot_authentication__pb2.TokenRequest.FromString,
                 _registered_method=True)
         self.Logs = channel.unary_stream(
                 '/kubemu.pb.API/Logs',
@@ -183,6 +189,12 @@ class APIServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Logs(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -264,6 +276,11 @@ def add_APIServicer_to_server(servicer, server):
                     servicer.BindMany,
                     request_deserializer=kubemu_dot_pb_dot_api__pb2.BindManyRequest.FromString,
                     response_serializer=kubemu_dot_pb_dot_api__pb2.BindManyResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=kubemu_dot_pb_dot_api__pb2.CreateTokenRequest.FromString,
+                    response_serializer=kubemu_dot_pb_dot_authentication__pb2.TokenRequest.SerializeToString,
             ),
             'Logs': grpc.unary_stream_rpc_method_handler(
                     servicer.Logs,
@@ -583,6 +600,33 @@ class API:
             '/kubemu.pb.API/BindMany',
             kubemu_dot_pb_dot_api__pb2.BindManyRequest.SerializeToString,
             kubemu_dot_pb_dot_api__pb2.BindManyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kubemu.pb.API/CreateToken',
+            kubemu_dot_pb_dot_api__pb2.CreateTokenRequest.SerializeToString,
+            kubemu_dot_pb_dot_authentication__pb2.TokenRequest.FromString,
             options,
             channel_credentials,
             insecure,

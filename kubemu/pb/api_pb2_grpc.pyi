@@ -6,6 +6,7 @@ The apiserver's gRPC service: one set of verbs for every kind, like the REST ver
 from collections import abc as _abc
 from grpc import aio as _aio
 from kubemu.pb import api_pb2 as _api_pb2
+from kubemu.pb import authentication_pb2 as _authentication_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -45,6 +46,7 @@ class APIStub:
     Bind: _grpc.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]
     BindMany: _grpc.UnaryUnaryMultiCallable[_api_pb2.BindManyRequest, _api_pb2.BindManyResponse]
     """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
+    CreateToken: _grpc.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _authentication_pb2.TokenRequest]
     Logs: _grpc.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]
     Exec: _grpc.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]
     ExecStream: _grpc.StreamStreamMultiCallable[_api_pb2.ExecStreamRequest, _api_pb2.ExecStreamResponse]
@@ -67,6 +69,7 @@ class APIAsyncStub(APIStub):
     Bind: _aio.UnaryUnaryMultiCallable[_api_pb2.BindRequest, _api_pb2.Object]  # type: ignore[assignment]
     BindMany: _aio.UnaryUnaryMultiCallable[_api_pb2.BindManyRequest, _api_pb2.BindManyResponse]  # type: ignore[assignment]
     """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
+    CreateToken: _aio.UnaryUnaryMultiCallable[_api_pb2.CreateTokenRequest, _authentication_pb2.TokenRequest]  # type: ignore[assignment]
     Logs: _aio.UnaryStreamMultiCallable[_api_pb2.LogsRequest, _api_pb2.LogChunk]  # type: ignore[assignment]
     Exec: _aio.UnaryUnaryMultiCallable[_api_pb2.ExecRequest, _api_pb2.ExecResponse]  # type: ignore[assignment]
     ExecStream: _aio.StreamStreamMultiCallable[_api_pb2.ExecStreamRequest, _api_pb2.ExecStreamResponse]  # type: ignore[assignment]
@@ -152,6 +155,13 @@ class APIServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.BindManyResponse, _abc.Awaitable[_api_pb2.BindManyResponse]]:
         """Several bindings in one call (the scheduler sends the bindings it has made while its last call was out)."""
+
+    @_abc_1.abstractmethod
+    def CreateToken(
+        self,
+        request: _api_pb2.CreateTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_authentication_pb2.TokenRequest, _abc.Awaitable[_authentication_pb2.TokenRequest]]: ...
 
     @_abc_1.abstractmethod
     def Logs(

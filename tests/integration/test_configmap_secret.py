@@ -269,6 +269,9 @@ async def test_items_paths_modes_projected_and_downward_api(client: Client, node
                                                            namespace: str, kubectl: Any) -> None:  # noqa: F811
     await client.resource("ConfigMap").create(config_map(namespace, "app", {"app.conf": "port=80", "extra": "e"}))
     await client.resource("Secret").create(secret(namespace, "tls", stringData={"tls.key": "KEY", "tls.crt": "CRT"}))
+    # The projected token is the ServiceAccount's (no controllers here to make `default`, nor admission to name it).
+    await client.service_accounts.create(from_dict({"apiVersion": "v1", "kind": "ServiceAccount",
+                                                    "metadata": {"name": "default", "namespace": namespace}}))
     await client.pods.create(pod(namespace, "files", node.node, {
         "volumeMounts": [{"name": "cfg", "mountPath": "/etc/app"}, {"name": "sec", "mountPath": "/etc/tls"},
                          {"name": "all", "mountPath": "/projected"}, {"name": "info", "mountPath": "/etc/podinfo"}],
@@ -287,7 +290,7 @@ async def test_items_paths_modes_projected_and_downward_api(client: Client, node
             {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
             {"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}, "mode": 0o400},
         ]}},
-    ]))
+    ], serviceAccountName="default"))
     await until(lambda: running(client, namespace, "files"), 20)
     script = ("cat /etc/app/conf/app.conf; echo; ls /etc/app /etc/tls /projected; "
               "stat -c '%a %n' /etc/app/conf/app.conf /etc/app/extra.txt /etc/tls/tls.key /projected/cert "
@@ -296,7 +299,7 @@ async def test_items_paths_modes_projected_and_downward_api(client: Client, node
     assert code == 0, out
     assert out == (
         "port=80\n"
-        "/etc/app:\nconf\nextra.txt\n\n/etc/tls:\ntls.crt\ntls.key\n\n/projected:\ncert\ncm\nname\n"
+        "/etc/app:\nconf\nextra.txt\n\n/etc/tls:\ntls.crt\ntls.key\n\n/projected:\ncert\ncm\nname\ntoken\n"
         "440 /etc/app/conf/app.conf\n400 /etc/app/extra.txt\n600 /etc/tls/tls.key\n444 /projected/cert\n"
         "400 /etc/podinfo/ns\n644 /etc/podinfo/labels\n"
         'app="cfg"\ntier="x"\nfiles'

@@ -629,7 +629,8 @@ def test_up_kubeconfig_writes_elsewhere_and_a_second_up_reuses_the_credentials(k
     assert yaml.safe_load(target.read_text())["current-context"] == "kubemu"
     assert (session.read_text() if session.exists() else None) == session_before
     pki_files = {p.name: p.read_bytes() for p in (kubemu.state / "pki").iterdir() if not p.name.startswith(".")}
-    assert set(pki_files) == {"ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "tokens.csv"}
+    assert set(pki_files) == {"ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "tokens.csv", "sa.key",
+                              "sa.pub"}
     kubemu.ok("down")
     assert yaml.safe_load(target.read_text())["contexts"] == []
 

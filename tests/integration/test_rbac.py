@@ -373,3 +373,26 @@ def test_under_always_allow_everyone_may_and_whoami_answers(apiserver: ApiServer
     assert ok(run("auth", "can-i", "--list")).splitlines()[1].split() == ["*.*", "[]", "[]", "[*]"]
     who = json.loads(ok(run("auth", "whoami", "-o", "json")))
     assert who["status"]["userInfo"]["username"] == "kubemu-admin"
+
+
+def test_a_service_account_token_is_authorized_by_its_role(admin: Kubectl, ns: str) -> None:
+    """The issue's RBAC check with a real ServiceAccount token (TokenRequest), not a token-file stand-in: its Role
+    lets it list pods, and secrets are refused in kube-apiserver's words."""
+    ok(admin("-n", ns, "create", "serviceaccount", "robot"))
+    ok(admin("-n", ns, "create", "role", "pod-reader", "--verb=get,list", "--resource=pods"))
+    ok(admin("-n", ns, "create", "rolebinding", "robot-reads", "--role=pod-reader", f"--serviceaccount={ns}:robot"))
+    token = ok(admin("-n", ns, "create", "token", "robot")).strip()
+
+
+    def robot(*args: str) -> subprocess.CompletedProcess[str]:
+        return admin("--token", token, *args)  # in place of the kubeconfig's admin token
+
+    ok(robot("-n", ns, "get", "pods"))
+    refused = robot("-n", ns, "get", "secrets")
+    assert refused.stderr.strip() == (f'Error from server (Forbidden): secrets is forbidden: User '
+                                      f'"system:serviceaccount:{ns}:robot" cannot list resource "secrets" in API '
+                                      f'group "" in the namespace "{ns}"')
+    who = json.loads(ok(robot("auth", "whoami", "-o", "json")))["status"]["userInfo"]
+    assert who["username"] == f"system:serviceaccount:{ns}:robot"
+    assert who["groups"] == ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"]
+    assert who["extra"]["authentication.kubernetes.io/credential-id"][0].startswith("JTI=")

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.unit
 
 _VERBS = frozenset(kinds.ALL_VERBS)
 _SUBRESOURCES = frozenset({"status", "scale", "binding", "log", "exec", "attach", "portforward", "eviction",
-                           "finalize"})
+                           "finalize", "token"})
 
 
 def _missing(info: kinds.KindInfo, client: Client) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from apiserver.authn import TokenAuthenticator, TokenFileError
+from apiserver.authn import Authenticator, TokenAuthenticator, TokenFileError
 from apiserver.rest import decode
 from apiserver.rest.auth import authenticate
 from apiserver.rest.handlers import decode_continue, encode_continue, resolve
@@ -114,15 +114,15 @@ def test_continue_tokens_round_trip_and_bad_ones_are_400() -> None:
         assert e.value.code == 400
 
 
-def test_the_rest_face_checks_bearer_tokens_against_the_shared_token_file(tmp_path: Path) -> None:
+async def test_the_rest_face_checks_bearer_tokens_against_the_shared_token_file(tmp_path: Path) -> None:
     path = tmp_path / "tokens.csv"
     path.write_text('abc,alice,1,"system:masters,dev"\n\ndef,bob,2\n')
-    auth = TokenAuthenticator.from_file(path)
-    alice, bob = authenticate(auth, "Bearer abc"), authenticate(auth, "bearer def")
+    auth = Authenticator(TokenAuthenticator.from_file(path))
+    alice, bob = await authenticate(auth, "Bearer abc"), await authenticate(auth, "bearer def")
     assert alice is not None and alice.name == "alice" and "system:masters" in alice.groups
     assert bob is not None and bob.name == "bob"
     for header in (None, "", "Bearer", "Bearer nope", "Basic abc"):
-        assert authenticate(auth, header) is None
+        assert await authenticate(auth, header) is None
     path.write_text("abc,alice\n")
     with pytest.raises(TokenFileError):
         TokenAuthenticator.from_file(path)
