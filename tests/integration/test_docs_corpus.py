@@ -39,6 +39,16 @@ class Refusal:
 # `#<index>` of the document (0-based, counting every document of the file). Every document of a served kind
 # not listed here must be accepted; every entry here must still be refused with exactly this message.
 REFUSED: dict[str, Refusal] = {
+    'secret/serviceaccount/mysecretname.yaml': Refusal(
+        'its annotations are a list, not a map; kubectl refuses the file too (json: cannot unmarshal array into Go '
+        'struct field ObjectMeta.metadata.annotations of type map[string]string)',
+        'metadata.annotations: expected object, got array',
+    ),
+    'secret/tls-auth-secret.yaml': Refusal(
+        'a template: its page says to replace the placeholders with base64 data first; kube-apiserver 1.35 '
+        'refuses it as written with the same words',
+        'data[tls.crt]: illegal base64 data at input byte 7',
+    ),
     'application/job/job-tmpl.yaml': Refusal(
         'a template: its page (Parallel Processing using Expansions) expands $ITEM with sed before '
         'applying',
@@ -113,16 +123,6 @@ REFUSED: dict[str, Refusal] = {
         'gRPC too',
         'unknown field "spec.containers[0].livenessProbe.gRPC"',
     ),
-    'pods/resource/extended-resource-pod-2.yaml': Refusal(
-        "KUBEMU BUG: a quantity written as a YAML number; upstream's Quantity decodes JSON numbers "
-        '(issue 26)',
-        'spec.containers[0].resources.requests[example.com/dongle]: expected string, got number',
-    ),
-    'pods/resource/extended-resource-pod.yaml': Refusal(
-        "KUBEMU BUG: a quantity written as a YAML number; upstream's Quantity decodes JSON numbers "
-        '(issue 26)',
-        'spec.containers[0].resources.requests[example.com/dongle]: expected string, got number',
-    ),
     'pods/resource/pod-level-pid-limit.yaml': Refusal(
         'a pod-level pids limit is not in Kubernetes 1.35 (its page documents a newer release)',
         'Pod "pid-demo" is invalid: [spec.resources.limits[pids]: Invalid value: "pids": must be a '
@@ -137,10 +137,6 @@ REFUSED: dict[str, Refusal] = {
         "securityContext.cgroupOptions is not in Kubernetes 1.35's API (its page documents a newer "
         'release)',
         'unknown field "spec.containers[0].securityContext.cgroupOptions"',
-    ),
-    'windows/deploy-resource.yaml': Refusal(
-        'KUBEMU BUG: a quantity written as a YAML number (cpu: 2); upstream decodes JSON numbers (issue 26)',
-        'spec.template.spec.containers[0].resources.limits[cpu]: expected string, got number',
     ),
     'service/networking/dual-stack-ipv6-svc.yaml': Refusal(
         "its page (IPv4/IPv6 dual-stack) shows the field that existed before 1.20; kube-apiserver 1.35 refuses it "
