@@ -37,7 +37,7 @@ from kubemu.pb import api_pb2, api_pb2_grpc
 
 log = structlog.get_logger()
 
-ADMISSION_LISTED = ("LimitRange", "ResourceQuota")
+ADMISSION_LISTED = ("LimitRange", "ResourceQuota", "PriorityClass")
 """Kinds admission plugins read on every write, kept in memory (apiserver/lister.py)."""
 
 
@@ -209,7 +209,6 @@ async def serve(args: argparse.Namespace) -> None:
     for kind in ADMISSION_LISTED:
         registry.listers[kind] = Lister(hub, store, kind)
         await registry.listers[kind].start()
-    registry.position = hub.position
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                       ("grpc.max_send_message_length", 64 * 1024 * 1024),

@@ -128,10 +128,6 @@ class Registry:
         when the apiserver runs a watch hub to keep them (`list_for_admission`)."""
         self.written: dict[str, int] = {}
         """kind -> the revision of the last write of that kind through this registry."""
-        self.position: Callable[[str], int] | None = None
-        """The revision up to which the watch hub has read a kind's events (WatchHub.position): it moves only when
-        an object of the kind changes, so what was listed at one position still holds while it stays put (the
-        admission plugins' listers)."""
 
     def _wrote(self, kind: str, rev: int) -> None:
         if rev > self.written.get(kind, 0):

@@ -23,7 +23,6 @@ class Priority(Plugin):
 
     def __init__(self, registry: Registry) -> None:
         super().__init__(registry)
-        self._listed: tuple[int, dict[str, Any]] | None = None
         self._all: Filter | None = None
 
     def handles(self, a: Attributes) -> bool:
@@ -76,19 +75,15 @@ class Priority(Plugin):
 
 
     async def _classes(self, *, fresh: bool = False) -> dict[str, Any]:
-        """Every PriorityClass by name, as upstream's lister has them: listed again once the watch hub has read a
-        change to one (its position for the kind moved), else as listed last; listed each time without a hub, or
-        when `fresh`."""
-        position = self.registry.position("PriorityClass") if self.registry.position is not None else None
-        if not fresh and position is not None and self._listed is not None and self._listed[0] == position:
-            return self._listed[1]
-        if self._all is None:
-            self._all = make_filter("PriorityClass", "", "", "")
-        items, _ = await self.registry.list("PriorityClass", "", self._all)
-        classes = {pc.metadata.name: pc for pc in items}
-        if position is not None:
-            self._listed = (position, classes)
-        return classes
+        """Every PriorityClass by name, as upstream's lister has them (the registry's lister of the kind, which has
+        seen this apiserver's own writes); from the store when `fresh`."""
+        if fresh:
+            if self._all is None:
+                self._all = make_filter("PriorityClass", "", "", "")
+            items, _ = await self.registry.list("PriorityClass", "", self._all)
+        else:
+            items = await self.registry.list_for_admission("PriorityClass", "")
+        return {pc.metadata.name: pc for pc in items}
 
     async def _class(self, a: Attributes, name: str) -> Any:
         found = (await self._classes()).get(name)
