@@ -508,11 +508,21 @@ def make_node(name: str, *, labels: dict[str, str] | None = None, cpu: str = "32
 
 
 async def create_namespace(client: Any, name: str) -> None:
+    """A namespace and its `default` ServiceAccount: the ServiceAccount admission plugin refuses pods without it, and
+    the benchmarks that run no controller manager have no ServiceAccount controller to make it."""
+    from kubemu.client import errors
     from kubemu.pb import core_pb2
 
     ns = core_pb2.Namespace()
     ns.metadata.name = name
     await client.namespaces.create(ns)
+    sa = core_pb2.ServiceAccount()
+    sa.metadata.name = "default"
+    sa.metadata.namespace = name
+    try:
+        await client.resource("ServiceAccount").create(sa)
+    except errors.AlreadyExists:
+        pass  # the controller was quicker
 
 
 async def run_workers(n: int, items: Sequence[Any], fn: Callable[[Any], Awaitable[Any]]) -> None:
