@@ -387,7 +387,11 @@ class Cluster:
         self.redis.start()
         self.apiserver = Proc("apiserver", python_module(
             "apiserver.main", "--listen", self.address, "--redis", self.redis.url, "--log-format", "json",
-            "--bookmark-interval", "0.5", "--config", str(self.config))).start()
+            "--bookmark-interval", "0.5", "--config", str(self.config),
+            # Without the controller manager's ServiceAccount controller and root-CA publisher (most benchmarks run
+            # none), the plugin would refuse every pod for want of a `default` ServiceAccount, or leave it mounting a
+            # kube-root-ca.crt that never comes; the benchmarks measure the rest of the write path, as before.
+            "--disable-admission-plugins", "ServiceAccount")).start()
         wait_port(self.api_port, proc=self.apiserver.proc)
         return self
 
@@ -508,21 +512,11 @@ def make_node(name: str, *, labels: dict[str, str] | None = None, cpu: str = "32
 
 
 async def create_namespace(client: Any, name: str) -> None:
-    """A namespace and its `default` ServiceAccount: the ServiceAccount admission plugin refuses pods without it, and
-    the benchmarks that run no controller manager have no ServiceAccount controller to make it."""
-    from kubemu.client import errors
     from kubemu.pb import core_pb2
 
     ns = core_pb2.Namespace()
     ns.metadata.name = name
     await client.namespaces.create(ns)
-    sa = core_pb2.ServiceAccount()
-    sa.metadata.name = "default"
-    sa.metadata.namespace = name
-    try:
-        await client.resource("ServiceAccount").create(sa)
-    except errors.AlreadyExists:
-        pass  # the controller was quicker
 
 
 async def run_workers(n: int, items: Sequence[Any], fn: Callable[[Any], Awaitable[Any]]) -> None:

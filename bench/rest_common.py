@@ -84,7 +84,8 @@ class RestCluster(c.Cluster):
             "apiserver.main", "--listen", self.address, "--redis", self.redis.url, "--log-format", "json",
             "--bookmark-interval", "0.5", "--config", str(self.config), "--secure-port", str(self.rest_port),
             "--tls-cert-file", str(self.creds.cert), "--tls-private-key-file", str(self.creds.key),
-            "--token-auth-file", str(self.creds.token_file))).start()
+            "--token-auth-file", str(self.creds.token_file),
+            "--disable-admission-plugins", "ServiceAccount")).start()  # as bench/common.py's Cluster
         c.wait_port(self.api_port, proc=self.apiserver.proc)
         c.wait_port(self.rest_port, proc=self.apiserver.proc)
         return self
