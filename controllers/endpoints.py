@@ -11,6 +11,7 @@ from controllers.endpointslice import (
     TRIGGER_TIME,
     PortKey,
     ServiceEndpointsController,
+    fill_pod_fields,
     pod_ip,
     pod_ports,
     pod_ready,
@@ -29,15 +30,7 @@ MANAGED_BY = "endpoint-controller"
 
 def _address(pod: core_pb2.Pod, svc: core_pb2.Service, out: core_pb2.EndpointAddress) -> None:
     out.ip = pod_ip(pod)
-    if pod.spec.node_name:
-        out.node_name = pod.spec.node_name
-    if pod.spec.hostname and pod.spec.subdomain == svc.metadata.name:
-        out.hostname = pod.spec.hostname
-    ref = out.target_ref
-    ref.kind = "Pod"
-    ref.namespace = pod.metadata.namespace
-    ref.name = pod.metadata.name
-    ref.uid = pod.metadata.uid
+    fill_pod_fields(svc, pod, out)
 
 
 def desired_subsets(svc: core_pb2.Service, pods: list[core_pb2.Pod]) -> list[core_pb2.EndpointSubset]:

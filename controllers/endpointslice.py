@@ -155,6 +155,12 @@ def _endpoint(svc: core_pb2.Service, pod: core_pb2.Pod, out: discovery_pb2.Endpo
     out.conditions.ready = serving and not terminating
     out.conditions.serving = serving
     out.conditions.terminating = terminating
+    fill_pod_fields(svc, pod, out)
+
+
+def fill_pod_fields(svc: core_pb2.Service, pod: core_pb2.Pod, out: Any) -> None:
+    """What an endpoint says of its pod, in a slice's Endpoint and in an Endpoints' EndpointAddress alike: its node,
+    its hostname (when the pod's subdomain is the Service) and a reference to it."""
     if pod.spec.node_name:
         out.node_name = pod.spec.node_name
     if pod.spec.hostname and pod.spec.subdomain == svc.metadata.name:
