@@ -104,3 +104,19 @@ def test_micro_time_round_trip(seconds: int, micros: int) -> None:
     assert text.endswith("Z") and len(text.split(".")[1]) == 7
     again = ser.from_dict(ser.to_dict(lease))
     assert again.spec.renew_time == lease.spec.renew_time
+
+
+def test_a_quantity_decodes_from_a_number_and_is_kept_canonical() -> None:
+    """Quantity.UnmarshalJSON reads a JSON number (`cpu: 1` in YAML) as well as a string, and the object serializes
+    its canonical form; a string that does not parse is kept for validation to refuse by field."""
+    pod = ser.from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"}, "spec": {"containers": [
+        {"name": "a", "image": "b", "resources": {"limits": {"cpu": 1, "memory": "1Gi"},
+                                                  "requests": {"cpu": 0.5, "memory": "nonsense"}}}]}})
+    resources = ser.to_dict(pod)["spec"]["containers"][0]["resources"]
+    assert resources == {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m", "memory": "nonsense"}}
+
+
+def test_bad_base64_is_refused_with_gos_words() -> None:
+    with pytest.raises(ser.DecodeError, match=r"^data\[tls.crt\]: illegal base64 data at input byte 7$"):
+        ser.from_dict({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                   "data": {"tls.crt": "REPLACE_WITH_BASE64"}})
